@@ -17,12 +17,12 @@ public static class PipeExtensions
         {
             ReadResult result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = result.Buffer;
-            SequencePosition consumed = buffer.Start;
+            bool done = false;
             try
             {
                 if (LengthPrefixed.TryRead(ref buffer, maxLength, protocolId, out ReadOnlySequence<byte> message))
                 {
-                    consumed = buffer.Start;
+                    done = true;
                     return message.ToArray();
                 }
                 if (result.IsCompleted || result.IsCanceled)
@@ -30,7 +30,12 @@ public static class PipeExtensions
             }
             finally
             {
-                input.AdvanceTo(consumed, buffer.End);
+                // After a message, only it is consumed and nothing more is examined: bytes a peer
+                // pipelined behind it must wake the next read at once.
+                if (done)
+                    input.AdvanceTo(buffer.Start);
+                else
+                    input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
             }
         }
     }

@@ -81,4 +81,15 @@ public class LengthPrefixedTests
             }
         }, iter: 200_000);
     }
+
+    [Fact]
+    public async Task ReadLengthPrefixedAsync_TwoMessagesInOneWrite_SecondReadDoesNotWait()
+    {
+        Pipe pipe = new();
+        await pipe.Writer.WriteAsync([.. LengthPrefixed.Encode("a"u8), .. LengthPrefixed.Encode("b"u8)], TestContext.Current.CancellationToken);
+        Assert.Equal("a"u8.ToArray(), await pipe.Reader.ReadLengthPrefixedAsync(8, "/test", TestContext.Current.CancellationToken));
+        byte[]? second = await pipe.Reader.ReadLengthPrefixedAsync(8, "/test", TestContext.Current.CancellationToken)
+            .AsTask().WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        Assert.Equal("b"u8.ToArray(), second);
+    }
 }
