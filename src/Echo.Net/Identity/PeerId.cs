@@ -147,7 +147,9 @@ public sealed class PeerId : IEquatable<PeerId>
             bytes = decode();
             return true;
         }
-        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException)
+        // SimpleBase throws a mix of exception types for characters outside its alphabet
+        // (IndexOutOfRange for non-ASCII): all of them mean "not this encoding".
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or IndexOutOfRangeException)
         {
             bytes = [];
             return false;

@@ -86,7 +86,7 @@ public class LengthPrefixedTests
     public async Task ReadLengthPrefixedAsync_TwoMessagesInOneWrite_SecondReadDoesNotWait()
     {
         Pipe pipe = new();
-        await pipe.Writer.WriteAsync([.. LengthPrefixed.Encode("a"u8), .. LengthPrefixed.Encode("b"u8)], TestContext.Current.CancellationToken);
+        await pipe.Writer.WriteAsync((byte[])[.. LengthPrefixed.Encode("a"u8), .. LengthPrefixed.Encode("b"u8)], TestContext.Current.CancellationToken);
         Assert.Equal("a"u8.ToArray(), await pipe.Reader.ReadLengthPrefixedAsync(8, "/test", TestContext.Current.CancellationToken));
         byte[]? second = await pipe.Reader.ReadLengthPrefixedAsync(8, "/test", TestContext.Current.CancellationToken)
             .AsTask().WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
