@@ -53,6 +53,7 @@ internal sealed class YamuxSession : IAsyncDisposable
     private int _inboundCount;
     private int _unacknowledged;
     private TaskCompletionSource? _slotWaiter;
+    private bool _started;
     private bool _terminated;
     private bool _graceful;
     private bool _remoteGoAway;
@@ -151,12 +152,13 @@ internal sealed class YamuxSession : IAsyncDisposable
     {
         lock (_lock)
         {
-            if (_readTask is not null || _terminated)
+            if (_started || _terminated)
                 throw new InvalidOperationException("the session was already started or closed");
-            _readTask = Task.Run(ReadLoopAsync);
+            _started = true;
         }
         Log.SessionStarted(_logger, _isClient ? "client" : "server");
-        _sendTask = SendLoopAsync();
+        _sendTask = SendLoopAsync();   // runs until its first wait; the read loop awaits it at its end
+        _readTask = Task.Run(ReadLoopAsync);
         if (Options.KeepAliveInterval != Timeout.InfiniteTimeSpan)
         {
             _keepAliveTimer = Time.CreateTimer(static state => ((YamuxSession)state!)._keepAliveSignal.Set(), this,
@@ -387,6 +389,10 @@ internal sealed class YamuxSession : IAsyncDisposable
         Terminate(error, goAway);
         foreach (YamuxStream stream in _finalStreams)
             stream.CompleteInboundWriter(stream.ReadError);
+        // Stop reading only after our last frame (GoAway) is out: a peer still writing to us would
+        // otherwise see the connection vanish before it sees why.
+        if (_sendTask is not null)
+            await _sendTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await input.CompleteAsync().ConfigureAwait(false);
     }
 
@@ -698,6 +704,7 @@ internal sealed class YamuxSession : IAsyncDisposable
         PipeWriter output = _connection.Output;
         Exception? failure = null;
         bool outputBroken = false;
+        bool outputClosed = false;
         try
         {
             while (true)
@@ -720,7 +727,7 @@ internal sealed class YamuxSession : IAsyncDisposable
                     FlushResult flush = await output.FlushAsync(_abort.Token).ConfigureAwait(false);
                     if (flush.IsCompleted)
                     {
-                        outputBroken = true;   // nobody reads the connection any more
+                        outputClosed = true;   // the layer below closed the connection
                         break;
                     }
                     continue;
@@ -740,11 +747,19 @@ internal sealed class YamuxSession : IAsyncDisposable
         }
 
         if (outputBroken)
-            Terminate(failure ?? new IOException($"{YamuxOptions.ProtocolId}: the connection stopped accepting writes"), null);
+            Terminate(failure, null);
+        if (outputClosed)
+        {
+            // Nothing more can be written. When the peer closed the connection the read side sees
+            // EOF (a normal end); when the connection failed it sees the error; a half-open
+            // connection fails the keep-alive. Either way the read side ends the session.
+            while (!IsTerminated)
+                await _sendSignal.WaitAsync().ConfigureAwait(false);
+        }
         YamuxGoAwayCode? goAway;
         lock (_lock)
             goAway = _goAwayToSend;
-        if (goAway is { } code && !outputBroken)
+        if (goAway is { } code && !outputBroken && !outputClosed)
         {
             try
             {
