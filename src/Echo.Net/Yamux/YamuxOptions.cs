@@ -51,6 +51,7 @@ public sealed record YamuxOptions
     /// Receive memory one connection may commit. Each stream reserves its whole receive window (256 KiB,
     /// more once auto-tuned) because that is what the peer may send without asking; when the budget is
     /// used up, new streams are refused with RST and windows stop growing, instead of buffering more.
+    /// Window growth may use at most half of it, so bulk transfers never crowd out new streams.
     /// 32 MiB is go-libp2p's per-connection memory limit; 256 inbound streams x 256 KiB would be 64 MiB.
     /// </summary>
     public long MaxSessionReceiveBuffer { get; init; } = 32L * 1024 * 1024;

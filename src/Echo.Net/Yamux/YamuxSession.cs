@@ -67,9 +67,13 @@ internal sealed class YamuxSession : IAsyncDisposable
     private int _pongHighWater;
     private bool _pongDropLogged;
 
+    // guarded by _budgetLock (a leaf lock: nothing else is taken while holding it)
+    private readonly Lock _budgetLock = new();
+    private long _reserved;
+    private long _grown;
+
     private volatile bool _isTerminated;
     private Exception? _error;
-    private long _reserved;
     private long _rttTicks;
 
     // read loop only
@@ -121,7 +125,14 @@ internal sealed class YamuxSession : IAsyncDisposable
     internal TimeSpan Rtt => new(Volatile.Read(ref _rttTicks));
 
     /// <summary>Receive memory currently committed to stream windows.</summary>
-    internal long ReservedReceiveBytes => Volatile.Read(ref _reserved);
+    internal long ReservedReceiveBytes
+    {
+        get
+        {
+            lock (_budgetLock)
+                return _reserved;
+        }
+    }
 
     /// <summary>Most ping answers that were ever queued at once.</summary>
     internal int PongHighWater
@@ -858,7 +869,16 @@ internal sealed class YamuxSession : IAsyncDisposable
                 _pingToSend = ping.Id;
             _sendSignal.Set();
         }
-        return await answer.ConfigureAwait(false);
+        try
+        {
+            return await answer.ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (ping.Completion.Task.IsCompletedSuccessfully)
+        {
+            // The answer and the timeout crossed: WaitAsync hears of the answer through a queued
+            // continuation, so its timer can fire after the ping was in fact answered.
+            return await ping.Completion.Task.ConfigureAwait(false);
+        }
     }
 
     private async Task KeepAliveLoopAsync()
@@ -899,16 +919,40 @@ internal sealed class YamuxSession : IAsyncDisposable
 
     // ------------------------------------------------------------------ bookkeeping used by streams
 
-    /// <summary>Reserves receive memory from the session budget; false when it would pass the budget.</summary>
+    /// <summary>Reserves a new stream's initial window; false when it would pass the session budget.</summary>
     internal bool TryReserve(long bytes)
     {
-        while (true)
+        lock (_budgetLock)
         {
-            long reserved = Volatile.Read(ref _reserved);
-            if (reserved + bytes > Options.MaxSessionReceiveBuffer)
+            if (_reserved + bytes > Options.MaxSessionReceiveBuffer)
                 return false;
-            if (Interlocked.CompareExchange(ref _reserved, reserved + bytes, reserved) == reserved)
-                return true;
+            _reserved += bytes;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Reserves auto-tuning growth. Growth may take at most half the budget in total, so a few bulk
+    /// transfers with large windows never leave the session unable to accept new streams.
+    /// </summary>
+    internal bool TryGrow(long bytes)
+    {
+        lock (_budgetLock)
+        {
+            if (_reserved + bytes > Options.MaxSessionReceiveBuffer || _grown + bytes > Options.MaxSessionReceiveBuffer / 2)
+                return false;
+            _reserved += bytes;
+            _grown += bytes;
+            return true;
+        }
+    }
+
+    private void Release(uint window)
+    {
+        lock (_budgetLock)
+        {
+            _reserved -= window;
+            _grown -= window - YamuxOptions.InitialWindow;
         }
     }
 
@@ -942,7 +986,7 @@ internal sealed class YamuxSession : IAsyncDisposable
                 stream.AwaitingAck = false;
                 _unacknowledged--;
             }
-            Interlocked.Add(ref _reserved, -reserved);
+            Release(reserved);
             waiter = _slotWaiter;
             _slotWaiter = null;
         }

@@ -175,6 +175,38 @@ public class YamuxBadPeerTests
     }
 
     [Fact]
+    public async Task OurStream_RefusedWithRst_ReadsAndWritesThrowSessionSurvives()
+    {
+        await using RawPeer peer = RawPeer.Start();
+        YamuxStream stream = await peer.Session.OpenStreamAsync(Ct);
+        await stream.Output.WriteAsync("request"u8.ToArray(), Ct);   // data may follow the SYN before any ACK
+        (YamuxHeader first, byte[] payload) = await peer.ReadUntilAsync(h => h.StreamId == stream.Id && h.Type == YamuxFrameType.Data
+            || h.StreamId == stream.Id && h.Has(YamuxFlags.Syn), Ct).WaitAsync(Bound, Ct);
+        Assert.True(first.Has(YamuxFlags.Syn));
+        await peer.SendAsync(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, stream.Id, 0, null, Ct);
+        await Assert.ThrowsAsync<StreamResetException>(async () =>
+            await stream.Input.ReadAsync(Ct).AsTask().WaitAsync(Bound, Ct));
+        await Assert.ThrowsAsync<StreamResetException>(async () => await stream.Output.WriteAsync(new byte[1], Ct));
+        await YamuxSessionTests.WaitUntilAsync(() => peer.Session.StreamCount == 0);
+        await peer.SyncAsync(Ct).WaitAsync(Bound, Ct);
+        Assert.False(peer.Session.Closed.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task OurStream_DataRidesWithSyn_AckFromPeerData()
+    {
+        await using RawPeer peer = RawPeer.Start();
+        YamuxStream stream = await peer.Session.OpenStreamAsync(Ct);
+        // The peer answers with data carrying ACK and FIN in one frame (rust delays its ACK until it writes).
+        await peer.SendAsync(YamuxFrameType.Data, YamuxFlags.Ack | YamuxFlags.Fin, stream.Id, 4, "pong"u8.ToArray(), Ct);
+        Assert.Equal("pong"u8.ToArray(), await stream.Input.ReadToEndAsync(Ct).WaitAsync(Bound, Ct));
+        await stream.CompleteOutputAsync();
+        (YamuxHeader fin, _) = await peer.ReadUntilAsync(h => h.StreamId == stream.Id && h.Has(YamuxFlags.Fin), Ct).WaitAsync(Bound, Ct);
+        Assert.Equal(YamuxFrameType.WindowUpdate, fin.Type);
+        await YamuxSessionTests.WaitUntilAsync(() => peer.Session.StreamCount == 0);
+    }
+
+    [Fact]
     public async Task SynData_BeyondInitialWindow_ProtocolErrorBeforeBuffering()
     {
         // M-1: a stream opened with a body larger than the 256 KiB it may send without an update.
@@ -379,12 +411,14 @@ public class YamuxBadPeerTests
         List<YamuxHeader> updates = [];
         Task reader = Task.Run(async () =>
         {
+            // Consume 1 KiB at a time, like a parser taking one small message per read.
             long read = 0;
             while (read < frames * payload.Length)
             {
                 ReadResult result = await stream.Input.ReadAsync(Ct);
-                read += result.Buffer.Length;
-                stream.Input.AdvanceTo(result.Buffer.End);
+                long n = Math.Min(result.Buffer.Length, payload.Length);
+                read += n;
+                stream.Input.AdvanceTo(result.Buffer.GetPosition(n));
             }
         }, Ct);
         long granted = YamuxOptions.InitialWindow;
@@ -443,6 +477,49 @@ public class YamuxBadPeerTests
         }
         Assert.Equal(options.MaxReceiveWindow, (long)stream.ReceiveWindow);
         Assert.Equal(options.MaxReceiveWindow, peer.Session.ReservedReceiveBytes);   // growth is reserved too
+        await peer.SendAsync(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, 2, 0, null, Ct);
+        await drain.WaitAsync(Bound, Ct);
+    }
+
+    [Fact]
+    public async Task Receive_AutoTuneGrowth_CappedAtHalfTheBudgetSoNewStreamsFit()
+    {
+        YamuxOptions options = new() { MaxSessionReceiveBuffer = 2 * 1024 * 1024 };
+        await using RawPeer peer = RawPeer.Start(options);
+        Task<TimeSpan> rtt = peer.Session.PingAsync(Ct);
+        await peer.AnswerFirstPingAsync(Ct).WaitAsync(Bound, Ct);
+        await rtt.WaitAsync(Bound, Ct);   // zero on the test clock: every update looks fast
+
+        await peer.SendAsync(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, 2, 0, null, Ct);
+        YamuxStream? stream = await peer.Session.AcceptStreamAsync(Ct).AsTask().WaitAsync(Bound, Ct);
+        Assert.NotNull(stream);
+        Task drain = stream.Input.ReadToEndAsync(Ct);
+        long granted = YamuxOptions.InitialWindow;
+        long sent = 0;
+        byte[] chunk = new byte[64 * 1024];
+        while (sent < 16 * 1024 * 1024)
+        {
+            while (sent + chunk.Length <= granted)
+            {
+                peer.Write(YamuxFrameType.Data, YamuxFlags.None, 2, (uint)chunk.Length, chunk);
+                sent += chunk.Length;
+            }
+            await peer.FlushAsync(Ct);
+            (YamuxHeader update, _) = await peer.ReadUntilAsync(h => h.StreamId == 2 && h.Length > 0, Ct).WaitAsync(Bound, Ct);
+            granted += update.Length;
+        }
+        // 256 KiB doubled to 1 MiB uses 768 KiB of growth; 2 MiB would pass the 1 MiB growth cap.
+        Assert.Equal(1024u * 1024, stream.ReceiveWindow);
+        Assert.Equal(1024 * 1024, peer.Session.ReservedReceiveBytes);
+
+        // The other half of the budget still takes four streams at their initial window.
+        for (uint id = 4; id <= 10; id += 2)
+            peer.Write(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, id, 0);
+        peer.Write(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, 12, 0);   // one too many
+        await peer.FlushAsync(Ct);
+        (YamuxHeader refusal, _) = await peer.ReadUntilAsync(h => h.Has(YamuxFlags.Rst), Ct).WaitAsync(Bound, Ct);
+        Assert.Equal(12u, refusal.StreamId);
+        Assert.Equal(5, peer.Session.StreamCount);
         await peer.SendAsync(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, 2, 0, null, Ct);
         await drain.WaitAsync(Bound, Ct);
     }

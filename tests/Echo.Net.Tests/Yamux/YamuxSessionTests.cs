@@ -405,6 +405,59 @@ public class YamuxSessionTests
         await Assert.ThrowsAsync<IOException>(() => pair.Client.PingAsync(Ct));
     }
 
+    [Fact]
+    public async Task OutputCompletedWithError_ResetsStream()
+    {
+        await using SessionPair pair = new();
+        (YamuxStream client, YamuxStream server) = await pair.OpenAsync(Ct);
+        await client.Output.CompleteAsync(new InvalidOperationException("handler failed"));
+        await Assert.ThrowsAsync<StreamResetException>(async () =>
+            await server.Input.ReadAsync(Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(10), Ct));
+    }
+
+    [Fact]
+    public async Task InputCompletedEarly_LaterDataDiscarded_StreamStillFinishes()
+    {
+        await using SessionPair pair = new();
+        (YamuxStream client, YamuxStream server) = await pair.OpenAsync(Ct);
+        await server.Input.CompleteAsync();   // not interested in what the client sends
+        await client.Output.WriteAsync(new byte[100_000], Ct);
+        await client.CompleteOutputAsync();
+        await server.Output.WriteAsync("bye"u8.ToArray(), Ct);
+        await server.CompleteOutputAsync();
+        Assert.Equal("bye"u8.ToArray(), await client.Input.ReadToEndAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        await WaitUntilAsync(() => pair.Server.StreamCount == 0 && pair.Client.StreamCount == 0);
+        Assert.False(pair.Server.Closed.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task CancelPendingFlush_OnWriteBlockedByWindow_ReturnsCanceledResult()
+    {
+        await using SessionPair pair = new();
+        (YamuxStream client, _) = await pair.OpenAsync(Ct);
+        ValueTask<FlushResult> write = client.Output.WriteAsync(new byte[1024 * 1024], Ct);
+        await WaitUntilAsync(() => client.SendWindow == 0);
+        client.Output.CancelPendingFlush();
+        FlushResult result = await write.AsTask().WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.True(result.IsCanceled);
+    }
+
+    [Fact]
+    public async Task Dispose_WhileWriterBlockedAndPeerSilent_DoesNotHangAndWriterFails()
+    {
+        SessionPair pair = new();
+        (YamuxStream client, YamuxStream server) = await pair.OpenAsync(Ct);
+        Task write = client.Output.WriteAsync(new byte[4 * 1024 * 1024], Ct).AsTask();
+        Task<ReadResult> read = client.Input.ReadAsync(Ct).AsTask();
+        await WaitUntilAsync(() => client.SendWindow == 0);
+        await pair.Client.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await Assert.ThrowsAsync<StreamResetException>(() => write.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        await Assert.ThrowsAsync<StreamResetException>(() => read.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        await YamuxBadPeerTests.WaitClosedAsync(pair.Server);   // the peer sees the connection end
+        await Assert.ThrowsAsync<StreamResetException>(async () => await server.Input.ReadToEndAsync(Ct));
+        await pair.DisposeAsync();
+    }
+
     /// <summary>Polls a condition that another loop makes true; bounded, never a fixed sleep.</summary>
     internal static async Task WaitUntilAsync(Func<bool> condition, int timeoutMs = 10_000)
     {
