@@ -219,12 +219,15 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
                 _readError = new StreamResetException(Id, "is closed because its session ended", cause);
                 readFailed = true;
             }
-            if (write && !_finSent && _writeError is null)
+            if (write)
             {
-                _writeError = new StreamResetException(Id, "is closed because its session ended", cause);
-                writeFailed = true;
+                if (!_finSent && _writeError is null)
+                {
+                    _writeError = new StreamResetException(Id, "is closed because its session ended", cause);
+                    writeFailed = true;
+                }
+                _rstPending = false;   // the whole session is going: no per-stream RST
             }
-            _rstPending = false;
         }
         if (readFailed)
             _inbound.Reader.CancelPendingRead();
