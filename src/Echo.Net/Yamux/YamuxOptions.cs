@@ -9,10 +9,11 @@ public sealed record YamuxOptions
     public const int InitialWindow = 256 * 1024;
 
     /// <summary>
-    /// Largest Data payload we put in one frame. go and js send at most 64 KiB per frame; larger frames
-    /// would only delay other streams' frames and window updates behind one big write.
+    /// Largest Data payload we put in one frame: 64 KiB per frame, header included, exactly what go and
+    /// js send (their MaxMessageSize minus the header). Larger frames would only delay other streams'
+    /// frames and window updates behind one big write.
     /// </summary>
-    public const int MaxFramePayload = 64 * 1024;
+    public const int MaxFramePayload = 64 * 1024 - YamuxFrame.HeaderLength;
 
     /// <summary>
     /// Ceiling for auto-tuning a stream's receive window (doubling from 256 KiB when the reader keeps up

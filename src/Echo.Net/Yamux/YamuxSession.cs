@@ -398,8 +398,14 @@ internal sealed class YamuxSession : IAsyncDisposable
             goAway = YamuxGoAwayCode.InternalError;
         }
         Terminate(error, goAway);
+        Exception? cause = Error;
         foreach (YamuxStream stream in _finalStreams)
+        {
+            // Terminate may still be failing the streams on another thread: fail the read side here
+            // too (idempotent), so no reader mistakes the end of the session for a clean FIN.
+            stream.OnSessionEnded(cause, read: true, write: false);
             stream.CompleteInboundWriter(stream.ReadError);
+        }
         // Stop reading only after our last frame (GoAway) is out: a peer still writing to us would
         // otherwise see the connection vanish before it sees why.
         if (_sendTask is not null)

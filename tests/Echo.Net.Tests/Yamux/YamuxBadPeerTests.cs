@@ -525,6 +525,44 @@ public class YamuxBadPeerTests
     }
 
     [Fact]
+    public async Task Send_LargeWrite_FramesAtMost64KiBWithHeaderAndWithinWindow()
+    {
+        await using RawPeer peer = RawPeer.Start();
+        YamuxStream stream = await peer.Session.OpenStreamAsync(Ct);
+        byte[] data = StreamTestExtensions.Bytes(1024 * 1024 + 5);
+        Task write = Task.Run(async () =>
+        {
+            await stream.Output.WriteAsync(data, Ct);
+            await stream.CompleteOutputAsync();
+        }, Ct);
+        using MemoryStream received = new();
+        long window = YamuxOptions.InitialWindow;
+        bool first = true;
+        while (true)
+        {
+            (YamuxHeader header, byte[] payload) = await peer.ReadUntilAsync(h => h.StreamId == stream.Id, Ct).WaitAsync(Bound, Ct);
+            Assert.Equal(first, header.Has(YamuxFlags.Syn));   // SYN once, on the first frame
+            first = false;
+            if (header.Type == YamuxFrameType.Data)
+            {
+                Assert.True(YamuxFrame.HeaderLength + payload.Length <= 64 * 1024, $"{payload.Length}-byte payload");
+                window -= payload.Length;
+                Assert.True(window >= 0, "sent beyond the window");
+                received.Write(payload);
+                if (window == 0)
+                {
+                    await peer.SendAsync(YamuxFrameType.WindowUpdate, YamuxFlags.None, stream.Id, 300_000, null, Ct);
+                    window += 300_000;
+                }
+            }
+            if (header.Has(YamuxFlags.Fin))
+                break;
+        }
+        await write.WaitAsync(Bound, Ct);
+        Assert.Equal(data, received.ToArray());
+    }
+
+    [Fact]
     public async Task Eof_InsideFrame_SessionEndsWithUnexpectedEnd()
     {
         await using RawPeer peer = RawPeer.Start();
