@@ -9,10 +9,11 @@ public sealed record YamuxOptions
     public const int InitialWindow = 256 * 1024;
 
     /// <summary>
-    /// Largest Data payload we put in one frame. go and js send at most 64 KiB per frame; larger frames
-    /// would only delay other streams' frames and window updates behind one big write.
+    /// Largest Data payload we put in one frame: 64 KiB per frame, header included, exactly what go and
+    /// js send (their MaxMessageSize minus the header). Larger frames would only delay other streams'
+    /// frames and window updates behind one big write.
     /// </summary>
-    public const int MaxFramePayload = 64 * 1024;
+    public const int MaxFramePayload = 64 * 1024 - YamuxFrame.HeaderLength;
 
     /// <summary>
     /// Ceiling for auto-tuning a stream's receive window (doubling from 256 KiB when the reader keeps up
@@ -51,6 +52,7 @@ public sealed record YamuxOptions
     /// Receive memory one connection may commit. Each stream reserves its whole receive window (256 KiB,
     /// more once auto-tuned) because that is what the peer may send without asking; when the budget is
     /// used up, new streams are refused with RST and windows stop growing, instead of buffering more.
+    /// Window growth may use at most half of it, so bulk transfers never crowd out new streams.
     /// 32 MiB is go-libp2p's per-connection memory limit; 256 inbound streams x 256 KiB would be 64 MiB.
     /// </summary>
     public long MaxSessionReceiveBuffer { get; init; } = 32L * 1024 * 1024;

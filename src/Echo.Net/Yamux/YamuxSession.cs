@@ -53,6 +53,7 @@ internal sealed class YamuxSession : IAsyncDisposable
     private int _inboundCount;
     private int _unacknowledged;
     private TaskCompletionSource? _slotWaiter;
+    private bool _started;
     private bool _terminated;
     private bool _graceful;
     private bool _remoteGoAway;
@@ -66,9 +67,13 @@ internal sealed class YamuxSession : IAsyncDisposable
     private int _pongHighWater;
     private bool _pongDropLogged;
 
+    // guarded by _budgetLock (a leaf lock: nothing else is taken while holding it)
+    private readonly Lock _budgetLock = new();
+    private long _reserved;
+    private long _grown;
+
     private volatile bool _isTerminated;
     private Exception? _error;
-    private long _reserved;
     private long _rttTicks;
 
     // read loop only
@@ -120,7 +125,14 @@ internal sealed class YamuxSession : IAsyncDisposable
     internal TimeSpan Rtt => new(Volatile.Read(ref _rttTicks));
 
     /// <summary>Receive memory currently committed to stream windows.</summary>
-    internal long ReservedReceiveBytes => Volatile.Read(ref _reserved);
+    internal long ReservedReceiveBytes
+    {
+        get
+        {
+            lock (_budgetLock)
+                return _reserved;
+        }
+    }
 
     /// <summary>Most ping answers that were ever queued at once.</summary>
     internal int PongHighWater
@@ -151,12 +163,13 @@ internal sealed class YamuxSession : IAsyncDisposable
     {
         lock (_lock)
         {
-            if (_readTask is not null || _terminated)
+            if (_started || _terminated)
                 throw new InvalidOperationException("the session was already started or closed");
-            _readTask = Task.Run(ReadLoopAsync);
+            _started = true;
         }
         Log.SessionStarted(_logger, _isClient ? "client" : "server");
-        _sendTask = SendLoopAsync();
+        _sendTask = SendLoopAsync();   // runs until its first wait; the read loop awaits it at its end
+        _readTask = Task.Run(ReadLoopAsync);
         if (Options.KeepAliveInterval != Timeout.InfiniteTimeSpan)
         {
             _keepAliveTimer = Time.CreateTimer(static state => ((YamuxSession)state!)._keepAliveSignal.Set(), this,
@@ -385,8 +398,18 @@ internal sealed class YamuxSession : IAsyncDisposable
             goAway = YamuxGoAwayCode.InternalError;
         }
         Terminate(error, goAway);
+        Exception? cause = Error;
         foreach (YamuxStream stream in _finalStreams)
+        {
+            // Terminate may still be failing the streams on another thread: fail the read side here
+            // too (idempotent), so no reader mistakes the end of the session for a clean FIN.
+            stream.OnSessionEnded(cause, read: true, write: false);
             stream.CompleteInboundWriter(stream.ReadError);
+        }
+        // Stop reading only after our last frame (GoAway) is out: a peer still writing to us would
+        // otherwise see the connection vanish before it sees why.
+        if (_sendTask is not null)
+            await _sendTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await input.CompleteAsync().ConfigureAwait(false);
     }
 
@@ -698,6 +721,7 @@ internal sealed class YamuxSession : IAsyncDisposable
         PipeWriter output = _connection.Output;
         Exception? failure = null;
         bool outputBroken = false;
+        bool outputClosed = false;
         try
         {
             while (true)
@@ -720,7 +744,7 @@ internal sealed class YamuxSession : IAsyncDisposable
                     FlushResult flush = await output.FlushAsync(_abort.Token).ConfigureAwait(false);
                     if (flush.IsCompleted)
                     {
-                        outputBroken = true;   // nobody reads the connection any more
+                        outputClosed = true;   // the layer below closed the connection
                         break;
                     }
                     continue;
@@ -740,11 +764,19 @@ internal sealed class YamuxSession : IAsyncDisposable
         }
 
         if (outputBroken)
-            Terminate(failure ?? new IOException($"{YamuxOptions.ProtocolId}: the connection stopped accepting writes"), null);
+            Terminate(failure, null);
+        if (outputClosed)
+        {
+            // Nothing more can be written. When the peer closed the connection the read side sees
+            // EOF (a normal end); when the connection failed it sees the error; a half-open
+            // connection fails the keep-alive. Either way the read side ends the session.
+            while (!IsTerminated)
+                await _sendSignal.WaitAsync().ConfigureAwait(false);
+        }
         YamuxGoAwayCode? goAway;
         lock (_lock)
             goAway = _goAwayToSend;
-        if (goAway is { } code && !outputBroken)
+        if (goAway is { } code && !outputBroken && !outputClosed)
         {
             try
             {
@@ -843,7 +875,16 @@ internal sealed class YamuxSession : IAsyncDisposable
                 _pingToSend = ping.Id;
             _sendSignal.Set();
         }
-        return await answer.ConfigureAwait(false);
+        try
+        {
+            return await answer.ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (ping.Completion.Task.IsCompletedSuccessfully)
+        {
+            // The answer and the timeout crossed: WaitAsync hears of the answer through a queued
+            // continuation, so its timer can fire after the ping was in fact answered.
+            return await ping.Completion.Task.ConfigureAwait(false);
+        }
     }
 
     private async Task KeepAliveLoopAsync()
@@ -884,16 +925,40 @@ internal sealed class YamuxSession : IAsyncDisposable
 
     // ------------------------------------------------------------------ bookkeeping used by streams
 
-    /// <summary>Reserves receive memory from the session budget; false when it would pass the budget.</summary>
+    /// <summary>Reserves a new stream's initial window; false when it would pass the session budget.</summary>
     internal bool TryReserve(long bytes)
     {
-        while (true)
+        lock (_budgetLock)
         {
-            long reserved = Volatile.Read(ref _reserved);
-            if (reserved + bytes > Options.MaxSessionReceiveBuffer)
+            if (_reserved + bytes > Options.MaxSessionReceiveBuffer)
                 return false;
-            if (Interlocked.CompareExchange(ref _reserved, reserved + bytes, reserved) == reserved)
-                return true;
+            _reserved += bytes;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Reserves auto-tuning growth. Growth may take at most half the budget in total, so a few bulk
+    /// transfers with large windows never leave the session unable to accept new streams.
+    /// </summary>
+    internal bool TryGrow(long bytes)
+    {
+        lock (_budgetLock)
+        {
+            if (_reserved + bytes > Options.MaxSessionReceiveBuffer || _grown + bytes > Options.MaxSessionReceiveBuffer / 2)
+                return false;
+            _reserved += bytes;
+            _grown += bytes;
+            return true;
+        }
+    }
+
+    private void Release(uint window)
+    {
+        lock (_budgetLock)
+        {
+            _reserved -= window;
+            _grown -= window - YamuxOptions.InitialWindow;
         }
     }
 
@@ -927,7 +992,7 @@ internal sealed class YamuxSession : IAsyncDisposable
                 stream.AwaitingAck = false;
                 _unacknowledged--;
             }
-            Interlocked.Add(ref _reserved, -reserved);
+            Release(reserved);
             waiter = _slotWaiter;
             _slotWaiter = null;
         }

@@ -64,6 +64,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
     private bool _directActive;
     private bool _directBusy;                                 // the send loop is copying from it
     private bool _directCancel;                               // canceled while busy
+    private bool _directCancelResult;                         // ... by CancelPendingFlush, not by the token
     private CancellationToken _directToken;
     private CancellationTokenRegistration _directRegistration;
     private ManualResetValueTaskSourceCore<FlushResult> _directCore = new() { RunContinuationsAsynchronously = true };
@@ -218,12 +219,15 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
                 _readError = new StreamResetException(Id, "is closed because its session ended", cause);
                 readFailed = true;
             }
-            if (write && !_finSent && _writeError is null)
+            if (write)
             {
-                _writeError = new StreamResetException(Id, "is closed because its session ended", cause);
-                writeFailed = true;
+                if (!_finSent && _writeError is null)
+                {
+                    _writeError = new StreamResetException(Id, "is closed because its session ended", cause);
+                    writeFailed = true;
+                }
+                _rstPending = false;   // the whole session is going: no per-stream RST
             }
-            _rstPending = false;
         }
         if (readFailed)
             _inbound.Reader.CancelPendingRead();
@@ -280,7 +284,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
                 // The reader drains a window faster than ~4 round trips: the window, not the reader,
                 // limits throughput, so double it (as go and js do), if the session budget allows.
                 uint grown = (uint)Math.Min((long)_recvWindow * 2, _session.Options.MaxReceiveWindow);
-                if (_session.TryReserve(grown - _recvWindow))
+                if (_session.TryGrow(grown - _recvWindow))
                 {
                     _session.LogWindowGrown(Id, grown);
                     _recvWindow = grown;
@@ -313,13 +317,16 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
 
     // ------------------------------------------------------------------ send side: application
 
-    /// <summary>The application flushed <paramref name="bytes"/> into the outbound pipe.</summary>
-    internal void OnFlushed(long bytes)
+    /// <summary>The application is about to commit <paramref name="bytes"/> to the outbound pipe.</summary>
+    /// <remarks>Counted before they become visible, so the count never runs behind the send loop.</remarks>
+    internal void AddUnsent(long bytes)
     {
         if (bytes > 0)
             Interlocked.Add(ref _unsent, bytes);
-        _session.Enqueue(this);
     }
+
+    /// <summary>Bytes were committed to the outbound pipe: wake the send loop.</summary>
+    internal void OnFlushed() => _session.Enqueue(this);
 
     /// <summary>True when a write may bypass the outbound pipe without overtaking earlier bytes.</summary>
     internal bool CanWriteDirect(int length) => length >= DirectWriteThreshold && Volatile.Read(ref _unsent) == 0;
@@ -372,6 +379,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
             if (_directBusy)
             {
                 _directCancel = true;   // the send loop finishes it after its copy
+                _directCancelResult = canceledResult;
                 return;
             }
             registration = EndDirect();
@@ -407,17 +415,13 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         _directRegistration = default;
         _directActive = false;
         _directCancel = false;
+        _directCancelResult = false;
         _direct = default;
         return registration;
     }
 
     /// <summary>The application completed Output: FIN follows the bytes already written.</summary>
-    internal void OnOutputCompleted(long unflushed)
-    {
-        if (unflushed > 0)
-            Interlocked.Add(ref _unsent, unflushed);
-        _session.Enqueue(this);
-    }
+    internal void OnOutputCompleted() => _session.Enqueue(this);
 
     internal Exception WriteFailure(Exception? error = null)
     {
@@ -569,6 +573,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         CancellationTokenRegistration registration = default;
         bool finished = false;
         bool canceled = false;
+        bool canceledResult = false;
         Exception? error = null;
         CancellationToken token;
         lock (_sync)
@@ -580,6 +585,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
             {
                 finished = true;
                 canceled = _directCancel && !_direct.IsEmpty;
+                canceledResult = _directCancelResult;
                 error = _writeError;
                 registration = EndDirect();
             }
@@ -587,8 +593,10 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         if (finished)
         {
             registration.Unregister();
-            if (error is not null && canceled)
+            if (canceled && error is not null)
                 _directCore.SetException(WriteFailure(error));
+            else if (canceled && canceledResult)
+                _directCore.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
             else if (canceled)
                 _directCore.SetException(new OperationCanceledException(token));
             else

@@ -40,11 +40,11 @@ internal sealed class YamuxStreamOutput(YamuxStream stream, PipeWriter inner) : 
     {
         if (stream.WriteError is not null)
             return ValueTask.FromException<FlushResult>(stream.WriteFailure());
-        long bytes = _unflushed;
+        stream.AddUnsent(_unflushed);
         _unflushed = 0;
         // The pipe commits synchronously inside FlushAsync; the returned task only waits for room.
         ValueTask<FlushResult> flush = inner.FlushAsync(cancellationToken);
-        stream.OnFlushed(bytes);
+        stream.OnFlushed();
         return flush;
     }
 
@@ -56,10 +56,10 @@ internal sealed class YamuxStreamOutput(YamuxStream stream, PipeWriter inner) : 
             throw new InvalidOperationException("writing is not allowed after the output was completed");
         if (_unflushed == 0 && stream.CanWriteDirect(source.Length))
             return stream.WriteDirectAsync(source, cancellationToken);
-        long bytes = _unflushed + source.Length;
+        stream.AddUnsent(_unflushed + source.Length);
         _unflushed = 0;
         ValueTask<FlushResult> write = inner.WriteAsync(source, cancellationToken);
-        stream.OnFlushed(bytes);
+        stream.OnFlushed();
         return write;
     }
 
@@ -80,10 +80,10 @@ internal sealed class YamuxStreamOutput(YamuxStream stream, PipeWriter inner) : 
             inner.Complete(exception);
             return;
         }
-        long bytes = _unflushed;
+        stream.AddUnsent(_unflushed);
         _unflushed = 0;
         inner.Complete();
-        stream.OnOutputCompleted(bytes);
+        stream.OnOutputCompleted();
     }
 
     private void ThrowIfReset()

@@ -78,8 +78,11 @@ internal sealed class RawPeer : IAsyncDisposable
             _pipe.Output.Write(payload);
     }
 
-    public async Task FlushAsync(CancellationToken cancellationToken) =>
+    public async Task<FlushResult> FlushAsync(CancellationToken cancellationToken) =>
         await _pipe.Output.FlushAsync(cancellationToken);
+
+    public async Task WriteRawAsync(byte[] bytes, CancellationToken cancellationToken) =>
+        await _pipe.Output.WriteAsync(bytes, cancellationToken);
 
     public async Task SendAsync(YamuxFrameType type, YamuxFlags flags, uint streamId, uint length,
         byte[]? payload, CancellationToken cancellationToken)
@@ -134,6 +137,19 @@ internal sealed class RawPeer : IAsyncDisposable
         (YamuxHeader ping, _) = await ReadUntilAsync(h => h.Type == YamuxFrameType.Ping, cancellationToken);
         Assert.Equal(YamuxFlags.Syn, ping.Flags);
         await SendAsync(YamuxFrameType.Ping, YamuxFlags.Ack, 0, ping.Length, null, cancellationToken);
+    }
+
+    private uint _syncValue = 0x5f000000;
+
+    /// <summary>
+    /// Returns once the session has handled everything sent so far: our ping is answered only after
+    /// the frames before it (the session reads in order).
+    /// </summary>
+    public async Task SyncAsync(CancellationToken cancellationToken)
+    {
+        uint value = ++_syncValue;
+        await SendAsync(YamuxFrameType.Ping, YamuxFlags.Syn, 0, value, null, cancellationToken);
+        await ReadUntilAsync(h => h is { Type: YamuxFrameType.Ping, Flags: YamuxFlags.Ack } && h.Length == value, cancellationToken);
     }
 
     public async Task CompleteOutputAsync() => await _pipe.Output.CompleteAsync();
