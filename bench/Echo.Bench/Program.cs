@@ -1,0 +1,27 @@
+using BenchmarkDotNet.Running;
+using Echo.Bench;
+
+// echo-bench micro [BenchmarkDotNet args]   crypto and codec micro-benchmarks
+// echo-bench e2e [--quick]                  end-to-end figures, C# and js-libp2p side by side
+// echo-bench peer                           a C# node driven over stdin/stdout (used by e2e)
+string mode = args.Length > 0 ? args[0] : "e2e";
+string[] rest = args.Length > 0 ? args[1..] : [];
+return mode switch
+{
+    "micro" => RunMicro(rest),
+    "peer" => await PeerMode.RunAsync(),
+    "e2e" => await EndToEnd.RunAsync(rest),
+    _ => Usage(),
+};
+
+static int RunMicro(string[] args)
+{
+    BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    return 0;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: echo-bench micro|e2e|peer");
+    return 2;
+}

@@ -1,0 +1,215 @@
+using Echo.Net.Identity;
+using Echo.Net.Multiformats;
+using Echo.Net.Multistream;
+using Echo.Net.Noise;
+using Echo.Net.Transport.Tcp;
+using Echo.Net.Yamux;
+using Microsoft.Extensions.Logging;
+
+namespace Echo.Net.Host;
+
+/// <summary>
+/// A live libp2p connection to one peer: TCP, secured by Noise, multiplexed by yamux. It owns
+/// those three layers and the tasks serving its inbound streams; closing it ends all of them.
+/// </summary>
+public sealed class Connection : IAsyncDisposable
+{
+    private readonly TcpConnection _tcp;
+    private readonly NoiseSecureChannel _channel;
+    private readonly YamuxSession _session;
+    private readonly Libp2pHost _host;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly HashSet<Task> _handlers = [];
+    private readonly CancellationTokenSource _closing = new();
+    private Task _acceptLoop = Task.CompletedTask;
+    private Task? _closeTask;
+
+    internal Connection(TcpConnection tcp, NoiseSecureChannel channel, YamuxSession session,
+        ConnectionDirection direction, Libp2pHost host, ILogger logger)
+    {
+        _tcp = tcp;
+        _channel = channel;
+        _session = session;
+        _host = host;
+        _logger = logger;
+        Direction = direction;
+        OpenedAt = host.Time.GetUtcNow();
+        RemoteAddress = tcp.RemoteAddress.WithPeerId(channel.RemotePeer);
+        LocalAddress = tcp.LocalAddress;
+    }
+
+    public PeerId RemotePeer => _channel.RemotePeer;
+
+    public PublicKey RemotePublicKey => _channel.RemotePublicKey;
+
+    /// <summary>The remote's address as seen on the socket, with its <c>/p2p/</c> id.</summary>
+    public Multiaddr RemoteAddress { get; }
+
+    public Multiaddr LocalAddress { get; }
+
+    public ConnectionDirection Direction { get; }
+
+    public DateTimeOffset OpenedAt { get; }
+
+    /// <summary>Fires when the connection ends, for whatever reason.</summary>
+    public CancellationToken Closed => _session.Closed;
+
+    public bool IsClosed => _session.Closed.IsCancellationRequested;
+
+    internal int StreamCount => _session.StreamCount;
+
+    internal void Start()
+    {
+        _session.Start();
+        _acceptLoop = AcceptLoopAsync();
+    }
+
+    /// <summary>
+    /// Opens a stream and negotiates the first of <paramref name="protocols"/> the peer supports.
+    /// </summary>
+    /// <exception cref="ProtocolNotSupportedException">The peer supports none of them.</exception>
+    public async Task<P2PStream> OpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(protocols.Count);
+        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Closed);
+        timeout.CancelAfter(_host.Options.StreamNegotiationTimeout);
+        YamuxStream stream = await _session.OpenStreamAsync(timeout.Token).ConfigureAwait(false);
+        try
+        {
+            string protocol = await MultistreamSelect.SelectAsync(new DuplexPipe(stream.Input, stream.Output), protocols,
+                timeout.Token).ConfigureAwait(false);
+            return new P2PStream(stream, protocol, this);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            stream.Reset();
+            throw IsClosed
+                ? new PeerNotConnectedException(RemotePeer)
+                : new TimeoutException($"{RemotePeer} did not agree on a protocol within {_host.Options.StreamNegotiationTimeout.TotalSeconds} s");
+        }
+        catch
+        {
+            stream.Reset();
+            throw;
+        }
+    }
+
+    public Task<P2PStream> OpenStreamAsync(string protocol, CancellationToken cancellationToken) =>
+        OpenStreamAsync([protocol], cancellationToken);
+
+    /// <summary>Round-trip time of a yamux ping on this connection.</summary>
+    public Task<TimeSpan> MuxerPingAsync(CancellationToken cancellationToken) => _session.PingAsync(cancellationToken);
+
+    private async Task AcceptLoopAsync()
+    {
+        try
+        {
+            while (await _session.AcceptStreamAsync(_closing.Token).ConfigureAwait(false) is { } stream)
+            {
+                Task handler = ServeInboundAsync(stream);
+                lock (_gate)
+                    _handlers.Add(handler);
+                _ = handler.ContinueWith(t =>
+                {
+                    lock (_gate)
+                        _handlers.Remove(t);
+                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            Log.AcceptLoopFailed(_logger, RemotePeer, e);
+        }
+        finally
+        {
+            _host.OnConnectionEnded(this);
+        }
+    }
+
+    private async Task ServeInboundAsync(YamuxStream stream)
+    {
+        string? protocol = null;
+        try
+        {
+            using CancellationTokenSource negotiation = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, Closed);
+            negotiation.CancelAfter(_host.Options.StreamNegotiationTimeout);
+            protocol = await MultistreamSelect.ListenAsync(new DuplexPipe(stream.Input, stream.Output),
+                _host.IsSupported, negotiation.Token).ConfigureAwait(false);
+            StreamHandler? handler = _host.GetHandler(protocol);
+            if (handler is null)
+            {
+                stream.Reset();      // removed between negotiation and now
+                return;
+            }
+            using CancellationTokenSource lifetime = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, Closed);
+            await handler(new P2PStream(stream, protocol, this), lifetime.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            stream.Reset();
+        }
+        catch (ProtocolViolationException e)
+        {
+            Log.InboundStreamRejected(_logger, RemotePeer, protocol ?? "(negotiation)", e.Message);
+            stream.Reset();
+        }
+        catch (Exception e)
+        {
+            Log.HandlerFailed(_logger, RemotePeer, protocol ?? "(negotiation)", e);
+            stream.Reset();
+        }
+    }
+
+    /// <summary>Closes the connection gracefully (yamux GoAway) and waits for its handlers to end.</summary>
+    public Task CloseAsync()
+    {
+        lock (_gate)
+            return _closeTask ??= CloseCoreAsync();
+    }
+
+    private async Task CloseCoreAsync()
+    {
+        try
+        {
+            using CancellationTokenSource bound = new(TimeSpan.FromSeconds(2));
+            await _session.CloseAsync(bound.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ProtocolViolationException or ObjectDisposedException)
+        {
+        }
+        await _closing.CancelAsync().ConfigureAwait(false);
+        await _session.DisposeAsync().ConfigureAwait(false);
+        // Let Noise put what yamux queued (its GoAway, a last multistream echo) on the wire before
+        // the socket goes; the peer answers GoAway by closing, which ends the channel.
+        await _channel.Completion.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _channel.DisposeAsync().ConfigureAwait(false);
+        await _tcp.DisposeAsync().ConfigureAwait(false);
+        Task[] handlers;
+        lock (_gate)
+            handlers = [.. _handlers];
+        try
+        {
+            await Task.WhenAll([_acceptLoop, .. handlers]).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Log.HandlersOutlivedConnection(_logger, RemotePeer, handlers.Count(h => !h.IsCompleted));
+        }
+        catch (Exception)
+        {
+            // Each handler logged its own failure.
+        }
+        _closing.Dispose();
+    }
+
+    public ValueTask DisposeAsync() => new(CloseAsync());
+
+    /// <summary>Cuts the socket without any goodbye, as a killed process would.</summary>
+    internal void AbortForTest() => _tcp.Abort();
+
+    public override string ToString() => $"{Direction} connection with {RemotePeer} at {RemoteAddress}";
+}

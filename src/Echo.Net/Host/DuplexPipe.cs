@@ -1,0 +1,9 @@
+using System.IO.Pipelines;
+
+namespace Echo.Net.Host;
+
+internal sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+{
+    public PipeReader Input { get; } = input;
+    public PipeWriter Output { get; } = output;
+}

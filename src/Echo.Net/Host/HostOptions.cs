@@ -1,0 +1,50 @@
+using Echo.Net.Multiformats;
+using Echo.Net.Yamux;
+
+namespace Echo.Net.Host;
+
+/// <summary>Settings of a <see cref="Libp2pHost"/>, each with the reason for its default.</summary>
+public sealed record HostOptions
+{
+    /// <summary>Where to listen; port 0 picks a free port. Empty = dial only.</summary>
+    public IReadOnlyList<Multiaddr> ListenAddresses { get; init; } = [];
+
+    /// <summary>Free text sent in identify; peers show it in their peer lists.</summary>
+    public string AgentVersion { get; init; } = "echo/0.1.0";
+
+    /// <summary>The value go and js send; identify peers compare nothing else.</summary>
+    public string ProtocolVersion { get; init; } = "ipfs/0.1.0";
+
+    /// <summary>TCP connect plus security and muxer upgrade for an outbound connection.</summary>
+    public TimeSpan DialTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long an inbound connection may take to finish Noise and yamux (a slowloris bound).</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long protocol negotiation on a new stream may take; go-libp2p uses 10 s too.</summary>
+    public TimeSpan StreamNegotiationTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Inbound connections at once; go's default limit for a small node.</summary>
+    public int MaxInboundConnections { get; init; } = 64;
+
+    /// <summary>Inbound connections still in their handshake; go's transient scope allows 32.</summary>
+    public int MaxPendingInboundConnections { get; init; } = 32;
+
+    /// <summary>Serve /perf/1.0.0. Off by default: the perf spec says public nodes should not.</summary>
+    public bool EnablePerf { get; init; }
+
+    public YamuxOptions Yamux { get; init; } = new();
+
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxInboundConnections, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxPendingInboundConnections, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(DialTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HandshakeTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(StreamNegotiationTimeout, TimeSpan.Zero);
+        foreach (Multiaddr address in ListenAddresses)
+            if (!Transport.Tcp.TcpTransport.CanHandle(address))
+                throw new ArgumentException($"cannot listen on {address}: only TCP addresses are supported", nameof(ListenAddresses));
+        Yamux.Validate();
+    }
+}

@@ -1,0 +1,515 @@
+using System.Net.Sockets;
+using Echo.Net.Identify;
+using Echo.Net.Identity;
+using Echo.Net.Multiformats;
+using Echo.Net.Noise;
+using Echo.Net.Perf;
+using Echo.Net.Ping;
+using Echo.Net.Transport.Tcp;
+using Echo.Net.Yamux;
+using Microsoft.Extensions.Logging;
+
+namespace Echo.Net.Host;
+
+/// <summary>
+/// A libp2p node: listens on TCP, dials multiaddrs, keeps one connection per peer, negotiates
+/// protocols on streams and serves the registered stream handlers. Identify and ping are built in;
+/// perf when <see cref="HostOptions.EnablePerf"/> is set.
+/// </summary>
+/// <remarks>
+/// One connection per peer: concurrent dials to one peer share one attempt, and when both peers
+/// dial each other at the same moment, both keep the connection dialed by the peer with the
+/// smaller id (byte order), so the two ends agree without talking. A second inbound connection
+/// from a connected peer replaces the first (the peer may have lost it); a second outbound one
+/// (a dial by address to a peer we already had) is dropped in favour of the existing one.
+/// </remarks>
+public sealed class Libp2pHost : IAsyncDisposable
+{
+    private readonly KeyPair _identity;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<PeerId, Connection> _connections = [];
+    private readonly Dictionary<string, Task<Connection>> _dials = [];
+    private readonly Dictionary<string, StreamHandler> _handlers = new(StringComparer.Ordinal);
+    private readonly HashSet<Task> _background = [];
+    private readonly List<(Socket Socket, Multiaddr Address)> _listeners = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private int _pendingInbound;
+    private int _inbound;
+    private bool _started;
+    private bool _disposed;
+
+    public Libp2pHost(KeyPair identity, HostOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null)
+    {
+        options.Validate();
+        _identity = identity;
+        Options = options;
+        _loggers = loggerFactory;
+        _logger = loggerFactory.CreateLogger<Libp2pHost>();
+        Time = time ?? TimeProvider.System;
+        PeerStore = new PeerStore();
+        Identify = new IdentifyProtocol(this, loggerFactory.CreateLogger<IdentifyProtocol>());
+        Ping = new PingProtocol(Time, loggerFactory.CreateLogger<PingProtocol>());
+        SetStreamHandler(IdentifyProtocol.ProtocolId, Identify.HandleIdentifyAsync);
+        SetStreamHandler(IdentifyProtocol.PushProtocolId, Identify.HandlePushAsync);
+        SetStreamHandler(PingProtocol.ProtocolId, Ping.HandleAsync);
+        if (options.EnablePerf)
+            SetStreamHandler(PerfProtocol.ProtocolId, PerfProtocol.HandleAsync);
+    }
+
+    public PeerId PeerId => _identity.PeerId;
+
+    public HostOptions Options { get; }
+
+    public PeerStore PeerStore { get; }
+
+    internal KeyPair IdentityKey => _identity;
+
+    internal TimeProvider Time { get; }
+
+    internal IdentifyProtocol Identify { get; }
+
+    internal PingProtocol Ping { get; }
+
+    /// <summary>Raised when a peer gets a connection (also when a new one replaces the old one).</summary>
+    public event Action<Connection>? PeerConnected;
+
+    /// <summary>Raised when a peer's last connection closes.</summary>
+    public event Action<Connection>? PeerDisconnected;
+
+    /// <summary>Raised when identify has told us what a peer is (protocols, addresses, agent).</summary>
+    public event Action<Connection, IdentifyInfo>? PeerIdentified;
+
+    /// <summary>The addresses we listen on, with the ports actually bound (no <c>/p2p/</c> suffix).</summary>
+    public IReadOnlyList<Multiaddr> ListenAddresses
+    {
+        get
+        {
+            lock (_gate)
+                return [.. _listeners.Select(l => l.Address)];
+        }
+    }
+
+    /// <summary>
+    /// The addresses peers can dial us on: the listen addresses, with an unspecified address
+    /// (0.0.0.0 or ::) replaced by every address of this machine's interfaces of that family.
+    /// </summary>
+    public IReadOnlyList<Multiaddr> AdvertisedAddresses
+    {
+        get
+        {
+            List<Multiaddr> result = [];
+            foreach (Multiaddr address in ListenAddresses)
+            {
+                if (!address.TryGetTcpEndPoint(out System.Net.IPEndPoint? endPoint) || endPoint is null)
+                    continue;
+                if (!endPoint.Address.Equals(System.Net.IPAddress.Any) && !endPoint.Address.Equals(System.Net.IPAddress.IPv6Any))
+                {
+                    result.Add(address);
+                    continue;
+                }
+                foreach (System.Net.IPAddress local in LocalAddresses(endPoint.AddressFamily))
+                    result.Add(Multiaddr.FromTcpEndPoint(new System.Net.IPEndPoint(local, endPoint.Port)));
+            }
+            return result;
+        }
+    }
+
+    private static IEnumerable<System.Net.IPAddress> LocalAddresses(AddressFamily family) =>
+        System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(u => u.Address)
+            .Where(a => a.AddressFamily == family && !a.IsIPv6LinkLocal)
+            .Distinct();
+
+    /// <summary>The protocols we serve, as identify announces them.</summary>
+    public IReadOnlyList<string> Protocols
+    {
+        get
+        {
+            lock (_gate)
+                return [.. _handlers.Keys.Order(StringComparer.Ordinal)];
+        }
+    }
+
+    public IReadOnlyList<Connection> Connections
+    {
+        get
+        {
+            lock (_gate)
+                return [.. _connections.Values];
+        }
+    }
+
+    public Connection? GetConnection(PeerId peer)
+    {
+        lock (_gate)
+            return _connections.TryGetValue(peer, out Connection? c) && !c.IsClosed ? c : null;
+    }
+
+    /// <summary>Registers (or replaces) the handler for inbound streams of <paramref name="protocol"/>.</summary>
+    public void SetStreamHandler(string protocol, StreamHandler handler)
+    {
+        if (string.IsNullOrEmpty(protocol) || protocol[0] != '/')
+            throw new ArgumentException("a protocol id starts with '/'", nameof(protocol));
+        bool changed;
+        lock (_gate)
+        {
+            changed = !_handlers.ContainsKey(protocol);
+            _handlers[protocol] = handler;
+        }
+        if (changed && _started)
+            StartBackground(Identify.PushToAllAsync(_stopping.Token));
+    }
+
+    public void RemoveStreamHandler(string protocol)
+    {
+        bool removed;
+        lock (_gate)
+            removed = _handlers.Remove(protocol);
+        if (removed && _started)
+            StartBackground(Identify.PushToAllAsync(_stopping.Token));
+    }
+
+    internal bool IsSupported(string protocol)
+    {
+        lock (_gate)
+            return _handlers.ContainsKey(protocol);
+    }
+
+    internal StreamHandler? GetHandler(string protocol)
+    {
+        lock (_gate)
+            return _handlers.GetValueOrDefault(protocol);
+    }
+
+    /// <summary>Binds every listen address and starts accepting connections.</summary>
+    /// <exception cref="ListenFailedException">An address could not be bound (the message says why, e.g. port in use).</exception>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_started)
+            throw new InvalidOperationException("the host is already started");
+        List<(Socket, Multiaddr)> bound = [];
+        try
+        {
+            foreach (Multiaddr address in Options.ListenAddresses)
+            {
+                Socket socket = TcpTransport.Listen(address, Options.MaxPendingInboundConnections);
+                bound.Add((socket, Multiaddr.FromTcpEndPoint(TcpConnection.Normalize((System.Net.IPEndPoint)socket.LocalEndPoint!))));
+            }
+        }
+        catch
+        {
+            foreach ((Socket socket, _) in bound)
+                socket.Dispose();
+            throw;
+        }
+        lock (_gate)
+        {
+            _listeners.AddRange(bound);
+            _started = true;
+        }
+        foreach ((Socket socket, Multiaddr address) in bound)
+        {
+            Log.Listening(_logger, address);
+            StartBackground(AcceptLoopAsync(socket, address));
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Connects to <paramref name="address"/>, or returns the existing connection when the address
+    /// names (<c>/p2p/&lt;id&gt;</c>) a peer we are connected to. With a <c>/p2p/</c> id the
+    /// remote must prove that identity in the Noise handshake; without one, whoever answers is accepted.
+    /// </summary>
+    /// <exception cref="DialFailedException">The reason is in the message (refused, unreachable, peer id mismatch, timeout...).</exception>
+    public async Task<Connection> DialAsync(Multiaddr address, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        PeerId? expected = address.PeerId;
+        if (expected == PeerId)
+            throw new DialFailedException(address, "that is our own peer id");
+        Task<Connection> dial;
+        string key = expected?.ToString() ?? address.ToString();
+        lock (_gate)
+        {
+            if (expected is not null && _connections.TryGetValue(expected, out Connection? existing) && !existing.IsClosed)
+                return existing;
+            if (!_dials.TryGetValue(key, out dial!))
+            {
+                dial = DialNewAsync(address, expected, key);
+                _dials[key] = dial;
+            }
+        }
+        return await dial.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<Connection> DialNewAsync(Multiaddr address, PeerId? expected, string key)
+    {
+        await Task.Yield();                  // leave the caller's lock before doing any work
+        try
+        {
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            timeout.CancelAfter(Options.DialTimeout);
+            TcpConnection tcp;
+            try
+            {
+                tcp = await TcpTransport.DialAsync(address.WithoutPeerId(), timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+            {
+                throw new DialFailedException(address, $"no TCP connection within {Options.DialTimeout.TotalSeconds} s");
+            }
+            catch (DialFailedException e)
+            {
+                throw new DialFailedException(address, e.Reason, e.InnerException);
+            }
+            NoiseSecureChannel channel;
+            YamuxSession session;
+            try
+            {
+                (channel, session) = await ConnectionUpgrader.UpgradeOutboundAsync(tcp, _identity, expected, Options.Yamux,
+                    Time, _loggers, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                await tcp.DisposeAsync().ConfigureAwait(false);
+                // Both peers dialed at once and the other side closed this attempt as the duplicate:
+                // the connection it kept is ours too.
+                if (expected is not null && e is not PeerIdMismatchException && GetConnection(expected) is { } kept)
+                    return kept;
+                throw e switch
+                {
+                    PeerIdMismatchException m => new DialFailedException(address, $"peer id mismatch: expected {m.Expected}, got {m.Actual}", m),
+                    OperationCanceledException when !_stopping.IsCancellationRequested =>
+                        new DialFailedException(address, $"handshake not finished within {Options.DialTimeout.TotalSeconds} s", e),
+                    ProtocolViolationException p => new DialFailedException(address, p.Message, p),
+                    IOException io => new DialFailedException(address, "connection lost during the handshake: " + io.Message, io),
+                    _ => e,
+                };
+            }
+            Connection connection = new(tcp, channel, session, ConnectionDirection.Outbound, this, _loggers.CreateLogger<Connection>());
+            return Register(connection);
+        }
+        catch (DialFailedException e)
+        {
+            Log.DialFailed(_logger, address, e.Reason);
+            throw;
+        }
+        finally
+        {
+            lock (_gate)
+                _dials.Remove(key);
+        }
+    }
+
+    /// <summary>Opens a stream to a connected peer, negotiating the first protocol it supports.</summary>
+    /// <exception cref="PeerNotConnectedException">No connection to <paramref name="peer"/>.</exception>
+    public Task<P2PStream> OpenStreamAsync(PeerId peer, IReadOnlyList<string> protocols, CancellationToken cancellationToken)
+    {
+        Connection connection = GetConnection(peer) ?? throw new PeerNotConnectedException(peer);
+        return connection.OpenStreamAsync(protocols, cancellationToken);
+    }
+
+    public Task<P2PStream> OpenStreamAsync(PeerId peer, string protocol, CancellationToken cancellationToken) =>
+        OpenStreamAsync(peer, [protocol], cancellationToken);
+
+    /// <summary>Measures the round trip to a connected peer with /ipfs/ping/1.0.0.</summary>
+    public async Task<TimeSpan> PingAsync(PeerId peer, CancellationToken cancellationToken)
+    {
+        P2PStream stream = await OpenStreamAsync(peer, PingProtocol.ProtocolId, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            TimeSpan rtt = await Ping.PingAsync(stream, cancellationToken).ConfigureAwait(false);
+            await stream.CompleteOutputAsync().ConfigureAwait(false);
+            return rtt;
+        }
+        catch
+        {
+            stream.Reset();
+            throw;
+        }
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, Multiaddr address)
+    {
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                Socket socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                TcpConnection tcp = new(socket);
+                string? refusal = null;
+                lock (_gate)
+                {
+                    if (_pendingInbound >= Options.MaxPendingInboundConnections)
+                        refusal = $"{_pendingInbound} connections are already in their handshake";
+                    else if (_inbound >= Options.MaxInboundConnections)
+                        refusal = $"{_inbound} inbound connections is the limit";
+                    else
+                        _pendingInbound++;
+                }
+                if (refusal is not null)
+                {
+                    Log.InboundRefused(_logger, tcp.RemoteAddress, refusal);
+                    await tcp.DisposeAsync().ConfigureAwait(false);
+                    continue;
+                }
+                StartBackground(AcceptConnectionAsync(tcp));
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+            Log.ListenerStopped(_logger, address, e is OperationCanceledException ? null : e);
+        }
+    }
+
+    private async Task AcceptConnectionAsync(TcpConnection tcp)
+    {
+        bool counted = false;
+        try
+        {
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            timeout.CancelAfter(Options.HandshakeTimeout);
+            (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeInboundAsync(tcp, _identity,
+                Options.Yamux, Time, _loggers, timeout.Token).ConfigureAwait(false);
+            Connection connection = new(tcp, channel, session, ConnectionDirection.Inbound, this, _loggers.CreateLogger<Connection>());
+            lock (_gate)
+            {
+                _pendingInbound--;
+                _inbound++;
+                counted = true;
+            }
+            Register(connection);
+        }
+        catch (Exception e)
+        {
+            lock (_gate)
+                if (!counted)
+                    _pendingInbound--;
+            string reason = e is OperationCanceledException ? "handshake timed out" : e.Message;
+            Log.InboundHandshakeFailed(_logger, tcp.RemoteAddress, reason);
+            await tcp.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private Connection Register(Connection connection)
+    {
+        PeerId peer = connection.RemotePeer;
+        Connection? loser = null;
+        Connection winner = connection;
+        lock (_gate)
+        {
+            if (_disposed)
+                loser = connection;
+            else if (_connections.TryGetValue(peer, out Connection? existing) && !existing.IsClosed)
+            {
+                bool keepNew = existing.Direction != connection.Direction
+                    ? DialerOf(connection).Bytes.SequenceCompareTo(DialerOf(existing).Bytes) < 0
+                    : connection.Direction == ConnectionDirection.Inbound;
+                (winner, loser) = keepNew ? (connection, existing) : (existing, connection);
+                _connections[peer] = winner;
+            }
+            else
+                _connections[peer] = connection;
+        }
+        if (loser is not null && !_disposed)
+            Log.DuplicateConnection(_logger, peer, winner.Direction, loser.Direction);
+        // Always start the new connection, even a losing one: its end runs through OnConnectionEnded,
+        // which keeps the inbound count right.
+        connection.Start();
+        if (winner == connection && loser != connection)
+        {
+            Log.PeerConnected(_logger, peer, connection.Direction, connection.RemoteAddress);
+            Raise(() => PeerConnected?.Invoke(connection));
+            StartBackground(Identify.IdentifyPeerAsync(connection, _stopping.Token));
+        }
+        if (loser is not null)
+            StartBackground(loser.CloseAsync());
+        return winner;
+    }
+
+    private PeerId DialerOf(Connection connection) =>
+        connection.Direction == ConnectionDirection.Outbound ? PeerId : connection.RemotePeer;
+
+    internal void OnConnectionEnded(Connection connection)
+    {
+        bool wasActive;
+        lock (_gate)
+        {
+            wasActive = _connections.TryGetValue(connection.RemotePeer, out Connection? current) && current == connection;
+            if (wasActive)
+                _connections.Remove(connection.RemotePeer);
+            if (connection.Direction == ConnectionDirection.Inbound)
+                _inbound--;
+        }
+        StartBackground(connection.CloseAsync());
+        if (wasActive)
+        {
+            PeerStore.OnDisconnected(connection.RemotePeer);
+            Log.PeerDisconnected(_logger, connection.RemotePeer);
+            Raise(() => PeerDisconnected?.Invoke(connection));
+        }
+    }
+
+    internal void OnIdentified(Connection connection, IdentifyInfo info) => Raise(() => PeerIdentified?.Invoke(connection, info));
+
+    private void Raise(Action raise)
+    {
+        try
+        {
+            raise();
+        }
+        catch (Exception e)
+        {
+            Log.EventHandlerFailed(_logger, e);
+        }
+    }
+
+    private void StartBackground(Task task)
+    {
+        lock (_gate)
+        {
+            if (task.IsCompleted)
+                return;
+            _background.Add(task);
+        }
+        task.ContinueWith(t =>
+        {
+            lock (_gate)
+                _background.Remove(t);
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Stops listening, closes every connection gracefully and waits for background work.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Connection[] connections;
+        lock (_gate)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            connections = [.. _connections.Values];
+            foreach ((Socket socket, _) in _listeners)
+                socket.Dispose();
+        }
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(connections.Select(c => c.CloseAsync())).ConfigureAwait(false);
+        Task[] background;
+        lock (_gate)
+            background = [.. _background];
+        try
+        {
+            await Task.WhenAll(background).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Background tasks log their own failures; shutdown goes on.
+        }
+        _stopping.Dispose();
+    }
+}

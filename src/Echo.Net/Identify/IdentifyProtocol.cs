@@ -1,0 +1,184 @@
+using Echo.Net.Framing;
+using Echo.Net.Host;
+using Echo.Net.Identity;
+using Echo.Net.Multiformats;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+
+namespace Echo.Net.Identify;
+
+/// <summary>
+/// identify (https://github.com/libp2p/specs/blob/master/identify/README.md): on every new
+/// connection we ask the peer who it is (<c>/ipfs/id/1.0.0</c>); it writes one length-prefixed
+/// <c>Identify</c> message and closes. We answer the same question, and push an update
+/// (<c>/ipfs/id/push/1.0.0</c>) to every peer when the protocols we serve change.
+/// </summary>
+/// <remarks>
+/// The answer must carry the public key of the connection's peer (js drops identify without it)
+/// and the exact list of protocols we serve: go and js open their pubsub streams only to peers
+/// that list a pubsub protocol here.
+/// </remarks>
+internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol> logger)
+{
+    public const string ProtocolId = "/ipfs/id/1.0.0";
+    public const string PushProtocolId = "/ipfs/id/push/1.0.0";
+
+    /// <summary>Serves <c>/ipfs/id/1.0.0</c>: write our identify message, then half-close.</summary>
+    public async Task HandleIdentifyAsync(P2PStream stream, CancellationToken cancellationToken)
+    {
+        byte[] message = BuildMessage(stream.Connection.RemoteAddress.WithoutPeerId());
+        await stream.Output.WriteLengthPrefixedAsync(message, cancellationToken).ConfigureAwait(false);
+        await stream.CompleteOutputAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Serves <c>/ipfs/id/push/1.0.0</c>: merge what the peer pushes into what we know of it.</summary>
+    public async Task HandlePushAsync(P2PStream stream, CancellationToken cancellationToken)
+    {
+        IdentifyInfo? previous = host.PeerStore.Get(stream.RemotePeer);
+        IdentifyInfo info = await ReadAsync(stream, previous, cancellationToken).ConfigureAwait(false);
+        await stream.CompleteOutputAsync().ConfigureAwait(false);
+        host.PeerStore.Put(info);
+        Log.PushReceived(logger, stream.RemotePeer, info.Protocols.Count);
+        host.OnIdentified(stream.Connection, info);
+    }
+
+    /// <summary>Asks the peer of <paramref name="connection"/> to identify itself; failures are logged, never thrown.</summary>
+    public async Task IdentifyPeerAsync(Connection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connection.Closed);
+            timeout.CancelAfter(IdentifyLimits.Timeout);
+            P2PStream stream = await connection.OpenStreamAsync(ProtocolId, timeout.Token).ConfigureAwait(false);
+            IdentifyInfo info;
+            try
+            {
+                await stream.CompleteOutputAsync().ConfigureAwait(false);
+                info = await ReadAsync(stream, previous: null, timeout.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                stream.Reset();
+                throw;
+            }
+            host.PeerStore.Put(info);
+            Log.Identified(logger, connection.RemotePeer, info.AgentVersion ?? "", info.Protocols.Count);
+            host.OnIdentified(connection, info);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.IdentifyFailed(logger, connection.RemotePeer, e.Message);
+        }
+    }
+
+    /// <summary>Tells every connected peer our current protocols (identify push).</summary>
+    public async Task PushToAllAsync(CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(host.Connections.Select(c => PushAsync(c, cancellationToken))).ConfigureAwait(false);
+    }
+
+    private async Task PushAsync(Connection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connection.Closed);
+            timeout.CancelAfter(IdentifyLimits.Timeout);
+            P2PStream stream = await connection.OpenStreamAsync(PushProtocolId, timeout.Token).ConfigureAwait(false);
+            await stream.Output.WriteLengthPrefixedAsync(BuildMessage(connection.RemoteAddress.WithoutPeerId()), timeout.Token)
+                .ConfigureAwait(false);
+            await stream.CompleteOutputAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.PushFailed(logger, connection.RemotePeer, e.Message);
+        }
+    }
+
+    internal byte[] BuildMessage(Multiaddr observed)
+    {
+        Pb.Identify message = new()
+        {
+            ProtocolVersion = host.Options.ProtocolVersion,
+            AgentVersion = host.Options.AgentVersion,
+            PublicKey = ByteString.CopyFrom(host.IdentityKey.PublicKey.ToProtobuf()),
+            ObservedAddr = ByteString.CopyFrom(observed.ToBytes()),
+        };
+        message.Protocols.AddRange(host.Protocols);
+        foreach (Multiaddr address in host.AdvertisedAddresses)
+        {
+            ByteString bytes = ByteString.CopyFrom(address.WithoutPeerId().ToBytes());
+            if (message.CalculateSize() + bytes.Length + 4 > IdentifyLimits.MaxOwnMessageLength)
+                break;
+            message.ListenAddrs.Add(bytes);
+        }
+        return message.ToByteArray();
+    }
+
+    /// <summary>
+    /// Reads identify messages until the peer closes, merging them (absent fields keep the values of
+    /// <paramref name="previous"/>, as push requires). The public key, when sent, must be the peer's.
+    /// </summary>
+    internal static async Task<IdentifyInfo> ReadAsync(P2PStream stream, IdentifyInfo? previous, CancellationToken cancellationToken)
+    {
+        Pb.Identify merged = new();
+        int count = 0;
+        while (await stream.Input.ReadLengthPrefixedAsync(IdentifyLimits.MaxMessageLength, ProtocolId, cancellationToken)
+                   .ConfigureAwait(false) is { } bytes)
+        {
+            if (++count > IdentifyLimits.MaxMessages)
+                throw new ProtocolViolationException(ProtocolId, $"more than {IdentifyLimits.MaxMessages} identify messages");
+            try
+            {
+                merged.MergeFrom(bytes);
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw new ProtocolViolationException(ProtocolId, "malformed identify message: " + e.Message, e);
+            }
+            // Merging concatenates repeated fields: bound them as they grow, not only at the end.
+            if (merged.ListenAddrs.Count > IdentifyLimits.MaxStoredAddresses * 2 || merged.Protocols.Count > IdentifyLimits.MaxStoredProtocols * 2)
+                throw new ProtocolViolationException(ProtocolId, "too many addresses or protocols");
+        }
+        if (count == 0 && previous is null)
+            throw new ProtocolViolationException(ProtocolId, "the peer closed without identifying itself");
+        return ToInfo(stream.RemotePeer, merged, previous);
+    }
+
+    internal static IdentifyInfo ToInfo(PeerId peer, Pb.Identify message, IdentifyInfo? previous)
+    {
+        if (message.HasPublicKey)
+        {
+            PublicKey key = PublicKey.FromProtobuf(message.PublicKey.Span);
+            if (!peer.Matches(key))
+                throw new ProtocolViolationException(ProtocolId, $"identify carries the key of {key.ToPeerId()}, not of {peer}");
+        }
+        IReadOnlyList<Multiaddr> addresses = message.ListenAddrs.Count > 0 || previous is null
+            ? [.. message.ListenAddrs.Select(TryDecode).OfType<Multiaddr>().Distinct().Take(IdentifyLimits.MaxStoredAddresses)]
+            : previous.ListenAddresses;
+        IReadOnlyList<string> protocols = message.Protocols.Count > 0 || previous is null
+            ? [.. message.Protocols.Where(p => p.Length is > 0 and <= IdentifyLimits.MaxProtocolIdLength).Distinct(StringComparer.Ordinal)
+                .Take(IdentifyLimits.MaxStoredProtocols)]
+            : previous.Protocols;
+        return new IdentifyInfo(peer,
+            message.HasProtocolVersion ? Truncate(message.ProtocolVersion) : previous?.ProtocolVersion,
+            message.HasAgentVersion ? Truncate(message.AgentVersion) : previous?.AgentVersion,
+            addresses,
+            protocols,
+            message.HasObservedAddr ? TryDecode(message.ObservedAddr) : previous?.ObservedAddress);
+    }
+
+    // An address we cannot parse (unknown protocol) is dropped alone, not the whole message.
+    private static Multiaddr? TryDecode(ByteString bytes)
+    {
+        try
+        {
+            return Multiaddr.FromBytes(bytes.Span);
+        }
+        catch (ProtocolViolationException)
+        {
+            return null;
+        }
+    }
+
+    private static string Truncate(string text) => text.Length <= 256 ? text : text[..256];
+}
