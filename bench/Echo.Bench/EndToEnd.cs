@@ -14,6 +14,8 @@ internal static class EndToEnd
     public static async Task<int> RunAsync(string[] args)
     {
         bool quick = args.Contains("--quick");
+        string? only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();   // throughput | dial | memory
+        bool Run(string section) => only is null || only == section;
         string js = FindJsPeer();
         StringBuilder report = new();
         void Line(string text)
@@ -37,8 +39,10 @@ internal static class EndToEnd
         Line("| client → server | upload | download |");
         Line("|---|---|---|");
         Dictionary<string, double> upload = [];
-        foreach ((string client, string server) in new[] { ("C#", "C#"), ("C#", "js"), ("js", "C#"), ("js", "js") })
+        foreach ((string client, string server) in Run("throughput") ? new[] { ("C#", "C#"), ("C#", "js"), ("js", "C#"), ("js", "js") } : [])
         {
+            if (args.Contains("--cs-only") && (client != "C#" || server != "C#"))
+                continue;
             await using PeerProcess s = await Start(server, js);
             await using PeerProcess c = await Start(client, js);
             ulong bytes = client == "C#" && server == "C#" ? csBytes : jsBytes;
@@ -56,7 +60,8 @@ internal static class EndToEnd
             Line($"| {client} → {server} | {Mb(Median(up))} | {Mb(Median(down))} |");
         }
         Line("");
-        Line($"C#→C# / js→js: {upload["C#C#"] / upload["jsjs"]:F1}x; C#→C# / one-core AEAD: {upload["C#C#"] / aead:P0}");
+        if (upload.ContainsKey("jsjs"))
+            Line($"C#→C# / js→js: {upload["C#C#"] / upload["jsjs"]:F1}x; C#→C# / one-core AEAD: {upload["C#C#"] / aead:P0}");
 
         // Dial
         int dials = quick ? 50 : 200;
@@ -66,7 +71,7 @@ internal static class EndToEnd
         Line("| dialer → listener | ready p50 | ready p99 | first ping p50 | first ping p99 |");
         Line("|---|---|---|---|---|");
         Dictionary<string, double> dialP50 = [];
-        foreach ((string client, string server) in new[] { ("C#", "C#"), ("js", "js"), ("C#", "js"), ("js", "C#") })
+        foreach ((string client, string server) in Run("dial") ? new[] { ("C#", "C#"), ("js", "js"), ("C#", "js"), ("js", "C#") } : [])
         {
             await using PeerProcess s = await Start(server, js);
             await using PeerProcess c = await Start(client, js);
@@ -78,7 +83,8 @@ internal static class EndToEnd
             Line($"| {client} → {server} | {Percentile(ready, 50):F2} | {Percentile(ready, 99):F2} | {Percentile(ping, 50):F2} | {Percentile(ping, 99):F2} |");
         }
         Line("");
-        Line($"C#→C# / js→js dial p50: {dialP50["C#C#"] / dialP50["jsjs"]:F2}");
+        if (dialP50.Count > 0)
+            Line($"C#→C# / js→js dial p50: {dialP50["C#C#"] / dialP50["jsjs"]:F2}");
 
         // Memory
         Line("");
@@ -87,7 +93,7 @@ internal static class EndToEnd
         Line("| listener (dialers) | 100 conns RSS/conn | 500 conns RSS/conn | 500 conns heap/conn |");
         Line("|---|---|---|---|");
         Dictionary<string, double> perConn = [];
-        foreach (string kind in new[] { "C#", "js" })
+        foreach (string kind in Run("memory") ? new[] { "C#", "js" } : [])
         {
             await using PeerProcess s = await Start(kind, js);
             await using PeerProcess d = await Start(kind, js);
@@ -108,7 +114,8 @@ internal static class EndToEnd
             Line($"| {kind} ({kind}) | {cells[0]} | {cells[1]} | {heap500:F1} |");
         }
         Line("");
-        Line($"C# / js RSS per connection at 500: {perConn["C#"] / perConn["js"]:P0}");
+        if (perConn.Count > 1)
+            Line($"C# / js RSS per connection at 500: {perConn["C#"] / perConn["js"]:P0}");
         string? output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault();
         if (output is not null)
             await File.WriteAllTextAsync(output, report.ToString());
