@@ -10,27 +10,21 @@ namespace Echo.Net.Transport.Tcp;
 /// multistream-select and Noise.
 /// </summary>
 /// <remarks>
-/// Reads use zero-byte reads: an idle connection waits for data without holding a receive buffer,
-/// which keeps the memory of many idle connections small. Reads take up to 256 KiB at a time when
-/// data is flowing, so a bulk transfer costs few system calls.
+/// Both directions drive the socket from their caller's thread (<see cref="SocketReader"/>,
+/// <see cref="SocketWriter"/>): no pump task and no buffer while the connection is idle, receives
+/// sized to what is arriving and one send per flush.
 /// </remarks>
 internal sealed class TcpConnection : IDuplexPipe, IAsyncDisposable
 {
-    private const int ReadBufferSize = 256 * 1024;
-    private const int MinimumReadSize = 16 * 1024;
-
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
     private int _disposed;
 
     public TcpConnection(Socket socket)
     {
         _socket = socket;
         socket.NoDelay = true;
-        _stream = new NetworkStream(socket, ownsSocket: true);
-        Input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: ReadBufferSize,
-            minimumReadSize: MinimumReadSize, leaveOpen: true, useZeroByteReads: true));
-        Output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
+        Input = new SocketReader(socket);
+        Output = new SocketWriter(socket);
         LocalAddress = Multiaddr.FromTcpEndPoint(Normalize((IPEndPoint)socket.LocalEndPoint!));
         RemoteAddress = Multiaddr.FromTcpEndPoint(Normalize((IPEndPoint)socket.RemoteEndPoint!));
     }
@@ -63,7 +57,6 @@ internal sealed class TcpConnection : IDuplexPipe, IAsyncDisposable
         Abort();
         await Input.CompleteAsync().ConfigureAwait(false);
         await Output.CompleteAsync().ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
     }
 
     internal static IPEndPoint Normalize(IPEndPoint endPoint) =>
