@@ -110,6 +110,33 @@ public class TcpConnectionTests
     }
 
     [Fact]
+    public async Task Reader_ConsumedEverything_HoldsNoBuffer_AndItsReceiveSizeFollowsTheTraffic()
+    {
+        (TcpConnection a, TcpConnection b) = await ConnectAsync();
+        await using (a)
+        await using (b)
+        {
+            SocketReader reader = Assert.IsType<SocketReader>(b.Input);
+            Assert.Equal(SocketReader.MinimumReceiveSize, reader.ReceiveSize);
+
+            byte[] bulk = new byte[16 * 1024 * 1024];
+            Task<byte[]> received = ReadExactlyAsync(b.Input, bulk.Length);
+            await a.Output.WriteAsync(bulk, Ct);
+            await received.WaitAsync(Limit, Ct);
+            Assert.True(reader.ReceiveSize > 64 * 1024, $"still receiving {reader.ReceiveSize} bytes at a time after 16 MiB");
+            Assert.False(reader.HoldsBuffer, "everything was consumed, yet the receive buffer is kept");
+
+            for (int i = 0; i < 16; i++)
+            {
+                await a.Output.WriteAsync(new byte[100], Ct);
+                await ReadExactlyAsync(b.Input, 100);
+            }
+            Assert.Equal(SocketReader.MinimumReceiveSize, reader.ReceiveSize);
+            Assert.False(reader.HoldsBuffer);
+        }
+    }
+
+    [Fact]
     public async Task Read_RemoteClosed_CompletesAfterTheData()
     {
         (TcpConnection a, TcpConnection b) = await ConnectAsync();

@@ -11,38 +11,45 @@ namespace Echo.Net.Transport.Tcp;
 /// thread, so bytes reach the layer above (Noise) with no hand-off to another task.
 /// </summary>
 /// <remarks>
-/// <para>Received bytes are kept in a private <see cref="Pipe"/>, used only as segment storage (its
-/// reader and writer are both driven from here, one call at a time).</para>
+/// <para>Received bytes sit in one contiguous rented buffer, so every read returns a single-segment
+/// sequence and a Noise frame never has to be gathered from two segments before it is decrypted.
+/// Unconsumed bytes move to the front of the buffer when the space behind them runs out (at most a
+/// partial frame, as the consumer takes whole frames).</para>
 /// <para>Memory: while no data is expected the reader waits with a zero-byte receive and holds no
-/// buffer, so an idle connection costs no receive memory. The receive size adapts: it starts at
-/// <see cref="MinimumReceiveSize"/> (handshake messages are a few hundred bytes), doubles whenever a
-/// receive fills it and halves when a receive uses less than a quarter of it. Reading a bulk transfer
-/// 1 MiB per call cost 15-20 % less CPU per byte than 64 KiB on loopback (0.52 against 0.70 CPU-seconds
-/// per GB for a bare .NET socket pair), while a fixed large buffer made every handshake rent one:
-/// 256 KiB buffers from the shared pool were 4 MB of the listener's heap after 500 handshakes.</para>
+/// buffer (it is returned to the pool once everything is consumed), so an idle connection costs no
+/// receive memory. The receive size adapts: it starts at <see cref="MinimumReceiveSize"/> (handshake
+/// messages are a few hundred bytes), doubles whenever a receive fills it and halves when a receive
+/// uses less than a quarter of it. Reading a bulk transfer 1 MiB per call cost 15-20 % less CPU per
+/// byte than 64 KiB on loopback (0.52 against 0.70 CPU-seconds per GB for a bare .NET socket pair),
+/// while a fixed large buffer made every handshake rent one: 256 KiB buffers from the shared pool
+/// were 4 MB of the listener's heap after 500 handshakes.</para>
 /// </remarks>
 internal sealed class SocketReader : PipeReader
 {
     internal const int MinimumReceiveSize = 4 * 1024;
     internal const int MaximumReceiveSize = 1024 * 1024;
 
-    // The pipe never pauses: what is buffered is bounded by what the consumer leaves unconsumed.
-    private static readonly PipeOptions StorageOptions = new(pauseWriterThreshold: 0, minimumSegmentSize: MinimumReceiveSize,
-        readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false);
-
     private readonly Socket _socket;
-    private readonly Pipe _storage = new(StorageOptions);
-    private CancellationTokenSource? _cancelRead;   // created on first use; canceled by CancelPendingRead
+    private byte[]? _buffer;                        // rented while unconsumed bytes exist (or a receive is in progress)
+    private int _start;                             // unconsumed bytes are _buffer[_start.._end]
+    private int _end;
     private int _receiveSize = MinimumReceiveSize;
     private bool _needMoreData;                     // everything buffered was examined: the next read must receive
-    private bool _lastReceiveFilled;                // the last receive filled its buffer: more is probably waiting
-    private bool _receivedEnd;                      // the remote closed its side (or the read failed)
+    private bool _lastReceiveFilled;                // the last receive filled its space: more is probably waiting
+    private bool _receivedEnd;                      // the remote closed its side
+    private IOException? _failure;                  // a receive failed: every later read throws it
+    private CancellationTokenSource? _cancelRead;   // created on first use; canceled by CancelPendingRead
     private int _readCanceled;                      // 1: CancelPendingRead came; the next (or pending) read returns canceled
     private ReadOnlySequence<byte> _lastBuffer;
-    private bool _lastFromStorage;                  // false: the last result was made up here (empty), not the pipe's
     private bool _completed;
 
     public SocketReader(Socket socket) => _socket = socket;
+
+    /// <summary>Bytes the next receive asks for (tests and diagnostics).</summary>
+    internal int ReceiveSize => _receiveSize;
+
+    /// <summary>True while a receive buffer is rented (tests and diagnostics).</summary>
+    internal bool HoldsBuffer => _buffer is not null;
 
     public override bool TryRead(out ReadResult result)
     {
@@ -52,6 +59,8 @@ internal sealed class SocketReader : PipeReader
             result = Buffered(isCanceled: true);
             return true;
         }
+        if (_failure is not null)
+            throw _failure;
         if (_needMoreData && !_receivedEnd)
         {
             result = default;
@@ -87,7 +96,6 @@ internal sealed class SocketReader : PipeReader
         CancellationTokenRegistration link = cancellationToken.CanBeCanceled
             ? cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), cancelRead)
             : default;
-        PipeWriter storage = _storage.Writer;
         try
         {
             if (!_lastReceiveFilled)
@@ -95,18 +103,16 @@ internal sealed class SocketReader : PipeReader
                 // The socket was drained last time: wait for data without holding a buffer.
                 await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancelRead.Token).ConfigureAwait(false);
             }
-            Memory<byte> memory = storage.GetMemory(_receiveSize);
-            int received = await _socket.ReceiveAsync(memory, SocketFlags.None, cancelRead.Token).ConfigureAwait(false);
+            Memory<byte> space = ReceiveSpace();
+            int received = await _socket.ReceiveAsync(space, SocketFlags.None, cancelRead.Token).ConfigureAwait(false);
             if (received == 0)
             {
                 _receivedEnd = true;
-                storage.Complete();
             }
             else
             {
-                storage.Advance(received);
-                _ = storage.FlushAsync(CancellationToken.None).Result;   // no pause threshold: commits synchronously
-                AdaptReceiveSize(received, memory.Length);
+                _end += received;
+                AdaptReceiveSize(received, space.Length);
                 _needMoreData = false;
             }
         }
@@ -114,29 +120,50 @@ internal sealed class SocketReader : PipeReader
         {
             _cancelRead = null;   // spent: the next read gets a fresh one
             cancelRead.Dispose();
+            ReleaseIfEmpty();
             cancellationToken.ThrowIfCancellationRequested();
             Interlocked.Exchange(ref _readCanceled, 0);
             return Buffered(isCanceled: true);
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            _receivedEnd = true;
-            IOException error = new($"receiving from the connection failed: {e.Message}", e);
-            storage.Complete(error);
-            throw error;
-        }
-        catch (ObjectDisposedException e)
-        {
-            _receivedEnd = true;
-            IOException error = new("the connection is closed", e);
-            storage.Complete(error);
-            throw error;
+            _failure = e is SocketException
+                ? new IOException($"receiving from the connection failed: {e.Message}", e)
+                : new IOException("the connection is closed", e);
+            throw _failure;
         }
         finally
         {
             link.Dispose();
         }
         return Buffered(isCanceled: false);
+    }
+
+    /// <summary>Free space behind the unconsumed bytes, at least a receive's worth (moving or growing the buffer).</summary>
+    private Memory<byte> ReceiveSpace()
+    {
+        if (_buffer is null)
+        {
+            _buffer = ArrayPool<byte>.Shared.Rent(_receiveSize);
+            return _buffer;
+        }
+        int unconsumed = _end - _start;
+        if (_buffer.Length - _end >= _receiveSize || (_buffer.Length - _end >= MinimumReceiveSize && _start == 0))
+            return _buffer.AsMemory(_end);
+        if (_buffer.Length - unconsumed >= _receiveSize)
+        {
+            _buffer.AsSpan(_start, unconsumed).CopyTo(_buffer);   // a partial frame to the front
+        }
+        else
+        {
+            byte[] larger = ArrayPool<byte>.Shared.Rent(unconsumed + _receiveSize);
+            _buffer.AsSpan(_start, unconsumed).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = larger;
+        }
+        _start = 0;
+        _end = unconsumed;
+        return _buffer.AsMemory(_end);
     }
 
     private void AdaptReceiveSize(int received, int offered)
@@ -148,14 +175,10 @@ internal sealed class SocketReader : PipeReader
             _receiveSize = Math.Max(_receiveSize / 2, MinimumReceiveSize);
     }
 
-    /// <summary>What the storage holds now (throws what a failed receive completed it with).</summary>
     private ReadResult Buffered(bool isCanceled)
     {
-        _lastFromStorage = _storage.Reader.TryRead(out ReadResult stored);
-        if (!_lastFromStorage)
-            stored = new ReadResult(ReadOnlySequence<byte>.Empty, isCanceled: false, isCompleted: false);
-        _lastBuffer = stored.Buffer;
-        return new ReadResult(stored.Buffer, isCanceled, stored.IsCompleted);
+        _lastBuffer = _buffer is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
+        return new ReadResult(_lastBuffer, isCanceled, isCompleted: _receivedEnd);
     }
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
@@ -163,11 +186,26 @@ internal sealed class SocketReader : PipeReader
     public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
     {
         ThrowIfCompleted();
-        // Examined up to the end: nothing new until the next receive.
-        _needMoreData = _lastBuffer.Slice(examined).IsEmpty;
+        ReadOnlySequence<byte> last = _lastBuffer;
         _lastBuffer = default;
-        if (_lastFromStorage)
-            _storage.Reader.AdvanceTo(consumed, examined);
+        if (last.IsEmpty)
+        {
+            _needMoreData = true;
+            return;
+        }
+        _start += (int)last.Slice(last.Start, consumed).Length;
+        _needMoreData = last.Slice(examined).IsEmpty;   // examined up to the end: nothing new until the next receive
+        ReleaseIfEmpty();
+    }
+
+    /// <summary>Returns the buffer to the pool once nothing in it is unconsumed: an idle reader holds none.</summary>
+    private void ReleaseIfEmpty()
+    {
+        if (_buffer is null || _start != _end)
+            return;
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = null;
+        _start = _end = 0;
     }
 
     public override void CancelPendingRead()
@@ -188,8 +226,10 @@ internal sealed class SocketReader : PipeReader
         if (_completed)
             return;
         _completed = true;
-        _storage.Reader.Complete(exception);
-        _storage.Writer.Complete(exception);
+        _lastBuffer = default;
+        if (_buffer is not null)
+            ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = null;
         _cancelRead?.Dispose();
     }
 
