@@ -54,17 +54,6 @@ public class IdentifyBadPeerTests
         Assert.True(await Bounded(pair.Honest.PingAsync(pair.Bad.PeerId, Ct)) >= TimeSpan.Zero);
     }
 
-    private static Task<Connection> NextDisconnected(Libp2pHost host, PeerId peer)
-    {
-        TaskCompletionSource<Connection> gone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        host.PeerDisconnected += c =>
-        {
-            if (c.RemotePeer == peer)
-                gone.TrySetResult(c);
-        };
-        return gone.Task;
-    }
-
     [Theory(Timeout = 60_000)]
     [InlineData(IdentifyLimits.MaxMessageLength, true)]
     [InlineData(IdentifyLimits.MaxMessageLength + 1, false)]
@@ -132,7 +121,7 @@ public class IdentifyBadPeerTests
         Assert.Equal(pair.Bad.Protocols, info.Protocols);
         await AssertStillConnectedAsync(pair.Honest, pair.Bad.PeerId, connection);
 
-        Task<Connection> gone = NextDisconnected(pair.Honest, pair.Bad.PeerId);
+        Task<Connection> gone = TestHosts.NextDisconnected(pair.Honest, pair.Bad.PeerId);
         await pair.Bad.DisposeAsync();
         await Bounded(gone);
         IdentifyInfo after = pair.Honest.PeerStore.Get(pair.Bad.PeerId)!;
@@ -156,7 +145,7 @@ public class IdentifyBadPeerTests
         Assert.Equal(pair.Bad.ListenAddresses, info.ListenAddresses);
         await AssertStillConnectedAsync(pair.Honest, pair.Bad.PeerId, connection);
 
-        Task<Connection> gone = NextDisconnected(pair.Honest, pair.Bad.PeerId);
+        Task<Connection> gone = TestHosts.NextDisconnected(pair.Honest, pair.Bad.PeerId);
         await connection.CloseAsync();
         await Bounded(gone);
         IdentifyInfo after = pair.Honest.PeerStore.Get(pair.Bad.PeerId)!;
