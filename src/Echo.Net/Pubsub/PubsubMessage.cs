@@ -205,7 +205,7 @@ public sealed class PubsubMessage
             return SignatureStatus.BadSignature;
         ulong seqno = BinaryPrimitives.ReadUInt64BigEndian(pb.Seqno.Span);
         message = new PubsubMessage(from, seqno, pb.Topic, pb.Data.Memory, pb.HasData, pb.Signature.Memory,
-            pb.HasKey ? pb.Key.Memory : null, publicKey);
+            pb.HasKey ? pb.Key.Memory : (ReadOnlyMemory<byte>?)null, publicKey);
         return SignatureStatus.Valid;
     }
 

@@ -60,6 +60,8 @@ public class PubsubMessageTests
         Assert.False(PubsubMessage.Verify(m.From.Bytes, m.Data.Span, m.SeqnoBytes(), "room2", m.Signature.Span, default, out _));
         Assert.True(PubsubMessage.TryFromProtobuf(m.ToProtobuf(), out PubsubMessage? again, out _));
         Assert.Equal(m.Signature.ToArray(), again!.Signature.ToArray());
+        Assert.Null(again.Key);
+        Assert.Equal(m.ToProtobuf(), again.ToProtobuf());
     }
 
     [Fact]
