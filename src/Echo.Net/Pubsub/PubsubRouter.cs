@@ -291,6 +291,12 @@ public sealed class PubsubRouter : IAsyncDisposable
             return _backoff.TryGetValue((peer, topic), out DateTimeOffset until) ? until : null;
     }
 
+    internal IReadOnlyCollection<PeerId> FanoutPeers(string topic)
+    {
+        lock (_gate)
+            return _fanout.TryGetValue(topic, out HashSet<PeerId>? fanout) ? [.. fanout] : [];
+    }
+
     internal IReadOnlyList<PeerId> PxCandidates
     {
         get
@@ -503,7 +509,7 @@ public sealed class PubsubRouter : IAsyncDisposable
         {
             while (true)
             {
-                byte[]? frame = await stream.Input.ReadLengthPrefixedAsync(PubsubRpcCodec.MaxRpcSize, stream.Protocol,
+                byte[]? frame = await PubsubFrameReader.ReadFrameAsync(stream.Input, PubsubRpcCodec.MaxRpcSize, stream.Protocol,
                     lifetime.Token).ConfigureAwait(false);
                 if (frame is null)
                     break;

@@ -39,9 +39,26 @@ internal sealed class PubsubNode : IAsyncDisposable
         Microsoft.Extensions.Logging.ILoggerFactory? log = null)
     {
         Libp2pHost host = await TestHosts.StartAsync(hostOptions);
+        log ??= Environment.GetEnvironmentVariable("ECHO_PUBSUB_TEST_LOG") is { Length: > 0 } path ? SharedLog(path) : null;
         PubsubRouter router = new(host, options ?? Fast, log ?? NullLoggerFactory.Instance, time);
         await router.StartAsync(TestContext.Current.CancellationToken);
         return new PubsubNode(host, router);
+    }
+
+    private static TestLog? _shared;
+
+    /// <summary>With ECHO_PUBSUB_TEST_LOG=path, every router logs to one in-memory log written to path at exit.</summary>
+    private static TestLog SharedLog(string path)
+    {
+        lock (typeof(PubsubNode))
+        {
+            if (_shared is null)
+            {
+                _shared = new TestLog();
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => File.WriteAllText(path, _shared.Dump());
+            }
+            return _shared;
+        }
     }
 
     public async Task ConnectAsync(PubsubNode other) =>
@@ -107,7 +124,7 @@ internal sealed class BadPeer : IAsyncDisposable
             await Task.Delay(Timeout.Infinite, cancellationToken);
             return;
         }
-        while (await stream.Input.ReadLengthPrefixedAsync(PubsubRpcCodec.MaxRpcSize, stream.Protocol, cancellationToken) is { } frame)
+        while (await PubsubFrameReader.ReadFrameAsync(stream.Input, PubsubRpcCodec.MaxRpcSize, stream.Protocol, cancellationToken) is { } frame)
         {
             Wire.RPC rpc = Wire.RPC.Parser.ParseFrom(frame);
             lock (_log)
