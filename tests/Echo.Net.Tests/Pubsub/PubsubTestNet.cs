@@ -114,7 +114,8 @@ internal sealed class BadPeer : IAsyncDisposable
     }
 
     public async Task<P2PStream> OpenStreamAsync(PubsubNode target, string protocol = PubsubRouter.MeshsubV11) =>
-        await Host.OpenStreamAsync(target.Id, protocol, TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
+        await Host.OpenStreamAsync(target.Id, protocol, TestContext.Current.CancellationToken)
+            .WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
 
     private async Task HandleAsync(P2PStream stream, CancellationToken cancellationToken)
     {
@@ -168,6 +169,10 @@ internal sealed class BadPeer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Leave as a crashed peer does, cutting the sockets: a graceful close would wait up to 1 s for the
+        // router's host to answer our GoAway.
+        foreach (Connection connection in Host.Connections)
+            connection.AbortForTest();
         await Host.DisposeAsync();
         Key.Dispose();
     }
