@@ -435,11 +435,19 @@ public class PubsubAttackTests
         Assert.DoesNotContain(bad.Id, r.Router.MeshPeers("a"));     // the heartbeat does not graft it back
     }
 
-    private static IEnumerable<Wire.PeerInfo> PxPeers(int count) =>
+    /// <summary>PX entries with real peer ids (unsigned records); <paramref name="valid"/> false fills them with noise instead.</summary>
+    private static IEnumerable<Wire.PeerInfo> PxPeers(int count, bool valid = true) =>
         Enumerable.Range(0, count).Select(_ =>
         {
-            using KeyPair k = KeyPair.Generate();
-            return new Wire.PeerInfo { PeerID = ByteString.CopyFrom(k.PeerId.Bytes), SignedPeerRecord = ByteString.CopyFrom(1, 2, 3) };
+            byte[] id;
+            if (valid)
+            {
+                using KeyPair k = KeyPair.Generate();
+                id = k.PeerId.ToBytes();
+            }
+            else
+                id = RandomNumberGenerator.GetBytes(38);
+            return new Wire.PeerInfo { PeerID = ByteString.CopyFrom(id), SignedPeerRecord = ByteString.CopyFrom(1, 2, 3) };
         });
 
     [Fact(Timeout = 30_000)]
@@ -454,7 +462,7 @@ public class PubsubAttackTests
             await using BadPeer bad = await BadPeer.ConnectAsync(r);
             await bad.SubscribeAsync("t");
             await bad.SendAsync(BadPeer.Control(Prune("t", 60, PxPeers(250))));       // ~12 KB: decoded
-            await bad.SendAsync(BadPeer.Control(Prune("t", 60, PxPeers(10_000))));    // ~440 KB: over the control budget
+            await bad.SendAsync(BadPeer.Control(Prune("t", 60, PxPeers(10_000, valid: false))));    // ~440 KB: over the control budget
             await PubsubWait.ProcessedAsync(r.Router, bad.Id, 3);
         }
         Assert.Empty(strict.Router.PxCandidates);

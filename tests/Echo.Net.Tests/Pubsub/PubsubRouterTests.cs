@@ -19,8 +19,8 @@ public class PubsubRouterTests
     [Fact(Timeout = 30_000)]
     public async Task Start_RegistersProtocols_IdentifyAnnouncesThem()
     {
+        await using Libp2pHost b = await TestHosts.StartAsync();          // disposed last: the dialer's close is the slow one
         await using PubsubNode a = await PubsubNode.StartAsync();
-        await using Libp2pHost b = await TestHosts.StartAsync();
         foreach (string protocol in PubsubRouter.Protocols)
             Assert.Contains(protocol, a.Host.Protocols);
         TaskCompletionSource<IdentifyInfo> identified = new(TaskCreationOptions.RunContinuationsAsynchronously);
