@@ -80,6 +80,48 @@ public class PubsubMeshTests
         }
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task Heartbeat_OversubscribedMesh_ShrinksToDKeepingTheOutboundQuota()
+    {
+        FakeTimeProvider time = new();
+        PubsubOptions options = Small with { DOut = 2 };
+        await using PubsubNode r = await PubsubNode.StartAsync(options, time);
+        await using PubsubSubscription sub = r.Router.Subscribe("t");
+        List<BadPeer> inbound = await ConnectManyAsync(r, 6, "t", graft: true);
+        List<BadPeer> outbound = [];
+        try
+        {
+            // Inbound grafts fill the mesh to D_hi; outbound peers are still accepted beyond it.
+            for (int i = 0; i < 2; i++)
+            {
+                BadPeer peer = await BadPeer.ConnectAsync(r, dialedByTarget: true);
+                outbound.Add(peer);
+                await peer.SendAsync(new Wire.RPC
+                {
+                    Subscriptions = { new Wire.RPC.Types.SubOpts { Subscribe = true, Topicid = "t" } },
+                    Control = new Wire.ControlMessage { Graft = { new Wire.ControlGraft { TopicID = "t" } } },
+                });
+                await PubsubWait.ProcessedAsync(r.Router, peer.Id, 1);
+            }
+            Assert.Equal(8, r.Router.MeshPeers("t").Count);
+            time.Advance(TimeSpan.FromSeconds(1));
+            IReadOnlyCollection<PeerId> mesh = r.Router.MeshPeers("t");
+            Assert.Equal(options.D, mesh.Count);
+            Assert.All(outbound, p => Assert.Contains(p.Id, mesh));      // D_out = 2 outbound peers survive
+            List<BadPeer> pruned = [.. inbound.Where(p => !mesh.Contains(p.Id))];
+            Assert.Equal(4, pruned.Count);
+            foreach (BadPeer peer in pruned)
+            {
+                Assert.True(r.Router.IsBackedOff(peer.Id, "t"));
+                await TestHosts.WaitUntilAsync(() => peer.Received.Any(x => x.Control?.Prune.Any(p => p.TopicID == "t") == true), "PRUNE arrived");
+            }
+        }
+        finally
+        {
+            await DisposeAllAsync([.. inbound, .. outbound]);
+        }
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task Heartbeat_NegativeScoreMeshPeer_IsPrunedWithBackoff()
     {

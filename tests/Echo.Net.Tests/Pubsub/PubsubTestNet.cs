@@ -100,14 +100,19 @@ internal sealed class BadPeer : IAsyncDisposable
     public P2PStream Stream => _stream ?? throw new InvalidOperationException("not connected");
 
     /// <summary>Starts a host serving <paramref name="protocol"/>, dials <paramref name="target"/> and opens a stream to it.</summary>
-    public static async Task<BadPeer> ConnectAsync(PubsubNode target, string protocol = PubsubRouter.MeshsubV11, bool read = true)
+    /// <remarks>With <paramref name="dialedByTarget"/> the router's host dials us instead, so to the router we are an outbound peer.</remarks>
+    public static async Task<BadPeer> ConnectAsync(PubsubNode target, string protocol = PubsubRouter.MeshsubV11, bool read = true,
+        bool dialedByTarget = false)
     {
         KeyPair key = KeyPair.Generate();
         Libp2pHost host = new(key, new HostOptions { ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")] }, NullLoggerFactory.Instance);
         BadPeer peer = new(host, key, read);
         host.SetStreamHandler(protocol, peer.HandleAsync);
         await host.StartAsync(TestContext.Current.CancellationToken);
-        await host.DialAsync(target.Address, TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
+        if (dialedByTarget)
+            await target.Host.DialAsync(TestHosts.AddressOf(host), TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
+        else
+            await host.DialAsync(target.Address, TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
         peer._stream = await peer.OpenStreamAsync(target, protocol);
         await TestHosts.WaitUntilAsync(() => target.Router.GetPeer(peer.Id) is { HasOutbound: true }, "the router opened its stream to the bad peer");
         return peer;
