@@ -510,6 +510,32 @@ public class PubsubAttackTests
 
     // ------------------------------------------------------------------------------------------ G-12
 
+    [Fact(Timeout = 30_000)]
+    public async Task G12_FloodPublish_SkipsPeersBelowThePublishThreshold()
+    {
+        FakeTimeProvider time = new();
+        await using PubsubNode r = await PubsubNode.StartAsync(Defaults, time);
+        await using BadPeer twice = await BadPeer.ConnectAsync(r);
+        await using BadPeer thrice = await BadPeer.ConnectAsync(r);
+        await using PubsubSubscription sub = r.Router.Subscribe("t");
+        foreach ((BadPeer peer, int forgeries) in new[] { (twice, 2), (thrice, 3) })
+        {
+            await peer.SubscribeAsync("t");
+            for (int i = 1; i <= forgeries; i++)
+            {
+                Wire.Message forged = peer.Sign("t", "x", (ulong)i);
+                forged.Data = ByteString.CopyFromUtf8("y");
+                await peer.SendAsync(BadPeer.Publish(forged));
+            }
+            await PubsubWait.ProcessedAsync(r.Router, peer.Id, 1 + forgeries);
+        }
+        Assert.Equal(-40, r.Router.Score(twice.Id), 6);                // above the -50 publish threshold
+        Assert.Equal(-90, r.Router.Score(thrice.Id), 6);               // below it
+        await r.Router.PublishAsync("t", "ours"u8.ToArray(), Ct);
+        Assert.Equal(1, r.Router.GetPeer(twice.Id)!.MessagesSent);
+        Assert.Equal(0, r.Router.GetPeer(thrice.Id)!.MessagesSent);
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task G12_FloodPublish_ReachesEveryTopicPeerInOneHop_BeyondTheMesh()
     {

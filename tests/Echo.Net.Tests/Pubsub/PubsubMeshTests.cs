@@ -122,6 +122,39 @@ public class PubsubMeshTests
         }
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task Heartbeat_EveryMinute_GraftsPeersScoringAboveTheMeshMedian()
+    {
+        FakeTimeProvider time = new();
+        await using PubsubNode r = await PubsubNode.StartAsync(Small, time);
+        await using PubsubSubscription sub = r.Router.Subscribe("t");
+        List<BadPeer> peers = await ConnectManyAsync(r, 4, "t");
+        List<BadPeer> late = [];
+        try
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            Assert.Equal(4, r.Router.MeshPeers("t").Count);
+            late = await ConnectManyAsync(r, 2, "t");
+            time.Advance(TimeSpan.FromSeconds(58));                       // heartbeat 59: a full mesh, nothing to do
+            Assert.Equal(4, r.Router.MeshPeers("t").Count);
+            // The late peers deliver fresh messages first (P2), beating the mesh's median score (P1 only, below 20).
+            foreach (BadPeer peer in late)
+            {
+                for (ulong seqno = 1; seqno <= 4; seqno++)
+                    await peer.SendAsync(BadPeer.Publish(peer.Sign("t", "news " + seqno, seqno)));
+                await PubsubWait.ProcessedAsync(r.Router, peer.Id, 5);
+                Assert.True(r.Router.Score(peer.Id) > 1);
+            }
+            time.Advance(TimeSpan.FromSeconds(1));                        // heartbeat 60: opportunistic grafting
+            Assert.All(late, p => Assert.Contains(p.Id, r.Router.MeshPeers("t")));
+            Assert.Equal(6, r.Router.MeshPeers("t").Count);
+        }
+        finally
+        {
+            await DisposeAllAsync([.. peers, .. late]);
+        }
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task Heartbeat_NegativeScoreMeshPeer_IsPrunedWithBackoff()
     {
