@@ -332,6 +332,25 @@ public class PubsubAttackTests
         Assert.All(bad.Received.SelectMany(x => x.Publish), m => Assert.Equal("wanted", m.Data.ToStringUtf8()));
     }
 
+    [Theory(Timeout = 30_000)]
+    [InlineData(4999, 1)]
+    [InlineData(5000, 0)]
+    public async Task G5_IWantIdsPastTheLimit_AreNotLookedAt(int bogusIdsFirst, int answered)
+    {
+        FakeTimeProvider time = new();
+        await using PubsubNode r = await PubsubNode.StartAsync(Defaults with { MaxControlBytes = PubsubOptions.MaxControlBytesLimit }, time);
+        await using PubsubSubscription sub = r.Router.Subscribe("t");
+        await using BadPeer bad = await BadPeer.ConnectAsync(r);
+        PubsubMessage published = await r.Router.PublishAsync("t", "wanted"u8.ToArray(), Ct);
+        Wire.ControlIWant iwant = new();
+        for (int i = 0; i < bogusIdsFirst; i++)
+            iwant.MessageIDs.Add(ByteString.CopyFrom(BitConverter.GetBytes(i)));
+        iwant.MessageIDs.Add(ByteString.CopyFrom(published.Id.Span));
+        await bad.SendAsync(BadPeer.Control(new Wire.ControlMessage { Iwant = { iwant } }));
+        await PubsubWait.ProcessedAsync(r.Router, bad.Id, 1);
+        Assert.Equal(answered, r.Router.GetPeer(bad.Id)!.MessagesSent);
+    }
+
     // ------------------------------------------------------------------------------------------ G-6
 
     [Fact(Timeout = 30_000)]
