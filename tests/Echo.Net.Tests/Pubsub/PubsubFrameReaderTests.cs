@@ -32,6 +32,20 @@ public class PubsubFrameReaderTests
         await writing.WaitAsync(TimeSpan.FromSeconds(5), Ct);
     }
 
+    [Fact]
+    public async Task ReadFrame_MaximumFrame_AllocatesTheFrameAndLittleElse()
+    {
+        Pipe pipe = new(new PipeOptions(pauseWriterThreshold: 4 << 20, resumeWriterThreshold: 2 << 20));
+        await pipe.Writer.WriteLengthPrefixedAsync(new byte[PubsubRpcCodec.MaxRpcSize], Ct);
+        // Everything is buffered, so the read completes synchronously on this thread and the counter sees it all.
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        ValueTask<byte[]?> read = PubsubFrameReader.ReadFrameAsync(pipe.Reader, PubsubRpcCodec.MaxRpcSize, "test", Ct);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(read.IsCompletedSuccessfully);
+        Assert.Equal(PubsubRpcCodec.MaxRpcSize, (await read)!.Length);
+        Assert.InRange(allocated, PubsubRpcCodec.MaxRpcSize, PubsubRpcCodec.MaxRpcSize + 4096);
+    }
+
     [Theory]
     [InlineData("05010203")]          // body cut short
     [InlineData("80")]                // prefix cut short
