@@ -110,7 +110,12 @@ internal sealed class BadPeer : IAsyncDisposable
         host.SetStreamHandler(protocol, peer.HandleAsync);
         await host.StartAsync(TestContext.Current.CancellationToken);
         if (dialedByTarget)
+        {
+            // The dial returns when the target's end is up; ours registers a moment later.
+            Task<Connection> accepted = TestHosts.NextConnected(host, target.Id);
             await target.Host.DialAsync(TestHosts.AddressOf(host), TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
+            await accepted.WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
+        }
         else
             await host.DialAsync(target.Address, TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
         peer._stream = await peer.OpenStreamAsync(target, protocol);
