@@ -22,26 +22,13 @@ public sealed class Libp2pInteropTests
         return await JsPeer.StartAsync(new Dictionary<string, string> { ["AGENT"] = "js-interop/1.0" }, Ct);
     }
 
-    private static Task<IdentifyInfo> NextIdentified(Libp2pHost host, PeerId peer)
-    {
-        TaskCompletionSource<IdentifyInfo> tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        host.PeerIdentified += (c, info) =>
-        {
-            if (c.RemotePeer == peer)
-                tcs.TrySetResult(info);
-        };
-        if (host.PeerStore.Get(peer) is { Protocols.Count: > 0 } known)
-            tcs.TrySetResult(known);
-        return tcs.Task;
-    }
-
     [Fact(Timeout = 120_000)]
     public async Task CSharpDialsJs_PingAndIdentifyBothWays()
     {
         await using JsPeer js = await StartJsAsync();
         await using Libp2pHost host = await TestHosts.StartAsync(new HostOptions { AgentVersion = "echo-interop/1.0" });
         PeerId jsId = PeerId.Parse(js.PeerId);
-        Task<IdentifyInfo> identified = NextIdentified(host, jsId);
+        Task<IdentifyInfo> identified = TestHosts.Identified(host, jsId);
 
         Connection connection = await host.DialAsync(Multiaddr.Parse(js.Addr), Ct).WaitAsync(Long, Ct);
         Assert.Equal(jsId, connection.RemotePeer);
@@ -68,7 +55,7 @@ public sealed class Libp2pInteropTests
         await using JsPeer js = await StartJsAsync();
         await using Libp2pHost host = await TestHosts.StartAsync(new HostOptions { AgentVersion = "echo-interop/1.0" });
         PeerId jsId = PeerId.Parse(js.PeerId);
-        Task<IdentifyInfo> identified = NextIdentified(host, jsId);
+        Task<IdentifyInfo> identified = TestHosts.Identified(host, jsId);
 
         JsonElement dial = await js.CommandAsync("dial", new { addr = TestHosts.AddressOf(host).ToString() }, Ct);
         Assert.Equal(host.PeerId.ToString(), dial.GetProperty("peerId").GetString());

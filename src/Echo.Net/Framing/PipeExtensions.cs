@@ -10,34 +10,62 @@ public static class PipeExtensions
     /// Reads one length-prefixed message. Returns null on a clean end of stream before the first
     /// byte; throws <see cref="UnexpectedEndException"/> when the stream ends inside a message.
     /// </summary>
+    /// <remarks>
+    /// A message larger than what is buffered is copied out and consumed as it arrives, not waited
+    /// for whole: a muxer grants its sender more window only for consumed bytes, so waiting for a
+    /// message larger than the window would wait forever. The buffer is allocated only after the
+    /// length passed <paramref name="maxLength"/>.
+    /// </remarks>
     public static async ValueTask<byte[]?> ReadLengthPrefixedAsync(this PipeReader input, int maxLength,
         string protocolId, CancellationToken cancellationToken)
     {
+        byte[] message;
+        int filled;
         while (true)
         {
             ReadResult result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = result.Buffer;
-            bool done = false;
+            SequencePosition consumed = buffer.Start;
+            SequencePosition examined = buffer.End;
             try
             {
-                if (LengthPrefixed.TryRead(ref buffer, maxLength, protocolId, out ReadOnlySequence<byte> message))
+                if (LengthPrefixed.TryRead(ref buffer, maxLength, protocolId, out ReadOnlySequence<byte> whole))
                 {
-                    done = true;
-                    return message.ToArray();
+                    // Only the message is consumed and nothing more is examined: bytes a peer
+                    // pipelined behind it must wake the next read at once.
+                    consumed = examined = whole.End;
+                    return whole.ToArray();
+                }
+                SequenceReader<byte> reader = new(buffer);
+                if (Varint.TryRead(ref reader, out ulong length))
+                {
+                    // The prefix is complete and within the limit (TryRead checked it); the body is not.
+                    message = new byte[(int)length];
+                    buffer.Slice(reader.Position).CopyTo(message);
+                    filled = (int)reader.Remaining;
+                    consumed = buffer.End;
+                    if (!result.IsCompleted && !result.IsCanceled)
+                        break;
                 }
                 if (result.IsCompleted || result.IsCanceled)
                     return buffer.IsEmpty ? null : throw new UnexpectedEndException(protocolId);
             }
             finally
             {
-                // After a message, only it is consumed and nothing more is examined: bytes a peer
-                // pipelined behind it must wake the next read at once.
-                if (done)
-                    input.AdvanceTo(buffer.Start);
-                else
-                    input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                input.AdvanceTo(consumed, examined);
             }
         }
+        while (filled < message.Length)
+        {
+            ReadResult result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ReadOnlySequence<byte> take = result.Buffer.Slice(0, Math.Min(result.Buffer.Length, message.Length - filled));
+            take.CopyTo(message.AsSpan(filled));
+            filled += (int)take.Length;
+            input.AdvanceTo(take.End);
+            if (filled < message.Length && (result.IsCompleted || result.IsCanceled))
+                throw new UnexpectedEndException(protocolId);
+        }
+        return message;
     }
 
     /// <summary>Reads exactly <paramref name="count"/> bytes; null on a clean end of stream before the first byte.</summary>

@@ -184,8 +184,8 @@ public sealed class Connection : IAsyncDisposable
         await _closing.CancelAsync().ConfigureAwait(false);
         await _session.DisposeAsync().ConfigureAwait(false);
         // Let Noise put what yamux queued (its GoAway, a last multistream echo) on the wire before
-        // the socket goes; the peer answers GoAway by closing, which ends the channel.
-        await _channel.Completion.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // the socket goes. Bounded: a peer that stopped reading must not hold our shutdown.
+        await _channel.SendCompletion.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _channel.DisposeAsync().ConfigureAwait(false);
         await _tcp.DisposeAsync().ConfigureAwait(false);
         Task[] handlers;

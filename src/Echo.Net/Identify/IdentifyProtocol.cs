@@ -37,7 +37,7 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
         IdentifyInfo? previous = host.PeerStore.Get(stream.RemotePeer);
         IdentifyInfo info = await ReadAsync(stream, previous, cancellationToken).ConfigureAwait(false);
         await stream.CompleteOutputAsync().ConfigureAwait(false);
-        host.PeerStore.Put(info);
+        Store(stream.Connection, info);
         Log.PushReceived(logger, stream.RemotePeer, info.Protocols.Count);
         host.OnIdentified(stream.Connection, info);
     }
@@ -47,8 +47,8 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
     {
         try
         {
-            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connection.Closed);
-            timeout.CancelAfter(IdentifyLimits.Timeout);
+            using CancellationTokenSource timer = new(IdentifyLimits.Timeout, host.Time);
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connection.Closed, timer.Token);
             P2PStream stream = await connection.OpenStreamAsync(ProtocolId, timeout.Token).ConfigureAwait(false);
             IdentifyInfo info;
             try
@@ -61,7 +61,7 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
                 stream.Reset();
                 throw;
             }
-            host.PeerStore.Put(info);
+            Store(connection, info);
             Log.Identified(logger, connection.RemotePeer, info.AgentVersion ?? "", info.Protocols.Count);
             host.OnIdentified(connection, info);
         }
@@ -81,8 +81,8 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
     {
         try
         {
-            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connection.Closed);
-            timeout.CancelAfter(IdentifyLimits.Timeout);
+            using CancellationTokenSource timer = new(IdentifyLimits.Timeout, host.Time);
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connection.Closed, timer.Token);
             P2PStream stream = await connection.OpenStreamAsync(PushProtocolId, timeout.Token).ConfigureAwait(false);
             await stream.Output.WriteLengthPrefixedAsync(BuildMessage(connection.RemoteAddress.WithoutPeerId()), timeout.Token)
                 .ConfigureAwait(false);
@@ -92,6 +92,15 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
         {
             Log.PushFailed(logger, connection.RemotePeer, e.Message);
         }
+    }
+
+    // The connection may have ended while the answer was read: its end already trimmed the entry
+    // (OnDisconnected), so trim again rather than keep a disconnected peer's full lists.
+    private void Store(Connection connection, IdentifyInfo info)
+    {
+        host.PeerStore.Put(info);
+        if (host.GetConnection(connection.RemotePeer) is null)
+            host.PeerStore.OnDisconnected(connection.RemotePeer);
     }
 
     internal byte[] BuildMessage(Multiaddr observed)
@@ -127,21 +136,44 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
         {
             if (++count > IdentifyLimits.MaxMessages)
                 throw new ProtocolViolationException(ProtocolId, $"more than {IdentifyLimits.MaxMessages} identify messages");
-            try
-            {
-                merged.MergeFrom(bytes);
-            }
-            catch (InvalidProtocolBufferException e)
-            {
-                throw new ProtocolViolationException(ProtocolId, "malformed identify message: " + e.Message, e);
-            }
-            // Merging concatenates repeated fields: bound them as they grow, not only at the end.
-            if (merged.ListenAddrs.Count > IdentifyLimits.MaxStoredAddresses * 2 || merged.Protocols.Count > IdentifyLimits.MaxStoredProtocols * 2)
-                throw new ProtocolViolationException(ProtocolId, "too many addresses or protocols");
+            MergeMessage(merged, bytes);
         }
         if (count == 0 && previous is null)
             throw new ProtocolViolationException(ProtocolId, "the peer closed without identifying itself");
         return ToInfo(stream.RemotePeer, merged, previous);
+    }
+
+    /// <summary>
+    /// Merges one identify message (at most <see cref="IdentifyLimits.MaxMessageLength"/> bytes) into
+    /// <paramref name="merged"/>: scalars of the later message win, repeated fields are appended.
+    /// </summary>
+    /// <remarks>
+    /// Repeated fields are cut at twice what is stored (room for duplicates and unparseable entries,
+    /// which <see cref="ToInfo"/> drops) rather than rejected: like go, a peer announcing more
+    /// addresses or protocols than we keep is truncated, not refused, so we still learn what it serves.
+    /// Ten messages of 8 KiB can carry 40,000 two-byte entries; the cut keeps the merged message,
+    /// and the work <see cref="ToInfo"/> does on it, bounded whatever the number of messages.
+    /// </remarks>
+    internal static void MergeMessage(Pb.Identify merged, ReadOnlySpan<byte> message)
+    {
+        if (message.Length > IdentifyLimits.MaxMessageLength)
+            throw new OversizedMessageException(ProtocolId, (ulong)message.Length, IdentifyLimits.MaxMessageLength);
+        try
+        {
+            merged.MergeFrom(message);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new ProtocolViolationException(ProtocolId, "malformed identify message: " + e.Message, e);
+        }
+        TrimTo(merged.ListenAddrs, IdentifyLimits.MaxStoredAddresses * 2);
+        TrimTo(merged.Protocols, IdentifyLimits.MaxStoredProtocols * 2);
+    }
+
+    private static void TrimTo<T>(Google.Protobuf.Collections.RepeatedField<T> field, int count)
+    {
+        while (field.Count > count)
+            field.RemoveAt(field.Count - 1);
     }
 
     internal static IdentifyInfo ToInfo(PeerId peer, Pb.Identify message, IdentifyInfo? previous)
@@ -167,18 +199,10 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
             message.HasObservedAddr ? TryDecode(message.ObservedAddr) : previous?.ObservedAddress);
     }
 
-    // An address we cannot parse (unknown protocol) is dropped alone, not the whole message.
-    private static Multiaddr? TryDecode(ByteString bytes)
-    {
-        try
-        {
-            return Multiaddr.FromBytes(bytes.Span);
-        }
-        catch (ProtocolViolationException)
-        {
-            return null;
-        }
-    }
+    // An address we cannot parse (unknown protocol) is dropped alone, not the whole message. No
+    // exception and no error text per bad entry: a peer may send a thousand of them.
+    private static Multiaddr? TryDecode(ByteString bytes) =>
+        MultiaddrCodec.TryParseBinary(bytes.Span, out Multiaddr? address) is null ? address : null;
 
     private static string Truncate(string text) => text.Length <= 256 ? text : text[..256];
 }

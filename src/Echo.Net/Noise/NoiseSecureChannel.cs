@@ -101,6 +101,9 @@ internal sealed class NoiseSecureChannel : IDuplexPipe, IAsyncDisposable
     /// <summary>Completes when both pumps have ended; faults with the error that stopped the channel.</summary>
     public Task Completion { get; }
 
+    /// <summary>Ends when everything written to <see cref="Output"/> is on the connection (or sending failed).</summary>
+    public Task SendCompletion => _sendTask;
+
     /// <summary>The nonce of the next frame we expect (frames decrypted so far).</summary>
     internal ulong ReceiveNonce => _receiveCipher.Nonce;
 

@@ -14,7 +14,7 @@ namespace Echo.Net.Ping;
 /// <remarks>
 /// js-libp2p pings every connection every 10 s and drops the connection if ping fails, so serving
 /// it is not optional. A listener that waits more than 10 s for the next ping resets the stream,
-/// as go does.
+/// as go does. Both 10 s timeouts run on the host's <see cref="TimeProvider"/>.
 /// </remarks>
 internal sealed class PingProtocol(TimeProvider time, ILogger<PingProtocol> logger)
 {
@@ -27,8 +27,8 @@ internal sealed class PingProtocol(TimeProvider time, ILogger<PingProtocol> logg
     {
         while (true)
         {
-            using CancellationTokenSource idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            idle.CancelAfter(Timeout);
+            using CancellationTokenSource timer = new(Timeout, time);
+            using CancellationTokenSource idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
             byte[]? ping = await stream.Input.ReadExactlyAsync(PayloadLength, ProtocolId, idle.Token).ConfigureAwait(false);
             if (ping is null)
             {
@@ -44,8 +44,8 @@ internal sealed class PingProtocol(TimeProvider time, ILogger<PingProtocol> logg
     public async Task<TimeSpan> PingAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         byte[] ping = RandomNumberGenerator.GetBytes(PayloadLength);
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Timeout);
+        using CancellationTokenSource timer = new(Timeout, time);
+        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
         long started = time.GetTimestamp();
         try
         {

@@ -92,4 +92,36 @@ public class LengthPrefixedTests
             .AsTask().WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
         Assert.Equal("b"u8.ToArray(), second);
     }
+
+    [Fact]
+    public async Task ReadLengthPrefixedAsync_MessageLargerThanThePipeHolds_ConsumesAsItArrives()
+    {
+        // A writer that may keep at most 64 KiB unconsumed, as a yamux window would: a reader that
+        // waited for the whole 1 MiB message would never get it.
+        Pipe pipe = new(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024));
+        byte[] payload = System.Security.Cryptography.RandomNumberGenerator.GetBytes(1 << 20);
+        Task writer = Task.Run(async () =>
+        {
+            byte[] framed = LengthPrefixed.Encode(payload);
+            for (int i = 0; i < framed.Length; i += 16 * 1024)
+                await pipe.Writer.WriteAsync(framed.AsMemory(i, Math.Min(16 * 1024, framed.Length - i)), TestContext.Current.CancellationToken);
+            await pipe.Writer.CompleteAsync();
+        }, TestContext.Current.CancellationToken);
+        byte[]? read = await pipe.Reader.ReadLengthPrefixedAsync(2 << 20, "/test", TestContext.Current.CancellationToken)
+            .AsTask().WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        await writer.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal(payload, read);
+    }
+
+    [Fact]
+    public async Task ReadLengthPrefixedAsync_EndInsideALargeMessage_ThrowsUnexpectedEnd()
+    {
+        Pipe pipe = new();
+        byte[] framed = LengthPrefixed.Encode(new byte[100_000]);
+        await pipe.Writer.WriteAsync(framed.AsMemory(0, 50_000), TestContext.Current.CancellationToken);
+        Task complete = Task.Run(async () => await pipe.Writer.CompleteAsync(), TestContext.Current.CancellationToken);
+        await Assert.ThrowsAsync<UnexpectedEndException>(async () =>
+            await pipe.Reader.ReadLengthPrefixedAsync(200_000, "/test", TestContext.Current.CancellationToken));
+        await complete;
+    }
 }

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Security.Cryptography;
 using Echo.Net.Host;
+using Echo.Net.Identify;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -68,6 +69,44 @@ internal static class TestHosts
             if (result.IsCompleted)
                 return (hash.GetHashAndReset(), length);
         }
+    }
+
+    /// <summary>The next <see cref="Libp2pHost.PeerConnected"/> (for <paramref name="peer"/>, when given).</summary>
+    public static Task<Connection> NextConnected(Libp2pHost host, PeerId? peer = null)
+    {
+        TaskCompletionSource<Connection> tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.PeerConnected += c =>
+        {
+            if (peer is null || c.RemotePeer == peer)
+                tcs.TrySetResult(c);
+        };
+        return tcs.Task;
+    }
+
+    /// <summary>The next <see cref="Libp2pHost.PeerDisconnected"/> for <paramref name="peer"/>.</summary>
+    public static Task<Connection> NextDisconnected(Libp2pHost host, PeerId peer)
+    {
+        TaskCompletionSource<Connection> tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.PeerDisconnected += c =>
+        {
+            if (c.RemotePeer == peer)
+                tcs.TrySetResult(c);
+        };
+        return tcs.Task;
+    }
+
+    /// <summary>What identify tells <paramref name="host"/> about <paramref name="peer"/>: already known, or the next answer.</summary>
+    public static Task<IdentifyInfo> Identified(Libp2pHost host, PeerId peer)
+    {
+        TaskCompletionSource<IdentifyInfo> tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.PeerIdentified += (c, info) =>
+        {
+            if (c.RemotePeer == peer)
+                tcs.TrySetResult(info);
+        };
+        if (host.PeerStore.Get(peer) is { Protocols.Count: > 0 } known)
+            tcs.TrySetResult(known);
+        return tcs.Task;
     }
 
     /// <summary>Completes when <paramref name="condition"/> holds, polling on host events; bounded by the test token and 10 s.</summary>
