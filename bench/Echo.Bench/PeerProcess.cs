@@ -31,8 +31,6 @@ internal sealed class PeerProcess : IAsyncDisposable
     {
         string self = typeof(PeerProcess).Assembly.Location;
         ProcessStartInfo info = new("dotnet") { ArgumentList = { self, "peer" } };
-        info.Environment["DOTNET_gcServer"] = "0";
-        info.Environment["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0";
         return StartAsync(info, "C#");
     }
 
