@@ -20,7 +20,9 @@ public sealed class Connection : IAsyncDisposable
     private readonly Libp2pHost _host;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
-    private readonly HashSet<Task> _handlers = [];
+    private HashSet<Task>? _handlers;   // guarded by _gate; null while no inbound stream is being served
+    private Multiaddr? _remoteAddress;  // built on first use (equal values if two threads race)
+    private Multiaddr? _localAddress;
     private readonly CancellationTokenSource _closing = new();
     private Task _acceptLoop = Task.CompletedTask;
     private Task? _closeTask;
@@ -35,8 +37,6 @@ public sealed class Connection : IAsyncDisposable
         _logger = logger;
         Direction = direction;
         OpenedAt = host.Time.GetUtcNow();
-        RemoteAddress = tcp.RemoteAddress.WithPeerId(channel.RemotePeer);
-        LocalAddress = tcp.LocalAddress;
     }
 
     public PeerId RemotePeer => _channel.RemotePeer;
@@ -44,9 +44,9 @@ public sealed class Connection : IAsyncDisposable
     public PublicKey RemotePublicKey => _channel.RemotePublicKey;
 
     /// <summary>The remote's address as seen on the socket, with its <c>/p2p/</c> id.</summary>
-    public Multiaddr RemoteAddress { get; }
+    public Multiaddr RemoteAddress => _remoteAddress ??= _tcp.RemoteAddress.WithPeerId(RemotePeer);
 
-    public Multiaddr LocalAddress { get; }
+    public Multiaddr LocalAddress => _localAddress ??= _tcp.LocalAddress;
 
     public ConnectionDirection Direction { get; }
 
@@ -109,11 +109,15 @@ public sealed class Connection : IAsyncDisposable
             {
                 Task handler = ServeInboundAsync(stream);
                 lock (_gate)
-                    _handlers.Add(handler);
+                    (_handlers ??= []).Add(handler);
                 _ = handler.ContinueWith(t =>
                 {
                     lock (_gate)
-                        _handlers.Remove(t);
+                    {
+                        _handlers?.Remove(t);
+                        if (_handlers?.Count == 0)
+                            _handlers = null;
+                    }
                 }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
         }
@@ -190,7 +194,7 @@ public sealed class Connection : IAsyncDisposable
         await _tcp.DisposeAsync().ConfigureAwait(false);
         Task[] handlers;
         lock (_gate)
-            handlers = [.. _handlers];
+            handlers = _handlers is null ? [] : [.. _handlers];
         try
         {
             await Task.WhenAll([_acceptLoop, .. handlers]).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);

@@ -17,6 +17,8 @@ namespace Echo.Net.Transport.Tcp;
 internal sealed class TcpConnection : IDuplexPipe, IAsyncDisposable
 {
     private readonly Socket _socket;
+    private readonly IPEndPoint _localEndPoint;
+    private readonly IPEndPoint _remoteEndPoint;
     private int _disposed;
 
     public TcpConnection(Socket socket)
@@ -25,17 +27,19 @@ internal sealed class TcpConnection : IDuplexPipe, IAsyncDisposable
         socket.NoDelay = true;
         Input = new SocketReader(socket);
         Output = new SocketWriter(socket);
-        LocalAddress = Multiaddr.FromTcpEndPoint(Normalize((IPEndPoint)socket.LocalEndPoint!));
-        RemoteAddress = Multiaddr.FromTcpEndPoint(Normalize((IPEndPoint)socket.RemoteEndPoint!));
+        _localEndPoint = Normalize((IPEndPoint)socket.LocalEndPoint!);
+        _remoteEndPoint = Normalize((IPEndPoint)socket.RemoteEndPoint!);
     }
 
     public PipeReader Input { get; }
 
     public PipeWriter Output { get; }
 
-    public Multiaddr LocalAddress { get; }
+    // Built when asked rather than kept: two multiaddrs were ~0.6 KB of every idle connection, and
+    // after the upgrade only the Connection's own copy (with the peer id) is used.
+    public Multiaddr LocalAddress => Multiaddr.FromTcpEndPoint(_localEndPoint);
 
-    public Multiaddr RemoteAddress { get; }
+    public Multiaddr RemoteAddress => Multiaddr.FromTcpEndPoint(_remoteEndPoint);
 
     /// <summary>Closes the socket at once (both directions); pending reads and writes end.</summary>
     public void Abort()
