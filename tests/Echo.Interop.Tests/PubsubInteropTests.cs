@@ -132,6 +132,71 @@ public sealed class PubsubInteropTests
         Assert.Equal("js answers", Encoding.UTF8.GetString(fromJs.Data.Span));
     }
 
+    private static async Task<HashSet<string>> JsMeshAsync(JsPeer js) =>
+        [.. (await js.CommandAsync("meshPeers", new { topic = Topic }, Ct)).GetProperty("peers").EnumerateArray().Select(p => p.GetString()!)];
+
+    /// <summary>Polls the js peers' meshes until <paramref name="condition"/> holds for each, failing after <paramref name="bound"/>.</summary>
+    private static async Task WaitForJsMeshesAsync(IEnumerable<JsPeer> peers, Func<JsPeer, HashSet<string>, bool> condition, TimeSpan bound, string what)
+    {
+        using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        limit.CancelAfter(bound);
+        using PeriodicTimer poll = new(TimeSpan.FromMilliseconds(50));
+        foreach (JsPeer js in peers)
+        {
+            while (!condition(js, await JsMeshAsync(js)))
+            {
+                try
+                {
+                    await poll.WaitForNextTickAsync(limit.Token);
+                }
+                catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+                {
+                    Assert.Fail($"{what} not within {bound.TotalSeconds} s; js {js.PeerId} has [{string.Join(", ", await JsMeshAsync(js))}]");
+                }
+            }
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task LateCSharpNode_JoinsMeshedJsPeers_MeshFormsWithinAFewHeartbeats_MessagesBothWays()
+    {
+        // Three js peers, all connected and meshed on the topic before the C# node exists.
+        await using JsPeer a = await StartJsAsync();
+        await using JsPeer b = await StartJsAsync();
+        await using JsPeer c = await StartJsAsync();
+        JsPeer[] js = [a, b, c];
+        await b.CommandAsync("dial", new { addr = a.Addr }, Ct);
+        await c.CommandAsync("dial", new { addr = a.Addr }, Ct);
+        await c.CommandAsync("dial", new { addr = b.Addr }, Ct);
+        await WaitForJsMeshesAsync(js, (peer, mesh) => js.Where(o => o != peer).All(o => mesh.Contains(o.PeerId)), Long, "the js mesh");
+
+        // The C# node starts late, with js's one-second heartbeat, dials all three and subscribes.
+        (Libp2pHost host, PubsubRouter router) = await StartNodeAsync(JsCompatible with { HeartbeatInterval = TimeSpan.FromSeconds(1) });
+        await using Libp2pHost _ = host;
+        await using PubsubRouter __ = router;
+        foreach (JsPeer peer in js)
+            await host.DialAsync(Multiaddr.Parse(peer.Addr), Ct).WaitAsync(Long, Ct);
+        System.Diagnostics.Stopwatch joined = System.Diagnostics.Stopwatch.StartNew();
+        await using PubsubSubscription sub = router.Subscribe(Topic);
+
+        // Within five heartbeats: every js peer in our mesh, and we in each of theirs.
+        TimeSpan bound = TimeSpan.FromSeconds(5);
+        PeerId[] jsIds = [.. js.Select(p => PeerId.Parse(p.PeerId))];
+        await TestHosts.WaitUntilAsync(() => jsIds.All(router.MeshPeers(Topic).Contains), "all js peers in our mesh", bound);
+        await WaitForJsMeshesAsync(js, (_, mesh) => mesh.Contains(host.PeerId.ToString()),
+            TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, (bound - joined.Elapsed).Ticks)), "the C# node in every js mesh");
+
+        // js -> C#, then C# -> every js peer.
+        await JsPublishAsync(b, "js after the join");
+        PubsubMessage fromJs = await sub.Messages.ReadAsync(Ct).AsTask().WaitAsync(Long, Ct);
+        Assert.Equal("js after the join", Encoding.UTF8.GetString(fromJs.Data.Span));
+        Assert.Equal(jsIds[1], fromJs.From);
+        Task<JsonElement>[] arrivals = [.. js.Select(p => NextJsMessageAsync(p, "C# after the join"))];
+        await router.PublishAsync(Topic, Encoding.UTF8.GetBytes("C# after the join"), Ct);
+        foreach (JsonElement arrival in await Task.WhenAll(arrivals))
+            Assert.Equal(host.PeerId.ToString(), arrival.GetProperty("from").GetString());
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task Line_JsCSharpJs_TheCSharpNodeForwardsBothWays()
     {

@@ -31,14 +31,15 @@ public sealed class PeerId : IEquatable<PeerId>
     public const int MaxTextLength = 128;
 
     private readonly byte[] _bytes;
-    private readonly string _text;
     private readonly int _hash;
+    private string? _text;     // base58, made on first use: pubsub builds a peer id per received message
 
     private PeerId(byte[] bytes)
     {
         _bytes = bytes;
-        _text = Base58.Bitcoin.Encode(bytes);
-        _hash = _text.GetHashCode(StringComparison.Ordinal);
+        HashCode hash = new();
+        hash.AddBytes(bytes);
+        _hash = hash.ToHashCode();
     }
 
     /// <summary>The multihash bytes (what multiaddrs, pubsub <c>from</c> and identify carry).</summary>
@@ -231,9 +232,9 @@ public sealed class PeerId : IEquatable<PeerId>
     }
 
     /// <summary>The last 6 characters, as the UIs show it ("…QAJU5SA").</summary>
-    public string ToShortString() => _text.Length <= 8 ? _text : _text[^6..];
+    public string ToShortString() => ToString() is { Length: > 8 } text ? text[^6..] : ToString();
 
-    public override string ToString() => _text;
+    public override string ToString() => _text ??= Base58.Bitcoin.Encode(_bytes);
 
     public bool Equals(PeerId? other) => other is not null && _bytes.AsSpan().SequenceEqual(other._bytes);
 

@@ -23,6 +23,10 @@ public sealed class PublicKey : IEquatable<PublicKey>
     private readonly byte[] _data;
     private readonly byte[] _encoded;
 
+    /// <summary>The Ed25519 key imported once for NSec (a benign race at worst imports it twice).</summary>
+    private NSec.Cryptography.PublicKey? _ed25519;
+    private bool _ed25519Invalid;
+
     private PublicKey(KeyType type, byte[] data, byte[] encoded)
     {
         Type = type;
@@ -90,11 +94,19 @@ public sealed class PublicKey : IEquatable<PublicKey>
         switch (Type)
         {
             case KeyType.Ed25519:
-                if (signature.Length != 64)
+                if (signature.Length != 64 || _ed25519Invalid)
                     return false;
-                if (!NSec.Cryptography.PublicKey.TryImport(SignatureAlgorithm.Ed25519, _data, KeyBlobFormat.RawPublicKey,
-                        out NSec.Cryptography.PublicKey? key) || key is null)
-                    return false;
+                NSec.Cryptography.PublicKey? key = _ed25519;
+                if (key is null)
+                {
+                    if (!NSec.Cryptography.PublicKey.TryImport(SignatureAlgorithm.Ed25519, _data, KeyBlobFormat.RawPublicKey,
+                            out key) || key is null)
+                    {
+                        _ed25519Invalid = true;
+                        return false;
+                    }
+                    _ed25519 = key;
+                }
                 return SignatureAlgorithm.Ed25519.Verify(key, data, signature);
             case KeyType.Ecdsa:
                 try

@@ -19,9 +19,12 @@ internal readonly struct MessageId : IEquatable<MessageId>
 
     public ReadOnlySpan<byte> Span => _bytes;
 
+    /// <summary>The default value: no id (a message that is not routed further).</summary>
+    public bool IsEmpty => _bytes is null || _bytes.Length == 0;
+
     public byte[] Bytes => _bytes;
 
-    public bool Equals(MessageId other) => _bytes.AsSpan().SequenceEqual(other._bytes);
+    public bool Equals(MessageId other) => _hash == other._hash && _bytes.AsSpan().SequenceEqual(other._bytes);
 
     public override bool Equals(object? obj) => obj is MessageId other && Equals(other);
 

@@ -7,7 +7,8 @@ namespace Echo.Net.Pubsub;
 /// <summary>
 /// What the router knows about one pubsub peer: its streams, its topics, its outbound queue and the
 /// per-heartbeat counters of the spam limits. Fields are touched under the router's lock, except
-/// <see cref="QueuedBytes"/> (the writer task lowers it) and the queue itself.
+/// <see cref="QueuedBytes"/> (the writer task lowers it), <see cref="Stalled"/>, the room signal and
+/// the queue itself.
 /// </summary>
 internal sealed class PeerState
 {
@@ -49,6 +50,32 @@ internal sealed class PeerState
     public Channel<byte[]> Queue { get; }
 
     public long QueuedBytes;
+
+    /// <summary>A publish waited <see cref="PubsubOptions.MaxPublishWait"/> in vain; cleared when the queue moves.</summary>
+    public volatile bool Stalled;
+
+    private readonly Lock _roomGate = new();
+    private TaskCompletionSource? _room;
+
+    /// <summary>Completes the next time the writer takes RPCs off the queue (or the peer goes).</summary>
+    public Task NextRoomAsync()
+    {
+        lock (_roomGate)
+            return (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+    }
+
+    /// <summary>Wakes publishers waiting for room; called by the writer after it dequeued.</summary>
+    public void SignalRoom()
+    {
+        Stalled = false;
+        TaskCompletionSource? room;
+        lock (_roomGate)
+        {
+            room = _room;
+            _room = null;
+        }
+        room?.TrySetResult();
+    }
 
     public P2PStream? Outbound { get; set; }
 

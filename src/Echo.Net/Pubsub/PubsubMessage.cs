@@ -1,4 +1,7 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Text;
 using Echo.Net.Identity;
 using Google.Protobuf;
 
@@ -79,13 +82,34 @@ public sealed class PubsubMessage
     }
 
     /// <summary>The bytes the signature covers: <c>"libp2p-pubsub:" || Message{from, data, seqno, topic}</c>.</summary>
-    public byte[] GetSignedBytes() =>
-        SignedBytes(From.Bytes, HasData ? Data.Span : default, HasData, SeqnoBytes(), Topic);
+    public byte[] GetSignedBytes()
+    {
+        byte[] rented = RentSignedBytes(From.Bytes, HasData ? Data.Span : default, HasData, SeqnoBytes(), Topic, out int length);
+        byte[] signed = rented.AsSpan(0, length).ToArray();
+        ArrayPool<byte>.Shared.Return(rented);
+        return signed;
+    }
 
     /// <summary>The whole <c>Message</c> as it travels (fields 1-6), suitable for <see cref="TryFromProtobuf"/>.</summary>
     public byte[] ToProtobuf() => (byte[])Encoded.Clone();
 
-    internal byte[] Encoded => _encoded ??= ToPb().ToByteArray();
+    internal byte[] Encoded => _encoded ??= Encode();
+
+    /// <summary>The wire <c>Message</c>, byte for byte what protobuf writes for <see cref="ToPb"/> (fields in order).</summary>
+    private byte[] Encode()
+    {
+        byte[] seqno = SeqnoBytes();
+        int size = SignedFieldsLength(From.Bytes.Length, Data.Length, HasData, Topic) + FieldLength(Signature.Length);
+        if (Key is { } key)
+            size += FieldLength(key.Length);
+        byte[] bytes = new byte[size];
+        int offset = WriteSignedFields(bytes, From.Bytes, HasData ? Data.Span : default, HasData, seqno, Topic);
+        offset += WriteField(bytes.AsSpan(offset), 5, Signature.Span);
+        if (Key is { } k)
+            offset += WriteField(bytes.AsSpan(offset), 6, k.Span);
+        Debug.Assert(offset == size);
+        return bytes;
+    }
 
     internal Pb.Message ToPb()
     {
@@ -106,9 +130,18 @@ public sealed class PubsubMessage
     /// <summary>Signs a new message as <paramref name="author"/>.</summary>
     internal static PubsubMessage Sign(KeyPair author, string topic, ReadOnlyMemory<byte> data, ulong seqno, bool includeKey)
     {
-        byte[] seqnoBytes = new byte[SeqnoLength];
+        Span<byte> seqnoBytes = stackalloc byte[SeqnoLength];
         BinaryPrimitives.WriteUInt64BigEndian(seqnoBytes, seqno);
-        byte[] signature = author.Sign(SignedBytes(author.PeerId.Bytes, data.Span, true, seqnoBytes, topic));
+        byte[] signature = new byte[64];
+        byte[] signed = RentSignedBytes(author.PeerId.Bytes, data.Span, true, seqnoBytes, topic, out int length);
+        try
+        {
+            author.Sign(signed.AsSpan(0, length), signature);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(signed);
+        }
         ReadOnlyMemory<byte>? key = includeKey ? author.PublicKey.ToProtobuf() : (ReadOnlyMemory<byte>?)null;
         return new PubsubMessage(author.PeerId, seqno, topic, data.ToArray(), true, signature, key, author.PublicKey);
     }
@@ -163,7 +196,11 @@ public sealed class PubsubMessage
     /// The StrictSign checks: <c>from</c>, an 8-byte <c>seqno</c>, a topic and a signature are present,
     /// <c>key</c> (when present) belongs to <c>from</c>, and the signature verifies.
     /// </summary>
-    internal static SignatureStatus TryValidate(Pb.Message pb, out PubsubMessage? message)
+    /// <remarks>
+    /// <paramref name="authors"/> remembers authors whose <c>from</c> (and <c>key</c>) already decoded and
+    /// matched, so a stream of messages from one author decodes its id and key once.
+    /// </remarks>
+    internal static SignatureStatus TryValidate(Pb.Message pb, out PubsubMessage? message, AuthorCache? authors = null)
     {
         message = null;
         if (!pb.HasFrom)
@@ -180,9 +217,42 @@ public sealed class PubsubMessage
             return SignatureStatus.MissingSignature;
         if (pb.Signature.Length > MaxSignatureLength)
             return SignatureStatus.BadSignature;
-        if (!PeerId.TryFromBytes(pb.From.Span, out PeerId? from) || from is null)
-            return SignatureStatus.BadFrom;
+        PeerId? from;
         PublicKey publicKey;
+        if (authors?.Find(pb.From.Span, pb.HasKey, pb.Key.Span) is { } known)
+        {
+            from = known.From;
+            publicKey = known.PublicKey;
+        }
+        else
+        {
+            SignatureStatus author = ResolveAuthor(pb, out from, out publicKey);
+            if (author != SignatureStatus.Valid)
+                return author;
+            authors?.Add(pb.From.Span, pb.HasKey, pb.Key.Span, from!, publicKey);
+        }
+        byte[] signed = RentSignedBytes(pb.From.Span, pb.Data.Span, pb.HasData, pb.Seqno.Span, pb.Topic, out int length);
+        try
+        {
+            if (!publicKey.Verify(signed.AsSpan(0, length), pb.Signature.Span))
+                return SignatureStatus.BadSignature;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(signed);
+        }
+        ulong seqno = BinaryPrimitives.ReadUInt64BigEndian(pb.Seqno.Span);
+        message = new PubsubMessage(from!, seqno, pb.Topic, pb.Data.Memory, pb.HasData, pb.Signature.Memory,
+            pb.HasKey ? pb.Key.Memory : (ReadOnlyMemory<byte>?)null, publicKey);
+        return SignatureStatus.Valid;
+    }
+
+    /// <summary>The author's peer id and key from <c>from</c> and <c>key</c>; the key must belong to <c>from</c>.</summary>
+    private static SignatureStatus ResolveAuthor(Pb.Message pb, out PeerId? from, out PublicKey publicKey)
+    {
+        publicKey = null!;
+        if (!PeerId.TryFromBytes(pb.From.Span, out from) || from is null)
+            return SignatureStatus.BadFrom;
         if (pb.HasKey)
         {
             try
@@ -200,25 +270,54 @@ public sealed class PubsubMessage
             publicKey = inlined;
         else
             return SignatureStatus.MissingKey;
-        byte[] signed = SignedBytes(pb.From.Span, pb.Data.Span, pb.HasData, pb.Seqno.Span, pb.Topic);
-        if (!publicKey.Verify(signed, pb.Signature.Span))
-            return SignatureStatus.BadSignature;
-        ulong seqno = BinaryPrimitives.ReadUInt64BigEndian(pb.Seqno.Span);
-        message = new PubsubMessage(from, seqno, pb.Topic, pb.Data.Memory, pb.HasData, pb.Signature.Memory,
-            pb.HasKey ? pb.Key.Memory : (ReadOnlyMemory<byte>?)null, publicKey);
         return SignatureStatus.Valid;
     }
 
-    private static byte[] SignedBytes(ReadOnlySpan<byte> from, ReadOnlySpan<byte> data, bool hasData,
+    /// <summary>
+    /// <c>"libp2p-pubsub:" || Message{from, data, seqno, topic}</c> in a buffer from the shared pool (return
+    /// it there); the first <paramref name="length"/> bytes are the signed content.
+    /// </summary>
+    private static byte[] RentSignedBytes(ReadOnlySpan<byte> from, ReadOnlySpan<byte> data, bool hasData,
+        ReadOnlySpan<byte> seqno, string topic, out int length)
+    {
+        length = SignPrefix.Length + SignedFieldsLength(from.Length, data.Length, hasData, topic);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        SignPrefix.CopyTo(buffer);
+        WriteSignedFields(buffer.AsSpan(SignPrefix.Length), from, data, hasData, seqno, topic);
+        return buffer;
+    }
+
+    /// <summary>The size of fields 1-4 as protobuf writes them (proto2 optional: absent data is omitted).</summary>
+    private static int SignedFieldsLength(int from, int data, bool hasData, string topic) =>
+        FieldLength(from) + (hasData ? FieldLength(data) : 0) + FieldLength(SeqnoLength) + FieldLength(Encoding.UTF8.GetByteCount(topic));
+
+    private static int WriteSignedFields(Span<byte> destination, ReadOnlySpan<byte> from, ReadOnlySpan<byte> data, bool hasData,
         ReadOnlySpan<byte> seqno, string topic)
     {
-        Pb.Message unsigned = new() { From = ByteString.CopyFrom(from), Seqno = ByteString.CopyFrom(seqno), Topic = topic };
+        int offset = WriteField(destination, 1, from);
         if (hasData)
-            unsigned.Data = ByteString.CopyFrom(data);
-        byte[] bytes = new byte[SignPrefix.Length + unsigned.CalculateSize()];
-        SignPrefix.CopyTo(bytes);
-        unsigned.WriteTo(bytes.AsSpan(SignPrefix.Length));
-        return bytes;
+            offset += WriteField(destination[offset..], 2, data);
+        offset += WriteField(destination[offset..], 3, seqno);
+        int topicLength = Encoding.UTF8.GetByteCount(topic);
+        offset += WriteTag(destination[offset..], 4, topicLength);
+        offset += Encoding.UTF8.GetBytes(topic, destination[offset..]);
+        return offset;
+    }
+
+    /// <summary>A length-delimited field: tag, length, bytes.</summary>
+    private static int FieldLength(int length) => 1 + Framing.Varint.GetByteCount((ulong)length) + length;
+
+    private static int WriteField(Span<byte> destination, int field, ReadOnlySpan<byte> value)
+    {
+        int offset = WriteTag(destination, field, value.Length);
+        value.CopyTo(destination[offset..]);
+        return offset + value.Length;
+    }
+
+    private static int WriteTag(Span<byte> destination, int field, int length)
+    {
+        destination[0] = (byte)(field << 3 | 2);
+        return 1 + Framing.Varint.Write(destination[1..], (ulong)length);
     }
 
     internal static string Describe(SignatureStatus status) => status switch

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+
 namespace Echo.Net.Pubsub;
 
 /// <summary>
@@ -14,7 +16,7 @@ public static class PubsubMessageIds
         ReadOnlySpan<byte> from = message.From.Bytes;
         byte[] id = new byte[from.Length + PubsubMessage.SeqnoLength];
         from.CopyTo(id);
-        message.SeqnoBytes().CopyTo(id, from.Length);
+        BinaryPrimitives.WriteUInt64BigEndian(id.AsSpan(from.Length), message.Seqno);
         return id;
     }
 
@@ -25,10 +27,10 @@ public static class PubsubMessageIds
     /// </summary>
     public static byte[] KeyAndSeqno(PubsubMessage message)
     {
-        byte[] key = message.PublicKey.ToProtobuf();
+        ReadOnlySpan<byte> key = message.PublicKey.EncodedSpan;
         byte[] id = new byte[key.Length + PubsubMessage.SeqnoLength];
-        key.CopyTo(id, 0);
-        message.SeqnoBytes().CopyTo(id, key.Length);
+        key.CopyTo(id);
+        BinaryPrimitives.WriteUInt64BigEndian(id.AsSpan(key.Length), message.Seqno);
         return id;
     }
 }

@@ -100,6 +100,13 @@ public sealed record PubsubOptions
     /// <summary>RPCs queued for one peer before further RPCs to it are dropped.</summary>
     public int MaxOutboundQueueLength { get; init; } = 4096;
 
+    /// <summary>
+    /// How long <see cref="PubsubRouter.PublishAsync"/> waits for room in a peer's full outbound queue
+    /// before dropping the message for that peer. A peer that made a publish wait this long in vain is
+    /// not waited for again until its queue moves; zero drops at once, as forwarding always does.
+    /// </summary>
+    public TimeSpan MaxPublishWait { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Messages buffered per subscription; when the reader lags further, new messages are dropped for it.</summary>
     public int SubscriptionCapacity { get; init; } = 4096;
 
@@ -155,6 +162,7 @@ public sealed record PubsubOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxOutboundQueueBytes, PubsubRpcCodec.MaxRpcSize);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxOutboundQueueLength, 16);
         ArgumentOutOfRangeException.ThrowIfLessThan(SubscriptionCapacity, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxPublishWait.Ticks);
         ArgumentOutOfRangeException.ThrowIfNegative(MaxPxPeers);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSeenEntries, 1024);
         ArgumentNullException.ThrowIfNull(MessageIdFunction);

@@ -44,6 +44,15 @@ public sealed class PubsubRouter : IAsyncDisposable
     /// <summary>IDONTWANT entries are kept this many heartbeats (go keeps them 3).</summary>
     private const int DontSendHeartbeats = 3;
 
+    /// <summary>A flush takes at most this many bytes of queued RPCs.</summary>
+    private const int MaxBatch = 256 * 1024;
+
+    /// <summary>A batch under this many bytes waits a thread-pool turn for more before it is flushed.</summary>
+    private const int SmallBatch = 4096;
+
+    /// <summary>At most this many thread-pool turns are spent waiting for a small batch to grow.</summary>
+    private const int MaxBatchTurns = 4;
+
     /// <summary>PX candidates remembered (we record them; dialing them is left to the application).</summary>
     private const int MaxPxCandidates = 64;
 
@@ -68,6 +77,7 @@ public sealed class PubsubRouter : IAsyncDisposable
     private readonly TimeCache<MessageId> _seen;       // by from || seqno, whatever the id function
     private readonly TimeCache<MessageId> _seenIds;    // by message id, for IHAVE
     private readonly PeerScore _score;
+    private readonly AuthorCache _authors = new();
     private readonly HashSet<Task> _background = [];
     private readonly CancellationTokenSource _stopping = new();
     private ITimer? _heartbeatTimer;
@@ -185,7 +195,13 @@ public sealed class PubsubRouter : IAsyncDisposable
     /// </summary>
     /// <exception cref="ArgumentException">The message would not fit in one RPC.</exception>
     /// <exception cref="InvalidOperationException">A validator of the topic refused it.</exception>
-    public Task<PubsubMessage> PublishAsync(string topic, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    /// <remarks>
+    /// When a target's outbound queue is full the call waits for room, at most
+    /// <see cref="PubsubOptions.MaxPublishWait"/> per call, then drops the message for that peer: a fast
+    /// publisher slows to what its peers take instead of losing messages, and a stuck peer costs at
+    /// most one wait. Cancelling <paramref name="cancellationToken"/> ends the wait the same way.
+    /// </remarks>
+    public async Task<PubsubMessage> PublishAsync(string topic, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         CheckTopic(topic);
         cancellationToken.ThrowIfCancellationRequested();
@@ -196,29 +212,95 @@ public sealed class PubsubRouter : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         ulong seqno = (ulong)Interlocked.Increment(ref _seqno);
         PubsubMessage message = PubsubMessage.Sign(_host.IdentityKey, topic, data, seqno, _options.IncludeKey);
-        message.Id = _options.MessageIdFunction(message);
+        byte[] idBytes = _options.MessageIdFunction(message);
+        message.Id = idBytes;
         ValidationResult verdict = RunValidators(message);
         if (verdict != ValidationResult.Accept)
             throw new InvalidOperationException($"a validator of \"{topic}\" returned {verdict} for our own message");
         byte[] rpc = PubsubRpcCodec.EncodePublish(message.Encoded);
         int recipients = 0;
+        List<PeerState>? full = null;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            MessageId id = new(message.Id.ToArray());
-            _seen.Add(AuthorKey(message.From.Bytes, message.SeqnoBytes()));
+            MessageId id = new(idBytes);
+            Span<byte> seqnoBytes = stackalloc byte[PubsubMessage.SeqnoLength];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(seqnoBytes, seqno);
+            _seen.Add(AuthorKey(message.From.Bytes, seqnoBytes));
             _seenIds.Add(id);
             _mcache.Put(id, message);
             foreach (PeerState peer in PublishTargets(topic))
             {
-                if (Send(peer, rpc, messages: 1))
+                if (TrySend(peer, rpc, messages: 1))
                     recipients++;
+                else if (!peer.Removed && !peer.Stalled && _options.MaxPublishWait > TimeSpan.Zero)
+                    (full ??= []).Add(peer);
+                else
+                    Dropped(peer);
             }
             if (_options.DeliverOwnMessages)
                 Deliver(message);
         }
+        if (full is not null)
+            recipients += await SendWhenRoomAsync(full, rpc, cancellationToken).ConfigureAwait(false);
         Log.Published(_logger, topic, seqno, recipients);
-        return Task.FromResult(message);
+        return message;
+    }
+
+    /// <summary>Queues <paramref name="rpc"/> to each peer as room appears, within one MaxPublishWait; returns how many took it.</summary>
+    private async Task<int> SendWhenRoomAsync(List<PeerState> peers, byte[] rpc, CancellationToken cancellationToken)
+    {
+        using CancellationTokenSource deadline = new(_options.MaxPublishWait, _time);
+        using CancellationTokenSource bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token, deadline.Token);
+        int sent = 0;
+        foreach (PeerState peer in peers)
+        {
+            while (true)
+            {
+                // Take the signal before trying, so that room made in between is not missed.
+                Task room = peer.NextRoomAsync();
+                lock (_gate)
+                {
+                    if (peer.Removed || _disposed)
+                        break;
+                    if (TrySend(peer, rpc, messages: 1))
+                    {
+                        sent++;
+                        break;
+                    }
+                    if (bound.IsCancellationRequested)
+                    {
+                        if (!cancellationToken.IsCancellationRequested)
+                        {
+                            peer.Stalled = true;
+                            Counters.PublishWaitsExpired++;
+                        }
+                        Dropped(peer);
+                        break;
+                    }
+                }
+                try
+                {
+                    await room.WaitAsync(bound.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Out of time (or cancelled): the next turn drops the message for this peer.
+                }
+            }
+        }
+        return sent;
+    }
+
+    /// <summary>
+    /// Counts a misbehaviour of <paramref name="peer"/> seen outside pubsub (e.g. a forged message it
+    /// relayed another way) in its score, as a behaviour penalty (P7). Only a peer the router knows
+    /// (one with a pubsub stream) has a score to lower.
+    /// </summary>
+    public void Penalize(PeerId peer)
+    {
+        lock (_gate)
+            _score.AddPenalty(peer, 1);
     }
 
     /// <summary>The peers in our mesh for <paramref name="topic"/>.</summary>
@@ -380,6 +462,7 @@ public sealed class PubsubRouter : IAsyncDisposable
             fanout.Remove(peer.Id);
         _score.RemovePeer(peer.Id);
         peer.Queue.Writer.TryComplete();
+        peer.SignalRoom();
         peer.Inbound?.Reset();
         Log.PeerRemoved(_logger, peer.Id, reason);
     }
@@ -443,14 +526,20 @@ public sealed class PubsubRouter : IAsyncDisposable
         {
             while (await queue.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
             {
-                // Several queued RPCs share one flush (and so one Noise frame when small).
-                int batched = 0;
-                while (batched < 256 * 1024 && queue.TryRead(out byte[]? rpc))
+                // Several queued RPCs share one flush (and so one Noise frame, yamux frame and syscall when small).
+                int batched = Drain(peer, queue, stream, 0);
+                for (int turn = 0; turn < MaxBatchTurns && batched < SmallBatch; turn++)
                 {
-                    LengthPrefixed.Write(stream.Output, rpc);
-                    Interlocked.Add(ref peer.QueuedBytes, -rpc.Length);
-                    batched += rpc.Length;
+                    // A publisher writing back to back is usually about to queue the next RPC: a turn of the
+                    // thread pool lets it, and they go out together instead of paying a flush each. A turn
+                    // that brought nothing ends the wait.
+                    await Task.Yield();
+                    int before = batched;
+                    batched = Drain(peer, queue, stream, batched);
+                    if (batched == before)
+                        break;
                 }
+                peer.SignalRoom();
                 FlushResult flushed = await stream.Output.FlushAsync(_stopping.Token).ConfigureAwait(false);
                 if (flushed.IsCompleted || flushed.IsCanceled)
                 {
@@ -481,6 +570,18 @@ public sealed class PubsubRouter : IAsyncDisposable
         }
     }
 
+    /// <summary>Writes queued RPCs to the stream's buffer up to <see cref="MaxBatch"/> bytes; returns the bytes batched so far.</summary>
+    private static int Drain(PeerState peer, ChannelReader<byte[]> queue, P2PStream stream, int batched)
+    {
+        while (batched < MaxBatch && queue.TryRead(out byte[]? rpc))
+        {
+            LengthPrefixed.Write(stream.Output, rpc);
+            Interlocked.Add(ref peer.QueuedBytes, -rpc.Length);
+            batched += rpc.Length;
+        }
+        return batched;
+    }
+
     private async Task HandleInboundStreamAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         PeerState peer;
@@ -509,7 +610,7 @@ public sealed class PubsubRouter : IAsyncDisposable
         {
             while (true)
             {
-                byte[]? frame = await PubsubFrameReader.ReadFrameAsync(stream.Input, PubsubRpcCodec.MaxRpcSize, stream.Protocol,
+                byte[]? frame = await stream.Input.ReadLengthPrefixedAsync(PubsubRpcCodec.MaxRpcSize, stream.Protocol,
                     lifetime.Token).ConfigureAwait(false);
                 if (frame is null)
                     break;
@@ -544,7 +645,7 @@ public sealed class PubsubRouter : IAsyncDisposable
     /// <summary>Applies one RPC from <paramref name="peer"/>; false when the peer is gone and reading should stop.</summary>
     internal bool HandleRpc(PeerState peer, DecodedRpc rpc)
     {
-        List<Pb.Message>? candidates = null;
+        List<(Pb.Message Pb, MessageId Author)>? candidates = null;
         lock (_gate)
         {
             if (peer.Removed)
@@ -568,24 +669,29 @@ public sealed class PubsubRouter : IAsyncDisposable
                 // go ignores messages for topics it is not subscribed to, without judging them.
                 if (!pb.HasTopic || !_subscriptions.ContainsKey(pb.Topic))
                     continue;
-                if (pb.HasFrom && pb.HasSeqno && pb.Seqno.Length == PubsubMessage.SeqnoLength
-                    && _seen.Contains(AuthorKey(pb.From.Span, pb.Seqno.Span)))
+                MessageId author = default;
+                if (pb.HasFrom && pb.HasSeqno && pb.Seqno.Length == PubsubMessage.SeqnoLength)
                 {
-                    Counters.Duplicates++;
-                    continue;
+                    author = AuthorKey(pb.From.Span, pb.Seqno.Span);
+                    if (_seen.Contains(author))
+                    {
+                        Counters.Duplicates++;
+                        continue;
+                    }
                 }
-                (candidates ??= []).Add(pb);
+                (candidates ??= []).Add((pb, author));
             }
         }
-        List<(Pb.Message Pb, SignatureStatus Status, PubsubMessage? Message, ValidationResult Verdict)>? checkedMessages = null;
+        List<CheckedMessage>? checkedMessages = null;
         if (candidates is not null)
         {
             checkedMessages = new(candidates.Count);
-            foreach (Pb.Message pb in candidates)
+            foreach ((Pb.Message pb, MessageId author) in candidates)
             {
                 // Verification outside the lock: it is the expensive part and depends on nothing shared.
-                SignatureStatus status = PubsubMessage.TryValidate(pb, out PubsubMessage? message);
+                SignatureStatus status = PubsubMessage.TryValidate(pb, out PubsubMessage? message, _authors);
                 ValidationResult verdict = ValidationResult.Reject;
+                MessageId id = default;
                 if (message is not null)
                 {
                     message.ReceivedFrom = peer.Id;
@@ -593,11 +699,13 @@ public sealed class PubsubRouter : IAsyncDisposable
                         verdict = ValidationResult.Ignore;    // our own message coming back after the seen cache forgot it
                     else
                     {
-                        message.Id = _options.MessageIdFunction(message);
+                        byte[] idBytes = _options.MessageIdFunction(message);
+                        message.Id = idBytes;
+                        id = new MessageId(idBytes);
                         verdict = RunValidators(message);
                     }
                 }
-                checkedMessages.Add((pb, status, message, verdict));
+                checkedMessages.Add(new CheckedMessage(pb, author, status, message, id, verdict));
             }
         }
         lock (_gate)
@@ -606,8 +714,8 @@ public sealed class PubsubRouter : IAsyncDisposable
                 return false;
             if (checkedMessages is not null)
             {
-                foreach ((Pb.Message pb, SignatureStatus status, PubsubMessage? message, ValidationResult verdict) in checkedMessages)
-                    AcceptMessage(peer, pb, status, message, verdict);
+                foreach (CheckedMessage message in checkedMessages)
+                    AcceptMessage(peer, message);
             }
             if (rpc.ControlDropped)
                 Log.ControlOverLimit(_logger, peer.Id, rpc.ControlBytes, _options.MaxControlBytes);
@@ -647,9 +755,9 @@ public sealed class PubsubRouter : IAsyncDisposable
         }
     }
 
-    private void AcceptMessage(PeerState peer, Pb.Message pb, SignatureStatus status, PubsubMessage? message,
-        ValidationResult verdict)
+    private void AcceptMessage(PeerState peer, CheckedMessage candidate)
     {
+        (Pb.Message pb, MessageId author, SignatureStatus status, PubsubMessage? message, MessageId id, ValidationResult verdict) = candidate;
         string topic = pb.Topic;
         if (message is null)
         {
@@ -661,14 +769,13 @@ public sealed class PubsubRouter : IAsyncDisposable
             Log.InvalidMessage(_logger, peer.Id, topic, PubsubMessage.Describe(status));
             return;
         }
-        if (!_seen.Add(AuthorKey(pb.From.Span, pb.Seqno.Span)))
+        if (!_seen.Add(author))
         {
             Counters.Duplicates++;                        // a copy verified in parallel on another reader
             return;
         }
-        if (message.Id.IsEmpty)
+        if (id.IsEmpty)
             return;                                       // our own message: seen now, nothing more
-        MessageId id = new(message.Id.ToArray());
         _seenIds.Add(id);
         _promises.Remove(id);
         switch (verdict)
@@ -1325,19 +1432,31 @@ public sealed class PubsubRouter : IAsyncDisposable
     /// <summary>Queues an RPC for the peer; false (and dropped) when its queue is full.</summary>
     private bool Send(PeerState peer, byte[] rpc, int messages)
     {
+        if (TrySend(peer, rpc, messages))
+            return true;
+        if (!peer.Removed)
+            Dropped(peer);
+        return false;
+    }
+
+    /// <summary>Queues <paramref name="rpc"/> to the peer; false when it is gone or its queue is full.</summary>
+    private bool TrySend(PeerState peer, byte[] rpc, int messages)
+    {
         if (peer.Removed)
             return false;
         if (Interlocked.Read(ref peer.QueuedBytes) + rpc.Length > _options.MaxOutboundQueueBytes || !peer.Queue.Writer.TryWrite(rpc))
-        {
-            long dropped = Interlocked.Increment(ref peer.RpcsDropped);
-            if (dropped == 1 || dropped % 1000 == 0)
-                Log.QueueFull(_logger, peer.Id, dropped);
             return false;
-        }
         Interlocked.Add(ref peer.QueuedBytes, rpc.Length);
         Interlocked.Increment(ref peer.RpcsQueued);
         Interlocked.Add(ref peer.MessagesSent, messages);
         return true;
+    }
+
+    private void Dropped(PeerState peer)
+    {
+        long dropped = Interlocked.Increment(ref peer.RpcsDropped);
+        if (dropped == 1 || dropped % 1000 == 0)
+            Log.QueueFull(_logger, peer.Id, dropped);
     }
 
     private static byte[] ControlRpc(Pb.ControlMessage control) => new Pb.RPC { Control = control }.ToByteArray();
@@ -1448,6 +1567,10 @@ public sealed class PubsubRouter : IAsyncDisposable
     }
 }
 
+/// <summary>One message of an RPC after its signature check and validators, before the router takes it.</summary>
+internal readonly record struct CheckedMessage(Pb.Message Pb, MessageId Author, SignatureStatus Status, PubsubMessage? Message,
+    MessageId Id, ValidationResult Verdict);
+
 /// <summary>Router-wide counters (touched under the router's lock).</summary>
 internal sealed class RouterCounters
 {
@@ -1459,6 +1582,9 @@ internal sealed class RouterCounters
     public long IWantSent;
     public long IWantAnswered;
     public long BrokenPromises;
+
+    /// <summary>Publishes that waited MaxPublishWait for a full peer queue in vain.</summary>
+    public long PublishWaitsExpired;
 }
 
 /// <summary>A copy of one peer's router state, for tests and diagnostics.</summary>

@@ -318,6 +318,23 @@ public class PubsubMeshTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task PublishBackToBack_QueueFillsFasterThanThePeerVerifies_PublisherWaitsAndNothingIsLost()
+    {
+        // Signing is faster than verifying: with a 16-RPC queue the publisher outruns its peer at once.
+        const int count = 5_000;
+        await using PubsubNode publisher = await PubsubNode.StartAsync(PubsubNode.Fast with { MaxOutboundQueueLength = 16 });
+        await using PubsubNode subscriber = await PubsubNode.StartAsync(PubsubNode.Fast with { SubscriptionCapacity = count });
+        await using PubsubSubscription sub = subscriber.Router.Subscribe("t");
+        await subscriber.ConnectAsync(publisher);
+        await PubsubWait.TopicPeersAsync(publisher, "t", 1);
+        for (int i = 0; i < count; i++)
+            await publisher.Router.PublishAsync("t", BitConverter.GetBytes(i), Ct);
+        for (int i = 0; i < count; i++)
+            Assert.Equal(i, BitConverter.ToInt32((await PubsubWait.NextAsync(sub)).Data.Span));
+        Assert.Equal(0, publisher.Router.GetPeer(subscriber.Id)!.RpcsDropped);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task SlowPeer_QueueStaysBounded_OthersStillGetEverything()
     {
         PubsubOptions options = PubsubNode.Fast with { MaxOutboundQueueBytes = 1 << 20 };
@@ -338,6 +355,8 @@ public class PubsubMeshTests
         }
         PeerSnapshot stuck = r.Router.GetPeer(slow.Id)!;
         Assert.True(stuck.RpcsDropped > 0, "nothing was dropped for the peer that never reads");
+        // Publishing waited MaxPublishWait for the stuck peer once, then no more: the rest were dropped at once.
+        Assert.Equal(1, r.Router.Counters.PublishWaitsExpired);
         Assert.InRange(stuck.QueuedBytes, 0, options.MaxOutboundQueueBytes);
         Assert.Equal(0, r.Router.GetPeer(fast.Id)!.RpcsDropped);
     }

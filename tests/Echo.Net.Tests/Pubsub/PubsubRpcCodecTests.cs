@@ -202,7 +202,7 @@ public class PubsubRpcCodecTests
         await pipe.Writer.WriteAsync(Varint.Encode(PubsubRpcCodec.MaxRpcSize + 1), TestContext.Current.CancellationToken);
         long before = GC.GetAllocatedBytesForCurrentThread();
         await Assert.ThrowsAsync<OversizedMessageException>(async () =>
-            await PubsubFrameReader.ReadFrameAsync(pipe.Reader, PubsubRpcCodec.MaxRpcSize, PubsubRouter.MeshsubV11, TestContext.Current.CancellationToken));
+            await pipe.Reader.ReadLengthPrefixedAsync(PubsubRpcCodec.MaxRpcSize, PubsubRouter.MeshsubV11, TestContext.Current.CancellationToken));
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 * 1024);
     }
 

@@ -135,7 +135,7 @@ internal sealed class BadPeer : IAsyncDisposable
             await Task.Delay(Timeout.Infinite, cancellationToken);
             return;
         }
-        while (await PubsubFrameReader.ReadFrameAsync(stream.Input, PubsubRpcCodec.MaxRpcSize, stream.Protocol, cancellationToken) is { } frame)
+        while (await stream.Input.ReadLengthPrefixedAsync(PubsubRpcCodec.MaxRpcSize, stream.Protocol, cancellationToken) is { } frame)
         {
             Wire.RPC rpc = Wire.RPC.Parser.ParseFrom(frame);
             lock (_log)

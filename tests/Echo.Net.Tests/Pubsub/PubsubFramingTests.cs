@@ -5,7 +5,11 @@ using Echo.Net.Pubsub;
 
 namespace Echo.Net.Tests.Pubsub;
 
-public class PubsubFrameReaderTests
+/// <summary>
+/// Pubsub RPC frames through the shared length-prefixed reader, at pubsub's 1 MiB limit: what the
+/// router's reader loop depends on.
+/// </summary>
+public class PubsubFramingTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -23,12 +27,12 @@ public class PubsubFrameReaderTests
             await pipe.Writer.WriteLengthPrefixedAsync(Array.Empty<byte>(), Ct);
             await pipe.Writer.CompleteAsync();
         }, Ct);
-        byte[]? first = await PubsubFrameReader.ReadFrameAsync(pipe.Reader, PubsubRpcCodec.MaxRpcSize, "test", Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        byte[]? first = await pipe.Reader.ReadLengthPrefixedAsync(PubsubRpcCodec.MaxRpcSize, "test", Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), Ct);
         Assert.Equal(body, first);
-        byte[]? second = await PubsubFrameReader.ReadFrameAsync(pipe.Reader, 10, "test", Ct);
+        byte[]? second = await pipe.Reader.ReadLengthPrefixedAsync(10, "test", Ct);
         Assert.Equal(new byte[] { 1, 2, 3 }, second);
-        Assert.Empty((await PubsubFrameReader.ReadFrameAsync(pipe.Reader, 10, "test", Ct))!);
-        Assert.Null(await PubsubFrameReader.ReadFrameAsync(pipe.Reader, 10, "test", Ct));
+        Assert.Empty((await pipe.Reader.ReadLengthPrefixedAsync(10, "test", Ct))!);
+        Assert.Null(await pipe.Reader.ReadLengthPrefixedAsync(10, "test", Ct));
         await writing.WaitAsync(TimeSpan.FromSeconds(5), Ct);
     }
 
@@ -39,7 +43,7 @@ public class PubsubFrameReaderTests
         await pipe.Writer.WriteLengthPrefixedAsync(new byte[PubsubRpcCodec.MaxRpcSize], Ct);
         // Everything is buffered, so the read completes synchronously on this thread and the counter sees it all.
         long before = GC.GetAllocatedBytesForCurrentThread();
-        ValueTask<byte[]?> read = PubsubFrameReader.ReadFrameAsync(pipe.Reader, PubsubRpcCodec.MaxRpcSize, "test", Ct);
+        ValueTask<byte[]?> read = pipe.Reader.ReadLengthPrefixedAsync(PubsubRpcCodec.MaxRpcSize, "test", Ct);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(read.IsCompletedSuccessfully);
         Assert.Equal(PubsubRpcCodec.MaxRpcSize, (await read)!.Length);
@@ -54,7 +58,7 @@ public class PubsubFrameReaderTests
         Pipe pipe = new();
         await pipe.Writer.WriteAsync(Convert.FromHexString(hex), Ct);
         await pipe.Writer.CompleteAsync();
-        await Assert.ThrowsAsync<UnexpectedEndException>(async () => await PubsubFrameReader.ReadFrameAsync(pipe.Reader, 100, "test", Ct));
+        await Assert.ThrowsAsync<UnexpectedEndException>(async () => await pipe.Reader.ReadLengthPrefixedAsync(100, "test", Ct));
     }
 
     [Fact]
@@ -62,11 +66,11 @@ public class PubsubFrameReaderTests
     {
         Pipe pipe = new();
         await pipe.Writer.WriteAsync(Varint.Encode(101), Ct);
-        await Assert.ThrowsAsync<OversizedMessageException>(async () => await PubsubFrameReader.ReadFrameAsync(pipe.Reader, 100, "test", Ct));
+        await Assert.ThrowsAsync<OversizedMessageException>(async () => await pipe.Reader.ReadLengthPrefixedAsync(100, "test", Ct));
         Pipe bad = new();
         await bad.Writer.WriteAsync(Convert.FromHexString("8000"), Ct);    // non-minimal varint
         ProtocolViolationException e = await Assert.ThrowsAnyAsync<ProtocolViolationException>(async () =>
-            await PubsubFrameReader.ReadFrameAsync(bad.Reader, 100, "test", Ct));
+            await bad.Reader.ReadLengthPrefixedAsync(100, "test", Ct));
         Assert.Equal("test", e.ProtocolId);
     }
 }
