@@ -1,0 +1,206 @@
+using Echo.Core.Chat;
+using Echo.Core.Direct;
+using Echo.Core.Events;
+using Echo.Core.Files;
+using Echo.Core.Peers;
+using Echo.Core.Ports;
+
+namespace Echo.Core;
+
+/// <summary>Direct messages (/msg) and file sharing (/send, /get), when the network offers <see cref="IDirectNetwork"/>.</summary>
+public sealed partial class ChatManager
+{
+    private const string NoDirectNetwork = "this network has no direct messages or file sharing";
+
+    private readonly DirectChat? _direct;
+    private readonly FileTransfers? _files;
+
+    /// <summary>Where verified downloads are put, or null when the network cannot share files.</summary>
+    public string? DownloadsDirectory => _files?.DownloadsDirectory;
+
+    private static (DirectChat?, FileTransfers?) CreateDirect(IChatNetwork network, ChatOptions options, IDirectStore? store,
+        Action<ChatEvent> publish, Microsoft.Extensions.Logging.ILogger logger) =>
+        network is IDirectNetwork direct
+            ? (new DirectChat(direct, store ?? new InMemoryDirectStore(), publish, logger),
+                new FileTransfers(direct, options.Files, publish, logger))
+            : (null, null);
+
+    /// <summary>The last <paramref name="count"/> direct messages with <paramref name="peerId"/>, oldest first.</summary>
+    public Task<IReadOnlyList<DirectMessage>> DirectConversationAsync(string peerId, int count, CancellationToken cancellationToken) =>
+        _direct?.Store.ConversationAsync(peerId, count, cancellationToken) ?? Task.FromResult<IReadOnlyList<DirectMessage>>([]);
+
+    /// <summary>Sends a direct message to <paramref name="target"/> (a nick or a peer id); it waits in the outbox while the peer is away.</summary>
+    public async Task SendDirectAsync(string target, string text, CancellationToken cancellationToken)
+    {
+        if (_direct is null)
+        {
+            Publish(new ErrorEvent(NoDirectNetwork));
+            return;
+        }
+        if (ChatLimits.CheckText(text) is { } textError)
+        {
+            Publish(new ErrorEvent($"not sent: {textError}"));
+            return;
+        }
+        if (ResolvePeer(target) is not { } peerId)
+            return;
+        await _direct.SendAsync(peerId, Nick, text, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Offers the file at <paramref name="path"/> to the current room, or to <paramref name="target"/> alone.</summary>
+    public async Task OfferFileAsync(string path, string? target, CancellationToken cancellationToken)
+    {
+        if (_files is null || _network is not IDirectNetwork network)
+        {
+            Publish(new ErrorEvent(NoDirectNetwork));
+            return;
+        }
+        string? peerId = null;
+        string? room = null;
+        if (target is not null)
+        {
+            if ((peerId = ResolvePeer(target)) is null)
+                return;
+            if (!network.IsConnected(peerId))
+            {
+                Publish(new ErrorEvent($"not offered: {PeerInfo.ShortPeerId(peerId)} is not connected"));
+                return;
+            }
+        }
+        else if ((room = CurrentRoom) is null)
+        {
+            Publish(new ErrorEvent("not offered: you are in no room; /join <room> first or name a peer"));
+            return;
+        }
+        try
+        {
+            FileOffer offer = await _files.OfferAsync(path, peerId, cancellationToken).ConfigureAwait(false);
+            if (peerId is not null)
+            {
+                await network.SendDirectAsync(peerId, new DirectEnvelope(DirectIds.New(), Nick, DateTimeOffset.UtcNow, null, offer),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                string text = $"offers {offer.Name} ({FormatSize(offer.Size)}): /get {offer.Id}";
+                ChatMessage sent = await network.PublishFileOfferAsync(room!, Nick, text, offer, cancellationToken).ConfigureAwait(false);
+                await AcceptAsync([sent], cancellationToken).ConfigureAwait(false);
+            }
+            Publish(new FileOfferedEvent(offer, room, peerId));
+        }
+        catch (Exception e) when (e is FileSharingException or ChatNetworkException)
+        {
+            Publish(new ErrorEvent($"not offered: {e.Message}"));
+        }
+    }
+
+    /// <summary>Downloads an offered file (by id or a unique start of it) into the downloads folder.</summary>
+    public void GetFile(string id)
+    {
+        if (_files is null)
+            Publish(new ErrorEvent(NoDirectNetwork));
+        else
+            _files.Get(id);
+    }
+
+    /// <summary>"1.5 MiB" and the like.</summary>
+    public static string FormatSize(double bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        int unit = 0;
+        while (bytes >= 1024 && unit < units.Length - 1)
+        {
+            bytes /= 1024;
+            unit++;
+        }
+        return unit == 0 ? $"{bytes:0} B" : $"{bytes:0.0} {units[unit]}";
+    }
+
+    private void StartDirect()
+    {
+        _files?.Start();
+        if (_direct is not null)
+            _ = _direct.FlushAllAsync(_stopping.Token);
+    }
+
+    /// <summary>The network's direct events, and connections (which send the outbox and resume downloads).</summary>
+    private async Task ApplyDirectAsync(NetworkEvent networkEvent, CancellationToken cancellationToken)
+    {
+        switch (networkEvent)
+        {
+            case PeerJoined joined:
+                _direct?.OnPeerConnected(joined.Peer.PeerId);
+                _files?.OnPeerConnected(joined.Peer.PeerId);
+                break;
+            case DirectArrived arrived:
+                string nick = ChatLimits.CheckNick(arrived.Envelope.Nick) is null ? arrived.Envelope.Nick : PeerInfo.ShortPeerId(arrived.PeerId);
+                DirectEnvelope envelope = arrived.Envelope with { Nick = nick };
+                LearnDirectNick(arrived.PeerId, nick);
+                if (envelope.Offer is { } offer && _files?.OnOffer(offer, arrived.PeerId, nick) == true)
+                    Publish(new FileOfferEvent(offer, arrived.PeerId, nick, null));
+                if (_direct is not null && envelope.Text is not null)
+                    await _direct.OnArrivedAsync(arrived.PeerId, envelope, cancellationToken).ConfigureAwait(false);   // stored, then shown
+                break;
+            case RoomFileOffered offered:
+                bool inRoom;
+                lock (_gate)
+                    inRoom = _rooms.Contains(offered.Room);
+                if (inRoom && _files?.OnOffer(offered.Offer, offered.PeerId, offered.Nick) == true)
+                    Publish(new FileOfferEvent(offered.Offer, offered.PeerId, offered.Nick, offered.Room));
+                break;
+        }
+    }
+
+    private void LearnDirectNick(string peerId, string nick)
+    {
+        lock (_gate)
+        {
+            if (_nicks.GetValueOrDefault(peerId) == nick)
+                return;
+            _nicks[peerId] = nick;
+            if (_peers.TryGetValue(peerId, out PeerInfo? peer))
+            {
+                _peers[peerId] = peer = peer with { Nick = nick };
+                PublishLocked(new PeerUpdatedEvent(peer));
+            }
+        }
+    }
+
+    /// <summary>
+    /// A peer id for <paramref name="target"/>: a peer id as given, or the one peer (connected first,
+    /// else any we heard from) that uses it as its nick. Publishes the error and returns null otherwise.
+    /// </summary>
+    private string? ResolvePeer(string target)
+    {
+        lock (_gate)
+        {
+            if (_peers.ContainsKey(target) || _nicks.ContainsKey(target))
+                return target;
+            string[] connected = [.. _peers.Values.Where(p => p.Nick == target).Select(p => p.PeerId).Distinct()];
+            string[] candidates = connected.Length > 0 ? connected : [.. _nicks.Where(n => n.Value == target).Select(n => n.Key)];
+            if (candidates.Length == 1)
+                return candidates[0];
+            if (candidates.Length > 1)
+            {
+                PublishLocked(new ErrorEvent($"{SafeText.ForDisplay(target)} is the nick of {candidates.Length} peers; give a peer id"));
+                return null;
+            }
+        }
+        if (LooksLikePeerId(target))
+            return target;
+        Publish(new ErrorEvent($"no peer known as {SafeText.ForDisplay(target)}; give a nick seen in a room, or a peer id"));
+        return null;
+    }
+
+    /// <summary>Base58 text of peer-id length (the network checks it properly when it dials).</summary>
+    private static bool LooksLikePeerId(string text) =>
+        text.Length is >= 40 and <= 128 && text.All(c => char.IsAsciiLetterOrDigit(c) && c is not ('0' or 'O' or 'I' or 'l'));
+
+    private async ValueTask DisposeDirectAsync()
+    {
+        if (_direct is not null)
+            await _direct.DisposeAsync().ConfigureAwait(false);
+        if (_files is not null)
+            await _files.DisposeAsync().ConfigureAwait(false);
+    }
+}

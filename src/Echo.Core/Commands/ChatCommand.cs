@@ -1,0 +1,47 @@
+namespace Echo.Core.Commands;
+
+/// <summary>A parsed input line: text for the current room or a slash command.</summary>
+public abstract record ChatCommand
+{
+    /// <summary>Text to send to the current room.</summary>
+    public sealed record Say(string Text) : ChatCommand;
+
+    /// <summary>/connect &lt;multiaddr&gt;</summary>
+    public sealed record Connect(string Address) : ChatCommand;
+
+    /// <summary>/join &lt;room&gt;: join (if needed) and make it the current room.</summary>
+    public sealed record Join(string Room) : ChatCommand;
+
+    /// <summary>/leave [room]: leave the given or the current room.</summary>
+    public sealed record Leave(string? Room) : ChatCommand;
+
+    /// <summary>/nick &lt;name&gt;</summary>
+    public sealed record Nick(string Name) : ChatCommand;
+
+    /// <summary>/msg &lt;nick|peer id&gt; &lt;text&gt;: a direct message to one peer.</summary>
+    public sealed record Msg(string Target, string Text) : ChatCommand;
+
+    /// <summary>/send &lt;path&gt; [peer]: offer a file to the current room, or to one peer.</summary>
+    public sealed record Send(string Path, string? Target) : ChatCommand;
+
+    /// <summary>/get &lt;id&gt;: fetch an offered file into the downloads folder.</summary>
+    public sealed record Get(string Id) : ChatCommand;
+
+    /// <summary>/peers</summary>
+    public sealed record Peers : ChatCommand;
+
+    /// <summary>/rooms</summary>
+    public sealed record Rooms : ChatCommand;
+
+    /// <summary>/help</summary>
+    public sealed record Help : ChatCommand;
+
+    /// <summary>/quit</summary>
+    public sealed record Quit : ChatCommand;
+
+    /// <summary>A line that could not be understood; <see cref="Message"/> says why.</summary>
+    public sealed record Invalid(string Message) : ChatCommand;
+
+    /// <summary>Nothing to do (an empty line).</summary>
+    public sealed record Empty : ChatCommand;
+}

@@ -1,0 +1,95 @@
+namespace Echo.Core.Commands;
+
+/// <summary>Turns an input line into a <see cref="ChatCommand"/>. Pure, so both UIs and tests share it.</summary>
+public static class CommandParser
+{
+    /// <summary>One line per command, for /help.</summary>
+    public static IReadOnlyList<string> HelpLines { get; } =
+    [
+        "/connect <multiaddr>   dial a peer, e.g. /ip4/127.0.0.1/tcp/8080 (the /p2p/<id> part is optional)",
+        "/join <room>           join a room and switch to it",
+        "/leave [room]          leave the current (or the given) room",
+        "/nick <name>           change your nick",
+        "/msg <nick|id> <text>  send a direct message to one peer (queued until it is online)",
+        "/send <path> [peer]    offer a file to the current room, or to one peer (quote a path with spaces)",
+        "/get <id>              download an offered file (a unique start of the id is enough)",
+        "/peers                 list connected peers",
+        "/rooms                 list joined rooms",
+        "/help                  this list",
+        "/quit                  leave the chat",
+        "Anything else is sent to the current room. Start a message with // to send a leading '/'.",
+    ];
+
+    /// <summary>Parses one line as typed by a user.</summary>
+    public static ChatCommand Parse(string line)
+    {
+        string trimmed = line.Trim();
+        if (trimmed.Length == 0)
+            return new ChatCommand.Empty();
+        if (!trimmed.StartsWith('/'))
+            return new ChatCommand.Say(trimmed);
+        if (trimmed.StartsWith("//", StringComparison.Ordinal))
+            return new ChatCommand.Say(trimmed[1..]);
+
+        int space = trimmed.IndexOf(' ');
+        string name = (space < 0 ? trimmed[1..] : trimmed[1..space]).ToLowerInvariant();
+        string argument = space < 0 ? "" : trimmed[(space + 1)..].Trim();
+        return name switch
+        {
+            "connect" => argument.Length == 0 || argument.Contains(' ')
+                ? new ChatCommand.Invalid("usage: /connect <multiaddr>")
+                : new ChatCommand.Connect(argument),
+            "join" => argument.Length == 0 || argument.Contains(' ')
+                ? new ChatCommand.Invalid("usage: /join <room>")
+                : new ChatCommand.Join(argument),
+            "leave" or "part" => argument.Contains(' ')
+                ? new ChatCommand.Invalid("usage: /leave [room]")
+                : new ChatCommand.Leave(argument.Length == 0 ? null : argument),
+            "nick" => argument.Length == 0 || argument.Contains(' ')
+                ? new ChatCommand.Invalid("usage: /nick <name>")
+                : new ChatCommand.Nick(argument),
+            "msg" or "dm" => ParseMsg(argument),
+            "send" => ParseSend(argument),
+            "get" => argument.Length == 0 || argument.Contains(' ')
+                ? new ChatCommand.Invalid("usage: /get <id>")
+                : new ChatCommand.Get(argument),
+            "peers" => new ChatCommand.Peers(),
+            "rooms" => new ChatCommand.Rooms(),
+            "help" or "?" => new ChatCommand.Help(),
+            "quit" or "exit" => new ChatCommand.Quit(),
+            _ => new ChatCommand.Invalid($"unknown command /{name}; type /help for the list"),
+        };
+    }
+
+    private static ChatCommand ParseMsg(string argument)
+    {
+        int space = argument.IndexOf(' ');
+        return space <= 0 || argument[(space + 1)..].Trim().Length == 0
+            ? new ChatCommand.Invalid("usage: /msg <nick|peer id> <text>")
+            : new ChatCommand.Msg(argument[..space], argument[(space + 1)..].Trim());
+    }
+
+    /// <summary>/send path [peer], where a path with spaces is written in double quotes.</summary>
+    private static ChatCommand ParseSend(string argument)
+    {
+        const string usage = "usage: /send <path> [peer]  (quote a path that has spaces)";
+        string path, rest;
+        if (argument.StartsWith('"'))
+        {
+            int close = argument.IndexOf('"', 1);
+            if (close < 0)
+                return new ChatCommand.Invalid(usage);
+            path = argument[1..close];
+            rest = argument[(close + 1)..].Trim();
+        }
+        else
+        {
+            int space = argument.IndexOf(' ');
+            path = space < 0 ? argument : argument[..space];
+            rest = space < 0 ? "" : argument[(space + 1)..].Trim();
+        }
+        return path.Length == 0 || rest.Contains(' ')
+            ? new ChatCommand.Invalid(usage)
+            : new ChatCommand.Send(path, rest.Length == 0 ? null : rest);
+    }
+}

@@ -1,0 +1,30 @@
+using Echo.Core.Direct;
+
+namespace Echo.Core.Files;
+
+/// <summary>A file someone offers: what a recipient needs to fetch it with /get and to verify it.</summary>
+/// <param name="Id">The offer's id (see <see cref="DirectIds"/>); the sender serves the file under it and nothing else.</param>
+/// <param name="Name">The name as the sender gave it; sanitized (<see cref="SafeFileName"/>) before it touches a disk.</param>
+/// <param name="Size">The exact size in bytes.</param>
+/// <param name="Sha256">The SHA-256 of the content, 64 lowercase hex digits.</param>
+public sealed record FileOffer(string Id, string Name, long Size, string Sha256)
+{
+    /// <summary>Longest name accepted from the network (in UTF-16 units); it is shortened on disk anyway.</summary>
+    public const int MaxNameLength = 16 * 1024;
+
+    /// <summary>Null when the offer is well formed, else why not.</summary>
+    public string? Problem() =>
+        !DirectIds.IsValid(Id) ? "bad offer id"
+        : Name.Length == 0 ? "empty file name"
+        : Name.Length > MaxNameLength ? $"file name longer than {MaxNameLength} characters"
+        : Size < 0 ? "negative size"
+        : Sha256.Length != 64 || !Sha256.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f') ? "bad SHA-256"
+        : null;
+}
+
+/// <summary>A file we offered, as the sender keeps it: where it is and what it looked like when offered.</summary>
+/// <param name="Offer">The offer as announced.</param>
+/// <param name="Path">The full path of the file on this machine; never sent.</param>
+/// <param name="LastWriteUtc">Its modification time when offered: a changed file is no longer served.</param>
+/// <param name="To">The one peer it was offered to, or null for a room offer (any peer with the id may fetch it).</param>
+public sealed record OfferedFile(FileOffer Offer, string Path, DateTime LastWriteUtc, string? To);

@@ -1,0 +1,38 @@
+namespace Echo.Core.Peers;
+
+/// <summary>How we came to know a peer.</summary>
+public enum PeerSource
+{
+    /// <summary>We dialed it because the user asked (/connect, --connect).</summary>
+    Manual,
+
+    /// <summary>It dialed us.</summary>
+    Inbound,
+
+    /// <summary>Found on the local network.</summary>
+    Mdns,
+}
+
+/// <summary>A connected peer as the user sees it.</summary>
+/// <param name="PeerId">The peer id (text form).</param>
+/// <param name="Address">The address of the connection, with /p2p/.</param>
+/// <param name="Source">How it was found.</param>
+/// <param name="ConnectedSince">When the connection opened.</param>
+/// <param name="Nick">The nick learned from its chat messages, if any yet.</param>
+/// <param name="RoundTrip">The last measured ping round trip, if any.</param>
+/// <param name="IsEchoGo">True when it speaks echo-go's line protocol.</param>
+public sealed record PeerInfo(
+    string PeerId,
+    string Address,
+    PeerSource Source,
+    DateTimeOffset ConnectedSince,
+    string? Nick = null,
+    TimeSpan? RoundTrip = null,
+    bool IsEchoGo = false)
+{
+    /// <summary>The peer id shortened for display: its last 8 characters after an ellipsis.</summary>
+    public string ShortId => ShortPeerId(PeerId);
+
+    /// <summary>Shortens a peer id for display (its last 8 characters after an ellipsis).</summary>
+    public static string ShortPeerId(string peerId) => peerId.Length <= 10 ? peerId : "…" + peerId[^8..];
+}

@@ -1,0 +1,23 @@
+using Echo.Core.Direct;
+
+namespace Echo.Core.Ports;
+
+/// <summary>
+/// Where direct messages are kept: every conversation, and the outbox (sent messages the recipient
+/// has not acknowledged yet), which is retried when the peer connects. Every method is safe to call
+/// from several threads.
+/// </summary>
+public interface IDirectStore
+{
+    /// <summary>Stores a message; one already stored (same id and peer) is left as it is. Returns true when it was new.</summary>
+    Task<bool> AddAsync(DirectMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Marks our message <paramref name="id"/> to <paramref name="peerId"/> delivered (it leaves the outbox).</summary>
+    Task MarkDeliveredAsync(string peerId, string id, CancellationToken cancellationToken);
+
+    /// <summary>Our undelivered messages, oldest first; all peers when <paramref name="peerId"/> is null.</summary>
+    Task<IReadOnlyList<DirectMessage>> OutboxAsync(string? peerId, CancellationToken cancellationToken);
+
+    /// <summary>The newest <paramref name="count"/> messages with <paramref name="peerId"/>, oldest first.</summary>
+    Task<IReadOnlyList<DirectMessage>> ConversationAsync(string peerId, int count, CancellationToken cancellationToken);
+}
