@@ -1,0 +1,88 @@
+using Echo.Core.Direct;
+using Echo.Core.Ports;
+using Microsoft.Data.Sqlite;
+
+namespace Echo.Storage;
+
+/// <summary>Direct messages and their outbox, in the same file and with the same durability as the history.</summary>
+public sealed partial class SqliteMessageStore : IDirectStore
+{
+    private const string DirectColumns = "id, peer, nick, text, ts, outgoing, delivered";
+
+    /// <summary>True when direct messages can be kept here (the file is usable and writable).</summary>
+    public bool CanStoreDirectMessages => _connection is not null && !IsReadOnly;
+
+    /// <inheritdoc />
+    public Task<bool> AddAsync(DirectMessage message, CancellationToken cancellationToken) =>
+        WriteDirect(c =>
+        {
+            using SqliteCommand command = c.CreateCommand();
+            command.CommandText = """
+                INSERT OR IGNORE INTO direct_messages (id, peer, nick, text, ts, outgoing, delivered)
+                VALUES ($id, $peer, $nick, $text, $ts, $outgoing, $delivered)
+                """;
+            command.Parameters.AddWithValue("$id", message.Id);
+            command.Parameters.AddWithValue("$peer", message.PeerId);
+            command.Parameters.AddWithValue("$nick", message.Nick);
+            command.Parameters.AddWithValue("$text", message.Text);
+            command.Parameters.AddWithValue("$ts", message.Timestamp.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$outgoing", message.Outgoing ? 1 : 0);
+            command.Parameters.AddWithValue("$delivered", message.Delivered ? 1 : 0);
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task MarkDeliveredAsync(string peerId, string id, CancellationToken cancellationToken) =>
+        WriteDirect(c =>
+        {
+            using SqliteCommand command = c.CreateCommand();
+            command.CommandText = "UPDATE direct_messages SET delivered = 1 WHERE peer = $peer AND id = $id AND outgoing = 1";
+            command.Parameters.AddWithValue("$peer", peerId);
+            command.Parameters.AddWithValue("$id", id);
+            return command.ExecuteNonQuery();
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<DirectMessage>> OutboxAsync(string? peerId, CancellationToken cancellationToken) =>
+        ReadDirect($"SELECT {DirectColumns} FROM direct_messages WHERE outgoing = 1 AND delivered = 0 " +
+                   "AND ($peer IS NULL OR peer = $peer) ORDER BY seq", peerId, int.MaxValue, reverse: false, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<DirectMessage>> ConversationAsync(string peerId, int count, CancellationToken cancellationToken) =>
+        ReadDirect($"SELECT {DirectColumns} FROM direct_messages WHERE peer = $peer ORDER BY seq DESC LIMIT $n",
+            peerId, count, reverse: true, cancellationToken);
+
+    /// <summary>One write in its own transaction (one fsync); refuses when the store is read-only.</summary>
+    private Task<T> WriteDirect<T>(Func<SqliteConnection, T> write, CancellationToken cancellationToken)
+    {
+        if (!CanStoreDirectMessages)
+            throw new MessageStoreException(Problem ?? "history is read-only");
+        return Locked(c =>
+        {
+            using SqliteTransaction transaction = c.BeginTransaction();
+            T result = write(c);
+            transaction.Commit();
+            return result;
+        }, cancellationToken);
+    }
+
+    private Task<IReadOnlyList<DirectMessage>> ReadDirect(string sql, string? peerId, int count, bool reverse,
+        CancellationToken cancellationToken) =>
+        Read<IReadOnlyList<DirectMessage>>(c =>
+        {
+            using SqliteCommand command = c.CreateCommand();
+            command.CommandText = sql;
+            command.Parameters.AddWithValue("$peer", (object?)peerId ?? DBNull.Value);
+            command.Parameters.AddWithValue("$n", count);
+            using SqliteDataReader r = command.ExecuteReader();
+            List<DirectMessage> messages = [];
+            while (r.Read())
+            {
+                messages.Add(new DirectMessage(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
+                    DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)), r.GetInt64(5) == 1, r.GetInt64(6) == 1));
+            }
+            if (reverse)
+                messages.Reverse();
+            return messages;
+        }, [], cancellationToken);
+}
