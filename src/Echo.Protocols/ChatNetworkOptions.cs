@@ -1,0 +1,52 @@
+using Echo.Core.Chat;
+using Echo.Net.Mdns;
+using Echo.Net.Pubsub;
+using Echo.Protocols.History;
+
+namespace Echo.Protocols;
+
+/// <summary>Settings of a <see cref="Libp2pChatNetwork"/>, each with the reason for its default.</summary>
+public sealed record ChatNetworkOptions
+{
+    /// <summary>The room echo-go peers' lines appear in, and whose messages go to them; the chat's default room.</summary>
+    public string DefaultRoom { get; init; } = "lobby";
+
+    /// <summary>How often every connected peer is pinged to show its round trip.</summary>
+    public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long one ping may take before it counts as failed (go's ping gives up after 10 s too).</summary>
+    public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Events buffered for the chat. When the reader falls this far behind, the oldest are dropped
+    /// (and logged) rather than stalling the network.
+    /// </summary>
+    public int EventCapacity { get; init; } = 10_000;
+
+    /// <summary>Open our echo-go stream to a peer as soon as identify says it speaks the protocol.</summary>
+    public bool OpenEchoGoOnIdentify { get; init; } = true;
+
+    /// <summary>
+    /// Gossipsub settings. The default message id is go's (<c>from || seqno</c>), shared with
+    /// go-libp2p's chat example; see docs/PROTOCOLS.md for js nodes.
+    /// </summary>
+    public PubsubOptions Pubsub { get; init; } = new();
+
+    /// <summary>Find and dial peers on the local network with mDNS; null (the default) leaves it off.</summary>
+    public MdnsOptions? Mdns { get; init; }
+    /// <summary>History sync settings; sync runs only when the network is given a message store.</summary>
+    public HistorySyncOptions History { get; init; } = new();
+
+    /// <summary>Throws when a setting is out of range.</summary>
+    public void Validate()
+    {
+        if (ChatLimits.CheckRoom(DefaultRoom) is { } roomError)
+            throw new ArgumentException(roomError, nameof(DefaultRoom));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(PingInterval, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(PingTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(EventCapacity, 16);
+        Pubsub.Validate();
+        Mdns?.Validate();
+        History.Validate();
+    }
+}

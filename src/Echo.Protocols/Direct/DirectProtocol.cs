@@ -1,0 +1,140 @@
+using Echo.Core.Chat;
+using Echo.Core.Direct;
+using Echo.Core.Files;
+using Echo.Core.Ports;
+using Echo.Net;
+using Echo.Net.Framing;
+using Echo.Net.Host;
+using Echo.Net.Identity;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+
+namespace Echo.Protocols.Direct;
+
+/// <summary>
+/// <c>/echo/dm/1.0.0</c>: one direct message per stream, acknowledged on the same stream. The sender
+/// is the stream's remote peer (proven by the Noise handshake), never a field of the frame.
+/// </summary>
+internal sealed class DirectProtocol(Libp2pHost host, Action<NetworkEvent> post, ILogger logger)
+{
+    public const string ProtocolId = "/echo/dm/1.0.0";
+
+    /// <summary>A frame's limit: 4 KiB of text and a 16 KiB name fit many times over, even escaped.</summary>
+    public const int MaxFrameBytes = 64 * 1024;
+
+    /// <summary>How long one exchange may take: the frame in, the acknowledgement out.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Serves one inbound stream: reads the frame, hands it to the chat, acknowledges it.</summary>
+    public async Task HandleAsync(P2PStream stream, CancellationToken cancellationToken)
+    {
+        using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(Timeout);
+        byte[]? bytes = await stream.Input.ReadLengthPrefixedAsync(MaxFrameBytes, ProtocolId, limit.Token).ConfigureAwait(false);
+        if (bytes is null)
+            return;
+        DirectFrame frame;
+        try
+        {
+            frame = DirectFrame.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new ProtocolViolationException(ProtocolId, "bad frame: " + e.Message, e);
+        }
+        string? problem = Check(frame, out DirectEnvelope? envelope);
+        if (envelope is not null)
+            post(new DirectArrived(stream.RemotePeer.ToString(), envelope));
+        else
+            Log.DirectRejected(logger, stream.RemotePeer, problem!);
+        DirectAck ack = new() { Id = frame.Id, Accepted = envelope is not null, Reason = problem ?? "" };
+        await stream.Output.WriteLengthPrefixedAsync(ack.ToByteArray(), limit.Token).ConfigureAwait(false);
+        await stream.CompleteOutputAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Sends one frame and waits for its acknowledgement.</summary>
+    /// <exception cref="ChatNetworkException">Not connected, no answer in time, or refused.</exception>
+    public async Task SendAsync(string peerId, DirectEnvelope envelope, CancellationToken cancellationToken)
+    {
+        if (!PeerId.TryParse(peerId, out PeerId? peer) || peer is null)
+            throw new ChatNetworkException($"{SafeText.ForDisplay(peerId)} is not a peer id");
+        DirectFrame frame = ToFrame(envelope);
+        using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(Timeout);
+        P2PStream stream = await ProtocolStreams.OpenAsync(host, peer, ProtocolId, "the peer is not connected", limit.Token, cancellationToken)
+            .ConfigureAwait(false);
+        try
+        {
+            await stream.Output.WriteLengthPrefixedAsync(frame.ToByteArray(), limit.Token).ConfigureAwait(false);
+            await stream.CompleteOutputAsync().ConfigureAwait(false);
+            byte[] bytes = await stream.Input.ReadLengthPrefixedAsync(MaxFrameBytes, ProtocolId, limit.Token).ConfigureAwait(false)
+                ?? throw new ChatNetworkException("the peer closed the stream without acknowledging");
+            DirectAck ack = DirectAck.Parser.ParseFrom(bytes);
+            if (ack.Id != envelope.Id)
+                throw new ChatNetworkException("the peer acknowledged another message");
+            if (!ack.Accepted)
+                throw new ChatNetworkException("the peer refused it: " + SafeText.ForDisplay(ack.Reason));
+        }
+        catch (Exception e) when (e is IOException or ProtocolViolationException or InvalidProtocolBufferException
+                                  || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            stream.Reset();
+            throw new ChatNetworkException(e is OperationCanceledException ? "no acknowledgement in time" : e.Message, e);
+        }
+    }
+
+    internal static DirectFrame ToFrame(DirectEnvelope envelope)
+    {
+        DirectFrame frame = new()
+        {
+            Id = envelope.Id,
+            Nick = envelope.Nick,
+            TimestampMs = envelope.Timestamp.ToUnixTimeMilliseconds(),
+            Text = envelope.Text ?? "",
+        };
+        if (envelope.Offer is { } offer)
+        {
+            frame.Offer = new FileOfferFrame
+            {
+                Id = offer.Id,
+                Name = offer.Name,
+                Size = (ulong)offer.Size,
+                Sha256 = ByteString.CopyFrom(Convert.FromHexString(offer.Sha256)),
+            };
+        }
+        return frame;
+    }
+
+    /// <summary>Null and the envelope when the frame keeps every rule; else why not.</summary>
+    internal static string? Check(DirectFrame frame, out DirectEnvelope? envelope)
+    {
+        envelope = null;
+        if (!DirectIds.IsValid(frame.Id))
+            return "bad id";
+        if (frame.Text.Length == 0 && frame.Offer is null)
+            return "neither text nor a file offer";
+        if (frame.Text.Length > 0 && ChatLimits.CheckText(frame.Text) is { } textError)
+            return textError;
+        FileOffer? offer = null;
+        if (frame.Offer is { } wire)
+        {
+            if (wire.Size > long.MaxValue || wire.Sha256.Length != 32)
+                return "bad file offer";
+            offer = new FileOffer(wire.Id, wire.Name, (long)wire.Size, Convert.ToHexStringLower(wire.Sha256.Span));
+            if (offer.Problem() is { } offerProblem)
+                return offerProblem;
+        }
+        DateTimeOffset timestamp;
+        try
+        {
+            timestamp = DateTimeOffset.FromUnixTimeMilliseconds(frame.TimestampMs);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            timestamp = DateTimeOffset.UtcNow;
+        }
+        envelope = new DirectEnvelope(frame.Id, frame.Nick.Length <= 4 * ChatLimits.MaxNickLength ? frame.Nick : "", timestamp,
+            frame.Text.Length == 0 ? null : frame.Text, offer);
+        return null;
+    }
+}

@@ -1,0 +1,308 @@
+using System.Collections.Concurrent;
+using Echo.Core.Chat;
+using Echo.Core.Ports;
+using Echo.Net;
+using Echo.Net.Framing;
+using Echo.Net.Host;
+using Echo.Net.Identity;
+using Echo.Protocols.History.Pb;
+using Echo.Protocols.Rooms;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+
+namespace Echo.Protocols.History;
+
+/// <summary>
+/// <c>/echo/history/1.0.0</c>: a node asks a peer for a room's messages it lacks, page by page on
+/// one stream, and answers such requests from its own store. Every fetched message is checked
+/// against its author's pubsub signature and <c>SenderID</c> before it is stored; what fails is
+/// dropped and counted against the peer that sent it. See docs/PROTOCOLS.md for the wire format.
+/// </summary>
+internal sealed class HistorySync
+{
+    public const string ProtocolId = "/echo/history/1.0.0";
+
+    /// <summary>A request frame: 512 ids of about 70 bytes fit with room to spare.</summary>
+    public const int MaxRequestBytes = 64 * 1024;
+
+    /// <summary>A response frame: a page stops growing past <see cref="PageBytes"/>, and one message is at most 64 KiB of data.</summary>
+    public const int MaxResponseBytes = 1024 * 1024;
+
+    public const int PageBytes = 256 * 1024;
+
+    public const int MaxPageMessages = 500;
+
+    public const int MaxHaveIds = 512;
+
+    /// <summary>Requests one stream may carry before the responder closes it.</summary>
+    public const int MaxRequestsPerStream = 10_000;
+
+    private readonly Libp2pHost _host;
+    private readonly IMessageStore _store;
+    private readonly HistorySyncOptions _options;
+    private readonly Action<NetworkEvent> _post;
+    private readonly Action<PeerId> _penalize;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<(PeerId, string), Task> _running = [];
+    private readonly ConcurrentDictionary<PeerId, int> _invalid = new();
+    private readonly ConcurrentDictionary<PeerId, TokenBucket> _buckets = new();
+    private long _bytesReceived;
+    private long _bytesSent;
+
+    public HistorySync(Libp2pHost host, IMessageStore store, HistorySyncOptions options, Action<NetworkEvent> post,
+        Action<PeerId> penalize, TimeProvider time, ILogger logger)
+    {
+        _host = host;
+        _store = store;
+        _options = options;
+        _post = post;
+        _penalize = penalize;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Frame bytes read from peers' answers (prefixes included).</summary>
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
+
+    /// <summary>Frame bytes written in our answers (prefixes included).</summary>
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    /// <summary>Messages from <paramref name="peer"/>'s answers that failed verification.</summary>
+    public int InvalidFrom(PeerId peer) => _invalid.GetValueOrDefault(peer);
+
+    /// <summary>
+    /// Fetches what <paramref name="peer"/> has of <paramref name="room"/> after our cursor for it,
+    /// unless a sync of that pair is already running (then returns that one).
+    /// </summary>
+    public Task SyncAsync(PeerId peer, string room, CancellationToken cancellationToken)
+    {
+        if (_invalid.GetValueOrDefault(peer) >= _options.MaxInvalidPerPeer)
+            return Task.CompletedTask;
+        TaskCompletionSource started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task run;
+        lock (_gate)
+        {
+            if (_running.TryGetValue((peer, room), out Task? running))
+                return running;
+            run = RunAsync(started.Task, peer, room, cancellationToken);
+            _running[(peer, room)] = run;
+        }
+        started.TrySetResult();
+        return run;
+    }
+
+    private async Task RunAsync(Task start, PeerId peer, string room, CancellationToken cancellationToken)
+    {
+        await start.ConfigureAwait(false);
+        try
+        {
+            await FetchAsync(peer, room, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is IOException or ProtocolViolationException or MessageStoreException
+                                      or InvalidOperationException or ObjectDisposedException or TimeoutException
+                                      or OperationCanceledException)
+        {
+            Log.HistorySyncFailed(_logger, peer, room, e.Message);
+        }
+        finally
+        {
+            lock (_gate)
+                _running.Remove((peer, room));
+        }
+    }
+
+    private async Task FetchAsync(PeerId peer, string room, CancellationToken cancellationToken)
+    {
+        string peerText = peer.ToString();
+        HistoryCursor? saved = await _store.GetSyncCursorAsync(room, peerText, cancellationToken).ConfigureAwait(false);
+        // Start a little before where the last sync ended: a message can reach the peer after newer ones.
+        HistoryCursor after = saved is { } cursor
+            ? new HistoryCursor(Math.Max(long.MinValue + 1, cursor.TimestampMs) - (long)_options.Overlap.TotalMilliseconds, "")
+            : HistoryCursor.Start;
+        IReadOnlyList<ChatMessage> have = await _store.AfterAsync(room, after, MaxHaveIds, cancellationToken).ConfigureAwait(false);
+        P2PStream stream = await _host.OpenStreamAsync(peer, ProtocolId, cancellationToken).ConfigureAwait(false);
+        int fetched = 0;
+        try
+        {
+            HistoryRequest request = new() { Room = room, AfterTs = after.TimestampMs, AfterId = after.Id, Limit = MaxPageMessages };
+            request.Have.Add(have.Select(m => m.Id));
+            for (int page = 0; page < _options.MaxPagesPerSync; page++)
+            {
+                using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(_options.ResponseTimeout);
+                await stream.Output.WriteLengthPrefixedAsync(request.ToByteArray(), timeout.Token).ConfigureAwait(false);
+                byte[] frame = await stream.Input.ReadLengthPrefixedAsync(MaxResponseBytes, ProtocolId, timeout.Token).ConfigureAwait(false)
+                               ?? throw new UnexpectedEndException(ProtocolId);
+                Interlocked.Add(ref _bytesReceived, Varint.GetByteCount((ulong)frame.Length) + frame.Length);
+                HistoryResponse response = Parse(HistoryResponse.Parser, frame);
+                if (response.Error.Length > 0)
+                {
+                    Log.HistoryRefused(_logger, peer, room, response.Error);
+                    return;
+                }
+                if (response.RetryAfterMs > 0)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(response.RetryAfterMs, 5000)), _time, cancellationToken)
+                        .ConfigureAwait(false);
+                    continue;
+                }
+                if (response.Messages.Count > MaxPageMessages)
+                    throw new ProtocolViolationException(ProtocolId, $"{response.Messages.Count} messages in one page");
+                List<ChatMessage> valid = Verify(peer, room, response.Messages);
+                HistoryCursor next = new(response.NextTs, response.NextId);
+                if (response.More && next.CompareTo(after) <= 0)
+                    throw new ProtocolViolationException(ProtocolId, "the cursor did not move forward");
+                IReadOnlyList<ChatMessage> added = await _store.AddSyncedAsync(room, peerText, valid, next, cancellationToken)
+                    .ConfigureAwait(false);
+                fetched += added.Count;
+                if (added.Count > 0)
+                    _post(new HistoryArrived(room, added));
+                if (!response.More || _invalid.GetValueOrDefault(peer) >= _options.MaxInvalidPerPeer)
+                    break;
+                after = next;
+                request = new HistoryRequest { Room = room, AfterTs = after.TimestampMs, AfterId = after.Id, Limit = MaxPageMessages };
+            }
+            await stream.CompleteOutputAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            stream.Reset();
+            throw;
+        }
+        Log.HistorySynced(_logger, peer, room, fetched);
+    }
+
+    private List<ChatMessage> Verify(PeerId peer, string room, IEnumerable<SignedMessage> messages)
+    {
+        List<ChatMessage> valid = [];
+        DateTimeOffset now = _time.GetUtcNow();
+        foreach (SignedMessage m in messages)
+        {
+            SignedEnvelope envelope = new(m.From.ToByteArray(), m.Seqno.ToByteArray(), m.Data.ToByteArray(), m.Signature.ToByteArray(),
+                m.Key.ToByteArray());
+            // Without an author's Timestamp, the responder's time is all there is; never later than now.
+            DateTimeOffset fallback = m.Ts > 0 && m.Ts < now.ToUnixTimeMilliseconds() ? DateTimeOffset.FromUnixTimeMilliseconds(m.Ts) : now;
+            if (SignedRoomMessage.Open(room, envelope, fallback, out string? error) is { } message)
+            {
+                valid.Add(message);
+                continue;
+            }
+            int count = _invalid.AddOrUpdate(peer, 1, (_, n) => n + 1);
+            _penalize(peer);
+            Log.HistoryMessageRejected(_logger, peer, room, error ?? "invalid", count);
+        }
+        return valid;
+    }
+
+    /// <summary>Answers one peer's requests on one stream until it closes its side.</summary>
+    public async Task HandleInboundAsync(P2PStream stream, CancellationToken cancellationToken)
+    {
+        PeerId peer = stream.RemotePeer;
+        try
+        {
+            for (int served = 0; served < MaxRequestsPerStream; served++)
+            {
+                byte[]? frame = await stream.Input.ReadLengthPrefixedAsync(MaxRequestBytes, ProtocolId, cancellationToken)
+                    .ConfigureAwait(false);
+                if (frame is null)
+                    break;
+                HistoryResponse response = await AnswerAsync(peer, Parse(HistoryRequest.Parser, frame), cancellationToken)
+                    .ConfigureAwait(false);
+                byte[] bytes = response.ToByteArray();
+                Interlocked.Add(ref _bytesSent, Varint.GetByteCount((ulong)bytes.Length) + bytes.Length);
+                await stream.Output.WriteLengthPrefixedAsync(bytes, cancellationToken).ConfigureAwait(false);
+            }
+            await stream.CompleteOutputAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ProtocolViolationException or MessageStoreException
+                                      or ObjectDisposedException or InvalidOperationException
+                                  || (e is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        {
+            Log.HistoryServeEnded(_logger, peer, e.Message);
+            stream.Reset();
+        }
+    }
+
+    private async Task<HistoryResponse> AnswerAsync(PeerId peer, HistoryRequest request, CancellationToken cancellationToken)
+    {
+        if (ChatLimits.CheckRoom(request.Room) is { } roomError)
+            return new HistoryResponse { Error = roomError };
+        if (request.Have.Count > MaxHaveIds)
+            return new HistoryResponse { Error = $"more than {MaxHaveIds} ids in have" };
+        TokenBucket bucket = _buckets.GetOrAdd(peer, _ => new TokenBucket(_options.RequestBurst, _options.RequestsPerSecond, _time));
+        if (bucket.TryTake() is { } wait)
+            return new HistoryResponse { RetryAfterMs = (uint)Math.Clamp(wait.TotalMilliseconds, 1, 60_000) };
+        int limit = (int)Math.Clamp(request.Limit, 1, MaxPageMessages);
+        HashSet<string> have = new(request.Have, StringComparer.Ordinal);
+        HistoryCursor after = new(request.AfterTs, request.AfterId);
+        IReadOnlyList<ChatMessage> rows = await _store.AfterAsync(request.Room, after, limit, cancellationToken).ConfigureAwait(false);
+        HistoryResponse response = new() { More = rows.Count == limit, NextTs = after.TimestampMs, NextId = after.Id };
+        int bytes = 0;
+        for (int i = 0; i < rows.Count; i++)
+        {
+            ChatMessage row = rows[i];
+            if (bytes >= PageBytes)
+            {
+                response.More = true;
+                break;
+            }
+            (response.NextTs, response.NextId) = (row.Timestamp.ToUnixTimeMilliseconds(), row.Id);
+            // Only signed messages travel: an echo-go line has no author's signature to check.
+            if (row.Envelope is not { } e || have.Contains(row.Id))
+                continue;
+            response.Messages.Add(new SignedMessage
+            {
+                From = ByteString.CopyFrom(e.From),
+                Seqno = ByteString.CopyFrom(e.Seqno),
+                Data = ByteString.CopyFrom(e.Data),
+                Signature = ByteString.CopyFrom(e.Signature),
+                Key = ByteString.CopyFrom(e.Key),
+                Ts = row.Timestamp.ToUnixTimeMilliseconds(),
+            });
+            bytes += e.Size;
+        }
+        return response;
+    }
+
+    private static T Parse<T>(MessageParser<T> parser, byte[] frame) where T : IMessage<T>
+    {
+        try
+        {
+            return parser.ParseFrom(frame);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new ProtocolViolationException(ProtocolId, "malformed frame: " + e.Message, e);
+        }
+    }
+
+    /// <summary>Allows <c>burst</c> requests at once and <c>rate</c> per second after that.</summary>
+    private sealed class TokenBucket(int burst, double rate, TimeProvider time)
+    {
+        private readonly Lock _gate = new();
+        private double _tokens = burst;
+        private long _last = time.GetTimestamp();
+
+        /// <summary>Null when a request may go ahead; otherwise how long until one may.</summary>
+        public TimeSpan? TryTake()
+        {
+            lock (_gate)
+            {
+                long now = time.GetTimestamp();
+                _tokens = Math.Min(burst, _tokens + time.GetElapsedTime(_last, now).TotalSeconds * rate);
+                _last = now;
+                if (_tokens >= 1)
+                {
+                    _tokens -= 1;
+                    return null;
+                }
+                return TimeSpan.FromSeconds((1 - _tokens) / rate);
+            }
+        }
+    }
+}

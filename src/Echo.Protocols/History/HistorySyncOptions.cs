@@ -1,0 +1,46 @@
+namespace Echo.Protocols.History;
+
+/// <summary>Settings of history sync (<c>/echo/history/1.0.0</c>), each with the reason for its default.</summary>
+public sealed record HistorySyncOptions
+{
+    /// <summary>
+    /// A new sync with a peer starts this long before where the last one ended: a message can reach
+    /// the peer after newer ones (a late relay, a skewed clock). The ids we hold in that window are
+    /// sent along, so it costs little on the wire.
+    /// </summary>
+    public TimeSpan Overlap { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Besides on connect and on join, every room is synced with every connected peer this often: a
+    /// message published before two peers' subscriptions met is heard by nobody live, and this is
+    /// how it still arrives. A sync with nothing new costs one small request and answer.
+    /// </summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Pages one sync run fetches at most (500 messages each); a longer history continues at the next connect or /join.</summary>
+    public int MaxPagesPerSync { get; init; } = 1000;
+
+    /// <summary>How long one page may take to arrive.</summary>
+    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>After this many forged or malformed messages from one peer, we stop syncing from it this session.</summary>
+    public int MaxInvalidPerPeer { get; init; } = 10;
+
+    /// <summary>Requests a peer may make at once before the rate applies.</summary>
+    public int RequestBurst { get; init; } = 20;
+
+    /// <summary>Requests per second a peer may make after its burst; more are told to retry later.</summary>
+    public double RequestsPerSecond { get; init; } = 10;
+
+    /// <summary>Throws when a setting is out of range.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Overlap, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(Interval, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxPagesPerSync, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ResponseTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxInvalidPerPeer, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(RequestBurst, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RequestsPerSecond, 0);
+    }
+}

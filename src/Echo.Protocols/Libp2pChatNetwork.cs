@@ -1,0 +1,510 @@
+using System.Text;
+using System.Threading.Channels;
+using Echo.Core;
+using Echo.Core.Chat;
+using Echo.Core.Peers;
+using Echo.Core.Ports;
+using Echo.Net.Host;
+using Echo.Net.Identify;
+using Echo.Net.Identity;
+using Echo.Net.Mdns;
+using Echo.Net.Multiformats;
+using Echo.Net.Pubsub;
+using Echo.Protocols.EchoGo;
+using Echo.Protocols.History;
+using Echo.Protocols.Rooms;
+using Microsoft.Extensions.Logging;
+
+namespace Echo.Protocols;
+
+/// <summary>
+/// The chat's network over libp2p: rooms are gossipsub topics carrying go-chat-example JSON
+/// (<see cref="RoomMessageCodec"/>), echo-go peers are spoken to with their line protocol
+/// (<see cref="EchoGoLine"/>), and connections, disconnections and pings become
+/// <see cref="NetworkEvent"/>s.
+/// </summary>
+/// <remarks>
+/// It takes ownership of the (not yet started) host and creates the pubsub router; disposing it
+/// disposes both. Host events are turned into network events without blocking: they go through a
+/// bounded channel that drops its oldest event when the chat does not keep up.
+/// </remarks>
+public sealed partial class Libp2pChatNetwork : IChatNetwork
+{
+    private readonly Libp2pHost _host;
+    private readonly PubsubRouter _router;
+    private readonly EchoGoStreams _echoGo;
+    private readonly HistorySync? _history;
+    private readonly string _echoGoTag = Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.NextInt64()))[..8];
+    private readonly ChatNetworkOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Channel<NetworkEvent> _events;
+    private readonly Lock _gate = new();
+    private readonly HashSet<PeerId> _joined = [];
+    private readonly Dictionary<string, Room> _rooms = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _validated = new(StringComparer.Ordinal);
+    private readonly BackgroundTasks _background = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ILoggerFactory _loggers;
+    private readonly HashSet<PeerId> _mdnsDialing = [];
+    private MdnsDiscovery? _mdns;
+    private MdnsAutoDialer? _mdnsDialer;
+    private long _echoGoLines;
+    private int _started;
+    private int _disposed;
+
+    private sealed record Room(PubsubSubscription Subscription, Task Pump);
+
+    /// <param name="store">
+    /// The history: with it, the node answers history sync requests from it and fetches what peers
+    /// have of each joined room into it (<c>/echo/history/1.0.0</c>).
+    /// </param>
+    public Libp2pChatNetwork(Libp2pHost host, ChatNetworkOptions options, ILoggerFactory loggers, TimeProvider? time = null,
+        IMessageStore? store = null)
+    {
+        options.Validate();
+        _host = host;
+        _options = options;
+        _time = time ?? TimeProvider.System;
+        _logger = loggers.CreateLogger<Libp2pChatNetwork>();
+        _loggers = loggers;
+        _router = new PubsubRouter(host, options.Pubsub, loggers, _time);
+        _echoGo = new EchoGoStreams(host.PeerId, OnEchoGoLine, OnEchoGoPeer, _logger);
+        _events = Channel.CreateBounded<NetworkEvent>(new BoundedChannelOptions(options.EventCapacity)
+        {
+            FullMode = BoundedChannelFullMode.DropOldest,
+            SingleReader = true,
+        }, dropped => Log.EventDropped(_logger, dropped.GetType().Name));
+        if (store is not null)
+            _history = new HistorySync(host, store, options.History, Post, _router.Penalize, _time, _logger);
+    }
+
+    /// <inheritdoc />
+    public string LocalPeerId => _host.PeerId.ToString();
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> ListenAddresses =>
+        [.. _host.AdvertisedAddresses.Select(a => a.WithPeerId(_host.PeerId).ToString())];
+
+    /// <inheritdoc />
+    public ChannelReader<NetworkEvent> Events => _events.Reader;
+
+    internal Libp2pHost Host => _host;
+
+    internal PubsubRouter Router => _router;
+
+    internal EchoGoStreams EchoGo => _echoGo;
+
+    internal HistorySync? History => _history;
+
+    /// <inheritdoc />
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+            throw new InvalidOperationException("the network is already started");
+        _host.PeerConnected += OnPeerConnected;
+        _host.PeerDisconnected += OnPeerDisconnected;
+        _host.PeerIdentified += OnPeerIdentified;
+        _host.SetStreamHandler(EchoGoLine.ProtocolId, _echoGo.HandleInboundAsync);
+        if (_history is not null)
+            _host.SetStreamHandler(HistorySync.ProtocolId, _history.HandleInboundAsync);
+        StartDirect();
+        try
+        {
+            await _host.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ListenFailedException e)
+        {
+            throw new ChatNetworkException(e.Message, e);
+        }
+        await _router.StartAsync(cancellationToken).ConfigureAwait(false);
+        if (_options.Mdns is { } mdns)
+            StartMdns(mdns);
+        Track(PingLoopAsync(_stopping.Token));
+        if (_history is not null)
+            Track(HistoryLoopAsync(_stopping.Token));
+        Log.Started(_logger, _host.PeerId);
+    }
+
+    /// <inheritdoc />
+    public async Task<string> ConnectAsync(string address, CancellationToken cancellationToken)
+    {
+        if (!Multiaddr.TryParse(address, out Multiaddr? target, out string? error))
+            throw new ChatNetworkException(error ?? "invalid multiaddr");
+        try
+        {
+            Connection connection = await _host.DialAsync(target!, cancellationToken).ConfigureAwait(false);
+            return connection.RemotePeer.ToString();
+        }
+        catch (DialFailedException e)
+        {
+            throw new ChatNetworkException(e.Reason, e);
+        }
+        catch (ObjectDisposedException e)
+        {
+            throw new ChatNetworkException("the network is stopped", e);
+        }
+    }
+
+    /// <summary>
+    /// Local-network discovery: peers found by mDNS are dialed (bounded, with back-off) and reported
+    /// with <see cref="PeerSource.Mdns"/>.
+    /// </summary>
+    private void StartMdns(MdnsOptions options)
+    {
+        _mdnsDialer = new MdnsAutoDialer(_host.PeerId, peer => _host.GetConnection(peer) is not null, DialDiscoveredAsync, options,
+            _loggers.CreateLogger<MdnsAutoDialer>(), _time);
+        _mdns = new MdnsDiscovery(_host.PeerId, () => _host.AdvertisedAddresses, options, _loggers, _time);
+        _mdns.PeerDiscovered += (peer, addresses) => _mdnsDialer.Offer(peer, addresses);
+        _mdns.Start();
+    }
+
+    private async Task DialDiscoveredAsync(Multiaddr address, CancellationToken cancellationToken)
+    {
+        PeerId peer = address.PeerId!;
+        lock (_gate)
+            _mdnsDialing.Add(peer);
+        try
+        {
+            await _host.DialAsync(address, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_gate)
+                _mdnsDialing.Remove(peer);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task JoinRoomAsync(string room, CancellationToken cancellationToken)
+    {
+        if (ChatLimits.CheckRoom(room) is { } roomError)
+            throw new ChatNetworkException(roomError);
+        string topic = RoomTopic.ForRoom(room);
+        lock (_gate)
+        {
+            if (_rooms.ContainsKey(room))
+                return Task.CompletedTask;
+            if (_validated.Add(topic))
+                _router.AddValidator(topic, message => Validate(topic, message));
+            PubsubSubscription subscription;
+            try
+            {
+                subscription = _router.Subscribe(topic);
+            }
+            catch (ObjectDisposedException e)
+            {
+                throw new ChatNetworkException("the network is stopped", e);
+            }
+            _rooms[room] = new Room(subscription, PumpRoomAsync(room, subscription));
+        }
+        foreach (Connection connection in _host.Connections)
+            SyncHistory(connection.RemotePeer, room);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task LeaveRoomAsync(string room, CancellationToken cancellationToken)
+    {
+        Room? left;
+        lock (_gate)
+            _rooms.Remove(room, out left);
+        if (left is null)
+            return;
+        await left.Subscription.DisposeAsync().ConfigureAwait(false);
+        await left.Pump.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<ChatMessage> PublishAsync(string room, string nick, string text, CancellationToken cancellationToken)
+    {
+        if (ChatLimits.CheckRoom(room) is { } roomError)
+            throw new ChatNetworkException(roomError);
+        if (ChatLimits.CheckText(text) is { } textError)
+            throw new ChatNetworkException(textError);
+        if (ChatLimits.CheckNick(nick) is { } nickError)
+            throw new ChatNetworkException(nickError);
+        string topic = RoomTopic.ForRoom(room);
+        DateTimeOffset now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        byte[] data = RoomMessageCodec.Encode(text, LocalPeerId, nick, now);
+        PubsubMessage sent;
+        try
+        {
+            sent = await _router.PublishAsync(topic, data, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            throw new ChatNetworkException(e.Message, e);
+        }
+        if (room == _options.DefaultRoom)
+        {
+            // echo-go peers hear the default room on their stream; a peer that is in the room's topic
+            // already has the message from gossipsub and would otherwise see it twice.
+            HashSet<PeerId> inTopic = [.. _router.TopicPeers(topic)];
+            _echoGo.Broadcast(EchoGoLine.Format(nick, text), peer => !inTopic.Contains(peer));
+        }
+        return new ChatMessage(RoomMessageId(sent), room, LocalPeerId, nick, text, now, MessageOrigin.Local)
+        {
+            Envelope = SignedRoomMessage.Envelope(sent),
+        };
+    }
+
+    /// <summary>Opens our echo-go stream to a connected peer unless one is in use (tests drive the race with it).</summary>
+    internal Task OpenEchoGoAsync(PeerId peer, CancellationToken cancellationToken) =>
+        _echoGo.OpenAsync(_host, peer, cancellationToken);
+
+    private static string RoomMessageId(PubsubMessage message) => SignedRoomMessage.MessageId(message.From, message.Seqno);
+
+    /// <summary>Fetches what <paramref name="peer"/> has of <paramref name="room"/>, if it speaks history sync.</summary>
+    private void SyncHistory(PeerId peer, string room)
+    {
+        if (_history is not null && _host.PeerStore.Get(peer) is { } info && info.Supports(HistorySync.ProtocolId))
+            Track(_history.SyncAsync(peer, room, _stopping.Token));
+    }
+
+    private ValidationResult Validate(string topic, PubsubMessage message)
+    {
+        try
+        {
+            RoomMessage decoded = RoomMessageCodec.Decode(message.Data.Span);
+            if (!PeerId.TryParse(decoded.SenderId, out PeerId? sender) || sender != message.From)
+            {
+                Log.RoomMessageRejected(_logger, message.From, topic, "SenderID is not the signed author");
+                return ValidationResult.Reject;
+            }
+            return ValidationResult.Accept;
+        }
+        catch (RoomMessageFormatException e)
+        {
+            Log.RoomMessageRejected(_logger, message.From, topic, e.Message);
+            return ValidationResult.Reject;
+        }
+    }
+
+    private async Task PumpRoomAsync(string room, PubsubSubscription subscription)
+    {
+        await Task.Yield();
+        try
+        {
+            await foreach (PubsubMessage message in subscription.Messages.ReadAllAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                RoomMessage decoded;
+                try
+                {
+                    decoded = RoomMessageCodec.Decode(message.Data.Span);   // accepted by the validator, so this holds
+                }
+                catch (RoomMessageFormatException)
+                {
+                    continue;
+                }
+                string from = message.From.ToString();
+                string nick = decoded.SenderNick ?? PeerInfo.ShortPeerId(from);
+                Post(new MessageArrived(new ChatMessage(RoomMessageId(message), room, from,
+                    nick, decoded.Text, decoded.Timestamp ?? _time.GetUtcNow(),
+                    MessageOrigin.Room) { Envelope = SignedRoomMessage.Envelope(message) }));
+                PostRoomOffer(room, from, nick, decoded);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void OnEchoGoLine(PeerId peer, string line)
+    {
+        (string? username, string text) = EchoGoLine.Parse(line);
+        if (string.IsNullOrWhiteSpace(text))
+            return;
+        int bytes = Encoding.UTF8.GetByteCount(text);
+        if (bytes > ChatLimits.MaxTextBytes)
+        {
+            Log.EchoGoLineIgnored(_logger, peer, $"text is {bytes} bytes; the limit is {ChatLimits.MaxTextBytes}");
+            return;
+        }
+        string sender = peer.ToString();
+        string? name = username?.Trim();
+        string nick = name is { Length: > 0 and <= ChatLimits.MaxNickLength } ? name : PeerInfo.ShortPeerId(sender);
+        long number = Interlocked.Increment(ref _echoGoLines);
+        // The tag keeps ids apart across runs: the history store keeps one message per id.
+        Post(new MessageArrived(new ChatMessage($"{sender}:echo-go:{_echoGoTag}:{number}", _options.DefaultRoom, sender, nick, text,
+            _time.GetUtcNow(), MessageOrigin.EchoGo)));
+    }
+
+    /// <summary>
+    /// Only a peer without gossipsub (echo-go itself) is shown as an echo-go peer: Echo nodes speak
+    /// the line protocol too, but chat with each other through rooms.
+    /// </summary>
+    private bool IsEchoGoOnly(PeerId peer)
+    {
+        if (!_echoGo.Speaks(peer))
+            return false;
+        // Until identify has answered we cannot tell an Echo node from echo-go; identify reports it then.
+        IdentifyInfo? info = _host.PeerStore.Get(peer);
+        return info is not null && !info.Protocols.Any(p => PubsubRouter.Protocols.Contains(p));
+    }
+
+    private void OnEchoGoPeer(PeerId peer)
+    {
+        lock (_gate)
+        {
+            if (_joined.Contains(peer) && IsEchoGoOnly(peer))
+                Post(new PeerChanged(peer.ToString(), null, true));
+        }
+    }
+
+    private void OnPeerConnected(Connection connection)
+    {
+        PeerId peer = connection.RemotePeer;
+        lock (_gate)
+        {
+            if (!_joined.Add(peer))
+                return;
+            // A peer we are dialing because mDNS found it was found by mDNS, even when its own dial
+            // (it found us too) is the connection that arrived first.
+            PeerSource source = _mdnsDialing.Contains(peer) ? PeerSource.Mdns
+                : connection.Direction == ConnectionDirection.Inbound ? PeerSource.Inbound : PeerSource.Manual;
+            Post(new PeerJoined(new PeerInfo(peer.ToString(), connection.RemoteAddress.ToString(), source, connection.OpenedAt,
+                IsEchoGo: IsEchoGoOnly(peer))));
+        }
+        Track(PingAsync(peer, _stopping.Token));
+    }
+
+    private void OnPeerDisconnected(Connection connection)
+    {
+        PeerId peer = connection.RemotePeer;
+        _echoGo.OnPeerDisconnected(peer);
+        lock (_gate)
+        {
+            if (_joined.Remove(peer))
+                Post(new PeerLeft(peer.ToString()));
+        }
+    }
+
+    private void OnPeerIdentified(Connection connection, IdentifyInfo info)
+    {
+        if (_options.OpenEchoGoOnIdentify && info.Supports(EchoGoLine.ProtocolId) && !connection.IsClosed)
+            Track(OpenEchoGoQuietlyAsync(connection.RemotePeer));
+        OnEchoGoPeer(connection.RemotePeer);
+        if (_history is not null && info.Supports(HistorySync.ProtocolId) && !connection.IsClosed)
+        {
+            string[] rooms;
+            lock (_gate)
+                rooms = [.. _rooms.Keys];
+            foreach (string room in rooms)
+                Track(_history.SyncAsync(connection.RemotePeer, room, _stopping.Token));
+        }
+    }
+
+    private async Task OpenEchoGoQuietlyAsync(PeerId peer)
+    {
+        try
+        {
+            await _echoGo.OpenAsync(_host, peer, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !_stopping.IsCancellationRequested)
+        {
+            Log.EchoGoOpenFailed(_logger, peer, e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task PingLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using PeriodicTimer timer = new(_options.PingInterval, _time);
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                PeerId[] peers;
+                lock (_gate)
+                    peers = [.. _joined];
+                await Task.WhenAll(peers.Select(p => PingAsync(p, cancellationToken))).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task HistoryLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using PeriodicTimer timer = new(_options.History.Interval, _time);
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                string[] rooms;
+                lock (_gate)
+                    rooms = [.. _rooms.Keys];
+                foreach (Connection connection in _host.Connections)
+                {
+                    foreach (string room in rooms)
+                        SyncHistory(connection.RemotePeer, room);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task PingAsync(PeerId peer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.PingTimeout);
+            TimeSpan rtt = await _host.PingAsync(peer, timeout.Token).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (_joined.Contains(peer))
+                    Post(new PeerChanged(peer.ToString(), rtt, null));
+            }
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            Log.PingFailed(_logger, peer, e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void Post(NetworkEvent networkEvent) => _events.Writer.TryWrite(networkEvent);
+
+    private void Track(Task task) => _background.Track(task);
+
+    /// <summary>Leaves every room, closes the echo-go streams, the router and the host.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _host.PeerConnected -= OnPeerConnected;
+        _host.PeerDisconnected -= OnPeerDisconnected;
+        _host.PeerIdentified -= OnPeerIdentified;
+        if (_mdns is not null)
+            await _mdns.DisposeAsync().ConfigureAwait(false);
+        if (_mdnsDialer is not null)
+            await _mdnsDialer.DisposeAsync().ConfigureAwait(false);
+        Room[] rooms;
+        Task[] background;
+        lock (_gate)
+        {
+            rooms = [.. _rooms.Values];
+            _rooms.Clear();
+        }
+        background = _background.Snapshot();
+        foreach (Room room in rooms)
+            await room.Subscription.DisposeAsync().ConfigureAwait(false);
+        await _echoGo.DisposeAsync().ConfigureAwait(false);
+        await _router.DisposeAsync().ConfigureAwait(false);
+        await _host.DisposeAsync().ConfigureAwait(false);
+        await Task.WhenAll([.. background, .. rooms.Select(r => r.Pump)]).WaitAsync(TimeSpan.FromSeconds(10))
+            .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _events.Writer.TryComplete();
+    }
+}

@@ -1,0 +1,65 @@
+using Echo.Net.Identity;
+using Microsoft.Extensions.Logging;
+
+namespace Echo.Protocols;
+
+/// <summary>Source-generated log messages of the chat protocols, EventIds 3100-3199.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Debug, Message = "Room message from {Author} on {Topic} rejected: {Reason}")]
+    public static partial void RoomMessageRejected(ILogger logger, PeerId author, string topic, string reason);
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Network event queue full; dropped the oldest event ({Event})")]
+    public static partial void EventDropped(ILogger logger, string @event);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Debug, Message = "Ping to {Peer} failed: {Reason}")]
+    public static partial void PingFailed(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Debug, Message = "Opening an echo-go stream to {Peer} failed: {Reason}")]
+    public static partial void EchoGoOpenFailed(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Debug, Message = "echo-go stream with {Peer} ({Direction}) in use")]
+    public static partial void EchoGoStreamOpened(ILogger logger, PeerId peer, string direction);
+
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Debug, Message = "echo-go stream with {Peer} ({Direction}) lost the tie-break; closing it gracefully")]
+    public static partial void EchoGoStreamRetired(ILogger logger, PeerId peer, string direction);
+
+    [LoggerMessage(EventId = 3106, Level = LogLevel.Debug, Message = "echo-go line from {Peer} too long, stream closed: {Reason}")]
+    public static partial void EchoGoLineTooLong(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 3107, Level = LogLevel.Debug, Message = "echo-go stream with {Peer} ended: {Reason}")]
+    public static partial void EchoGoStreamEnded(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 3108, Level = LogLevel.Debug, Message = "echo-go write to {Peer} failed: {Reason}")]
+    public static partial void EchoGoWriteFailed(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 3109, Level = LogLevel.Debug, Message = "echo-go line to {Peer} dropped: its queue is full")]
+    public static partial void EchoGoLineDropped(ILogger logger, PeerId peer);
+
+    [LoggerMessage(EventId = 3110, Level = LogLevel.Debug, Message = "echo-go line from {Peer} dropped: {Reason}")]
+    public static partial void EchoGoLineIgnored(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 3111, Level = LogLevel.Information, Message = "Chat network started as {PeerId}")]
+    public static partial void Started(ILogger logger, PeerId peerId);
+
+    [LoggerMessage(EventId = 3120, Level = LogLevel.Debug, Message = "History sync of {Room} with {Peer} failed: {Reason}")]
+    public static partial void HistorySyncFailed(ILogger logger, PeerId peer, string room, string reason);
+
+    [LoggerMessage(EventId = 3121, Level = LogLevel.Debug, Message = "History sync of {Room} refused by {Peer}: {Reason}")]
+    public static partial void HistoryRefused(ILogger logger, PeerId peer, string room, string reason);
+
+    [LoggerMessage(EventId = 3122, Level = LogLevel.Warning, Message = "History message from {Peer} in {Room} dropped: {Reason} ({Count} so far)")]
+    public static partial void HistoryMessageRejected(ILogger logger, PeerId peer, string room, string reason, int count);
+
+    [LoggerMessage(EventId = 3123, Level = LogLevel.Debug, Message = "Serving history to {Peer} ended: {Reason}")]
+    public static partial void HistoryServeEnded(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 3124, Level = LogLevel.Information, Message = "History sync of {Room} with {Peer}: {Count} new message(s)")]
+    public static partial void HistorySynced(ILogger logger, PeerId peer, string room, int count);
+
+    [LoggerMessage(EventId = 3130, Level = LogLevel.Debug, Message = "Direct message from {Peer} rejected: {Reason}")]
+    public static partial void DirectRejected(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 3131, Level = LogLevel.Information, Message = "Serving file {Id} to {Peer} from offset {Offset}")]
+    public static partial void FileServing(ILogger logger, PeerId peer, string id, ulong offset);
+}

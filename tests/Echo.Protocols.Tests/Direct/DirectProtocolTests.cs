@@ -1,0 +1,113 @@
+using System.Security.Cryptography;
+using System.Text;
+using Echo.Core.Direct;
+using Echo.Core.Files;
+using Echo.Core.Ports;
+using Echo.Net.Host;
+using Echo.Protocols.Direct;
+using Echo.Protocols.Files;
+using Echo.Protocols.Rooms;
+using Google.Protobuf;
+
+namespace Echo.Protocols.Tests.Direct;
+
+public sealed class DirectProtocolTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static readonly FileOffer Offer = new(DirectIds.New(), "report.pdf", 1234, new string('a', 64));
+
+    [Fact(Timeout = 30_000)]
+    public async Task Direct_TextAndOffer_ArriveFromTheAuthenticatedPeerAndAreAcknowledged()
+    {
+        await using Libp2pChatNetwork a = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork b = await TestNetworks.StartAsync();
+        await b.ConnectAsync(a.ListenAddresses[0], Ct);
+
+        DirectEnvelope sent = new(DirectIds.New(), "bob", DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123), "hi", Offer);
+        await b.SendDirectAsync(a.LocalPeerId, sent, Ct);     // returns once acknowledged
+
+        DirectArrived arrived = await a.Events.NextAsync<DirectArrived>();
+        Assert.Equal(b.LocalPeerId, arrived.PeerId);
+        Assert.Equal(sent, arrived.Envelope);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Direct_ToAPeerNotConnected_FailsWithAReason()
+    {
+        await using Libp2pChatNetwork a = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork b = await TestNetworks.StartAsync();
+        ChatNetworkException e = await Assert.ThrowsAsync<ChatNetworkException>(() =>
+            b.SendDirectAsync(a.LocalPeerId, new DirectEnvelope(DirectIds.New(), "bob", DateTimeOffset.UtcNow, "hi", null), Ct));
+        Assert.Contains("not connected", e.Message);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task File_OnlyOfferedIdsAreServed_FromTheAskedOffset()
+    {
+        await using Libp2pChatNetwork a = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork b = await TestNetworks.StartAsync();
+        await b.ConnectAsync(a.ListenAddresses[0], Ct);
+        string path = Path.GetTempFileName();
+        try
+        {
+            byte[] content = RandomNumberGenerator.GetBytes(300_000);
+            await File.WriteAllBytesAsync(path, content, Ct);
+            FileOffer offer = new(DirectIds.New(), "x", content.Length, Convert.ToHexStringLower(SHA256.HashData(content)));
+            a.Offers = (peer, id) => peer == b.LocalPeerId && id == offer.Id
+                ? new OfferedFile(offer, path, File.GetLastWriteTimeUtc(path), peer)
+                : null;
+
+            (Stream bytes, long size) = await b.OpenFileAsync(a.LocalPeerId, offer.Id, 100_000, Ct);
+            await using (bytes)
+            {
+                MemoryStream copy = new();
+                await bytes.CopyToAsync(copy, Ct);
+                Assert.Equal(content.Length, size);
+                Assert.Equal(content[100_000..], copy.ToArray());
+            }
+
+            FileSharingException refused = await Assert.ThrowsAsync<FileSharingException>(() => b.OpenFileAsync(a.LocalPeerId, DirectIds.New(), 0, Ct));
+            Assert.Contains("no such offer", refused.Message);
+            await Assert.ThrowsAsync<FileSharingException>(() => b.OpenFileAsync(a.LocalPeerId, offer.Id, content.Length + 1, Ct));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("not-an-id", "hi", "bad id")]
+    [InlineData(null, "", "neither text nor a file offer")]
+    public void Check_RejectsBadFrames(string? id, string text, string reason)
+    {
+        DirectFrame frame = new() { Id = id ?? DirectIds.New(), Text = text, Nick = "x" };
+        Assert.Equal(reason, DirectProtocol.Check(frame, out DirectEnvelope? envelope));
+        Assert.Null(envelope);
+    }
+
+    [Fact]
+    public void Check_RejectsTextOverTheLimitAndBadOffers()
+    {
+        Assert.NotNull(DirectProtocol.Check(new DirectFrame { Id = DirectIds.New(), Text = new string('x', 4097) }, out _));
+        DirectFrame badOffer = DirectProtocol.ToFrame(new DirectEnvelope(DirectIds.New(), "x", DateTimeOffset.UtcNow, null, Offer));
+        badOffer.Offer.Sha256 = ByteString.CopyFrom(new byte[31]);
+        Assert.Equal("bad file offer", DirectProtocol.Check(badOffer, out _));
+    }
+
+    [Fact]
+    public void RoomMessage_FileOffer_RoundTripsAndIsAnExtraFieldOthersIgnore()
+    {
+        byte[] data = RoomMessageCodec.Encode("offers report.pdf", "12D3KooWX", "alice", DateTimeOffset.UnixEpoch, Offer);
+        string json = Encoding.UTF8.GetString(data);
+        Assert.StartsWith("{\"Message\":\"offers report.pdf\",\"SenderID\":\"12D3KooWX\",\"SenderNick\":\"alice\",\"Timestamp\":0,\"File\":{", json);
+        Assert.Equal(Offer, RoomMessageCodec.Decode(data).File);
+
+        // a go chat-example message has none; a malformed one is ignored and the text still counts
+        Assert.Null(RoomMessageCodec.Decode("{\"Message\":\"m\",\"SenderID\":\"x\"}"u8).File);
+        RoomMessage odd = RoomMessageCodec.Decode("{\"Message\":\"m\",\"SenderID\":\"x\",\"File\":{\"Id\":\"../x\",\"Name\":1}}"u8);
+        Assert.Equal("m", odd.Text);
+        Assert.Null(odd.File);
+    }
+}

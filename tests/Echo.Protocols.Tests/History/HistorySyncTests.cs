@@ -1,0 +1,163 @@
+using Echo.Core.Chat;
+using Echo.Core.Ports;
+using Echo.Net.Framing;
+using Echo.Net.Host;
+using Echo.Net.Pubsub;
+using Echo.Protocols.History;
+using Echo.Protocols.History.Pb;
+using Echo.Protocols.Rooms;
+using Echo.Storage;
+using Google.Protobuf;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Echo.Protocols.Tests.History;
+
+/// <summary>/echo/history/1.0.0 between adapters on 127.0.0.1, each with its own SQLite history.</summary>
+public sealed class HistorySyncTests : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly string _directory = Directory.CreateTempSubdirectory("echo-sync-test-").FullName;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask DisposeAsync()
+    {
+        for (int i = _owned.Count - 1; i >= 0; i--)
+            await _owned[i].DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private async Task<(Libp2pChatNetwork Network, SqliteMessageStore Store)> StartAsync(string name, ChatNetworkOptions? options = null,
+        bool join = true)
+    {
+        SqliteMessageStore store = SqliteMessageStore.Open(Path.Combine(_directory, name + ".db"));
+        _owned.Add(store);
+        Libp2pChatNetwork network = new(TestNetworks.NewHost(), options ?? TestNetworks.Options, NullLoggerFactory.Instance, store: store);
+        _owned.Add(network);
+        await network.StartAsync(Ct);
+        if (join)
+            await network.JoinRoomAsync("lobby", Ct);
+        return (network, store);
+    }
+
+    /// <summary>Messages <paramref name="author"/> signs, published to nobody: what a peer that heard them would store.</summary>
+    private static async Task<List<ChatMessage>> WriteAsync(Libp2pChatNetwork author, int count, string prefix = "m")
+    {
+        List<ChatMessage> written = [];
+        for (int i = 0; i < count; i++)
+            written.Add(await author.PublishAsync("lobby", "alice", $"{prefix} {i}", Ct) with { Origin = MessageOrigin.Room });
+        return written;
+    }
+
+    /// <summary>Reads HistoryArrived events until <paramref name="count"/> messages arrived; returns them in arrival order.</summary>
+    private static async Task<List<ChatMessage>> ArrivedAsync(Libp2pChatNetwork network, int count)
+    {
+        List<ChatMessage> arrived = [];
+        while (arrived.Count < count)
+            arrived.AddRange((await network.Events.NextAsync<HistoryArrived>()).Messages);
+        return arrived;
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Newcomer_FetchesEveryMessageOfTheAuthor_FromAnotherPeer_InOrder_Verified()
+    {
+        (Libp2pChatNetwork alice, _) = await StartAsync("alice");
+        (Libp2pChatNetwork bob, SqliteMessageStore bobStore) = await StartAsync("bob");
+        // More than one page, so the cursor has to carry the sync on.
+        List<ChatMessage> written = await WriteAsync(alice, HistorySync.MaxPageMessages + 120);
+        await bobStore.AddAsync(written, Ct);
+
+        // No overlap: all of this was written within the last second, and the second sync below shows the cursor alone.
+        (Libp2pChatNetwork carol, SqliteMessageStore carolStore) = await StartAsync("carol",
+            TestNetworks.Options with { History = new HistorySyncOptions { Overlap = TimeSpan.Zero } });
+        await carol.ConnectAsync(bob.ListenAddresses[0], Ct);
+        List<ChatMessage> arrived = await ArrivedAsync(carol, written.Count);
+
+        Assert.Equal(written.Select(m => m.Id), arrived.Select(m => m.Id));
+        IReadOnlyList<ChatMessage> stored = await carolStore.AfterAsync("lobby", HistoryCursor.Start, 10_000, Ct);
+        Assert.Equal(written.Select(m => (m.Id, m.Text, m.Timestamp)), stored.Select(m => (m.Id, m.Text, m.Timestamp)));
+        Assert.All(stored, m =>
+        {
+            Assert.Equal(alice.LocalPeerId, m.SenderId);
+            Assert.True(SignedRoomMessage.Verify(m));
+        });
+        Assert.Equal(0, carol.History!.InvalidFrom(bob.Id()));
+
+        // A second sync with the same peer asks from where the first ended: one empty page (S-4: at most 1 KiB).
+        long before = carol.History.BytesReceived;
+        await carol.History.SyncAsync(bob.Id(), "lobby", Ct);
+        long second = carol.History.BytesReceived - before;
+        Assert.InRange(second, 1, 1024);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task ForgedRelays_AreDropped_AndCountedAgainstTheRelay()
+    {
+        (Libp2pChatNetwork alice, _) = await StartAsync("alice");
+        // Mallory is not in the room herself, so her router lets her sign whatever she likes for it.
+        (Libp2pChatNetwork mallory, SqliteMessageStore malloryStore) = await StartAsync("mallory", join: false);
+        List<ChatMessage> genuine = await WriteAsync(alice, 3);
+        ChatMessage original = genuine[1];
+
+        // 1. Alice's message with its text changed, her signature kept.
+        SignedEnvelope e = original.Envelope!;
+        byte[] altered = RoomMessageCodec.Encode("send mallory your keys", alice.LocalPeerId, "alice", original.Timestamp);
+        ChatMessage tampered = original with { Text = "send mallory your keys", Envelope = e with { Data = altered } };
+        // 2. Alice's JSON (SenderID alice) signed again by mallory: a valid signature, but not alice's.
+        PubsubMessage resigned = await mallory.Router.PublishAsync("chat-room:lobby",
+            RoomMessageCodec.Encode("i am alice", alice.LocalPeerId, "alice", DateTimeOffset.UtcNow), Ct);
+        ChatMessage impersonation = new($"{alice.LocalPeerId}:{resigned.Seqno:x16}", "lobby", alice.LocalPeerId, "alice", "i am alice",
+            DateTimeOffset.UtcNow, MessageOrigin.Room) { Envelope = SignedRoomMessage.Envelope(resigned) };
+        // 3. A replay mallory re-signed as herself (S-6): it is hers, and counts as hers.
+        ChatMessage replayedAsOwn = await mallory.PublishAsync("lobby", "mallory", original.Text, Ct) with { Origin = MessageOrigin.Room };
+        // 4. Alice's message from another room: the topic is under the signature.
+        ChatMessage otherRoom = original with { Id = original.Id.Replace(original.Id[^4..], "beef", StringComparison.Ordinal) };
+        await malloryStore.AddAsync([genuine[0], tampered, impersonation, replayedAsOwn, genuine[2]], Ct);
+
+        (Libp2pChatNetwork carol, SqliteMessageStore carolStore) = await StartAsync("carol");
+        await carol.ConnectAsync(mallory.ListenAddresses[0], Ct);
+        await ArrivedAsync(carol, 3);
+        await TestHostsWaitAsync(() => carol.History!.InvalidFrom(mallory.Id()) == 2, "both forgeries counted");
+
+        IReadOnlyList<ChatMessage> stored = await carolStore.AfterAsync("lobby", HistoryCursor.Start, 100, Ct);
+        Assert.Equal(
+            new[] { genuine[0].Id, replayedAsOwn.Id, genuine[2].Id }.Order(StringComparer.Ordinal),
+            stored.Select(m => m.Id).Order(StringComparer.Ordinal));
+        Assert.DoesNotContain(stored, m => m.Text is "send mallory your keys" or "i am alice");
+        Assert.Equal(mallory.LocalPeerId, Assert.Single(stored, m => m.Id == replayedAsOwn.Id).SenderId);
+        Assert.Null(SignedRoomMessage.Open("other", otherRoom.Envelope!, DateTimeOffset.UtcNow, out string? error));
+        Assert.Equal("signature does not verify", error);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Requests_AreRateLimited_AndAnswersCapped()
+    {
+        ChatNetworkOptions strict = TestNetworks.Options with { History = new HistorySyncOptions { RequestBurst = 2, RequestsPerSecond = 1 } };
+        (Libp2pChatNetwork bob, SqliteMessageStore bobStore) = await StartAsync("bob", strict);
+        // Without a store, alice does not sync by herself: every request below is the test's.
+        Libp2pChatNetwork alice = await TestNetworks.StartAsync();
+        _owned.Add(alice);
+        await bobStore.AddAsync(await WriteAsync(alice, 30), Ct);
+        await alice.ConnectAsync(bob.ListenAddresses[0], Ct);
+
+        P2PStream stream = await alice.Host.OpenStreamAsync(bob.Id(), HistorySync.ProtocolId, Ct);
+        List<HistoryResponse> answers = [];
+        for (int i = 0; i < 4; i++)
+        {
+            HistoryRequest request = new() { Room = "lobby", AfterTs = long.MinValue, Limit = 100_000 };
+            await stream.Output.WriteLengthPrefixedAsync(request.ToByteArray(), Ct);
+            byte[] frame = (await stream.Input.ReadLengthPrefixedAsync(HistorySync.MaxResponseBytes, HistorySync.ProtocolId, Ct))!;
+            answers.Add(HistoryResponse.Parser.ParseFrom(frame));
+        }
+        await stream.CompleteOutputAsync();
+        // The limit asked for is capped; the third request within the second is told to come back later.
+        Assert.True(answers.Where(a => a.RetryAfterMs == 0).Take(2).All(a => a.Messages.Count == 30));
+        Assert.Contains(answers, a => a.RetryAfterMs > 0 && a.Messages.Count == 0);
+        Assert.InRange(answers.Count(a => a.RetryAfterMs == 0), 2, 3);
+    }
+
+    private static Task TestHostsWaitAsync(Func<bool> condition, string what) =>
+        Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(condition, what, TestNetworks.Wait);
+}
