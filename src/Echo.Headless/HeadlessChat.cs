@@ -1,0 +1,67 @@
+using Echo.Core;
+using Echo.Core.Events;
+
+namespace Echo.Headless;
+
+/// <summary>
+/// The chat without a screen, for bots, scripts and tests: each input line is sent to the current
+/// room, or run as a command when it starts with '/'; the output carries one JSON object per line,
+/// a <c>ready</c> line first. End of input or /quit ends it.
+/// </summary>
+public static class HeadlessChat
+{
+    /// <summary>
+    /// Runs until input ends, /quit, or <paramref name="cancellationToken"/>. Pass a subscription
+    /// taken before <see cref="ChatManager.StartAsync"/>, so no event is missed.
+    /// </summary>
+    public static async Task RunAsync(ChatManager manager, ChatSubscription subscription, TextReader input, TextWriter output,
+        CancellationToken cancellationToken)
+    {
+        using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, manager.QuitRequested);
+        await WriteLineAsync(output, HeadlessEventWriter.Ready(manager.LocalPeerId, manager.ListenAddresses)).ConfigureAwait(false);
+        Task writer = WriteEventsAsync(subscription, output, stop.Token);
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                // A console read does not observe cancellation; stop waiting for it instead.
+                string? line = await input.ReadLineAsync(stop.Token).AsTask().WaitAsync(stop.Token).ConfigureAwait(false);
+                if (line is null)
+                    break;
+                await manager.SubmitAsync(line, stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        // Let what the last commands produced reach the output before the caller shuts the chat down.
+        await stop.CancelAsync().ConfigureAwait(false);
+        await writer.ConfigureAwait(false);
+        while (subscription.Events.TryRead(out ChatEvent? chatEvent))
+        {
+            if (HeadlessEventWriter.Format(chatEvent) is { } line)
+                await WriteLineAsync(output, line).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WriteEventsAsync(ChatSubscription subscription, TextWriter output, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (ChatEvent chatEvent in subscription.Events.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (HeadlessEventWriter.Format(chatEvent) is { } line)
+                    await WriteLineAsync(output, line).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static async Task WriteLineAsync(TextWriter output, string line)
+    {
+        await output.WriteLineAsync(line).ConfigureAwait(false);
+        await output.FlushAsync().ConfigureAwait(false);
+    }
+}

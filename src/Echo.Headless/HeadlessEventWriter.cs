@@ -1,0 +1,161 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Echo.Core.Chat;
+using Echo.Core.Events;
+using Echo.Core.Peers;
+
+namespace Echo.Headless;
+
+/// <summary>
+/// Turns chat events into the headless mode's output: one JSON object per line. Strings are JSON
+/// escaped, so control characters from the network arrive as <c>\u001b</c> and never raw.
+/// </summary>
+internal static class HeadlessEventWriter
+{
+    private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The first line: who we are and where peers can reach us.</summary>
+    public static string Ready(string peerId, IReadOnlyList<string> addresses) => Line(w =>
+    {
+        w.WriteString("type", "ready");
+        w.WriteString("peerId", peerId);
+        w.WriteStartArray("addrs");
+        foreach (string address in addresses)
+            w.WriteStringValue(address);
+        w.WriteEndArray();
+    });
+
+    /// <summary>The line for <paramref name="chatEvent"/>, or null for events headless mode does not report.</summary>
+    public static string? Format(ChatEvent chatEvent) => chatEvent switch
+    {
+        MessageEvent m => Line(w =>
+        {
+            ChatMessage message = m.Message;
+            w.WriteString("type", "message");
+            w.WriteString("room", message.Room);
+            w.WriteString("from", message.SenderId);
+            w.WriteString("nick", message.SenderNick);
+            w.WriteString("text", message.Text);
+            w.WriteString("ts", message.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
+            w.WriteString("id", message.Id);
+            w.WriteString("origin", message.Origin switch
+            {
+                MessageOrigin.Local => "self",
+                MessageOrigin.EchoGo => "echo-go",
+                _ => "room",
+            });
+            if (message.FromHistory)
+                w.WriteBoolean("history", true);
+        }),
+        PeerConnectedEvent c => Peer("connected", c.Peer),
+        PeerDisconnectedEvent d => Peer("disconnected", d.Peer),
+        PeerUpdatedEvent u => Peer("updated", u.Peer),
+        RoomJoinedEvent j => Line(w => { w.WriteString("type", "joined"); w.WriteString("room", j.Room); }),
+        RoomLeftEvent l => Line(w => { w.WriteString("type", "left"); w.WriteString("room", l.Room); }),
+        CurrentRoomChangedEvent r => Line(w => { w.WriteString("type", "current"); w.WriteString("room", r.Room); }),
+        NickChangedEvent n => Line(w => { w.WriteString("type", "nick"); w.WriteString("nick", n.NewNick); }),
+        NoticeEvent n => Line(w => { w.WriteString("type", "notice"); w.WriteString("text", n.Text); }),
+        ErrorEvent e => Line(w => { w.WriteString("type", "error"); w.WriteString("message", e.Message); }),
+        WebUiStartedEvent web => Line(w =>
+        {
+            w.WriteString("type", "web");
+            w.WriteString("url", web.Url);
+            if (web.Remote)
+                w.WriteBoolean("remote", true);
+        }),
+        _ => FormatDirect(chatEvent),
+    };
+
+    /// <summary>Direct messages and file sharing.</summary>
+    private static string? FormatDirect(ChatEvent chatEvent) => chatEvent switch
+    {
+        DirectMessageEvent { Message: var m } => Line(w =>
+        {
+            w.WriteString("type", m.Outgoing ? "dm-sent" : "dm");
+            w.WriteString(m.Outgoing ? "to" : "from", m.PeerId);
+            w.WriteString("nick", m.Nick);
+            w.WriteString("text", m.Text);
+            w.WriteString("ts", m.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
+            w.WriteString("id", m.Id);
+        }),
+        DirectDeliveredEvent d => Line(w => { w.WriteString("type", "dm-ack"); w.WriteString("to", d.PeerId); w.WriteString("id", d.Id); }),
+        FileOfferEvent o => Line(w =>
+        {
+            w.WriteString("type", "file-offer");
+            WriteOffer(w, o.Offer);
+            w.WriteString("from", o.FromPeerId);
+            w.WriteString("nick", o.FromNick);
+            if (o.Room is not null)
+                w.WriteString("room", o.Room);
+        }),
+        FileOfferedEvent o => Line(w =>
+        {
+            w.WriteString("type", "file-offered");
+            WriteOffer(w, o.Offer);
+            if (o.Room is not null)
+                w.WriteString("room", o.Room);
+            if (o.To is not null)
+                w.WriteString("to", o.To);
+        }),
+        FileProgressEvent p => Line(w =>
+        {
+            w.WriteString("type", "file-progress");
+            w.WriteString("id", p.Id);
+            w.WriteNumber("bytes", p.Bytes);
+            w.WriteNumber("size", p.Size);
+            w.WriteNumber("rate", Math.Round(p.BytesPerSecond));
+        }),
+        FileResumedEvent r => Line(w =>
+        {
+            w.WriteString("type", "file-resume");
+            w.WriteString("id", r.Id);
+            w.WriteNumber("offset", r.Offset);
+            w.WriteNumber("size", r.Size);
+        }),
+        FileDoneEvent d => Line(w =>
+        {
+            w.WriteString("type", "file-done");
+            w.WriteString("id", d.Id);
+            w.WriteString("path", d.Path);
+            w.WriteString("sha256", d.Sha256);
+        }),
+        FileErrorEvent e => Line(w => { w.WriteString("type", "file-error"); w.WriteString("id", e.Id); w.WriteString("message", e.Message); }),
+        _ => null,
+    };
+
+    private static void WriteOffer(Utf8JsonWriter w, Core.Files.FileOffer offer)
+    {
+        w.WriteString("id", offer.Id);
+        w.WriteString("name", offer.Name);
+        w.WriteNumber("size", offer.Size);
+        w.WriteString("sha256", offer.Sha256);
+    }
+
+    private static string Peer(string change, PeerInfo peer) => Line(w =>
+    {
+        w.WriteString("type", "peer");
+        w.WriteString("event", change);
+        w.WriteString("peerId", peer.PeerId);
+        w.WriteString("address", peer.Address);
+        w.WriteString("source", peer.Source.ToString().ToLowerInvariant());
+        if (peer.Nick is not null)
+            w.WriteString("nick", peer.Nick);
+        if (peer.RoundTrip is { } rtt)
+            w.WriteNumber("rttMs", Math.Round(rtt.TotalMilliseconds, 3));
+        if (peer.IsEchoGo)
+            w.WriteBoolean("echoGo", true);
+    });
+
+    private static string Line(Action<Utf8JsonWriter> body)
+    {
+        ArrayBufferWriter<byte> buffer = new(256);
+        using (Utf8JsonWriter writer = new(buffer, Options))
+        {
+            writer.WriteStartObject();
+            body(writer);
+            writer.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}

@@ -1,0 +1,300 @@
+using System.Threading.Channels;
+using Echo.Core;
+using Echo.Core.Chat;
+using Echo.Core.Commands;
+using Echo.Core.Events;
+using Echo.Tui.Views;
+using Microsoft.Extensions.Logging;
+using Terminal.Gui.App;
+using Terminal.Gui.Drivers;
+using Terminal.Gui.Input;
+
+namespace Echo.Tui;
+
+/// <summary>
+/// One run of the terminal UI: a Terminal.Gui application on its own thread, a task that carries
+/// the chat's events to it (applied on the UI thread only, a batch at a time) and a task that
+/// runs what the user submits, in order, off the UI thread.
+/// </summary>
+internal sealed class ChatSession : IDisposable
+{
+    private const int MaxBatch = 256;
+    private const int OlderPage = 100;
+
+    private readonly ChatManager _manager;
+    private readonly ChatTuiOptions _options;
+    private readonly ILogger _logger;
+    private readonly Channel<string> _submitted = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _running;
+    private int _started;
+    private int _loadingOlder;
+
+    public ChatSession(ChatManager manager, ChatTuiOptions options)
+    {
+        _manager = manager;
+        _options = options;
+        _logger = options.Logger;
+        App = Application.Create();
+    }
+
+    /// <summary>The Terminal.Gui application (tests inject keys and read the screen through it).</summary>
+    public IApplication App { get; }
+
+    /// <summary>The chat screen, once <see cref="Ready"/> completed.</summary>
+    public ChatWindow? Window { get; private set; }
+
+    /// <summary>Completes when the screen is up and taking keys.</summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>Runs the UI on a new thread; completes when it has ended and the terminal is restored.</summary>
+    public Task RunAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+            throw new InvalidOperationException("the terminal UI runs once");
+        TaskCompletionSource done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Thread thread = new(() =>
+        {
+            try
+            {
+                RunOnUiThread(cancellationToken);
+                done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                _ready.TrySetException(e);
+                done.TrySetException(e);
+            }
+        })
+        {
+            Name = "echo-tui",
+            IsBackground = true,
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    /// <summary>Stops the UI (from any thread).</summary>
+    public void Stop() => _stopping.Cancel();
+
+    private void RunOnUiThread(CancellationToken cancellationToken)
+    {
+        // Subscribe before the window reads its snapshot, so nothing falls between the two;
+        // the window drops what it sees twice.
+        using ChatSubscription subscription = _manager.Subscribe();
+        using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(
+            cancellationToken, _manager.QuitRequested, _stopping.Token);
+        Task pump = Task.CompletedTask;
+        Task submitter = Task.CompletedTask;
+        ChatWindow? window = null;
+        try
+        {
+            App.Init(_options.Driver);
+            if (_options.ScreenSize is { } size)
+                App.Driver!.SetScreenSize(size.Width, size.Height);
+            window = new ChatWindow(_manager, Submit, _options.Clock, _options.ScrollbackLines);
+            Window = window;
+            App.Keyboard.KeyDown += OnKey;
+            _running = true;
+            pump = PumpEventsAsync(subscription, window, stop.Token);
+            submitter = RunSubmittedAsync(window, stop.Token);
+            using CancellationTokenRegistration onStop = stop.Token.Register(() => Invoke(() => App.RequestStop()));
+            Log.Started(_logger, App.Driver?.GetName() ?? "?", App.Screen.Width, App.Screen.Height);
+            _ready.TrySetResult();
+            if (!stop.IsCancellationRequested)
+                App.Run(window);
+        }
+        finally
+        {
+            _running = false;
+            stop.Cancel();
+            _submitted.Writer.TryComplete();
+            App.Keyboard.KeyDown -= OnKey;
+            WaitQuietly(pump);
+            WaitQuietly(submitter);
+            window?.Dispose();
+            App.Dispose();
+            Log.Stopped(_logger);
+        }
+    }
+
+    private void OnKey(object? sender, Key key)
+    {
+        ChatWindow? window = Window;
+        if (window is null)
+            return;
+        if (key == Key.Q.WithCtrl || key == Key.C.WithCtrl)
+        {
+            _manager.RequestQuit(); // every view of the chat sees the QuitEvent
+            Stop();
+        }
+        else if (key == Key.N.WithCtrl)
+            window.CycleRoom(+1);
+        else if (key == Key.P.WithCtrl)
+            window.CycleRoom(-1);
+        else if (key.IsAlt && key.NoAlt.KeyCode is >= KeyCode.D1 and <= KeyCode.D9)
+            window.SwitchToNumber((int)(key.NoAlt.KeyCode - KeyCode.D0));
+        else if (key == Key.PageUp)
+        {
+            if (window.Scrollback.AtTop)
+                LoadOlder(window);
+            window.Scrollback.ScrollPages(1);
+        }
+        else if (key == Key.PageDown)
+            window.Scrollback.ScrollPages(-1);
+        else if (key == Key.Esc)
+            window.Scrollback.ScrollToEnd(); // and not Terminal.Gui's default of quitting
+        else
+            return;
+        key.Handled = true;
+    }
+
+    private void Submit(string line) => _submitted.Writer.TryWrite(line);
+
+    /// <summary>At the top of a room's lines, PgUp fetches the page before them from the history (one fetch at a time).</summary>
+    private void LoadOlder(ChatWindow window)
+    {
+        if (window.CurrentRoom is not { } room || window.OldestShown(room) is not { } oldest
+            || Interlocked.Exchange(ref _loadingOlder, 1) != 0)
+            return;
+        CancellationToken stopping = _stopping.Token;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                IReadOnlyList<ChatMessage> older = await _manager.LoadOlderAsync(room, oldest, OlderPage, stopping)
+                    .ConfigureAwait(false);
+                Invoke(() => window.PrependOlder(room, older));
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                Volatile.Write(ref _loadingOlder, 0);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Runs submitted lines one after the other, so "/join x" then "hi" says hi in x. A /connect
+    /// may take the whole dial timeout, so it runs beside the queue instead of holding it up.
+    /// </summary>
+    private async Task RunSubmittedAsync(ChatWindow window, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            await foreach (string line in _submitted.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Task task = SubmitOneAsync(line, window, cancellationToken);
+                if (CommandParser.Parse(line) is not ChatCommand.Connect)
+                    await task.ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task SubmitOneAsync(string line, ChatWindow window, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _manager.SubmitAsync(line, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            // The chat turns failures into ErrorEvents; anything else is a bug, but the UI stays up.
+            Log.SubmitFailed(_logger, e);
+            Invoke(() => window.ShowError($"internal error: {e.Message}"));
+        }
+    }
+
+    /// <summary>Carries events to the UI thread a batch at a time, waiting for each batch to be applied.</summary>
+    private async Task PumpEventsAsync(ChatSubscription subscription, ChatWindow window, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        ChannelReader<ChatEvent> events = subscription.Events;
+        try
+        {
+            while (await events.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                List<ChatEvent> batch = [];
+                while (batch.Count < MaxBatch && events.TryRead(out ChatEvent? chatEvent))
+                    batch.Add(chatEvent);
+                TaskCompletionSource applied = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (!Invoke(() =>
+                    {
+                        try
+                        {
+                            ApplyBatch(window, batch);
+                        }
+                        finally
+                        {
+                            applied.TrySetResult();
+                        }
+                    }))
+                {
+                    return;
+                }
+                await applied.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void ApplyBatch(ChatWindow window, List<ChatEvent> batch)
+    {
+        try
+        {
+            window.Apply(batch);
+        }
+        catch (Exception e)
+        {
+            Log.ApplyFailed(_logger, e);
+        }
+        if (batch.Exists(e => e is QuitEvent))
+            Stop();
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the UI thread; false when the UI has ended.</summary>
+    private bool Invoke(Action action)
+    {
+        if (!_running)
+            return false;
+        try
+        {
+            App.Invoke(action);
+            return true;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or NullReferenceException)
+        {
+            return false; // the UI ended between the check and the call
+        }
+    }
+
+    private static void WaitQuietly(Task task)
+    {
+        try
+        {
+            task.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+            App.Dispose(); // never ran: RunAsync disposes it otherwise
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,109 @@
+using System.Globalization;
+using Echo.Core.Chat;
+using Echo.Core.Peers;
+
+namespace Echo.Tui.Rendering;
+
+/// <summary>
+/// Turns chat messages, notices and peers into display lines. Every string that came from the
+/// network (text, nick, room, peer id, address) goes through <see cref="SafeText.ForDisplay"/>
+/// here, so nothing a peer sends can reach the terminal as a control or bidi character.
+/// </summary>
+internal static class LineFormatter
+{
+    /// <summary>How many distinct nick colours there are (see the views' palette).</summary>
+    public const int NickColours = 9;
+
+    private const string TimeFormat = "HH:mm:ss";
+
+    /// <summary>A chat message: time, nick (in its colour, or ours), the text.</summary>
+    public static DisplayLine Message(ChatMessage message, string localPeerId, TimeZoneInfo zone)
+    {
+        string time = Time(message.Timestamp, zone);
+        string nick = SafeText.ForDisplay(message.SenderNick);
+        bool own = message.Origin == MessageOrigin.Local || message.SenderId == localPeerId;
+        List<Span> spans = [new(time + " ", Tone.Time)];
+        if (message.Origin == MessageOrigin.EchoGo)
+            spans.Add(new Span("[go] ", Tone.EchoGo));
+        spans.Add(own
+            ? new Span($"<{nick}>", Tone.OwnNick)
+            : new Span($"<{nick}>", Tone.Nick, NickColour(message.SenderId)));
+        spans.Add(new Span(" ", Tone.Text));
+        int indent = spans.Sum(s => Columns.Of(s.Text));
+        spans.Add(new Span(SafeText.ForDisplay(message.Text), Tone.Text));
+        return new DisplayLine(spans, indent);
+    }
+
+    /// <summary>A notice, one display line per line of <paramref name="text"/>.</summary>
+    public static IEnumerable<DisplayLine> Notice(string text, DateTimeOffset now, TimeZoneInfo zone) =>
+        System(text, "-- ", Tone.Notice, now, zone);
+
+    /// <summary>An error, one display line per line of <paramref name="text"/>.</summary>
+    public static IEnumerable<DisplayLine> Error(string text, DateTimeOffset now, TimeZoneInfo zone) =>
+        System(text, "!! ", Tone.Error, now, zone);
+
+    /// <summary>A stable colour for a peer: the same peer id always gets the same one, on every run.</summary>
+    public static int NickColour(string peerId)
+    {
+        // FNV-1a: string.GetHashCode is randomised per process.
+        uint hash = 2166136261;
+        foreach (char c in peerId)
+        {
+            hash ^= c;
+            hash *= 16777619;
+        }
+        return (int)(hash % NickColours);
+    }
+
+    /// <summary>A peer in the side panel: its nick (or "?") and marker, then its short id, round trip and how it was found.</summary>
+    public static (DisplayLine Name, DisplayLine Detail) Peer(PeerInfo peer)
+    {
+        List<Span> name = [new(SafeText.ForDisplay(peer.Nick ?? "?"), Tone.Nick, NickColour(peer.PeerId))];
+        if (peer.IsEchoGo)
+            name.Add(new Span(" [go]", Tone.EchoGo));
+        List<Span> detail = [new("  " + SafeText.ForDisplay(PeerInfo.ShortPeerId(peer.PeerId)), Tone.Dim)];
+        if (peer.RoundTrip is { } rtt)
+            detail.Add(new Span(" " + RoundTrip(rtt), Tone.Dim));
+        detail.Add(new Span(" " + Source(peer.Source), Tone.Dim));
+        return (new DisplayLine(name), new DisplayLine(detail));
+    }
+
+    /// <summary>How a peer was found, as /peers and the headless events say it: mdns, manual, inbound.</summary>
+    public static string Source(PeerSource source) => source.ToString().ToLowerInvariant();
+
+    /// <summary>A round trip as people read it: "0.4 ms", "12 ms", "1.2 s".</summary>
+    public static string RoundTrip(TimeSpan rtt) =>
+        rtt.TotalMilliseconds switch
+        {
+            < 10 => rtt.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture) + " ms",
+            < 1000 => rtt.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture) + " ms",
+            _ => rtt.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s",
+        };
+
+    /// <summary>Where we listen, short: the first address without our /p2p/ id, and how many more there are.</summary>
+    public static string ListenSummary(IReadOnlyList<string> addresses) =>
+        SafeText.ForDisplay(addresses.Count switch
+        {
+            0 => "not listening",
+            1 => WithoutPeerId(addresses[0]),
+            _ => $"{WithoutPeerId(addresses[0])} (+{addresses.Count - 1})",
+        });
+
+    /// <summary>The time column for <paramref name="timestamp"/> in local time.</summary>
+    public static string Time(DateTimeOffset timestamp, TimeZoneInfo zone) =>
+        TimeZoneInfo.ConvertTime(timestamp, zone).ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+    private static IEnumerable<DisplayLine> System(string text, string marker, Tone tone, DateTimeOffset now, TimeZoneInfo zone)
+    {
+        string time = Time(now, zone) + " ";
+        int indent = Columns.Of(time + marker);
+        foreach (string line in text.Split('\n'))
+            yield return new DisplayLine([new Span(time, Tone.Time), new Span(marker, tone), new Span(SafeText.ForDisplay(line), tone)], indent);
+    }
+
+    private static string WithoutPeerId(string address)
+    {
+        int p2p = address.LastIndexOf("/p2p/", StringComparison.Ordinal);
+        return p2p > 0 ? address[..p2p] : address;
+    }
+}

@@ -1,0 +1,486 @@
+using Echo.Core;
+using Echo.Core.Chat;
+using Echo.Core.Events;
+using Echo.Core.Peers;
+using Echo.Core.Ports;
+using Echo.Tui.Rendering;
+using Terminal.Gui.Input;
+using Terminal.Gui.ViewBase;
+using Terminal.Gui.Views;
+
+namespace Echo.Tui.Views;
+
+/// <summary>
+/// The whole chat screen: the current room's scrollback, the room and peer lists, the input line
+/// and the status line. It only changes on the UI thread, through <see cref="Apply"/> and the
+/// user's keys; what the user types goes to <c>submit</c>.
+/// </summary>
+internal sealed partial class ChatWindow : Runnable
+{
+    /// <summary>Side panel width; below <see cref="NarrowWidth"/> columns the panel is hidden.</summary>
+    public const int SideWidth = 30;
+
+    private const int NarrowWidth = 70;
+    private const int MaxRoomRows = 9;
+
+    private readonly ChatManager _manager;
+    private readonly Action<string> _submit;
+    private readonly TimeProvider _clock;
+    private readonly int _scrollbackLines;
+    private readonly InputHistory _history = new();
+    private readonly List<string> _rooms = [];
+    private readonly Dictionary<string, RoomBuffer> _buffers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _unread = new(StringComparer.Ordinal);
+    private readonly List<PeerInfo> _peers = [];
+    private readonly RoomBuffer _homeless = new(); // notices while in no room
+    private string? _current;
+    private string _nick;
+
+    private readonly FrameView _scrollFrame;
+    private readonly FrameView _roomsFrame;
+    private readonly FrameView _peersFrame;
+
+    public ChatWindow(ChatManager manager, Action<string> submit, TimeProvider clock, int scrollbackLines)
+    {
+        _manager = manager;
+        _submit = submit;
+        _clock = clock;
+        _scrollbackLines = scrollbackLines;
+        _nick = manager.Nick;
+        Width = Dim.Fill();
+        Height = Dim.Fill();
+
+        Scrollback = new ScrollbackView { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
+        _scrollFrame = new FrameView { X = 0, Y = 0, Width = Dim.Fill(SideWidth), Height = Dim.Fill(2), Title = "echo" };
+        _scrollFrame.Add(Scrollback);
+
+        Label prompt = new() { X = 0, Y = Pos.AnchorEnd(2), Width = 2, Height = 1, Text = "> " };
+        Input = new TextField { X = 2, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
+        Input.KeyDown += OnInputKey;
+
+        Rooms = new RoomListView { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
+        Rooms.RoomChosen += room =>
+        {
+            Choose(room);
+            Input.SetFocus();
+        };
+        Rooms.Label = NickOf;
+        // Tab moves between the input line and the room list.
+        _roomsFrame = new FrameView
+        {
+            X = Pos.AnchorEnd(SideWidth), Y = 0, Width = SideWidth, Height = 3, Title = "Rooms",
+            CanFocus = true, TabStop = TabBehavior.TabStop,
+        };
+        _roomsFrame.Add(Rooms);
+
+        Peers = new PeerListView { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
+        _peersFrame = new FrameView { X = Pos.AnchorEnd(SideWidth), Y = Pos.Bottom(_roomsFrame), Width = SideWidth, Height = Dim.Fill(2), Title = "Peers" };
+        _peersFrame.Add(Peers);
+
+        Status = new StatusLine { X = 0, Y = Pos.AnchorEnd(1), Width = Dim.Fill() };
+
+        Add(_scrollFrame, _roomsFrame, _peersFrame, prompt, Input, Status);
+        FrameChanged += (_, _) => FitToWidth();
+
+        LoadSnapshot();
+        Input.SetFocus();
+    }
+
+    public ScrollbackView Scrollback { get; }
+
+    public RoomListView Rooms { get; }
+
+    public PeerListView Peers { get; }
+
+    public TextField Input { get; }
+
+    public StatusLine Status { get; }
+
+    /// <summary>The room shown, or null when in no room.</summary>
+    public string? CurrentRoom => _current;
+
+    /// <summary>Applies chat events in order. UI thread only.</summary>
+    public void Apply(IEnumerable<ChatEvent> events)
+    {
+        foreach (ChatEvent chatEvent in events)
+            Apply(chatEvent);
+    }
+
+    /// <summary>Applies one chat event. UI thread only.</summary>
+    public void Apply(ChatEvent chatEvent)
+    {
+        switch (chatEvent)
+        {
+            case MessageEvent { Message: var message }:
+                AddMessage(message);
+                break;
+            case PeerConnectedEvent { Peer: var peer }:
+                UpsertPeer(peer);
+                Notice($"{SafeText.ForDisplay(peer.Nick ?? "peer")} {SafeText.ForDisplay(peer.ShortId)} connected ({SafeText.ForDisplay(peer.Address)})");
+                break;
+            case PeerUpdatedEvent { Peer: var peer }:
+                UpsertPeer(peer);
+                break;
+            case PeerDisconnectedEvent { Peer: var peer }:
+                if (_peers.RemoveAll(p => p.PeerId == peer.PeerId) > 0)
+                {
+                    ShowPeers();
+                    Notice($"{SafeText.ForDisplay(peer.Nick ?? "peer")} {SafeText.ForDisplay(peer.ShortId)} disconnected");
+                }
+                break;
+            case RoomJoinedEvent { Room: var room }:
+                if (!_rooms.Contains(room))
+                    _rooms.Add(room);
+                // Said in the new room, which becomes the current one right after.
+                foreach (DisplayLine line in LineFormatter.Notice($"joined #{SafeText.ForDisplay(room)}", _clock.GetUtcNow(), _clock.LocalTimeZone))
+                    AddTo(room, line);
+                ShowRooms();
+                break;
+            case RoomLeftEvent { Room: var room }:
+                _rooms.Remove(room);
+                _buffers.Remove(room);
+                _unread.Remove(room);
+                if (_current == room)
+                    SwitchTo(null);
+                Notice($"left #{SafeText.ForDisplay(room)}");
+                ShowRooms();
+                break;
+            case CurrentRoomChangedEvent { Room: var room }:
+                SwitchTo(room);
+                break;
+            case NickChangedEvent changed:
+                _nick = changed.NewNick;
+                Notice($"you are now {SafeText.ForDisplay(changed.NewNick)}");
+                ShowStatus();
+                break;
+            case NoticeEvent { Text: var text }:
+                AddSystem(LineFormatter.Notice(text, _clock.GetUtcNow(), _clock.LocalTimeZone));
+                break;
+            case ErrorEvent { Message: var message }:
+                AddSystem(LineFormatter.Error(message, _clock.GetUtcNow(), _clock.LocalTimeZone));
+                break;
+            case WebUiStartedEvent web:
+                Notice(WebUiNotice(web));
+                break;
+            default:
+                ApplyDirect(chatEvent);
+                break;
+        }
+    }
+
+    /// <summary>Shows an error that did not come from the chat (e.g. a failed submit).</summary>
+    public void ShowError(string message) =>
+        AddSystem(LineFormatter.Error(message, _clock.GetUtcNow(), _clock.LocalTimeZone));
+
+    /// <summary>Switches to the next (+1) or previous (-1) room, wrapping around.</summary>
+    public void CycleRoom(int step)
+    {
+        if (_rooms.Count == 0)
+            return;
+        int index = _current is null ? 0 : _rooms.IndexOf(_current);
+        int next = ((index + step) % _rooms.Count + _rooms.Count) % _rooms.Count;
+        Choose(_rooms[next]);
+    }
+
+    /// <summary>Switches to the room at 1-based <paramref name="number"/> in the list, if there is one.</summary>
+    public void SwitchToNumber(int number)
+    {
+        if (number >= 1 && number <= _rooms.Count)
+            Choose(_rooms[number - 1]);
+    }
+
+    private void LoadSnapshot()
+    {
+        foreach (string room in _manager.Rooms)
+        {
+            _rooms.Add(room);
+            RoomBuffer buffer = Buffer(room);
+            foreach (ChatMessage message in _manager.RecentMessages(room))
+                buffer.Add(message, LineFormatter.Message(message, _manager.LocalPeerId, _clock.LocalTimeZone), _scrollbackLines);
+        }
+        _peers.AddRange(_manager.Peers);
+        _current = _manager.CurrentRoom;
+        ShowRooms();
+        ShowPeers();
+        Show();
+        Notice($"you are {SafeText.ForDisplay(_nick)} ({SafeText.ForDisplay(PeerInfo.ShortPeerId(_manager.LocalPeerId))}); /help lists the commands");
+        if (_manager.WebUi is { } web)
+            Notice(WebUiNotice(web));
+    }
+
+    private static string WebUiNotice(WebUiStartedEvent web) =>
+        $"web UI: {web.Url}" + (web.Remote ? "\nit listens beyond this machine: anyone with this URL can use your chat" : "");
+
+    private void AddTo(string room, DisplayLine line)
+    {
+        Buffer(room).AddNotice(line, _scrollbackLines);
+        if (room == _current)
+            Scrollback.Appended(line);
+    }
+
+    /// <summary>Where the oldest message shown in <paramref name="room"/> is, to load older ones from the history; null when none is shown.</summary>
+    public HistoryCursor? OldestShown(string room) => _buffers.TryGetValue(room, out RoomBuffer? buffer) ? buffer.Oldest : null;
+
+    /// <summary>Puts <paramref name="older"/> (oldest first, all older than what is shown) above the room's lines. UI thread only.</summary>
+    public void PrependOlder(string room, IReadOnlyList<ChatMessage> older)
+    {
+        if (!_buffers.TryGetValue(room, out RoomBuffer? buffer) || older.Count == 0)
+            return;
+        buffer.Prepend([.. older.Select(m => (m, LineFormatter.Message(m, _manager.LocalPeerId, _clock.LocalTimeZone)))]);
+        if (room == _current)
+            Scrollback.SetNeedsDraw();
+    }
+
+    private void AddMessage(ChatMessage message)
+    {
+        DisplayLine line = LineFormatter.Message(message, _manager.LocalPeerId, _clock.LocalTimeZone);
+        // History (fetched from peers) can be older than what is shown: it goes in its place in time.
+        bool added = message.FromHistory
+            ? Buffer(message.Room).Insert(message, line, _scrollbackLines)
+            : Buffer(message.Room).Add(message, line, _scrollbackLines);
+        if (!added)
+            return; // already there from the snapshot taken at start
+        if (message.Room == _current)
+        {
+            Scrollback.Appended(line);
+        }
+        else
+        {
+            _unread[message.Room] = _unread.GetValueOrDefault(message.Room) + 1;
+            ShowRooms();
+        }
+    }
+
+    private void Notice(string text) =>
+        AddSystem(LineFormatter.Notice(text, _clock.GetUtcNow(), _clock.LocalTimeZone));
+
+    /// <summary>Notices and errors go where the user is looking: the current room.</summary>
+    private void AddSystem(IEnumerable<DisplayLine> lines)
+    {
+        RoomBuffer target = _current is not null && _buffers.TryGetValue(_current, out RoomBuffer? buffer) ? buffer : _homeless;
+        foreach (DisplayLine line in lines)
+        {
+            target.AddNotice(line, _scrollbackLines);
+            Scrollback.Appended(line);
+        }
+    }
+
+    private void SwitchTo(string? room)
+    {
+        _current = room;
+        if (room is not null)
+        {
+            _unread.Remove(room);
+            RoomBuffer buffer = Buffer(room);
+            if (_homeless.Lines.Count > 0)
+            {
+                // Whatever was said while in no room (e.g. "left #x") shows in the room we land in.
+                foreach (DisplayLine line in _homeless.Lines)
+                    buffer.AddNotice(line, _scrollbackLines);
+                _homeless.Clear();
+            }
+        }
+        Show();
+        ShowRooms();
+    }
+
+    private void Show()
+    {
+        RoomBuffer shown = _current is not null ? Buffer(_current) : _homeless;
+        Scrollback.Show(shown.Lines);
+        _scrollFrame.Title = _current is null ? "no room: /join <room>" : ConversationTitle(_current);
+        ShowStatus();
+    }
+
+    private RoomBuffer Buffer(string room)
+    {
+        if (!_buffers.TryGetValue(room, out RoomBuffer? buffer))
+        {
+            buffer = new RoomBuffer();
+            _buffers[room] = buffer;
+        }
+        return buffer;
+    }
+
+    private void UpsertPeer(PeerInfo peer)
+    {
+        int index = _peers.FindIndex(p => p.PeerId == peer.PeerId);
+        if (index >= 0)
+            _peers[index] = peer;
+        else
+            _peers.Add(peer);
+        ShowPeers();
+    }
+
+    private void ShowPeers()
+    {
+        Peers.Update(_peers);
+        _peersFrame.Title = $"Peers ({_peers.Count})";
+        ShowStatus();
+    }
+
+    private void ShowRooms()
+    {
+        Rooms.Update([.. _rooms], _current, _unread);
+        _roomsFrame.Height = Math.Clamp(_rooms.Count, 1, MaxRoomRows) + 2;
+    }
+
+    private void ShowStatus()
+    {
+        string listen = LineFormatter.ListenSummary(_manager.ListenAddresses);
+        // Most important first: a narrow terminal cuts the end off.
+        Status.Update(
+        [
+            new Span(" " + (_current is null ? "no room" : ConversationTitle(_current)), Tone.Highlight),
+            .. TransferSpans(),
+            new Span(" | ", Tone.Dim),
+            new Span(SafeText.ForDisplay(_nick), Tone.Highlight),
+            new Span(" | ", Tone.Dim),
+            new Span(_peers.Count == 1 ? "1 peer" : $"{_peers.Count} peers", Tone.Text),
+            new Span(" | ", Tone.Dim),
+            new Span(SafeText.ForDisplay(PeerInfo.ShortPeerId(_manager.LocalPeerId)), Tone.Text),
+            new Span(" | ", Tone.Dim),
+            new Span(listen, Tone.Text),
+            new Span(" | ^N/^P Alt+1-9 room  PgUp/PgDn scroll  Tab focus  ^Q quit", Tone.Dim),
+        ]);
+    }
+
+    private void OnInputKey(object? sender, Key key)
+    {
+        if (key == Key.Enter)
+        {
+            string line = Input.Text;
+            _history.Add(line);
+            Input.Text = "";
+            Scrollback.ScrollToEnd();
+            if (!string.IsNullOrWhiteSpace(line))
+                _submit(ToConversation(line));
+            key.Handled = true;
+        }
+        else if (key == Key.CursorUp)
+        {
+            if (_history.Previous(Input.Text) is { } previous)
+                SetInput(previous);
+            key.Handled = true;
+        }
+        else if (key == Key.CursorDown)
+        {
+            if (_history.Next() is { } next)
+                SetInput(next);
+            key.Handled = true;
+        }
+    }
+
+    private void SetInput(string text)
+    {
+        Input.Text = text;
+        Input.InsertionPoint = text.Length;
+    }
+
+    private void FitToWidth()
+    {
+        bool side = Frame.Width >= NarrowWidth;
+        if (_roomsFrame.Visible == side)
+            return;
+        _roomsFrame.Visible = side;
+        _peersFrame.Visible = side;
+        _scrollFrame.Width = Dim.Fill(side ? SideWidth : 0);
+    }
+
+    /// <summary>
+    /// A room's display lines, bounded, with the ids of the messages in it to drop repeats, and each
+    /// line's place in history (the message's, or the one before it for a notice) to put history in order.
+    /// </summary>
+    private sealed class RoomBuffer
+    {
+        private readonly List<DisplayLine> _lines = [];
+        private readonly List<HistoryCursor> _places = [];
+        private readonly HashSet<string> _ids = new(StringComparer.Ordinal);
+        private readonly Queue<string> _idOrder = new();
+
+        public IReadOnlyList<DisplayLine> Lines => _lines;
+
+        /// <summary>The oldest message still in the buffer, or null.</summary>
+        public HistoryCursor? Oldest { get; private set; }
+
+        /// <summary>Appends a notice line (its place in history is the line's before it).</summary>
+        public void AddNotice(DisplayLine line, int capacity) =>
+            Append(_places.Count > 0 ? _places[^1] : HistoryCursor.Start, line, capacity);
+
+        /// <summary>Appends a message's line; false when the message is already here.</summary>
+        public bool Add(ChatMessage message, DisplayLine line, int capacity)
+        {
+            if (!Remember(message.Id, capacity))
+                return false;
+            HistoryCursor place = HistoryCursor.Of(message);
+            Append(place, line, capacity);
+            SeeOldest(place);
+            return true;
+        }
+
+        /// <summary>Inserts a message's line after every line that is not newer; false when it is already here.</summary>
+        public bool Insert(ChatMessage message, DisplayLine line, int capacity)
+        {
+            if (!Remember(message.Id, capacity))
+                return false;
+            HistoryCursor place = HistoryCursor.Of(message);
+            int index = _places.Count;
+            while (index > 0 && _places[index - 1].CompareTo(place) > 0)
+                index--;
+            _lines.Insert(index, line);
+            _places.Insert(index, place);
+            SeeOldest(place);
+            Trim(capacity);
+            return true;
+        }
+
+        /// <summary>Puts older messages' lines first (the buffer may exceed its capacity until the next append).</summary>
+        public void Prepend(IReadOnlyList<(ChatMessage Message, DisplayLine Line)> older)
+        {
+            List<(ChatMessage Message, DisplayLine Line)> fresh = [.. older.Where(o => _ids.Add(o.Message.Id))];
+            _lines.InsertRange(0, fresh.Select(o => o.Line));
+            _places.InsertRange(0, fresh.Select(o => HistoryCursor.Of(o.Message)));
+            foreach ((ChatMessage message, _) in fresh)
+                SeeOldest(HistoryCursor.Of(message));
+        }
+
+        public void Clear()
+        {
+            _lines.Clear();
+            _places.Clear();
+        }
+
+        private bool Remember(string id, int capacity)
+        {
+            if (!_ids.Add(id))
+                return false;
+            _idOrder.Enqueue(id);
+            if (_idOrder.Count > capacity)
+                _ids.Remove(_idOrder.Dequeue());
+            return true;
+        }
+
+        private void Append(HistoryCursor place, DisplayLine line, int capacity)
+        {
+            _lines.Add(line);
+            _places.Add(place);
+            Trim(capacity);
+        }
+
+        private void SeeOldest(HistoryCursor place)
+        {
+            if (Oldest is not { } oldest || place.CompareTo(oldest) < 0)
+                Oldest = place;
+        }
+
+        private void Trim(int capacity)
+        {
+            if (_lines.Count <= capacity)
+                return;
+            int drop = Math.Max(1, capacity / 10); // trim in chunks, not one line per message
+            _lines.RemoveRange(0, drop);
+            _places.RemoveRange(0, drop);
+            Oldest = _places.Count > 0 ? _places[0] : null; // older ones come back from the history
+        }
+    }
+}

@@ -1,0 +1,32 @@
+using Echo.Core.Direct;
+using Echo.Core.Events;
+using Echo.Core.Files;
+
+namespace Echo.Headless.Tests;
+
+public sealed class DirectEventFormatTests
+{
+    private const string Bob = "12D3KooWBob";
+    private static readonly DateTimeOffset At = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123);
+    private static readonly FileOffer Offer = new("0123456789abcdef0123456789abcdef", "a\u001b.txt", 42, new string('f', 64));
+
+    public static TheoryData<ChatEvent, string> Lines => new()
+    {
+        { new DirectMessageEvent(new DirectMessage("id1", Bob, "bob", "hi", At, false, true)),
+            """{"type":"dm","from":"12D3KooWBob","nick":"bob","text":"hi","ts":"2023-11-14T22:13:20.123Z","id":"id1"}""" },
+        { new DirectMessageEvent(new DirectMessage("id2", Bob, "me", "yo", At, true, false)),
+            """{"type":"dm-sent","to":"12D3KooWBob","nick":"me","text":"yo","ts":"2023-11-14T22:13:20.123Z","id":"id2"}""" },
+        { new DirectDeliveredEvent(Bob, "id2"), """{"type":"dm-ack","to":"12D3KooWBob","id":"id2"}""" },
+        { new FileOfferEvent(Offer, Bob, "bob", "lobby"),
+            """{"type":"file-offer","id":"0123456789abcdef0123456789abcdef","name":"a\u001B.txt","size":42,"sha256":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff","from":"12D3KooWBob","nick":"bob","room":"lobby"}""" },
+        { new FileProgressEvent("x", "a", 10, 42, 1000.4), """{"type":"file-progress","id":"x","bytes":10,"size":42,"rate":1000}""" },
+        { new FileResumedEvent("x", "a", 10, 42), """{"type":"file-resume","id":"x","offset":10,"size":42}""" },
+        { new FileDoneEvent("x", "/d/a.txt", "ab"), """{"type":"file-done","id":"x","path":"/d/a.txt","sha256":"ab"}""" },
+        { new FileErrorEvent("x", "SHA-256 mismatch"), """{"type":"file-error","id":"x","message":"SHA-256 mismatch"}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Lines))]
+    public void Format_DirectAndFileEvents(ChatEvent chatEvent, string expected) =>
+        Assert.Equal(expected, HeadlessEventWriter.Format(chatEvent));
+}

@@ -1,0 +1,32 @@
+using Echo.Core.Direct;
+using Echo.Core.Ports;
+using Echo.Core.Tests;
+using Terminal.Gui.Input;
+
+namespace Echo.Tui.Tests;
+
+public sealed class DirectConversationTests
+{
+    [Fact(Timeout = 30_000)]
+    public async Task A_direct_message_opens_an_at_nick_conversation_where_typed_text_is_private()
+    {
+        FakeDirectNetwork direct = new();
+        direct.Connected[NetworkScript.BobId] = true;
+        await using TuiHarness tui = await TuiHarness.StartAsync(direct: direct);
+
+        direct.Inject(new DirectArrived(NetworkScript.BobId, new DirectEnvelope(DirectIds.New(), "bob", tui.Clock.GetUtcNow(), "psst", null)));
+
+        await tui.WaitUntilAsync(w => w.Rooms.Rows.Any(r => r.Contains("@bob (1)")), "@bob is listed with one unread message");
+        Assert.DoesNotContain("psst", await tui.ScreenAsync());
+        await tui.PressAsync(Key.D2.WithAlt);
+        string screen = await tui.WaitForScreenAsync("<bob> psst");
+        Assert.Contains("@bob", TuiHarness.Rows(screen)[^1]); // the status line
+
+        await tui.SubmitAsync("just between us");
+
+        await tui.WaitForScreenAsync("<alice> just between us");
+        (string to, DirectEnvelope sent) = Assert.Single(direct.Sent);
+        Assert.Equal((NetworkScript.BobId, "just between us"), (to, sent.Text));
+        Assert.Empty(tui.Network.Published);     // nothing went to the room
+    }
+}
