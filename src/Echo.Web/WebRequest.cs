@@ -1,0 +1,71 @@
+using System.Text.Json;
+
+namespace Echo.Web;
+
+/// <summary>What a page asks for over its WebSocket: <c>{"type": "...", ...}</c>.</summary>
+internal abstract record WebRequest
+{
+    /// <summary>A typed line: text for the current room or a slash command, as in the TUI. <c>{"type":"line","text":…}</c></summary>
+    public sealed record Line(string Text) : WebRequest;
+
+    /// <summary>Text for the current room, never a command. <c>{"type":"send","text":…}</c></summary>
+    public sealed record Send(string Text) : WebRequest;
+
+    /// <summary><c>{"type":"join","room":…}</c></summary>
+    public sealed record Join(string Room) : WebRequest;
+
+    /// <summary><c>{"type":"leave","room":…}</c>; without a room, the current one.</summary>
+    public sealed record Leave(string? Room) : WebRequest;
+
+    /// <summary><c>{"type":"switch","room":…}</c></summary>
+    public sealed record Switch(string Room) : WebRequest;
+
+    /// <summary><c>{"type":"nick","nick":…}</c></summary>
+    public sealed record Nick(string Name) : WebRequest;
+
+    /// <summary><c>{"type":"connect","address":…}</c> (a multiaddr).</summary>
+    public sealed record Connect(string Address) : WebRequest;
+
+    /// <summary>Reads one request; throws <see cref="FormatException"/> saying what is wrong.</summary>
+    public static WebRequest Parse(ReadOnlySpan<byte> json)
+    {
+        JsonDocument document;
+        try
+        {
+            Utf8JsonReader reader = new(json, new JsonReaderOptions { MaxDepth = 4 });
+            document = JsonDocument.ParseValue(ref reader);
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"a request must be JSON: {e.Message}");
+        }
+        using (document)
+            return Parse(document.RootElement);
+    }
+
+    private static WebRequest Parse(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new FormatException("a request is a JSON object");
+        string type = Field(root, "type") ?? throw new FormatException("the request has no type");
+        return type switch
+        {
+            "line" => new Line(Required(root, "text")),
+            "send" => new Send(Required(root, "text")),
+            "join" => new Join(Required(root, "room")),
+            "leave" => new Leave(Field(root, "room")),
+            "switch" => new Switch(Required(root, "room")),
+            "nick" => new Nick(Required(root, "nick")),
+            "connect" => new Connect(Required(root, "address")),
+            _ => throw new FormatException($"unknown request type '{Core.Chat.SafeText.ForDisplay(type)}'"),
+        };
+    }
+
+    private static string Required(JsonElement root, string name) =>
+        Field(root, name) ?? throw new FormatException($"the request has no '{name}'");
+
+    private static string? Field(JsonElement root, string name) =>
+        root.TryGetProperty(name, out JsonElement value)
+            ? value.ValueKind == JsonValueKind.String ? value.GetString() : throw new FormatException($"'{name}' must be a string")
+            : null;
+}
