@@ -9,23 +9,86 @@ Option<int> port = new("--port")
 };
 Option<string?> name = new("--name")
 {
-    Description = "Your nickname; also keeps each name's identity apart on one machine [env: NAME]",
+    Description = "Your nick; also keeps each name's identity and data apart on one machine [env: NAME]",
     DefaultValueFactory = _ => Environment.GetEnvironmentVariable("NAME"),
 };
 Option<string[]> listen = new("--listen") { Description = "Multiaddr to listen on instead of --port (repeatable)" };
-Option<string[]> connect = new("--connect") { Description = "Multiaddr of a peer to dial at start (repeatable)" };
-Option<string?> dataDir = new("--data-dir") { Description = "Where the identity key lives (default: $XDG_DATA_HOME/echo/<name>)" };
+Option<string[]> connect = new("--connect") { Description = "Multiaddr of a peer to dial at start, /p2p/<id> optional (repeatable)" };
+Option<string?> room = new("--room") { Description = $"Room to join at start (default: {ChatSettings.DefaultRoom})" };
+Option<string?> dataDir = new("--data-dir") { Description = "Where the identity key and logs live (default: $XDG_DATA_HOME/echo/<name>)" };
+Option<bool> headless = new("--headless") { Description = "No TUI: stdin lines are sent or run as /commands, stdout is one JSON event per line" };
+Option<bool> noMdns = new("--no-mdns") { Description = "Do not discover or announce peers on the local network" };
+Option<string?> logFile = new("--log-file") { Description = "Write logs to this file (default with the TUI: <data-dir>/echo.log)" };
+Option<string?> web = new("--web")
+{
+    Description = "Also serve the chat to a browser at ADDRESS:PORT (default 127.0.0.1:0, any free port); prints the URL to open",
+    Arity = ArgumentArity.ZeroOrOne,
+};
+Option<bool> webAllowRemote = new("--web-allow-remote") { Description = "Let --web listen on an address other machines can reach" };
+Option<string?> downloads = new("--downloads") { Description = "Where downloaded files are put (default: ~/Downloads/echo)" };
+Option<string?> maxFileSize = new("--max-file-size") { Description = "Largest file /get accepts, e.g. 500M, 4G (default: 4G)" };
 Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at start, as echo-go takes it", Arity = ArgumentArity.ZeroOrOne };
 
-RootCommand root = new("Echo: peer-to-peer chat over libp2p") { port, name, listen, connect, dataDir, peer };
+RootCommand root = new("Echo: peer-to-peer chat over libp2p")
+{
+    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, peer,
+};
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
+Option<bool> json = new("--json") { Description = "One JSON object per line: from, nick, text, ts, id, verified" };
+Option<string?> since = new("--since") { Description = "Only messages from this time on (ISO 8601, UTC unless it says otherwise)" };
+Command history = new("history", "Print a room's stored messages, oldest first, then exit") { room, json, since, name, dataDir };
+root.Subcommands.Add(history);
 
-NodeSettings Settings(ParseResult parse) => NodeSettings.Create(
+ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     parse.GetValue(port), parse.GetValue(name), parse.GetValue(listen) ?? [],
     [.. parse.GetValue(connect) ?? [], .. parse.GetValue(peer) is { } p ? new[] { p } : []],
-    parse.GetValue(dataDir));
+    parse.GetValue(room), parse.GetValue(dataDir), parse.GetValue(headless), parse.GetValue(noMdns), parse.GetValue(logFile))
+    .WithWeb(parse.GetResult(web) is not null, parse.GetValue(web), parse.GetValue(webAllowRemote))
+    .WithFiles(parse.GetValue(downloads), parse.GetValue(maxFileSize));
 
-root.SetAction((parse, ct) => NodeApp.RunAsync(Settings(parse), Console.In, Console.Out, Console.Error, ct));
-id.SetAction((parse, ct) => NodeApp.PrintIdAsync(Settings(parse), Console.Out, Console.Error, ct));
+root.SetAction(async (parse, ct) =>
+{
+    ChatSettings settings;
+    try
+    {
+        settings = Settings(parse);
+    }
+    catch (ArgumentException e)
+    {
+        await Console.Error.WriteLineAsync($"echo-chat: {e.Message}");
+        return 2;
+    }
+    return await ChatApp.RunAsync(settings, ct);
+});
+id.SetAction(parse =>
+{
+    try
+    {
+        return ChatApp.PrintId(ChatSettings.Create(parse.GetValue(port), parse.GetValue(name), parse.GetValue(listen) ?? [], [],
+            null, parse.GetValue(dataDir), headless: true, noMdns: true, logFile: null), Console.Out);
+    }
+    catch (ArgumentException e)
+    {
+        Console.Error.WriteLine($"echo-chat: {e.Message}");
+        return 2;
+    }
+});
+history.SetAction(async (parse, ct) =>
+{
+    ChatSettings settings;
+    DateTimeOffset? from;
+    try
+    {
+        settings = ChatSettings.Create(0, parse.GetValue(name), [], [], parse.GetValue(room), parse.GetValue(dataDir),
+            headless: true, noMdns: true, logFile: null);
+        from = parse.GetValue(since) is { } text ? HistoryExport.ParseSince(text) : null;
+    }
+    catch (ArgumentException e)
+    {
+        await Console.Error.WriteLineAsync($"echo-chat: {e.Message}");
+        return 2;
+    }
+    return await HistoryExport.RunAsync(settings.DataDirectory, settings.Room, parse.GetValue(json), from, Console.Out, Console.Error, ct);
+});
 return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,148 @@
+using Echo.Core;
+using Echo.Core.Files;
+using Echo.Core.Ports;
+using Echo.Headless;
+using Echo.Net.Host;
+using Echo.Net.Identity;
+using Echo.Net.Mdns;
+using Echo.Net.Multiformats;
+using Echo.Protocols;
+using Echo.Storage;
+using Echo.Tui;
+using Echo.Web;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Echo.Cli;
+
+/// <summary>The composition root: builds the node, the chat and the chosen face, runs them, shuts down.</summary>
+internal static class ChatApp
+{
+    private const string KeyFileName = "identity.key";
+    private const string LockFileName = "lock";
+    private const string AgentVersion = "echo/0.1.0";
+
+    public static async Task<int> RunAsync(ChatSettings settings, CancellationToken cancellationToken)
+    {
+        if (!TryLockDataDirectory(settings.DataDirectory, out FileStream? dataLock))
+            return 1;
+        using (dataLock)
+        {
+            // With the TUI on the terminal, logs go to a file only; headless keeps stdout for JSON
+            // and reports warnings on stderr.
+            string? logFile = settings.LogFile ?? (settings.Headless ? null : Path.Combine(settings.DataDirectory, "echo.log"));
+            await using FileLoggerProvider? fileLog = logFile is null ? null : new FileLoggerProvider(logFile);
+            using ILoggerFactory loggers = LoggerFactory.Create(builder =>
+            {
+                builder.SetMinimumLevel(LogLevel.Information);
+                if (fileLog is not null)
+                    builder.AddProvider(fileLog);
+                if (settings.Headless)
+                {
+                    builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+                        .AddFilter<ConsoleLoggerProvider>(level => level >= LogLevel.Warning);
+                }
+            });
+
+            using KeyPair key = KeyFile.LoadOrCreate(Path.Combine(settings.DataDirectory, KeyFileName));
+            Libp2pHost host = new(key, new HostOptions { ListenAddresses = settings.Listen, AgentVersion = AgentVersion }, loggers);
+            // Disposed after the chat (declared before it), so the last messages are written first.
+            await using SqliteMessageStore history = SqliteMessageStore.Open(
+                Path.Combine(settings.DataDirectory, SqliteMessageStore.FileName), loggers.CreateLogger("Echo.Storage"));
+            Libp2pChatNetwork network = new(host, new ChatNetworkOptions
+            {
+                DefaultRoom = settings.Room,
+                Mdns = settings.Mdns ? new MdnsOptions() : null,
+            }, loggers, store: history);
+            ChatOptions options = new()
+            {
+                Nick = settings.Nick,
+                DefaultRoom = settings.Room,
+                Files = new FileSharingOptions
+                {
+                    DownloadsDirectory = settings.DownloadsDirectory,
+                    MaxFileSize = settings.MaxFileSize,
+                    StateDirectory = Path.Combine(settings.DataDirectory, "files"),
+                },
+            };
+            // Direct messages and their outbox live in the history file; without a usable one, in memory.
+            await using ChatManager chat = new(network, options, loggers.CreateLogger<ChatManager>(), history,
+                history.CanStoreDirectMessages ? history : null);
+            using ChatSubscription headlessEvents = chat.Subscribe();
+            try
+            {
+                await chat.StartAsync(cancellationToken);
+            }
+            catch (ChatNetworkException e)
+            {
+                await Console.Error.WriteLineAsync($"echo-chat: {e.Message}");
+                return 1;
+            }
+            WebChatServer? web = null;
+            if (settings.Web is not null)
+            {
+                try
+                {
+                    web = await WebChatServer.StartAsync(chat, settings.Web, loggers, cancellationToken);
+                }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+                {
+                    await Console.Error.WriteLineAsync($"echo-chat: --web {WebChatOptions.Format(settings.Web.EndPoint)}: {e.Message}");
+                    return 1;
+                }
+                chat.AnnounceWebUi(web.Url.ToString(), web.Remote);
+            }
+            await using WebChatServer? webServer = web;
+            using CancellationTokenSource running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, chat.QuitRequested);
+            Task connects = Task.WhenAll(settings.Connect.Select(address => chat.ConnectAsync(address, running.Token)));
+            if (settings.Headless)
+            {
+                await HeadlessChat.RunAsync(chat, headlessEvents, Console.In, Console.Out, running.Token);
+            }
+            else
+            {
+                headlessEvents.Dispose();
+                await ChatTui.RunAsync(chat, new ChatTuiOptions { Logger = loggers.CreateLogger("Echo.Tui") }, running.Token);
+            }
+            await running.CancelAsync();
+            try
+            {
+                await connects;
+            }
+            catch (OperationCanceledException)
+            {
+                // a dial still running at exit
+            }
+            return 0;
+        }
+    }
+
+    public static int PrintId(ChatSettings settings, TextWriter output)
+    {
+        using KeyPair key = KeyFile.LoadOrCreate(Path.Combine(settings.DataDirectory, KeyFileName));
+        output.WriteLine($"peer id: {key.PeerId}");
+        foreach (Multiaddr address in settings.Listen)
+            output.WriteLine($"listen: {address}");
+        return 0;
+    }
+
+    /// <summary>
+    /// Two instances must never share an identity: the first one to start holds the data directory's
+    /// lock file until it exits.
+    /// </summary>
+    private static bool TryLockDataDirectory(string directory, out FileStream? handle)
+    {
+        Directory.CreateDirectory(directory);
+        try
+        {
+            handle = new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            return true;
+        }
+        catch (IOException)
+        {
+            Console.Error.WriteLine($"echo-chat: {directory} is in use by another echo-chat; give this one another --name or --data-dir");
+            handle = null;
+            return false;
+        }
+    }
+}

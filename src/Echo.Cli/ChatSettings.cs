@@ -1,0 +1,124 @@
+using Echo.Net.Multiformats;
+using Echo.Web;
+
+namespace Echo.Cli;
+
+/// <summary>What the command line and environment asked for, checked and with defaults filled in.</summary>
+internal sealed record ChatSettings(
+    string Nick,
+    IReadOnlyList<Multiaddr> Listen,
+    IReadOnlyList<string> Connect,
+    string Room,
+    string DataDirectory,
+    bool Headless,
+    bool Mdns,
+    string? LogFile)
+{
+    /// <summary>Where verified downloads go (--downloads; default ~/Downloads/echo).</summary>
+    public string DownloadsDirectory { get; init; } = Core.Files.FileSharingOptions.DefaultDownloadsDirectory;
+
+    /// <summary>The largest file /get accepts (--max-file-size).</summary>
+    public long MaxFileSize { get; init; } = 4L << 30;
+
+    public const string DefaultRoom = "lobby";
+
+    /// <summary>The web UI's settings, or null without --web.</summary>
+    public WebChatOptions? Web { get; init; }
+
+    /// <summary>
+    /// Adds the web UI when <paramref name="enabled"/> (--web, with or without an address); throws
+    /// <see cref="ArgumentException"/> naming the bad option.
+    /// </summary>
+    public ChatSettings WithWeb(bool enabled, string? address, bool allowRemote)
+    {
+        if (!enabled)
+            return allowRemote ? throw new ArgumentException("--web-allow-remote needs --web ADDRESS:PORT") : this;
+        WebChatOptions web;
+        try
+        {
+            web = new WebChatOptions
+            {
+                EndPoint = address is null ? WebChatOptions.DefaultEndPoint : WebChatOptions.ParseEndPoint(address),
+                AllowRemote = allowRemote,
+            };
+            web.Validate();
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            throw new ArgumentException($"--web: {e.Message}");
+        }
+        return this with { Web = web };
+    }
+
+    /// <summary>Builds the settings; throws <see cref="ArgumentException"/> naming the bad option.</summary>
+    public static ChatSettings Create(int port, string? name, IReadOnlyList<string> listen, IReadOnlyList<string> connect,
+        string? room, string? dataDir, bool headless, bool noMdns, string? logFile)
+    {
+        if (port is < 0 or > 65535)
+            throw new ArgumentException($"--port {port} is not a TCP port (0 to 65535)");
+        string nick = string.IsNullOrWhiteSpace(name) ? DefaultNick() : name.Trim();
+        if (Core.Chat.ChatLimits.CheckNick(nick) is { } nickError)
+            throw new ArgumentException($"--name: {nickError}");
+        room ??= DefaultRoom;
+        if (Core.Chat.ChatLimits.CheckRoom(room) is { } roomError)
+            throw new ArgumentException($"--room: {roomError}");
+        IReadOnlyList<Multiaddr> listenAddresses = listen.Count > 0
+            ? [.. listen.Select(a => ParseAddress(a, "--listen"))]
+            : [Multiaddr.Parse($"/ip4/0.0.0.0/tcp/{port}")];
+        foreach (string address in connect)
+            ParseAddress(address, "--connect");
+        return new ChatSettings(nick, listenAddresses, connect, room, dataDir ?? DefaultDataDirectory(name), headless, !noMdns,
+            logFile);
+    }
+
+    /// <summary>Applies --downloads and --max-file-size; throws <see cref="ArgumentException"/> naming the bad one.</summary>
+    public ChatSettings WithFiles(string? downloads, string? maxFileSize)
+    {
+        ChatSettings settings = this;
+        if (!string.IsNullOrWhiteSpace(downloads))
+            settings = settings with { DownloadsDirectory = Path.GetFullPath(downloads) };
+        if (!string.IsNullOrWhiteSpace(maxFileSize))
+            settings = settings with { MaxFileSize = ParseSize(maxFileSize) };
+        return settings;
+    }
+
+    /// <summary>A byte count with an optional K, M, G or T suffix (powers of 1024).</summary>
+    private static long ParseSize(string text)
+    {
+        string t = text.Trim().ToUpperInvariant().TrimEnd('B').TrimEnd('I');
+        int shift = t.Length > 0 ? t[^1] switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 } : 0;
+        if (shift > 0)
+            t = t[..^1];
+        return long.TryParse(t, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n)
+               && n > 0 && n <= long.MaxValue >> shift
+            ? n << shift
+            : throw new ArgumentException($"--max-file-size {text}: not a size such as 500M or 4G");
+    }
+
+    private static Multiaddr ParseAddress(string text, string option) =>
+        Multiaddr.TryParse(text, out Multiaddr? address, out string? error)
+            ? address!
+            : throw new ArgumentException($"{option} {text}: {error}");
+
+    /// <summary>The login name when it makes a valid nick, else "anon".</summary>
+    private static string DefaultNick()
+    {
+        string user = Environment.UserName;
+        return Core.Chat.ChatLimits.CheckNick(user) is null ? user : "anon";
+    }
+
+    /// <summary>
+    /// One folder per name under the XDG data directory, so that two instances started by one user
+    /// with different names (alice and bob on one machine) are two different peers.
+    /// </summary>
+    private static string DefaultDataDirectory(string? name)
+    {
+        string root = Environment.GetEnvironmentVariable("XDG_DATA_HOME") is { Length: > 0 } xdg
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
+        string folder = string.IsNullOrWhiteSpace(name)
+            ? "default"
+            : string.Concat(name.Trim().Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
+        return Path.Combine(root, "echo", folder);
+    }
+}

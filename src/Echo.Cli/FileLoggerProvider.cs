@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace Echo.Cli;
+
+/// <summary>
+/// Appends log lines to a file from one background writer, so logging never blocks the chat and
+/// nothing reaches the terminal the TUI owns.
+/// </summary>
+internal sealed class FileLoggerProvider : ILoggerProvider, IAsyncDisposable
+{
+    private readonly Channel<string> _lines = Channel.CreateBounded<string>(new BoundedChannelOptions(10_000)
+    {
+        FullMode = BoundedChannelFullMode.DropOldest,
+        SingleReader = true,
+    });
+    private readonly ConcurrentDictionary<string, FileLogger> _loggers = new();
+    private readonly StreamWriter _file;
+    private readonly Task _writer;
+
+    public FileLoggerProvider(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        _file = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read));
+        _writer = WriteAsync();
+    }
+
+    public ILogger CreateLogger(string categoryName) => _loggers.GetOrAdd(categoryName, name => new FileLogger(name, this));
+
+    private void Post(string line) => _lines.Writer.TryWrite(line);
+
+    private async Task WriteAsync()
+    {
+        await using (_file.ConfigureAwait(false))
+        {
+            await foreach (string line in _lines.Reader.ReadAllAsync().ConfigureAwait(false))
+            {
+                await _file.WriteLineAsync(line).ConfigureAwait(false);
+                if (_lines.Reader.Count == 0)
+                    await _file.FlushAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Stops taking lines; <see cref="DisposeAsync"/> waits until the file has them all.</summary>
+    public void Dispose() => _lines.Writer.TryComplete();
+
+    public async ValueTask DisposeAsync()
+    {
+        _lines.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+    }
+
+    private sealed class FileLogger(string category, FileLoggerProvider provider) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter)
+        {
+            if (!IsEnabled(logLevel))
+                return;
+            string line = $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {Level(logLevel)} {category}[{eventId.Id}] {formatter(state, exception)}";
+            provider.Post(exception is null ? line : line + Environment.NewLine + exception);
+        }
+
+        private static string Level(LogLevel level) => level switch
+        {
+            LogLevel.Trace => "trce",
+            LogLevel.Debug => "dbug",
+            LogLevel.Information => "info",
+            LogLevel.Warning => "warn",
+            LogLevel.Error => "fail",
+            _ => "crit",
+        };
+    }
+}

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+
+namespace Echo.Cli.Tests;
+
+/// <summary>A detached tmux session running one command in a real terminal; killed on dispose.</summary>
+internal sealed class TmuxSession : IAsyncDisposable
+{
+    private TmuxSession(string name) => Name = name;
+
+    public string Name { get; }
+
+    public static bool Available => File.Exists("/usr/bin/tmux") || File.Exists("/usr/local/bin/tmux");
+
+    public static async Task<TmuxSession> StartAsync(string name, string shellCommand, int width = 140, int height = 40)
+    {
+        TmuxSession session = new($"echo-test-{Environment.ProcessId}-{name}");
+        await RunAsync("new-session", "-d", "-s", session.Name, "-x", width.ToString(), "-y", height.ToString(), shellCommand);
+        return session;
+    }
+
+    /// <summary>Types <paramref name="text"/> literally, then Enter.</summary>
+    public async Task TypeLineAsync(string text)
+    {
+        await RunAsync("send-keys", "-t", Name, "-l", text);
+        await RunAsync("send-keys", "-t", Name, "Enter");
+    }
+
+    public Task SendKeysAsync(params string[] keys) => RunAsync(["send-keys", "-t", Name, .. keys]);
+
+    public Task<string> CaptureAsync() => RunAsync("capture-pane", "-p", "-t", Name);
+
+    /// <summary>Polls the screen until <paramref name="condition"/> holds; throws with the last screen on timeout.</summary>
+    public async Task<string> WaitForScreenAsync(Func<string, bool> condition, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Stopwatch clock = Stopwatch.StartNew();
+        using PeriodicTimer poll = new(TimeSpan.FromMilliseconds(100));
+        string screen = "";
+        while (clock.Elapsed < timeout)
+        {
+            screen = await CaptureAsync();
+            if (condition(screen))
+                return screen;
+            await poll.WaitForNextTickAsync(cancellationToken);
+        }
+        throw new TimeoutException($"screen of {Name} did not match within {timeout}; last screen:\n{screen}");
+    }
+
+    private static async Task<string> RunAsync(params string[] args)
+    {
+        ProcessStartInfo start = new("tmux") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in args)
+            start.ArgumentList.Add(arg);
+        using Process process = Process.Start(start)!;
+        string output = await process.StandardOutput.ReadToEndAsync();
+        string error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"tmux {string.Join(' ', args)}: {error}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await RunAsync("kill-session", "-t", Name);
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone (the app quit and the session ended with it)
+        }
+    }
+}
