@@ -13,3 +13,22 @@ if [ -f "$js/package-lock.json" ]; then
     echo "$want" > "$stamp"
   fi
 fi
+
+# Installs Debian package $1 (the command $2) when it is missing and this runs as root; else says
+# which tests ($3) will report it.
+install_with_apt() {
+  command -v "$2" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq "$1" >/dev/null || { apt-get install -y -qq -f >/dev/null && apt-get install -y -qq "$1" >/dev/null; }
+  else
+    echo "test-setup: $2 is missing and cannot be installed here (needs root and apt-get); $3 will say so" >&2
+  fi
+}
+
+# tmux, for the test that drives two echo-chat TUIs in a real terminal.
+install_with_apt tmux tmux "the TUI terminal test"
+
+# Chromium, for the browser tests of the web UI (driven by Playwright; its own downloads are not used).
+install_with_apt chromium chromium "the browser tests"

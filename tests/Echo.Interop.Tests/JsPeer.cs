@@ -76,10 +76,12 @@ public sealed class JsPeer : IAsyncDisposable
     /// environment (transport, security, muxer, LISTEN, AGENT, GOSSIPSUB, ...) and waits for its
     /// "ready" line.
     /// </summary>
-    public static async Task<JsPeer> StartAsync(IDictionary<string, string>? env = null, CancellationToken cancellationToken = default)
+    /// <param name="networkNamespace">Runs node in this network namespace (`ip netns exec`, which execs node itself).</param>
+    public static async Task<JsPeer> StartAsync(IDictionary<string, string>? env = null, CancellationToken cancellationToken = default,
+        string? networkNamespace = null)
     {
         string directory = FindDirectory();
-        ProcessStartInfo startInfo = new("node")
+        ProcessStartInfo startInfo = new(networkNamespace is null ? "node" : "ip")
         {
             WorkingDirectory = directory,
             UseShellExecute = false,
@@ -90,6 +92,11 @@ public sealed class JsPeer : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        if (networkNamespace is not null)
+        {
+            foreach (string arg in (string[])["netns", "exec", networkNamespace, "node"])
+                startInfo.ArgumentList.Add(arg);
+        }
         startInfo.ArgumentList.Add("--import");
         startInfo.ArgumentList.Add("./polyfill.mjs");
         startInfo.ArgumentList.Add("peer.mjs");

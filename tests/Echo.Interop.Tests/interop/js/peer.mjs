@@ -28,6 +28,9 @@ const IDENTIFY_WAIT_MS = 5_000
 const STOP_TIMEOUT_MS = 5_000
 const MAX_STREAMS_PER_TEST_PROTOCOL = 1024
 const SPAWN_CONCURRENCY = 8
+// Benchmark messages start with the publisher's CLOCK_MONOTONIC in ns (int64 LE), a publisher tag
+// and a sequence number (uint32 LE each); after benchReset received messages are recorded, not emitted.
+const BENCH_HEADER_LENGTH = 16
 
 // ---------------------------------------------------------------------------------------------
 // configuration
@@ -348,6 +351,7 @@ let node
 const dialers = []
 const identifyResults = new Map()
 const identifyWaiters = new Map()
+const bench = { recording: false, tags: [], seqs: [], latencyUs: [], lastNs: 0n }
 
 function waitForIdentify (peerId, ms, signal) {
   const key = peerId.toString()
@@ -655,6 +659,50 @@ const commands = {
     return { recipients: result.recipients.map(String) }
   },
 
+  async meshPeers (args) {
+    return { peers: pubsub().getMeshPeers(String(args.topic)).map(String) }
+  },
+
+  // Benchmark commands: see bench.reset below and BenchPayload in bench/Echo.Bench.
+  async benchReset () {
+    bench.recording = true
+    bench.tags = []
+    bench.seqs = []
+    bench.latencyUs = []
+    bench.lastNs = 0n
+    return {}
+  },
+
+  async benchPublish (args, signal) {
+    const topic = String(args.topic)
+    const count = bytesArg(args, 'count', 1)
+    const rate = Number(args.rate ?? 0)
+    const tag = Number(args.tag ?? 0)
+    const firstSeq = Number(args.firstSeq ?? 0)
+    const payload = Buffer.alloc(Math.max(BENCH_HEADER_LENGTH, Number(args.size ?? 100)))
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < count && !signal.aborted; i++) {
+      if (rate > 0) {
+        const wait = start + BigInt(Math.round(i * 1e9 / rate)) - process.hrtime.bigint()
+        if (wait > 0n) await new Promise(resolve => setTimeout(resolve, Number(wait) / 1e6))
+      }
+      payload.writeBigInt64LE(process.hrtime.bigint(), 0)
+      payload.writeUInt32LE(tag, 8)
+      payload.writeUInt32LE(firstSeq + i, 12)
+      await pubsub().publish(topic, payload)
+    }
+    return { published: count, startNs: String(start), endNs: String(process.hrtime.bigint()) }
+  },
+
+  async benchCount () {
+    const cpu = process.cpuUsage()
+    return { count: bench.tags.length, lastNs: String(bench.lastNs), cpuMs: (cpu.user + cpu.system) / 1000 }
+  },
+
+  async benchReceived () {
+    return { count: bench.tags.length, lastNs: String(bench.lastNs), tags: bench.tags, seqs: bench.seqs, latencyUs: bench.latencyUs }
+  },
+
   async stop () {
     setImmediate(() => { shutdown(0) })
     return {}
@@ -736,6 +784,17 @@ node.addEventListener('peer:discovery', (evt) => {
 if (node.services.pubsub != null) {
   node.services.pubsub.addEventListener('message', (evt) => {
     const msg = evt.detail
+    if (bench.recording) {
+      const now = process.hrtime.bigint()
+      if (msg.data.length >= BENCH_HEADER_LENGTH) {
+        const data = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.length)
+        bench.tags.push(data.readUInt32LE(8))
+        bench.seqs.push(data.readUInt32LE(12))
+        bench.latencyUs.push(Math.round(Number(now - data.readBigInt64LE(0)) / 100) / 10)
+        bench.lastNs = now
+      }
+      return
+    }
     emit('pubsub:message', {
       topic: msg.topic,
       from: msg.type === 'signed' ? msg.from.toString() : null,
@@ -743,6 +802,133 @@ if (node.services.pubsub != null) {
     })
   })
 }
+
+// ---------------------------------------------------------------------------------------------
+// chat protocols (Echo.Protocols interop): go-libp2p chat-example rooms and echo-go's line protocol
+//
+// Rooms (needs GOSSIPSUB=1): a room is the topic `chat-room:<room>` carrying the JSON object
+// {"Message","SenderID","SenderNick"}; `chatPublish` sends one, and every message on a chat-room
+// topic is reported parsed as a `chat:message` event.
+// echo-go (ECHO_GO=1, or ECHO_GO=open to also open a stream to every peer that announces the
+// protocol, as echo-go does on connect): lines `name|text\n` on `/echo-go/chat/1.0.0`. Like echo-go,
+// this peer knows no tie-break: it reads every stream, writes to the newest one still writable,
+// and closes its side of a stream once the remote closed its own.
+
+const ECHO_GO_PROTOCOL = '/echo-go/chat/1.0.0'
+const CHAT_TOPIC_PREFIX = 'chat-room:'
+const echoGoMode = (env.ECHO_GO ?? '').trim().toLowerCase()
+const echoGoPeers = new Map()   // peer id -> [{ stream, direction, writable }]
+
+function trackEchoGo (stream, remotePeer, direction) {
+  const key = remotePeer.toString()
+  const entry = { stream, direction, writable: true }
+  if (!echoGoPeers.has(key)) echoGoPeers.set(key, [])
+  echoGoPeers.get(key).push(entry)
+  emit('echoGo:stream', { peerId: key, direction })
+  const decoder = new TextDecoder()
+  let pending = ''
+  const flushLines = () => {
+    let newline
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      emit('echoGo:line', { peerId: key, direction, line: pending.slice(0, newline) })
+      pending = pending.slice(newline + 1)
+    }
+  }
+  stream.addEventListener('message', (evt) => {
+    for (const chunk of chunksOf(evt.data)) pending += decoder.decode(chunk.subarray(), { stream: true })
+    flushLines()
+  })
+  const onRemoteEnd = () => {
+    if (!entry.writable) return
+    pending += decoder.decode()
+    flushLines()
+    if (pending !== '') emit('echoGo:line', { peerId: key, direction, line: pending })
+    pending = ''
+    entry.writable = false
+    stream.close().catch((err) => stream.abort(err))
+  }
+  // 'end' waits for buffered data to be read; 'remoteCloseWrite' is the remote's half-close itself.
+  stream.addEventListener('end', onRemoteEnd)
+  stream.addEventListener('remoteCloseWrite', onRemoteEnd)
+  stream.addEventListener('close', () => {
+    entry.writable = false
+    const list = echoGoPeers.get(key) ?? []
+    const at = list.indexOf(entry)
+    if (at >= 0) list.splice(at, 1)
+    if (list.length === 0) echoGoPeers.delete(key)
+    emit('echoGo:closed', { peerId: key, direction })
+  })
+  // The remote may have half-closed before these listeners existed (e.g. during negotiation).
+  if (stream.remoteWriteStatus === 'closed' || stream.readableEnded) onRemoteEnd()
+}
+
+if (echoGoMode === '1' || echoGoMode === 'open') {
+  await node.handle(ECHO_GO_PROTOCOL, (stream, connection) => trackEchoGo(stream, connection.remotePeer, 'inbound'))
+  if (echoGoMode === 'open') {
+    node.addEventListener('peer:identify', (evt) => {
+      const { peerId, protocols } = evt.detail
+      if (!protocols.includes(ECHO_GO_PROTOCOL)) return
+      node.dialProtocol(peerId, ECHO_GO_PROTOCOL).then(
+        (stream) => trackEchoGo(stream, peerId, 'outbound'),
+        (err) => log(`echo-go open to ${peerId} failed: ${errorText(err)}`))
+    })
+  }
+}
+
+if (node.services.pubsub != null) {
+  node.services.pubsub.addEventListener('message', (evt) => {
+    const msg = evt.detail
+    if (!msg.topic.startsWith(CHAT_TOPIC_PREFIX)) return
+    const from = msg.type === 'signed' ? msg.from.toString() : null
+    try {
+      const chat = JSON.parse(new TextDecoder().decode(msg.data))
+      emit('chat:message', {
+        room: msg.topic.slice(CHAT_TOPIC_PREFIX.length),
+        from,
+        senderId: chat.SenderID ?? null,
+        nick: chat.SenderNick ?? null,
+        text: chat.Message ?? null,
+        timestamp: chat.Timestamp ?? null
+      })
+    } catch (err) {
+      emit('chat:invalid', { topic: msg.topic, from, error: errorText(err) })
+    }
+  })
+}
+
+Object.assign(commands, {
+  /** `room`, `nick`, `text`: publishes go chat-example JSON; replies with `recipients`. */
+  async chatPublish (args) {
+    const json = JSON.stringify({ Message: String(args.text), SenderID: node.peerId.toString(), SenderNick: String(args.nick) })
+    const result = await pubsub().publish(CHAT_TOPIC_PREFIX + String(args.room), new TextEncoder().encode(json))
+    return { recipients: result.recipients.map(String) }
+  },
+
+  /** `peer`: opens an echo-go stream to it. */
+  async echoGoOpen (args, signal) {
+    const peerId = peerArg(args)
+    const stream = await node.dialProtocol(peerId, ECHO_GO_PROTOCOL, { signal })
+    trackEchoGo(stream, peerId, 'outbound')
+    return {}
+  },
+
+  /** `peer`, `name`, `text`: writes `name|text\n` on the newest writable echo-go stream to the peer. */
+  async echoGoSend (args) {
+    const key = peerArg(args).toString()
+    const entry = (echoGoPeers.get(key) ?? []).filter(e => e.writable).at(-1)
+    if (entry == null) throw new Error(`no writable echo-go stream to ${key}`)
+    entry.stream.send(new TextEncoder().encode(`${args.name}|${args.text}\n`))
+    return { direction: entry.direction }
+  },
+
+  /** `peer`: the echo-go streams open with it. */
+  async echoGoStreams (args) {
+    const list = echoGoPeers.get(peerArg(args).toString()) ?? []
+    return { streams: list.map(e => ({ direction: e.direction, writable: e.writable })) }
+  }
+})
+
+// ---------------------------------------------------------------------------------------------
 
 write({ type: 'ready', peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) })
 log(`ready: ${node.peerId} on ${node.getMultiaddrs().join(', ')}`)
