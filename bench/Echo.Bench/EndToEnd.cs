@@ -6,7 +6,8 @@ namespace Echo.Bench;
 
 /// <summary>
 /// End-to-end figures on loopback, C# and js-libp2p side by side in one run: single-stream
-/// /perf/1.0.0 throughput, dial time to ready and to first ping, memory per idle connection.
+/// /perf/1.0.0 throughput, dial time to ready and to first ping, memory per idle connection, gossipsub
+/// (<see cref="PubsubBench"/>).
 /// Prints a Markdown report; the numbers in docs/BENCHMARKS.md come from it.
 /// </summary>
 internal static class EndToEnd
@@ -14,7 +15,7 @@ internal static class EndToEnd
     public static async Task<int> RunAsync(string[] args)
     {
         bool quick = args.Contains("--quick");
-        string? only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();   // throughput | dial | memory
+        string? only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();   // throughput | dial | memory | pubsub
         bool Run(string section) => only is null || only == section;
         string js = FindJsPeer();
         StringBuilder report = new();
@@ -47,7 +48,10 @@ internal static class EndToEnd
             await using PeerProcess c = await Start(client, js);
             ulong bytes = client == "C#" && server == "C#" ? csBytes : jsBytes;
             await c.CommandAsync("dial", new JsonObject { ["addr"] = s.Address });
-            await c.CommandAsync("perf", new JsonObject { ["addr"] = s.Address, ["uploadBytes"] = 16 << 20, ["downloadBytes"] = 16 << 20 });
+            // Warm up long enough for the JIT's tier-1 code to be in place on both sides (the first
+            // gigabyte of a fresh C# process costs a third more CPU per byte than the rest).
+            ulong warmUp = quick ? 64UL << 20 : 512UL << 20;
+            await c.CommandAsync("perf", new JsonObject { ["addr"] = s.Address, ["uploadBytes"] = warmUp, ["downloadBytes"] = warmUp, ["timeoutMs"] = 600_000 });
             List<double> up = [], down = [];
             for (int i = 0; i < runs; i++)
             {
@@ -116,6 +120,8 @@ internal static class EndToEnd
         Line("");
         if (perConn.Count > 1)
             Line($"C# / js RSS per connection at 500: {perConn["C#"] / perConn["js"]:P0}");
+        if (Run("pubsub"))
+            await PubsubBench.RunAsync(js, quick, args.Contains("--cs-only"), Line);
         string? output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault();
         if (output is not null)
             await File.WriteAllTextAsync(output, report.ToString());

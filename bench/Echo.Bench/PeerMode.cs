@@ -12,7 +12,8 @@ namespace Echo.Bench;
 /// <summary>
 /// A C# node driven like the js interop peer: one JSON command per stdin line, one JSON reply per
 /// stdout line, first line <c>{"type":"ready","peerId":…,"addrs":[…]}</c>. It serves perf and
-/// ping. Commands: dial, ping, perf, dialBench, spawnDialers, closeDialers, stats, stop.
+/// ping. Commands: dial, ping, perf, dialBench, spawnDialers, closeDialers, stats, stop; with
+/// GOSSIPSUB=1 also the pubsub ones of <see cref="PubsubPeer"/>.
 /// </summary>
 internal static class PeerMode
 {
@@ -23,6 +24,7 @@ internal static class PeerMode
         HostOptions options = new() { ListenAddresses = [Multiaddr.Parse(listen)], EnablePerf = true, MaxInboundConnections = 1024 };
         await using Libp2pHost host = new(key, options, NullLoggerFactory.Instance);
         await host.StartAsync(CancellationToken.None);
+        await using PubsubPeer? pubsub = Environment.GetEnvironmentVariable("GOSSIPSUB") == "1" ? await PubsubPeer.StartAsync(host, Write) : null;
         List<Libp2pHost> dialers = [];
         Write(new JsonObject
         {
@@ -39,7 +41,10 @@ internal static class PeerMode
             JsonObject reply;
             try
             {
-                reply = await ExecuteAsync(host, dialers, command);
+                string cmd = command["cmd"]?.GetValue<string>() ?? "";
+                reply = pubsub is not null && PubsubPeer.Handles(cmd)
+                    ? await pubsub.ExecuteAsync(cmd, command)
+                    : await ExecuteAsync(host, dialers, command);
                 reply["ok"] = true;
             }
             catch (Exception e)
@@ -142,7 +147,7 @@ internal static class PeerMode
 
     private static readonly Lock s_stdout = new();
 
-    private static void Write(JsonObject json)
+    internal static void Write(JsonObject json)
     {
         lock (s_stdout)
         {

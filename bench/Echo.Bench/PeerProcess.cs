@@ -27,16 +27,20 @@ internal sealed class PeerProcess : IAsyncDisposable
     public string Address { get; private set; } = "";
     public int Pid => _process.Id;
 
-    public static Task<PeerProcess> StartCSharpAsync()
+    public static Task<PeerProcess> StartCSharpAsync(IReadOnlyDictionary<string, string>? environment = null)
     {
         string self = typeof(PeerProcess).Assembly.Location;
         ProcessStartInfo info = new("dotnet") { ArgumentList = { self, "peer" } };
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+            info.Environment[name] = value;
         return StartAsync(info, "C#");
     }
 
-    public static Task<PeerProcess> StartJsAsync(string jsDirectory)
+    public static Task<PeerProcess> StartJsAsync(string jsDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {
         ProcessStartInfo info = new("node") { ArgumentList = { "--import", "./polyfill.mjs", "peer.mjs" }, WorkingDirectory = jsDirectory };
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+            info.Environment[name] = value;
         // js-libp2p accepts 5 inbound connections per second per host and 10 pending by default:
         // a dial benchmark from one host needs more.
         info.Environment["INBOUND_CONNECTION_THRESHOLD"] = "100000";

@@ -3,6 +3,9 @@ using Echo.Bench;
 
 // echo-bench micro [BenchmarkDotNet args]   crypto and codec micro-benchmarks
 // echo-bench e2e [--quick]                  end-to-end figures, C# and js-libp2p side by side
+// echo-bench chat [--quick]                 the echo-chat app: start to ready, send to display, idle TUI CPU
+// echo-bench history [--quick]              history: catch-up of missed messages, page loads from a large store
+// echo-bench files [--size MiB] [--runs N] [--dir D]  file transfer (/get) against raw stream throughput (/perf)
 // echo-bench peer                           a C# node driven over stdin/stdout (used by e2e)
 string mode = args.Length > 0 ? args[0] : "e2e";
 string[] rest = args.Length > 0 ? args[1..] : [];
@@ -11,6 +14,9 @@ return mode switch
     "micro" => RunMicro(rest),
     "peer" => await PeerMode.RunAsync(),
     "e2e" => await EndToEnd.RunAsync(rest),
+    "chat" => await ChatBench.RunAsync(rest),
+    "history" => await HistoryBench.RunAsync(rest),
+    "files" => await FilesBench.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -22,6 +28,6 @@ static int RunMicro(string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: echo-bench micro|e2e|peer");
+    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|peer");
     return 2;
 }
