@@ -90,9 +90,12 @@ internal static class ChatApp
                     await Console.Error.WriteLineAsync($"echo-chat: --web {WebChatOptions.Format(settings.Web.EndPoint)}: {e.Message}");
                     return 1;
                 }
-                chat.AnnounceWebUi(web.Url.ToString(), web.Remote);
             }
             await using WebChatServer? webServer = web;
+            // The file first, so whoever sees the announcement finds the file.
+            using WebUrlFile? webUrl = web is null ? null : WebUrlFile.Write(settings.DataDirectory, web.Url);
+            if (web is not null)
+                chat.AnnounceWebUi(web.Url.ToString(), web.Remote);
             using CancellationTokenSource running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, chat.QuitRequested);
             Task connects = Task.WhenAll(settings.Connect.Select(address => chat.ConnectAsync(address, running.Token)));
             if (settings.Headless)

@@ -46,6 +46,32 @@ public sealed class MdnsNamespaceTests
         Assert.True(clock.Elapsed < Discovery, $"discovery and the first message took {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
+    /// <summary>
+    /// RELIABILITY-PLAN D-1 asks for discovery in 20 runs out of 20: fresh nodes (new peer ids, new
+    /// random mDNS names) on one LAN, twenty times over, each pair connected both ways within the limit.
+    /// </summary>
+    [Fact(Timeout = 300_000)]
+    public async Task Twenty_fresh_pairs_out_of_twenty_find_each_other()
+    {
+        await using NetworkNamespacePair lan = await NetworkNamespacePair.CreateAsync(Ct);
+        List<double> seconds = [];
+        for (int run = 0; run < 20; run++)
+        {
+            await using EchoChatProcess alice = await EchoChatProcess.StartAsync("alice", [], Ct, networkNamespace: lan.First, mdns: true,
+                listen: "/ip4/0.0.0.0/tcp/0");
+            await using EchoChatProcess bob = await EchoChatProcess.StartAsync("bob", [], Ct, networkNamespace: lan.Second, mdns: true,
+                listen: "/ip4/0.0.0.0/tcp/0");
+            Stopwatch clock = Stopwatch.StartNew();
+            await alice.NextAsync(e => IsPeerConnected(e, bob.PeerId), Discovery, Ct);
+            await bob.NextAsync(e => IsPeerConnected(e, alice.PeerId), Discovery, Ct);
+            seconds.Add(clock.Elapsed.TotalSeconds);
+            Assert.True(clock.Elapsed < Discovery, $"run {run + 1}: connected both ways after {clock.Elapsed.TotalSeconds:0.0} s");
+        }
+        seconds.Sort();
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"20/20 runs connected both ways; after both were up: median {seconds[10]:0.00} s, max {seconds[^1]:0.00} s");
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task A_node_with_no_mdns_is_neither_found_nor_finds()
     {

@@ -97,6 +97,30 @@ public sealed class WebEndToEndTests(BrowserFixture browser)
         Assert.Empty(browserPage.Errors);
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task TheUrl_IsInAnOwnerOnlyFileWhileTheNodeRuns_AndGoneAfterIt()
+    {
+        string data = Directory.CreateTempSubdirectory("echo-web-test-").FullName;
+        try
+        {
+            string file = Path.Combine(data, "web-url");
+            await using (EchoChatProcess alice = await EchoChatProcess.StartAsync("alice", ["--web", "127.0.0.1:0"], Ct, data))
+            {
+                JsonElement web = await alice.NextAsync(e => e.GetProperty("type").GetString() == "web", TimeSpan.FromSeconds(10), Ct);
+                Assert.Equal(web.GetProperty("url").GetString() + "\n", await File.ReadAllTextAsync(file, Ct));
+                if (!OperatingSystem.IsWindows())
+                    Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+                await alice.SendLineAsync("/quit");
+                Assert.Equal(0, await alice.WaitForExitAsync(TimeSpan.FromSeconds(20), Ct));
+            }
+            Assert.False(File.Exists(file));
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
     [Theory(Timeout = 30_000)]
     [InlineData(new[] { "--web", "0.0.0.0:0" }, "--web-allow-remote")]
     [InlineData(new[] { "--web", "example.com:80" }, "--web")]
