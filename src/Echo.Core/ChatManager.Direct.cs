@@ -25,8 +25,8 @@ public sealed partial class ChatManager
                 new FileTransfers(direct, options.Files, publish, logger))
             : (null, null);
 
-    /// <summary>The last <paramref name="count"/> direct messages with <paramref name="peerId"/>, oldest first.</summary>
-    public Task<IReadOnlyList<DirectMessage>> DirectConversationAsync(string peerId, int count, CancellationToken cancellationToken) =>
+    /// <summary>The last <paramref name="count"/> direct messages with <paramref name="peerId"/> (with anyone when null), oldest first.</summary>
+    public Task<IReadOnlyList<DirectMessage>> DirectConversationAsync(string? peerId, int count, CancellationToken cancellationToken) =>
         _direct?.Store.ConversationAsync(peerId, count, cancellationToken) ?? Task.FromResult<IReadOnlyList<DirectMessage>>([]);
 
     /// <summary>Sends a direct message to <paramref name="target"/> (a nick or a peer id); it waits in the outbox while the peer is away.</summary>
@@ -94,6 +94,9 @@ public sealed partial class ChatManager
         }
     }
 
+    /// <summary>The file offers peers made to us that are still known, oldest first, with how far each got.</summary>
+    public IReadOnlyList<KnownFileOffer> FileOffers => _files?.KnownOffers() ?? [];
+
     /// <summary>Downloads an offered file (by id or a unique start of it) into the downloads folder.</summary>
     public void GetFile(string id)
     {
@@ -136,7 +139,7 @@ public sealed partial class ChatManager
                 string nick = ChatLimits.CheckNick(arrived.Envelope.Nick) is null ? arrived.Envelope.Nick : PeerInfo.ShortPeerId(arrived.PeerId);
                 DirectEnvelope envelope = arrived.Envelope with { Nick = nick };
                 LearnDirectNick(arrived.PeerId, nick);
-                if (envelope.Offer is { } offer && _files?.OnOffer(offer, arrived.PeerId, nick) == true)
+                if (envelope.Offer is { } offer && _files?.OnOffer(offer, arrived.PeerId, nick, room: null) == true)
                     Publish(new FileOfferEvent(offer, arrived.PeerId, nick, null));
                 if (_direct is not null && envelope.Text is not null)
                     await _direct.OnArrivedAsync(arrived.PeerId, envelope, cancellationToken).ConfigureAwait(false);   // stored, then shown
@@ -145,7 +148,7 @@ public sealed partial class ChatManager
                 bool inRoom;
                 lock (_gate)
                     inRoom = _rooms.Contains(offered.Room);
-                if (inRoom && _files?.OnOffer(offered.Offer, offered.PeerId, offered.Nick) == true)
+                if (inRoom && _files?.OnOffer(offered.Offer, offered.PeerId, offered.Nick, offered.Room) == true)
                     Publish(new FileOfferEvent(offered.Offer, offered.PeerId, offered.Nick, offered.Room));
                 break;
         }

@@ -48,8 +48,10 @@ public sealed partial class SqliteMessageStore : IDirectStore
                    "AND ($peer IS NULL OR peer = $peer) ORDER BY seq", peerId, int.MaxValue, reverse: false, cancellationToken);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<DirectMessage>> ConversationAsync(string peerId, int count, CancellationToken cancellationToken) =>
-        ReadDirect($"SELECT {DirectColumns} FROM direct_messages WHERE peer = $peer ORDER BY seq DESC LIMIT $n",
+    public Task<IReadOnlyList<DirectMessage>> ConversationAsync(string? peerId, int count, CancellationToken cancellationToken) =>
+        ReadDirect(peerId is null
+                ? $"SELECT {DirectColumns} FROM direct_messages ORDER BY seq DESC LIMIT $n"
+                : $"SELECT {DirectColumns} FROM direct_messages WHERE peer = $peer ORDER BY seq DESC LIMIT $n",
             peerId, count, reverse: true, cancellationToken);
 
     /// <summary>One write in its own transaction (one fsync); refuses when the store is read-only.</summary>

@@ -173,7 +173,8 @@ public sealed class WebChatServer : IAsyncDisposable
         if (path == "/api/state")
         {
             context.Response.ContentType = "application/json; charset=utf-8";
-            await context.Response.Body.WriteAsync(WebJson.Snapshot(_chat), context.RequestAborted).ConfigureAwait(false);
+            byte[] snapshot = await WebJson.SnapshotAsync(_chat, context.RequestAborted).ConfigureAwait(false);
+            await context.Response.Body.WriteAsync(snapshot, context.RequestAborted).ConfigureAwait(false);
             return;
         }
         if (!_assets.TryGet(path, out byte[] body, out string contentType))

@@ -3,6 +3,8 @@ using System.Text.Json.Serialization;
 using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Events;
+using Echo.Core.Direct;
+using Echo.Core.Files;
 using Echo.Core.Peers;
 
 namespace Echo.Web;
@@ -10,18 +12,25 @@ namespace Echo.Web;
 /// <summary>
 /// The page's protocol: one JSON object per WebSocket text message, each with a <c>type</c>. The
 /// server sends a <c>snapshot</c> first, then the events in the shapes of headless mode (message,
-/// peer, joined, left, current, nick, notice, error, quit). The page ignores types it does not know,
-/// so new kinds of events can be added without breaking it.
+/// peer, joined, left, current, nick, notice, error, quit, dm, dm-sent, dm-ack, file-offer,
+/// file-offered, file-progress, file-resume, file-done, file-error), and <c>older</c> in answer to a
+/// page's request for history. The page ignores types it does not know, so new kinds of events can
+/// be added without breaking it.
 /// </summary>
 internal static class WebJson
 {
     /// <summary>Version of this protocol, in the snapshot.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
+
+    /// <summary>Direct messages in a snapshot: the newest, across all conversations.</summary>
+    public const int SnapshotDirectMessages = 500;
 
     /// <summary>Everything a page needs to draw the chat, taken after subscribing (the page drops what it sees twice).</summary>
-    public static byte[] Snapshot(ChatManager chat)
+    public static async Task<byte[]> SnapshotAsync(ChatManager chat, CancellationToken cancellationToken)
     {
         IReadOnlyList<string> rooms = chat.Rooms;
+        IReadOnlyList<DirectMessage> direct = await chat.DirectConversationAsync(null, SnapshotDirectMessages, cancellationToken)
+            .ConfigureAwait(false);
         SnapshotJson snapshot = new(
             "snapshot",
             Version,
@@ -31,9 +40,16 @@ internal static class WebJson
             chat.CurrentRoom,
             [.. rooms],
             [.. chat.Peers.Select(p => Peer(null, p))],
-            [.. rooms.SelectMany(chat.RecentMessages).Select(Message)]);
+            [.. rooms.SelectMany(chat.RecentMessages).Select(Message)],
+            [.. direct.Select(Direct)],
+            [.. chat.FileOffers.Select(KnownOffer)],
+            chat.DownloadsDirectory);
         return JsonSerializer.SerializeToUtf8Bytes(snapshot, WebJsonContext.Default.SnapshotJson);
     }
+
+    /// <summary>The answer to an "older" request: stored messages of <paramref name="room"/>, oldest first.</summary>
+    public static byte[] Older(string room, IReadOnlyList<ChatMessage> messages, bool more) =>
+        Serialize(new OlderJson("older", room, [.. messages.Select(Message)], more), WebJsonContext.Default.OlderJson);
 
     /// <summary>The JSON for <paramref name="chatEvent"/>, or null for events the page is not told about.</summary>
     public static byte[]? Event(ChatEvent chatEvent) => chatEvent switch
@@ -49,8 +65,45 @@ internal static class WebJson
         NoticeEvent n => Notice(n.Text),
         ErrorEvent e => Error(e.Message),
         QuitEvent => Serialize(new TypeJson("quit"), WebJsonContext.Default.TypeJson),
+        _ => DirectEvent(chatEvent),
+    };
+
+    /// <summary>Direct messages and file sharing, as headless mode reports them.</summary>
+    private static byte[]? DirectEvent(ChatEvent chatEvent) => chatEvent switch
+    {
+        DirectMessageEvent d => Serialize(Direct(d.Message), WebJsonContext.Default.DirectJson),
+        DirectDeliveredEvent a => Serialize(new DirectAckJson("dm-ack", a.PeerId, a.Id), WebJsonContext.Default.DirectAckJson),
+        FileOfferEvent o => Serialize(Offer("file-offer", o.Offer, o.FromPeerId, o.FromNick, o.Room, null), WebJsonContext.Default.FileJson),
+        FileOfferedEvent o => Serialize(Offer("file-offered", o.Offer, null, null, o.Room, o.To), WebJsonContext.Default.FileJson),
+        FileProgressEvent p => Serialize(new FileProgressJson("file-progress", p.Id, p.Bytes, p.Size, Math.Round(p.BytesPerSecond)),
+            WebJsonContext.Default.FileProgressJson),
+        FileResumedEvent r => Serialize(new FileResumeJson("file-resume", r.Id, r.Offset, r.Size), WebJsonContext.Default.FileResumeJson),
+        FileDoneEvent d => Serialize(new FileDoneJson("file-done", d.Id, d.Path, d.Sha256), WebJsonContext.Default.FileDoneJson),
+        FileErrorEvent e => Serialize(new FileErrorJson("file-error", e.Id, e.Message), WebJsonContext.Default.FileErrorJson),
         _ => null,
     };
+
+    private static DirectJson Direct(DirectMessage m) => new(
+        m.Outgoing ? "dm-sent" : "dm",
+        m.Outgoing ? null : m.PeerId,
+        m.Outgoing ? m.PeerId : null,
+        m.Nick,
+        m.Text,
+        Time(m.Timestamp),
+        m.Id,
+        m.Outgoing && m.Delivered ? true : null);
+
+    private static FileJson Offer(string type, FileOffer offer, string? from, string? nick, string? room, string? to) =>
+        new(type, offer.Id, offer.Name, offer.Size, offer.Sha256, from, nick, room, to, null, null);
+
+    private static FileJson KnownOffer(KnownFileOffer known) =>
+        Offer("file-offer", known.Offer, known.FromPeerId, known.FromNick, known.Room, null) with
+        {
+            Downloading = known.Downloading && known.SavedAs is null ? true : null,
+            Path = known.SavedAs,
+        };
+
+    private static string Time(DateTimeOffset time) => time.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ");
 
     /// <summary>An error for one page only (a request it sent was malformed).</summary>
     public static byte[] Error(string message) => Serialize(new ErrorJson("error", message), WebJsonContext.Default.ErrorJson);
@@ -65,14 +118,15 @@ internal static class WebJson
         message.SenderId,
         message.SenderNick,
         message.Text,
-        message.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ"),
+        Time(message.Timestamp),
         message.Id,
         message.Origin switch
         {
             MessageOrigin.Local => "self",
             MessageOrigin.EchoGo => "echo-go",
             _ => "room",
-        });
+        },
+        message.FromHistory ? true : null);
 
     private static PeerJson Peer(string? change, PeerInfo peer) => new(
         change is null ? null : "peer",
@@ -98,7 +152,25 @@ internal sealed record NoticeJson(string Type, string Text);
 
 internal sealed record ErrorJson(string Type, string Message);
 
-internal sealed record MessageJson(string Type, string Room, string From, string Nick, string Text, string Ts, string Id, string Origin);
+internal sealed record MessageJson(string Type, string Room, string From, string Nick, string Text, string Ts, string Id, string Origin,
+    bool? History);
+
+internal sealed record OlderJson(string Type, string Room, MessageJson[] Messages, bool More);
+
+internal sealed record DirectJson(string Type, string? From, string? To, string Nick, string Text, string Ts, string Id, bool? Delivered);
+
+internal sealed record DirectAckJson(string Type, string To, string Id);
+
+internal sealed record FileJson(string Type, string Id, string Name, long Size, string Sha256, string? From, string? Nick, string? Room,
+    string? To, bool? Downloading, string? Path);
+
+internal sealed record FileProgressJson(string Type, string Id, long Bytes, long Size, double Rate);
+
+internal sealed record FileResumeJson(string Type, string Id, long Offset, long Size);
+
+internal sealed record FileDoneJson(string Type, string Id, string Path, string Sha256);
+
+internal sealed record FileErrorJson(string Type, string Id, string Message);
 
 internal sealed record PeerJson(string? Type, string? Event, string PeerId, string Address, string Source, string? Nick, double? RttMs, bool? EchoGo);
 
@@ -111,7 +183,10 @@ internal sealed record SnapshotJson(
     string? Room,
     string[] Rooms,
     PeerJson[] Peers,
-    MessageJson[] Messages);
+    MessageJson[] Messages,
+    DirectJson[] Dms,
+    FileJson[] Files,
+    string? Downloads);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -123,4 +198,12 @@ internal sealed record SnapshotJson(
 [JsonSerializable(typeof(MessageJson))]
 [JsonSerializable(typeof(PeerJson))]
 [JsonSerializable(typeof(SnapshotJson))]
+[JsonSerializable(typeof(OlderJson))]
+[JsonSerializable(typeof(DirectJson))]
+[JsonSerializable(typeof(DirectAckJson))]
+[JsonSerializable(typeof(FileJson))]
+[JsonSerializable(typeof(FileProgressJson))]
+[JsonSerializable(typeof(FileResumeJson))]
+[JsonSerializable(typeof(FileDoneJson))]
+[JsonSerializable(typeof(FileErrorJson))]
 internal sealed partial class WebJsonContext : JsonSerializerContext;

@@ -26,6 +26,18 @@ internal abstract record WebRequest
     /// <summary><c>{"type":"connect","address":…}</c> (a multiaddr).</summary>
     public sealed record Connect(string Address) : WebRequest;
 
+    /// <summary>A direct message: <c>{"type":"dm","to":…,"text":…}</c>, to a peer id or a nick.</summary>
+    public sealed record Direct(string To, string Text) : WebRequest;
+
+    /// <summary>Download an offered file: <c>{"type":"get","id":…}</c>.</summary>
+    public sealed record Get(string Id) : WebRequest;
+
+    /// <summary>
+    /// Stored messages of a room older than the page's oldest one (its time and id):
+    /// <c>{"type":"older","room":…,"ts":…,"id":…}</c>; answered to this page only.
+    /// </summary>
+    public sealed record Older(string Room, DateTimeOffset Before, string BeforeId) : WebRequest;
+
     /// <summary>Reads one request; throws <see cref="FormatException"/> saying what is wrong.</summary>
     public static WebRequest Parse(ReadOnlySpan<byte> json)
     {
@@ -57,9 +69,18 @@ internal abstract record WebRequest
             "switch" => new Switch(Required(root, "room")),
             "nick" => new Nick(Required(root, "nick")),
             "connect" => new Connect(Required(root, "address")),
+            "dm" => new Direct(Required(root, "to"), Required(root, "text")),
+            "get" => new Get(Required(root, "id")),
+            "older" => new Older(Required(root, "room"), Time(Required(root, "ts")), Required(root, "id")),
             _ => throw new FormatException($"unknown request type '{Core.Chat.SafeText.ForDisplay(type)}'"),
         };
     }
+
+    private static DateTimeOffset Time(string text) =>
+        DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal,
+            out DateTimeOffset time)
+            ? time
+            : throw new FormatException("'ts' must be an ISO 8601 time");
 
     private static string Required(JsonElement root, string name) =>
         Field(root, name) ?? throw new FormatException($"the request has no '{name}'");

@@ -9,11 +9,15 @@ namespace Echo.Web;
 
 /// <summary>
 /// One page's WebSocket: the snapshot, then every chat event as it happens; the page's requests
-/// (typed lines, join, leave, switch, nick, connect) go to the <see cref="ChatManager"/> in order,
+/// (typed lines, join, leave, switch, nick, connect, direct messages, downloads, older history) go to
+/// the <see cref="ChatManager"/> in order,
 /// except connect, which runs beside them because a dial may take its whole timeout.
 /// </summary>
 internal sealed class WebSocketSession
 {
+    /// <summary>Stored messages sent for one "older" request.</summary>
+    internal const int OlderPage = 100;
+
     private readonly WebSocket _socket;
     private readonly ChatManager _chat;
     private readonly int _maxMessageBytes;
@@ -56,7 +60,7 @@ internal sealed class WebSocketSession
         Task reader = Task.CompletedTask;
         try
         {
-            await SendAsync(WebJson.Snapshot(_chat), stopWriting.Token).ConfigureAwait(false);
+            await SendAsync(await WebJson.SnapshotAsync(_chat, stopWriting.Token).ConfigureAwait(false), stopWriting.Token).ConfigureAwait(false);
             writer = WriteEventsAsync(subscription, stopWriting.Token);
             reader = ReadRequestsAsync(stopReading.Token);
             if (await Task.WhenAny(writer, reader).ConfigureAwait(false) == writer)
@@ -162,6 +166,17 @@ internal sealed class WebSocketSession
                 break;
             case WebRequest.Nick nick:
                 _chat.SetNick(nick.Name);
+                break;
+            case WebRequest.Direct direct:
+                await _chat.SendDirectAsync(direct.To, direct.Text, cancellationToken).ConfigureAwait(false);
+                break;
+            case WebRequest.Get get:
+                _chat.GetFile(get.Id);
+                break;
+            case WebRequest.Older older:
+                IReadOnlyList<Core.Chat.ChatMessage> messages = await _chat.LoadOlderAsync(older.Room,
+                    new Core.Ports.HistoryCursor(older.Before.ToUnixTimeMilliseconds(), older.BeforeId), OlderPage, cancellationToken).ConfigureAwait(false);
+                await SendAsync(WebJson.Older(older.Room, messages, more: messages.Count == OlderPage), cancellationToken).ConfigureAwait(false);
                 break;
             case WebRequest.Connect connect:
                 lock (_connects)

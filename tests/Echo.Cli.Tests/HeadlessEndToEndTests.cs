@@ -24,7 +24,10 @@ public sealed class HeadlessEndToEndTests
                 await sender.SendLineAsync(text);
                 try
                 {
+                    // Through gossipsub: a probe heard as an echo-go line (sent before the subscriptions
+                    // were exchanged) does not show that the room has formed.
                     await listener.NextAsync(e => e.GetProperty("type").GetString() == "message"
+                                                  && e.GetProperty("origin").GetString() == "room"
                                                   && e.GetProperty("text").GetString()!.StartsWith($"probe {room} {listener.PeerId[^6..]}"),
                         TimeSpan.FromMilliseconds(500), limit.Token);
                     break;

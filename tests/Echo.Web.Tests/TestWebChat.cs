@@ -3,6 +3,8 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using Echo.Core;
+using Echo.Core.Files;
+using Echo.Core.Ports;
 using Echo.Core.Tests;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -29,6 +31,12 @@ internal sealed class TestWebChat : IAsyncDisposable
 
     public FakeChatNetwork Network { get; }
 
+    /// <summary>The direct side (messages, files), when started with <see cref="StartDirectAsync"/>.</summary>
+    public FakeDirectNetwork? Direct { get; private init; }
+
+    /// <summary>Where <see cref="StartDirectAsync"/> keeps downloads and file state; deleted on dispose.</summary>
+    public string? FilesRoot { get; private init; }
+
     public ChatManager Chat { get; }
 
     public WebChatServer Server { get; }
@@ -48,6 +56,29 @@ internal sealed class TestWebChat : IAsyncDisposable
         WebChatServer server = await WebChatServer.StartAsync(chat, options ?? new WebChatOptions(), NullLoggerFactory.Instance,
             cancellationToken);
         return new TestWebChat(network, chat, server);
+    }
+
+    /// <summary>
+    /// The same with direct messages and file sharing (over <see cref="FakeDirectNetwork"/>, downloads in
+    /// a temporary folder) and, when given, a message store the chat loads its rooms' history from.
+    /// </summary>
+    public static async Task<TestWebChat> StartDirectAsync(CancellationToken cancellationToken, IMessageStore? store = null)
+    {
+        FakeDirectNetwork direct = new();
+        string root = Directory.CreateTempSubdirectory("echo-web-files-").FullName;
+        ChatManager chat = new(direct, new ChatOptions
+        {
+            Nick = "alice",
+            Files = new FileSharingOptions
+            {
+                DownloadsDirectory = Path.Combine(root, "downloads"),
+                StateDirectory = Path.Combine(root, "state"),
+                ProgressInterval = TimeSpan.Zero,
+            },
+        }, NullLogger<ChatManager>.Instance, store);
+        await chat.StartAsync(cancellationToken);
+        WebChatServer server = await WebChatServer.StartAsync(chat, new WebChatOptions(), NullLoggerFactory.Instance, cancellationToken);
+        return new TestWebChat(direct.Chat, chat, server) { Direct = direct, FilesRoot = root };
     }
 
     /// <summary>Opens the URL with the token and returns the session cookie as a Cookie header value.</summary>
@@ -141,5 +172,7 @@ internal sealed class TestWebChat : IAsyncDisposable
         Client.Dispose();
         await Server.DisposeAsync();
         await Chat.DisposeAsync();
+        if (FilesRoot is not null)
+            Directory.Delete(FilesRoot, recursive: true);
     }
 }

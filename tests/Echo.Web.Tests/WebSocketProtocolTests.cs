@@ -45,7 +45,7 @@ public sealed class WebSocketProtocolTests : IAsyncLifetime
         using ClientWebSocket second = await _web.OpenSocketAsync(await _web.SignInAsync(Ct), _web.Origin, Ct);
         JsonElement snapshot = (await TestWebChat.ReceiveAsync(second, Ct))!.Value;
         Assert.Equal("snapshot", snapshot.GetProperty("type").GetString());
-        Assert.Equal(1, snapshot.GetProperty("version").GetInt32());
+        Assert.Equal(2, snapshot.GetProperty("version").GetInt32());
         Assert.Equal(_web.Network.LocalPeerId, snapshot.GetProperty("peerId").GetString());
         Assert.Equal("alice", snapshot.GetProperty("nick").GetString());
         Assert.Equal("lobby", snapshot.GetProperty("room").GetString());

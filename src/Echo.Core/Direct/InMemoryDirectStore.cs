@@ -41,9 +41,9 @@ public sealed class InMemoryDirectStore : IDirectStore
                 [.. _messages.Where(m => m.Outgoing && !m.Delivered && (peerId is null || m.PeerId == peerId))]);
     }
 
-    public Task<IReadOnlyList<DirectMessage>> ConversationAsync(string peerId, int count, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<DirectMessage>> ConversationAsync(string? peerId, int count, CancellationToken cancellationToken)
     {
         lock (_gate)
-            return Task.FromResult<IReadOnlyList<DirectMessage>>([.. _messages.Where(m => m.PeerId == peerId).TakeLast(count)]);
+            return Task.FromResult<IReadOnlyList<DirectMessage>>([.. _messages.Where(m => peerId is null || m.PeerId == peerId).TakeLast(count)]);
     }
 }

@@ -28,3 +28,12 @@ public sealed record FileOffer(string Id, string Name, long Size, string Sha256)
 /// <param name="LastWriteUtc">Its modification time when offered: a changed file is no longer served.</param>
 /// <param name="To">The one peer it was offered to, or null for a room offer (any peer with the id may fetch it).</param>
 public sealed record OfferedFile(FileOffer Offer, string Path, DateTime LastWriteUtc, string? To);
+
+/// <summary>An offer a peer made to us, and how far it got.</summary>
+/// <param name="Offer">The offer.</param>
+/// <param name="FromPeerId">Who offered it.</param>
+/// <param name="FromNick">Their nick when they offered it.</param>
+/// <param name="Room">The room it was offered in, or null for an offer to us alone (or one resumed after a restart).</param>
+/// <param name="Downloading">True while /get is fetching it.</param>
+/// <param name="SavedAs">Where the verified file was put, once it was.</param>
+public sealed record KnownFileOffer(FileOffer Offer, string FromPeerId, string FromNick, string? Room, bool Downloading, string? SavedAs);

@@ -33,7 +33,10 @@ internal sealed class FileTransfers : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, OfferedFile> _offered = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (FileOffer Offer, string PeerId, string Nick)> _known = new(StringComparer.Ordinal);
+    // Offers peers made, by id, with the order they arrived in (for listing them).
+    private readonly Dictionary<string, (FileOffer Offer, string PeerId, string Nick, string? Room, long Seq)> _known = new(StringComparer.Ordinal);
+    private long _knownSeq;
+    private readonly Dictionary<string, string> _saved = new(StringComparer.Ordinal);
     private readonly Queue<string> _knownOrder = new();
     private readonly Queue<string> _offeredOrder = new();
     private readonly Dictionary<string, Task> _downloads = new(StringComparer.Ordinal);
@@ -80,7 +83,7 @@ internal sealed class FileTransfers : IAsyncDisposable
             if (pending is null || pending.Offer.Problem() is not null || Path.GetFileNameWithoutExtension(record) != pending.Offer.Id)
                 continue;
             lock (_gate)
-                _known[pending.Offer.Id] = (pending.Offer, pending.PeerId, pending.Nick);
+                _known[pending.Offer.Id] = (pending.Offer, pending.PeerId, pending.Nick, null, ++_knownSeq);
             StartDownload(pending);
         }
     }
@@ -121,7 +124,7 @@ internal sealed class FileTransfers : IAsyncDisposable
     }
 
     /// <summary>Remembers an offer a peer made so /get can fetch it; returns false for one already known or malformed.</summary>
-    public bool OnOffer(FileOffer offer, string peerId, string nick)
+    public bool OnOffer(FileOffer offer, string peerId, string nick, string? room)
     {
         if (offer.Problem() is { } problem)
         {
@@ -132,12 +135,15 @@ internal sealed class FileTransfers : IAsyncDisposable
         {
             if (_known.ContainsKey(offer.Id))
                 return false;
-            _known[offer.Id] = (offer, peerId, nick);
+            _known[offer.Id] = (offer, peerId, nick, room, ++_knownSeq);
             _knownOrder.Enqueue(offer.Id);
             while (_known.Count > _options.MaxKnownOffers && _knownOrder.TryDequeue(out string? oldest))
             {
                 if (!_downloads.ContainsKey(oldest))
+                {
                     _known.Remove(oldest);
+                    _saved.Remove(oldest);
+                }
             }
         }
         return true;
@@ -160,7 +166,7 @@ internal sealed class FileTransfers : IAsyncDisposable
                     : $"{SafeText.ForDisplay(idOrPrefix)} matches {matches.Length} offers; give more of the id"));
                 return;
             }
-            (offer, peerId, nick) = _known[matches[0]];
+            (offer, peerId, nick, _, _) = _known[matches[0]];
             if (_downloads.ContainsKey(offer.Id))
             {
                 _publish(new NoticeEvent($"{SafeText.ForDisplay(offer.Name)} is already being downloaded"));
@@ -189,6 +195,16 @@ internal sealed class FileTransfers : IAsyncDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FileSharingException or ArgumentException)
         {
             _publish(new FileErrorEvent(offer.Id, e.Message));
+        }
+    }
+
+    /// <summary>The offers peers made that are still remembered, oldest first.</summary>
+    public IReadOnlyList<KnownFileOffer> KnownOffers()
+    {
+        lock (_gate)
+        {
+            return [.. _known.Values.OrderBy(k => k.Seq).Select(k => new KnownFileOffer(k.Offer, k.PeerId, k.Nick, k.Room,
+                _downloads.ContainsKey(k.Offer.Id), _saved.GetValueOrDefault(k.Offer.Id)))];
         }
     }
 
@@ -244,6 +260,8 @@ internal sealed class FileTransfers : IAsyncDisposable
                 try
                 {
                     string path = await TransferAsync(pending, cancellationToken).ConfigureAwait(false);
+                    lock (_gate)
+                        _saved[offer.Id] = path;
                     _publish(new FileDoneEvent(offer.Id, path, offer.Sha256));
                     return;
                 }

@@ -18,6 +18,6 @@ public interface IDirectStore
     /// <summary>Our undelivered messages, oldest first; all peers when <paramref name="peerId"/> is null.</summary>
     Task<IReadOnlyList<DirectMessage>> OutboxAsync(string? peerId, CancellationToken cancellationToken);
 
-    /// <summary>The newest <paramref name="count"/> messages with <paramref name="peerId"/>, oldest first.</summary>
-    Task<IReadOnlyList<DirectMessage>> ConversationAsync(string peerId, int count, CancellationToken cancellationToken);
+    /// <summary>The newest <paramref name="count"/> messages with <paramref name="peerId"/> (with anyone when null), oldest first.</summary>
+    Task<IReadOnlyList<DirectMessage>> ConversationAsync(string? peerId, int count, CancellationToken cancellationToken);
 }

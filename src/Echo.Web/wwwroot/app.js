@@ -11,14 +11,21 @@
     text: byId('text'), nick: byId('nick'), selfId: byId('self-id'), selfAddrs: byId('self-addrs'),
     joinForm: byId('join-form'), joinRoom: byId('join-room'), connectForm: byId('connect-form'),
     connectAddress: byId('connect-address'), nickForm: byId('nick-form'), sendForm: byId('send-form'),
+    dms: byId('dms'), noDms: byId('no-dms'), downloads: byId('downloads'),
   };
 
-  // The chat as the page knows it; rebuilt from each snapshot.
+  // The chat as the page knows it; rebuilt from each snapshot. A conversation is a room ('r:' + room)
+  // or the direct messages with one peer ('d:' + peer id); the page shows one at a time (state.view).
   const state = {
-    peerId: '', addrs: [], nick: '', room: null, rooms: [], peers: new Map(),
-    lines: new Map(),  // room -> { ids: Set of message ids, items: [line] }
-    unread: new Map(), // room -> count
-    homeless: [],      // notices while in no room
+    peerId: '', addrs: [], nick: '', room: null, rooms: [], peers: new Map(), downloads: null,
+    lines: new Map(),   // conversation -> { ids: Set of message ids, items: [line] }
+    unread: new Map(),  // conversation -> count
+    homeless: [],       // notices while in no room
+    view: null,         // the conversation on screen: the current room's, or a direct one the user opened
+    dmNicks: new Map(), // peer id -> the nick its direct messages carried
+    files: new Map(),   // offer id -> what the page knows of the file and its download
+    noOlder: new Set(), // rooms whose stored history has been shown to the start
+    askedOlder: new Set(),
   };
   let socket = null;
   let retryDelay = 500;
@@ -55,13 +62,44 @@
     return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
   }
 
-  function roomLines(room) {
-    let entry = state.lines.get(room);
+  const roomKey = (room) => 'r:' + room;
+  const dmKey = (peerId) => 'd:' + peerId;
+  const isDm = (key) => typeof key === 'string' && key.startsWith('d:');
+
+  function lines(key) {
+    let entry = state.lines.get(key);
     if (!entry) {
       entry = { ids: new Set(), items: [] };
-      state.lines.set(room, entry);
+      state.lines.set(key, entry);
     }
     return entry;
+  }
+
+  function roomLines(room) {
+    return lines(roomKey(room));
+  }
+
+  function peerNick(peerId) {
+    const peer = state.peers.get(peerId);
+    return (peer && peer.nick) || state.dmNicks.get(peerId) || shortId(peerId);
+  }
+
+  function size(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = Number(bytes) || 0;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+  }
+
+  function duration(seconds) {
+    if (!isFinite(seconds) || seconds < 0) return '';
+    if (seconds < 60) return `${Math.ceil(seconds)} s`;
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+    return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
   }
 
   function push(entry, line) {
@@ -74,14 +112,68 @@
 
   // ---- rendering ---------------------------------------------------------------------------
 
+  function renderFile(item, body, file) {
+    item.className = 'file ' + file.status;
+    item.dataset.fileId = file.id;
+    const head = el('div', 'file-head');
+    const who = file.own ? 'you offer' : `${visible(file.nick || shortId(file.from || ''))} offers`;
+    head.append(el('span', 'file-who', who + ' '), el('span', 'file-name', visible(file.name)), el('span', 'file-size', ' · ' + size(file.size)));
+    body.append(head);
+    const sha = el('div', 'file-sha', 'SHA-256 ' + file.sha256);
+    body.append(sha);
+    if (file.own) {
+      body.append(el('div', 'file-state', file.to ? `offered to ${visible(peerNick(file.to))}` : `offered in #${visible(file.room || '')}`));
+      return;
+    }
+    if (file.status === 'downloading') {
+      const bar = el('progress', 'file-progress');
+      bar.max = Math.max(1, file.size);
+      bar.value = Math.min(file.bytes || 0, file.size);
+      body.append(bar);
+      const parts = [`${size(file.bytes || 0)} of ${size(file.size)}`];
+      if (file.rate > 0) {
+        parts.push(`${size(file.rate)}/s`);
+        parts.push(duration((file.size - (file.bytes || 0)) / file.rate) + ' left');
+      }
+      body.append(el('div', 'file-state', parts.join(' · ')));
+    } else if (file.status === 'done') {
+      body.append(el('div', 'file-state', 'verified and saved to ' + visible(file.path)));
+    } else {
+      if (file.status === 'error') body.append(el('div', 'file-state error', visible(file.message)));
+      const get = el('button', 'file-get', file.status === 'error' ? 'Try again' : 'Download');
+      get.type = 'button';
+      get.title = 'download into ' + (state.downloads || 'the downloads folder') + ', checked against its SHA-256';
+      get.addEventListener('click', () => {
+        if (request({ type: 'get', id: file.id })) {
+          file.status = 'downloading';
+          file.bytes = file.bytes || 0;
+          refreshFile(file.id);
+        }
+      });
+      body.append(get);
+    }
+  }
+
   function renderLine(line) {
     const item = el('li');
     const when = el('time', null, clock(line.ts));
     when.dateTime = line.ts.toISOString();
     item.append(when);
     const body = el('div', 'body');
-    if (line.kind === 'message') {
-      item.className = 'msg' + (line.origin === 'self' ? ' self' : '');
+    if (line.kind === 'older') {
+      item.className = 'older';
+      const more = el('button', 'older-button', state.askedOlder.has(line.room) ? 'Loading…' : 'Load older messages');
+      more.type = 'button';
+      more.addEventListener('click', () => askOlder(line.room));
+      item.replaceChildren(more);
+      return item;
+    }
+    if (line.kind === 'file') {
+      const file = state.files.get(line.fileId);
+      if (file) renderFile(item, body, file);
+    } else if (line.kind === 'message' || line.kind === 'dm') {
+      const self = line.kind === 'dm' ? line.outgoing : line.origin === 'self';
+      item.className = 'msg' + (self ? ' self' : '') + (line.history ? ' history' : '') + (line.kind === 'dm' ? ' dm' : '');
       item.dataset.id = line.id;
       const nick = el('span', 'nick', visible(line.nick));
       nick.title = line.from;
@@ -93,6 +185,11 @@
         body.append(badge, ' ');
       }
       body.append(el('span', 'text', visible(line.text)));
+      if (line.kind === 'dm' && line.outgoing) {
+        const tick = el('span', 'delivery', line.delivered ? '✓' : '…');
+        tick.title = line.delivered ? 'delivered' : 'waiting for the peer (sent when it is back)';
+        body.append(tick);
+      }
     } else {
       item.className = 'sys ' + line.kind;
       body.append(el('span', 'text', visible(line.text)));
@@ -106,12 +203,57 @@
     return m.scrollHeight - m.scrollTop - m.clientHeight < 60;
   }
 
-  function renderConversation() {
-    const items = state.room ? roomLines(state.room).items : state.homeless;
+  function viewedRoom() {
+    return state.view && state.view.startsWith('r:') ? state.view.slice(2) : null;
+  }
+
+  function renderConversation(keepScroll) {
+    const items = state.view ? lines(state.view).items : state.homeless;
     const nodes = items.map(renderLine);
-    if (nodes.length === 0) nodes.push(el('li', 'empty', state.room ? 'No messages yet. Say hello!' : 'You are in no room: join one on the left.'));
+    const room = viewedRoom();
+    const hasMessages = items.some((l) => l.kind === 'message');
+    if (room && hasMessages && !state.noOlder.has(room) && items.length < MAX_LINES_PER_ROOM) {
+      nodes.unshift(renderLine({ kind: 'older', room, ts: new Date() }));
+    }
+    if (nodes.length === 0) {
+      nodes.push(el('li', 'empty', isDm(state.view) ? `No direct messages with ${peerNick(state.view.slice(2))} yet.`
+        : state.view ? 'No messages yet. Say hello!' : 'You are in no room: join one on the left.'));
+    }
+    const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
     ui.messages.replaceChildren(...nodes);
-    ui.messages.scrollTop = ui.messages.scrollHeight;
+    ui.messages.scrollTop = keepScroll ? ui.messages.scrollHeight - fromBottom : ui.messages.scrollHeight;
+  }
+
+  function refreshFile(id) {
+    for (const node of ui.messages.querySelectorAll('li.file')) {
+      if (node.dataset.fileId === id) {
+        const line = { kind: 'file', fileId: id, ts: new Date(node.querySelector('time').dateTime) };
+        node.replaceWith(renderLine(line));
+      }
+    }
+  }
+
+  function askOlder(room) {
+    if (state.askedOlder.has(room)) return;
+    const oldest = roomLines(room).items.find((l) => l.kind === 'message');
+    if (!oldest) return;
+    if (request({ type: 'older', room, ts: oldest.ts.toISOString(), id: oldest.id })) {
+      state.askedOlder.add(room);
+      if (viewedRoom() === room) renderConversation(true);
+    }
+  }
+
+  // A line for conversation `key`: shown at once when it is on screen, else counted as unread.
+  function addLine(key, line, countUnread) {
+    push(lines(key), line);
+    if (key === state.view) {
+      appendToView(line);
+    } else if (countUnread) {
+      state.unread.set(key, (state.unread.get(key) || 0) + 1);
+      if (isDm(key)) renderDms(); else renderRooms();
+    } else if (isDm(key)) {
+      renderDms();
+    }
   }
 
   function appendToView(line) {
@@ -125,14 +267,17 @@
 
   function renderRooms() {
     const nodes = state.rooms.map((room) => {
-      const item = el('li', room === state.room ? 'room current' : 'room');
+      const item = el('li', room === state.room ? 'room current' + (state.view === roomKey(room) ? ' viewed' : '') : 'room');
       item.dataset.room = room;
       const name = el('button', 'room-name', '#' + visible(room));
       name.type = 'button';
       name.title = 'switch to #' + room;
-      name.addEventListener('click', () => request({ type: 'switch', room }));
+      name.addEventListener('click', () => {
+        if (room === state.room) showView(roomKey(room));
+        else request({ type: 'switch', room });
+      });
       item.append(name);
-      const unread = state.unread.get(room) || 0;
+      const unread = state.unread.get(roomKey(room)) || 0;
       if (unread > 0) item.append(el('span', 'unread', unread > 999 ? '999+' : unread));
       const leave = el('button', 'leave-room', '×');
       leave.type = 'button';
@@ -143,10 +288,54 @@
       return item;
     });
     ui.rooms.replaceChildren(...nodes);
+    renderTitle();
+  }
+
+  function renderTitle() {
+    if (isDm(state.view)) {
+      const nick = peerNick(state.view.slice(2));
+      ui.title.textContent = '@' + visible(nick);
+      ui.title.title = state.view.slice(2);
+      ui.leave.classList.add('hidden');
+      ui.text.placeholder = `Direct message to ${nick} — only they see it`;
+      document.title = '@' + nick + ' · Echo';
+      return;
+    }
+    ui.title.title = '';
     ui.title.textContent = state.room ? '#' + visible(state.room) : 'no room';
     ui.leave.classList.toggle('hidden', !state.room);
     ui.text.placeholder = state.room ? `Message #${state.room} — /help lists the commands` : '/join <room> to start';
     document.title = (state.room ? '#' + state.room + ' · ' : '') + 'Echo';
+  }
+
+  function renderDms() {
+    const peers = [...state.lines.keys()].filter(isDm).map((key) => key.slice(2));
+    const nodes = peers.map((peerId) => {
+      const key = dmKey(peerId);
+      const item = el('li', 'dm' + (state.view === key ? ' current viewed' : ''));
+      item.dataset.peerId = peerId;
+      const name = el('button', 'room-name', '@' + visible(peerNick(peerId)));
+      name.type = 'button';
+      name.title = 'direct messages with ' + peerId;
+      name.addEventListener('click', () => showView(key));
+      item.append(name);
+      const unread = state.unread.get(key) || 0;
+      if (unread > 0) item.append(el('span', 'unread', unread > 999 ? '999+' : unread));
+      return item;
+    });
+    ui.dms.replaceChildren(...nodes);
+    ui.noDms.classList.toggle('hidden', nodes.length > 0);
+  }
+
+  // Puts a conversation on screen (the page's own choice; typed text follows it).
+  function showView(key) {
+    state.view = key;
+    state.unread.delete(key);
+    if (isDm(key)) lines(key);
+    renderRooms();
+    renderDms();
+    renderConversation();
+    ui.text.focus();
   }
 
   function renderPeers() {
@@ -161,6 +350,12 @@
       if (peer.echoGo) nick.append(el('span', 'badge', 'go'));
       const rtt = el('span', 'rtt', typeof peer.rttMs === 'number' ? peer.rttMs.toFixed(1) + ' ms' : '');
       item.append(dot, nick, rtt, el('span', 'short', shortId(visible(peer.peerId)) + ' · ' + peer.source));
+      item.tabIndex = 0;
+      item.title += '\nclick for direct messages';
+      item.addEventListener('click', () => showView(dmKey(peer.peerId)));
+      item.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter') showView(dmKey(peer.peerId));
+      });
       return item;
     });
     ui.peers.replaceChildren(...nodes);
@@ -177,6 +372,7 @@
       item.title = a;
       return item;
     }));
+    ui.downloads.textContent = state.downloads ? 'downloads: ' + visible(state.downloads) : '';
   }
 
   function setStatus(kind, text) {
@@ -187,27 +383,96 @@
   // ---- events from the chat ----------------------------------------------------------------
 
   function messageLine(ev) {
-    return { kind: 'message', id: ev.id, room: ev.room, from: ev.from, nick: ev.nick, text: ev.text, origin: ev.origin, ts: new Date(ev.ts) };
+    return {
+      kind: 'message', id: ev.id, room: ev.room, from: ev.from, nick: ev.nick, text: ev.text, origin: ev.origin,
+      history: ev.history === true, ts: new Date(ev.ts),
+    };
   }
 
   function addMessage(ev) {
     const entry = roomLines(ev.room);
     if (entry.ids.has(ev.id)) return; // also in the snapshot
     entry.ids.add(ev.id);
-    const line = messageLine(ev);
-    push(entry, line);
-    if (ev.room === state.room) {
-      appendToView(line);
-    } else if (state.rooms.includes(ev.room)) {
-      state.unread.set(ev.room, (state.unread.get(ev.room) || 0) + 1);
-      renderRooms();
-    }
+    addLine(roomKey(ev.room), messageLine(ev), state.rooms.includes(ev.room));
   }
 
-  // Notices and errors go where the user is looking: the current room.
+  // Direct messages: 'dm' from a peer, 'dm-sent' ours (in the outbox until acknowledged).
+  function dmLine(ev) {
+    const outgoing = ev.type === 'dm-sent';
+    return {
+      kind: 'dm', id: ev.id, peer: outgoing ? ev.to : ev.from, from: outgoing ? state.peerId : ev.from, nick: ev.nick,
+      text: ev.text, outgoing, delivered: ev.delivered === true, ts: new Date(ev.ts),
+    };
+  }
+
+  function addDm(ev, live) {
+    const line = dmLine(ev);
+    if (typeof line.peer !== 'string') return;
+    if (!line.outgoing) state.dmNicks.set(line.peer, ev.nick);
+    const key = dmKey(line.peer);
+    const entry = lines(key);
+    if (entry.ids.has(line.id)) return;
+    entry.ids.add(line.id);
+    if (live) addLine(key, line, true);
+    else push(entry, line);
+  }
+
+  function markDelivered(ev) {
+    const entry = state.lines.get(dmKey(ev.to));
+    const line = entry && entry.items.find((l) => l.kind === 'dm' && l.id === ev.id);
+    if (!line) return;
+    line.delivered = true;
+    if (state.view === dmKey(ev.to)) renderConversation(true);
+  }
+
+  function fileKey(file) {
+    if (file.room) return roomKey(file.room);
+    return dmKey(file.own ? file.to : file.from);
+  }
+
+  function addFile(ev, live) {
+    if (state.files.has(ev.id)) return;
+    const own = ev.type === 'file-offered';
+    const file = {
+      id: ev.id, name: ev.name, size: ev.size, sha256: ev.sha256, from: ev.from, nick: ev.nick, room: ev.room, to: ev.to, own,
+      status: ev.path ? 'done' : ev.downloading ? 'downloading' : 'offered', bytes: 0, rate: 0, path: ev.path, message: '',
+    };
+    if (!file.room && typeof (own ? file.to : file.from) !== 'string') return;
+    if (!own && file.nick && !file.room) state.dmNicks.set(file.from, file.nick);
+    state.files.set(file.id, file);
+    const line = { kind: 'file', fileId: file.id, ts: new Date() };
+    if (live) addLine(fileKey(file), line, !own);
+    else push(lines(fileKey(file)), line);
+  }
+
+  function updateFile(id, change) {
+    const file = state.files.get(id);
+    if (!file) return false;
+    Object.assign(file, change);
+    refreshFile(id);
+    return true;
+  }
+
+  function addOlder(ev) {
+    state.askedOlder.delete(ev.room);
+    if (!ev.more) state.noOlder.add(ev.room);
+    const entry = roomLines(ev.room);
+    const older = [];
+    for (const m of ev.messages || []) {
+      if (entry.ids.has(m.id)) continue;
+      entry.ids.add(m.id);
+      older.push(messageLine(m));
+    }
+    const total = entry.items.length + older.length;
+    if (total >= MAX_LINES_PER_ROOM) state.noOlder.add(ev.room); // the page keeps no more than this
+    entry.items.unshift(...older.slice(Math.max(0, total - MAX_LINES_PER_ROOM)));
+    if (viewedRoom() === ev.room) renderConversation(true);
+  }
+
+  // Notices and errors go where the user is looking.
   function addSystem(kind, text) {
     const line = { kind, text, ts: new Date() };
-    push(state.room ? roomLines(state.room) : { items: state.homeless, ids: new Set() }, line);
+    push(state.view ? lines(state.view) : { items: state.homeless, ids: new Set() }, line);
     appendToView(line);
   }
 
@@ -218,7 +483,11 @@
     state.room = ev.room || null;
     state.rooms = ev.rooms || [];
     state.peers = new Map((ev.peers || []).map((p) => [p.peerId, p]));
+    state.downloads = ev.downloads || null;
     state.lines = new Map();
+    state.files = new Map();
+    state.noOlder = new Set();
+    state.askedOlder = new Set();
     for (const m of ev.messages || []) {
       const entry = roomLines(m.room);
       if (!entry.ids.has(m.id)) {
@@ -226,8 +495,13 @@
         push(entry, messageLine(m));
       }
     }
+    for (const d of ev.dms || []) addDm(d, false);
+    for (const f of ev.files || []) addFile(f, false);
+    // Stay in a direct conversation across a reconnect; otherwise show the current room.
+    if (!isDm(state.view)) state.view = state.room ? roomKey(state.room) : null;
     renderSelf();
     renderRooms();
+    renderDms();
     renderPeers();
     renderConversation();
   }
@@ -240,6 +514,32 @@
       case 'message':
         addMessage(ev);
         break;
+      case 'older':
+        addOlder(ev);
+        break;
+      case 'dm':
+      case 'dm-sent':
+        addDm(ev, true);
+        break;
+      case 'dm-ack':
+        markDelivered(ev);
+        break;
+      case 'file-offer':
+      case 'file-offered':
+        addFile(ev, true);
+        break;
+      case 'file-progress':
+        updateFile(ev.id, { status: 'downloading', bytes: ev.bytes, size: ev.size, rate: ev.rate });
+        break;
+      case 'file-resume':
+        updateFile(ev.id, { status: 'downloading', bytes: ev.offset, size: ev.size });
+        break;
+      case 'file-done':
+        updateFile(ev.id, { status: 'done', path: ev.path, bytes: 0, rate: 0 });
+        break;
+      case 'file-error':
+        if (!updateFile(ev.id, { status: 'error', message: ev.message })) addSystem('error', ev.message);
+        break;
       case 'peer':
         if (ev.event === 'disconnected') {
           if (state.peers.delete(ev.peerId)) addSystem('notice', `${ev.nick || 'peer'} ${shortId(ev.peerId)} disconnected`);
@@ -248,6 +548,8 @@
           state.peers.set(ev.peerId, ev);
         }
         renderPeers();
+        renderDms();
+        if (isDm(state.view)) renderTitle();
         break;
       case 'joined':
         if (!state.rooms.includes(ev.room)) state.rooms.push(ev.room);
@@ -256,10 +558,11 @@
         break;
       case 'left':
         state.rooms = state.rooms.filter((r) => r !== ev.room);
-        state.lines.delete(ev.room);
-        state.unread.delete(ev.room);
-        if (state.room === ev.room) {
-          state.room = null;
+        state.lines.delete(roomKey(ev.room));
+        state.unread.delete(roomKey(ev.room));
+        if (state.room === ev.room) state.room = null;
+        if (state.view === roomKey(ev.room)) {
+          state.view = null;
           renderConversation();
         }
         renderRooms();
@@ -267,9 +570,7 @@
         break;
       case 'current':
         state.room = ev.room;
-        state.unread.delete(ev.room);
-        renderRooms();
-        renderConversation();
+        showView(roomKey(ev.room));
         break;
       case 'nick':
         state.nick = ev.nick;
@@ -350,7 +651,9 @@
     e.preventDefault();
     const text = ui.text.value;
     if (text.trim() === '') return;
-    if (request({ type: 'line', text })) {
+    // In a direct conversation plain text goes to that peer; a slash command runs as anywhere.
+    const body = isDm(state.view) && !text.startsWith('/') ? { type: 'dm', to: state.view.slice(2), text } : { type: 'line', text };
+    if (request(body)) {
       typed.push(text);
       if (typed.length > 200) typed.shift();
       typedIndex = typed.length;
