@@ -24,8 +24,10 @@ public static class HeadlessChat
         {
             while (!stop.IsCancellationRequested)
             {
-                // A console read does not observe cancellation; stop waiting for it instead.
-                string? line = await input.ReadLineAsync(stop.Token).AsTask().WaitAsync(stop.Token).ConfigureAwait(false);
+                // Console.In reads synchronously even through ReadLineAsync, and no console read
+                // observes cancellation: read on the thread pool and stop waiting for it instead,
+                // so that SIGTERM or Ctrl+C ends the chat while nothing is typed.
+                string? line = await Task.Run(() => input.ReadLine(), CancellationToken.None).WaitAsync(stop.Token).ConfigureAwait(false);
                 if (line is null)
                     break;
                 await manager.SubmitAsync(line, stop.Token).ConfigureAwait(false);

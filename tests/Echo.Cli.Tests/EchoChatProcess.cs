@@ -33,6 +33,8 @@ internal sealed class EchoChatProcess : IAsyncDisposable
 
     public string DataDirectory { get; }
 
+    public int ProcessId => _process.Id;
+
     public string PeerId { get; private set; } = "";
 
     public IReadOnlyList<string> Addresses { get; private set; } = [];

@@ -103,6 +103,31 @@ public sealed class HeadlessEndToEndTests
         Assert.Equal(0, await alice.WaitForExitAsync(TimeSpan.FromSeconds(15), Ct));
     }
 
+    [Theory(Timeout = 60_000)]
+    [InlineData(15)] // SIGTERM, as from kill, systemd or docker stop
+    [InlineData(2)]  // SIGINT, Ctrl+C
+    public async Task ASignalWhileNothingIsTyped_ShutsDownCleanly_AndKeepsWhatWasSaid(int signal)
+    {
+        string dir = Directory.CreateTempSubdirectory("echo-signal-test-").FullName;
+        try
+        {
+            await using (EchoChatProcess alice = await EchoChatProcess.StartAsync("alice", [], Ct, dir))
+            {
+                await alice.SendLineAsync("said before the signal");
+                await alice.MessageAsync("said before the signal", Ct);
+                Assert.Equal(0, Signals.Send(alice.ProcessId, signal));
+                // stdin stays open: the signal alone must end it, before the 10 s that disposing would wait.
+                Assert.Equal(0, await alice.WaitForExitAsync(TimeSpan.FromSeconds(8), Ct));
+            }
+            await using EchoChatProcess again = await EchoChatProcess.StartAsync("alice", [], Ct, dir);
+            Assert.True((await again.MessageAsync("said before the signal", Ct)).GetProperty("history").GetBoolean());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task Restart_KeepsPeerId()
     {
