@@ -94,13 +94,14 @@ internal static class WebJson
         m.Outgoing && m.Delivered ? true : null);
 
     private static FileJson Offer(string type, FileOffer offer, string? from, string? nick, string? room, string? to) =>
-        new(type, offer.Id, offer.Name, offer.Size, offer.Sha256, from, nick, room, to, null, null);
+        new(type, offer.Id, offer.Name, offer.Size, offer.Sha256, from, nick, room, to, null, null, null);
 
     private static FileJson KnownOffer(KnownFileOffer known) =>
         Offer("file-offer", known.Offer, known.FromPeerId, known.FromNick, known.Room, null) with
         {
             Downloading = known.Downloading && known.SavedAs is null ? true : null,
             Path = known.SavedAs,
+            Ts = Time(known.Received),
         };
 
     private static string Time(DateTimeOffset time) => time.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ");
@@ -162,7 +163,7 @@ internal sealed record DirectJson(string Type, string? From, string? To, string 
 internal sealed record DirectAckJson(string Type, string To, string Id);
 
 internal sealed record FileJson(string Type, string Id, string Name, long Size, string Sha256, string? From, string? Nick, string? Room,
-    string? To, bool? Downloading, string? Path);
+    string? To, bool? Downloading, string? Path, string? Ts);
 
 internal sealed record FileProgressJson(string Type, string Id, long Bytes, long Size, double Rate);
 

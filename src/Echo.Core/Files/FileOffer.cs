@@ -34,6 +34,8 @@ public sealed record OfferedFile(FileOffer Offer, string Path, DateTime LastWrit
 /// <param name="FromPeerId">Who offered it.</param>
 /// <param name="FromNick">Their nick when they offered it.</param>
 /// <param name="Room">The room it was offered in, or null for an offer to us alone (or one resumed after a restart).</param>
+/// <param name="Received">When this node learned of it.</param>
 /// <param name="Downloading">True while /get is fetching it.</param>
 /// <param name="SavedAs">Where the verified file was put, once it was.</param>
-public sealed record KnownFileOffer(FileOffer Offer, string FromPeerId, string FromNick, string? Room, bool Downloading, string? SavedAs);
+public sealed record KnownFileOffer(FileOffer Offer, string FromPeerId, string FromNick, string? Room, DateTimeOffset Received, bool Downloading,
+    string? SavedAs);

@@ -34,7 +34,7 @@ internal sealed class FileTransfers : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<string, OfferedFile> _offered = new(StringComparer.Ordinal);
     // Offers peers made, by id, with the order they arrived in (for listing them).
-    private readonly Dictionary<string, (FileOffer Offer, string PeerId, string Nick, string? Room, long Seq)> _known = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (FileOffer Offer, string PeerId, string Nick, string? Room, long Seq, DateTimeOffset Received)> _known = new(StringComparer.Ordinal);
     private long _knownSeq;
     private readonly Dictionary<string, string> _saved = new(StringComparer.Ordinal);
     private readonly Queue<string> _knownOrder = new();
@@ -83,7 +83,7 @@ internal sealed class FileTransfers : IAsyncDisposable
             if (pending is null || pending.Offer.Problem() is not null || Path.GetFileNameWithoutExtension(record) != pending.Offer.Id)
                 continue;
             lock (_gate)
-                _known[pending.Offer.Id] = (pending.Offer, pending.PeerId, pending.Nick, null, ++_knownSeq);
+                _known[pending.Offer.Id] = (pending.Offer, pending.PeerId, pending.Nick, null, ++_knownSeq, _time.GetUtcNow());
             StartDownload(pending);
         }
     }
@@ -135,7 +135,7 @@ internal sealed class FileTransfers : IAsyncDisposable
         {
             if (_known.ContainsKey(offer.Id))
                 return false;
-            _known[offer.Id] = (offer, peerId, nick, room, ++_knownSeq);
+            _known[offer.Id] = (offer, peerId, nick, room, ++_knownSeq, _time.GetUtcNow());
             _knownOrder.Enqueue(offer.Id);
             while (_known.Count > _options.MaxKnownOffers && _knownOrder.TryDequeue(out string? oldest))
             {
@@ -166,7 +166,7 @@ internal sealed class FileTransfers : IAsyncDisposable
                     : $"{SafeText.ForDisplay(idOrPrefix)} matches {matches.Length} offers; give more of the id"));
                 return;
             }
-            (offer, peerId, nick, _, _) = _known[matches[0]];
+            (offer, peerId, nick, _, _, _) = _known[matches[0]];
             if (_downloads.ContainsKey(offer.Id))
             {
                 _publish(new NoticeEvent($"{SafeText.ForDisplay(offer.Name)} is already being downloaded"));
@@ -203,7 +203,7 @@ internal sealed class FileTransfers : IAsyncDisposable
     {
         lock (_gate)
         {
-            return [.. _known.Values.OrderBy(k => k.Seq).Select(k => new KnownFileOffer(k.Offer, k.PeerId, k.Nick, k.Room,
+            return [.. _known.Values.OrderBy(k => k.Seq).Select(k => new KnownFileOffer(k.Offer, k.PeerId, k.Nick, k.Room, k.Received,
                 _downloads.ContainsKey(k.Offer.Id), _saved.GetValueOrDefault(k.Offer.Id)))];
         }
     }

@@ -440,7 +440,7 @@
     if (!file.room && typeof (own ? file.to : file.from) !== 'string') return;
     if (!own && file.nick && !file.room) state.dmNicks.set(file.from, file.nick);
     state.files.set(file.id, file);
-    const line = { kind: 'file', fileId: file.id, ts: new Date() };
+    const line = { kind: 'file', fileId: file.id, ts: ev.ts ? new Date(ev.ts) : new Date() };
     if (live) addLine(fileKey(file), line, !own);
     else push(lines(fileKey(file)), line);
   }
