@@ -2,7 +2,9 @@ using System.Threading.Channels;
 using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Commands;
+using Echo.Core.Direct;
 using Echo.Core.Events;
+using Echo.Core.Ports;
 using Echo.Tui.Views;
 using Microsoft.Extensions.Logging;
 using Terminal.Gui.App;
@@ -20,6 +22,9 @@ internal sealed class ChatSession : IDisposable
 {
     private const int MaxBatch = 256;
     private const int OlderPage = 100;
+
+    /// <summary>Direct messages of earlier runs shown at start (the newest, across all conversations).</summary>
+    private const int StoredDirectMessages = 500;
 
     private readonly ChatManager _manager;
     private readonly ChatTuiOptions _options;
@@ -98,6 +103,7 @@ internal sealed class ChatSession : IDisposable
             App.Keyboard.KeyDown += OnKey;
             _running = true;
             pump = PumpEventsAsync(subscription, window, stop.Token);
+            _ = LoadConversationsAsync(window, stop.Token);
             submitter = RunSubmittedAsync(window, stop.Token);
             using CancellationTokenRegistration onStop = stop.Token.Register(() => Invoke(() => App.RequestStop()));
             Log.Started(_logger, App.Driver?.GetName() ?? "?", App.Screen.Width, App.Screen.Height);
@@ -151,6 +157,25 @@ internal sealed class ChatSession : IDisposable
     }
 
     private void Submit(string line) => _submitted.Writer.TryWrite(line);
+
+    /// <summary>Lists the direct conversations of earlier runs (their newest messages) once the window is up.</summary>
+    private async Task LoadConversationsAsync(ChatWindow window, CancellationToken cancellationToken)
+    {
+        try
+        {
+            IReadOnlyList<DirectMessage> stored = await _manager.DirectConversationAsync(null, StoredDirectMessages, cancellationToken)
+                .ConfigureAwait(false);
+            if (stored.Count > 0)
+                Invoke(() => window.LoadDirect(stored));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (MessageStoreException e)
+        {
+            Log.ConversationsUnreadable(_logger, e.Message);
+        }
+    }
 
     /// <summary>At the top of a room's lines, PgUp fetches the page before them from the history (one fetch at a time).</summary>
     private void LoadOlder(ChatWindow window)

@@ -60,12 +60,13 @@ internal sealed class TuiHarness : IAsyncDisposable
 
     public static async Task<TuiHarness> StartAsync(int width = 100, int height = 30, string nick = "alice",
         Func<FakeChatNetwork, ChatManager, Task>? beforeUi = null, Echo.Core.Ports.IMessageStore? store = null,
-        FakeDirectNetwork? direct = null)
+        FakeDirectNetwork? direct = null, Echo.Core.Ports.IDirectStore? directStore = null)
     {
         FakeTimeProvider clock = new(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
         clock.SetLocalTimeZone(Zone);
         FakeChatNetwork network = direct?.Chat ?? new();
-        ChatManager manager = new(direct ?? (IChatNetwork)network, new ChatOptions { Nick = nick }, NullLogger<ChatManager>.Instance, store);
+        ChatManager manager = new(direct ?? (IChatNetwork)network, new ChatOptions { Nick = nick }, NullLogger<ChatManager>.Instance, store,
+            directStore);
         await manager.StartAsync(TestContext.Current.CancellationToken);
         if (beforeUi is not null)
             await beforeUi(network, manager);

@@ -88,7 +88,17 @@ internal sealed partial class ChatWindow
         }
     }
 
-    private void AddDirect(DirectMessage message)
+    /// <summary>
+    /// The conversations of earlier runs, from the history file (oldest first): listed and filled in,
+    /// in their place in time, without counting as unread. UI thread only.
+    /// </summary>
+    public void LoadDirect(IReadOnlyList<DirectMessage> stored)
+    {
+        foreach (DirectMessage message in stored)
+            AddDirect(message, fromStore: true);
+    }
+
+    private void AddDirect(DirectMessage message, bool fromStore = false)
     {
         string key = ConversationKey(message.PeerId);
         if (!message.Outgoing && ChatLimits.CheckNick(message.Nick) is null)
@@ -96,7 +106,8 @@ internal sealed partial class ChatWindow
         if (!_rooms.Contains(key))
             _rooms.Add(key);
         AddMessage(new ChatMessage(message.Id, key, message.Outgoing ? _manager.LocalPeerId : message.PeerId, message.Nick,
-            message.Text, message.Timestamp, message.Outgoing ? MessageOrigin.Local : MessageOrigin.Room));
+            message.Text, message.Timestamp, message.Outgoing ? MessageOrigin.Local : MessageOrigin.Room) { FromHistory = fromStore },
+            countUnread: !fromStore);
         if (message.Outgoing && !message.Delivered && !_peers.Exists(p => p.PeerId == message.PeerId))
         {
             _queued.Add(message.Id);

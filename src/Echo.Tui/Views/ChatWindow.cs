@@ -231,7 +231,7 @@ internal sealed partial class ChatWindow : Runnable
             Scrollback.SetNeedsDraw();
     }
 
-    private void AddMessage(ChatMessage message)
+    private void AddMessage(ChatMessage message, bool countUnread = true)
     {
         DisplayLine line = LineFormatter.Message(message, _manager.LocalPeerId, _clock.LocalTimeZone);
         // History (fetched from peers) can be older than what is shown: it goes in its place in time.
@@ -244,7 +244,7 @@ internal sealed partial class ChatWindow : Runnable
         {
             Scrollback.Appended(line);
         }
-        else
+        else if (countUnread)
         {
             _unread[message.Room] = _unread.GetValueOrDefault(message.Room) + 1;
             ShowRooms();
