@@ -48,8 +48,7 @@ public sealed class BrowserDirectAndFilesTests(BrowserFixture browser)
         await using BrowserPage browserPage = await browser.NewPageAsync();
         IPage page = browserPage.Page;
         await browserPage.OpenChatAsync(web.Server.Url);
-        web.Direct!.Connected[Bob] = true;
-        web.Network.Inject(new PeerJoined(new PeerInfo(Bob, "/ip4/127.0.0.1/tcp/4002/p2p/" + Bob, PeerSource.Manual, DateTimeOffset.UtcNow)));
+        web.PeerConnects(Bob);
         web.Network.Inject(new MessageArrived(new ChatMessage($"{Bob}/1", "lobby", Bob, "bob", "hi all", DateTimeOffset.UtcNow,
             MessageOrigin.Room)));
         await browserPage.WaitForMessageAsync("hi all");
@@ -59,7 +58,7 @@ public sealed class BrowserDirectAndFilesTests(BrowserFixture browser)
         Assert.Equal(0, await CountAsync(page, "#messages li.msg"));          // the room's messages are not here
         await browserPage.TypeLineAsync("only for bob");
         await page.Locator("#messages li.msg.dm.self .delivery", new PageLocatorOptions { HasTextString = "✓" }).WaitForAsync();
-        (string to, DirectEnvelope sent) = Assert.Single(web.Direct.Sent);
+        (string to, DirectEnvelope sent) = Assert.Single(web.Direct!.Sent);
         Assert.Equal((Bob, "only for bob"), (to, sent.Text));
         Assert.Empty(web.Network.Published);                                    // nothing went to the room
 
@@ -89,10 +88,9 @@ public sealed class BrowserDirectAndFilesTests(BrowserFixture browser)
         await using BrowserPage browserPage = await browser.NewPageAsync();
         IPage page = browserPage.Page;
         await browserPage.OpenChatAsync(web.Server.Url);
-        web.Direct!.Connected[Bob] = true;
-        web.Network.Inject(new PeerJoined(new PeerInfo(Bob, "/ip4/127.0.0.1/tcp/4002/p2p/" + Bob, PeerSource.Manual, DateTimeOffset.UtcNow)));
+        web.PeerConnects(Bob);
         byte[] content = RandomNumberGenerator.GetBytes(2 * 1024 * 1024);
-        FileOffer offer = web.Direct.AddRemote("report <final>.pdf", content);
+        FileOffer offer = web.Direct!.AddRemote("report <final>.pdf", content);
         web.Network.Inject(new RoomFileOffered("lobby", Bob, "bob", offer));
 
         ILocator card = page.Locator("#messages li.file");

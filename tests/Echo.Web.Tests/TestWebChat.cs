@@ -81,6 +81,14 @@ internal sealed class TestWebChat : IAsyncDisposable
         return new TestWebChat(direct.Chat, chat, server) { Direct = direct, FilesRoot = root };
     }
 
+    /// <summary>A peer connects (and can be sent direct messages and files, with <see cref="StartDirectAsync"/>).</summary>
+    public void PeerConnects(string peerId)
+    {
+        Direct?.Connected[peerId] = true;
+        Network.Inject(new PeerJoined(new Echo.Core.Peers.PeerInfo(peerId, "/ip4/127.0.0.1/tcp/4002/p2p/" + peerId,
+            Echo.Core.Peers.PeerSource.Manual, DateTimeOffset.UtcNow)));
+    }
+
     /// <summary>Opens the URL with the token and returns the session cookie as a Cookie header value.</summary>
     public async Task<string> SignInAsync(CancellationToken cancellationToken)
     {

@@ -24,18 +24,12 @@ public sealed class WebDirectAndHistoryTests
         return socket;
     }
 
-    private static void BobConnects(TestWebChat web)
-    {
-        web.Direct!.Connected[Bob] = true;
-        web.Network.Inject(new PeerJoined(new PeerInfo(Bob, "/ip4/127.0.0.1/tcp/4002/p2p/" + Bob, PeerSource.Manual, DateTimeOffset.UtcNow)));
-    }
-
     [Fact(Timeout = 20_000)]
     public async Task DirectMessages_BothWays_Acknowledged_AndInTheNextPagesSnapshot()
     {
         await using TestWebChat web = await TestWebChat.StartDirectAsync(Ct);
         using ClientWebSocket page = await OpenAsync(web);
-        BobConnects(web);
+        web.PeerConnects(Bob);
         await TestWebChat.NextAsync(page, "peer", Ct);
 
         await TestWebChat.SendAsync(page, new { type = "dm", to = Bob, text = "just for you" }, Ct);
@@ -78,7 +72,7 @@ public sealed class WebDirectAndHistoryTests
     {
         await using TestWebChat web = await TestWebChat.StartDirectAsync(Ct);
         using ClientWebSocket page = await OpenAsync(web);
-        BobConnects(web);
+        web.PeerConnects(Bob);
         byte[] content = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 17);
         FileOffer offer = web.Direct!.AddRemote("../../notes <1>.txt", content);
         web.Network.Inject(new RoomFileOffered("lobby", Bob, "bob", offer));
