@@ -103,11 +103,14 @@ public sealed class HeadlessEndToEndTests
         Assert.Equal(0, await alice.WaitForExitAsync(TimeSpan.FromSeconds(15), Ct));
     }
 
-    [Theory(Timeout = 60_000)]
-    [InlineData(15)] // SIGTERM, as from kill, systemd or docker stop
-    [InlineData(2)]  // SIGINT, Ctrl+C
-    public async Task ASignalWhileNothingIsTyped_ShutsDownCleanly_AndKeepsWhatWasSaid(int signal)
+    /// <summary>
+    /// SIGTERM, as from kill, systemd or docker stop. (Ctrl+C's SIGINT takes the same path, but a
+    /// test cannot rely on it: a process started from a background job inherits SIGINT ignored.)
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task SigtermWhileNothingIsTyped_ShutsDownCleanly_AndKeepsWhatWasSaid()
     {
+        const int sigterm = 15;
         string dir = Directory.CreateTempSubdirectory("echo-signal-test-").FullName;
         try
         {
@@ -115,7 +118,7 @@ public sealed class HeadlessEndToEndTests
             {
                 await alice.SendLineAsync("said before the signal");
                 await alice.MessageAsync("said before the signal", Ct);
-                Assert.Equal(0, Signals.Send(alice.ProcessId, signal));
+                Assert.Equal(0, Signals.Send(alice.ProcessId, sigterm));
                 // stdin stays open: the signal alone must end it, before the 10 s that disposing would wait.
                 Assert.Equal(0, await alice.WaitForExitAsync(TimeSpan.FromSeconds(8), Ct));
             }
