@@ -744,6 +744,7 @@ public sealed class PubsubRouter : IAsyncDisposable
             if (!_topics.TryGetValue(topic, out HashSet<PeerId>? peers))
                 _topics[topic] = peers = [];
             peers.Add(peer.Id);
+            OfferRecent(peer, topic);
         }
         else if (peer.Topics.Remove(topic))
         {
@@ -1362,16 +1363,28 @@ public sealed class PubsubRouter : IAsyncDisposable
             GraftToMesh(topic, mesh, id, grafts);
     }
 
-    private void EmitGossip(string topic, HashSet<PeerId> exclude, Dictionary<PeerId, List<Pb.ControlIHave>> gossip)
+    /// <summary>
+    /// A peer just subscribed to a topic we are in: what was published here in the moments before
+    /// its subscription arrived went past it (a message sent right after connecting, say). Offer it
+    /// the ids still in the gossip window, as IHAVE; it asks for the ones it lacks.
+    /// </summary>
+    private void OfferRecent(PeerState peer, string topic)
+    {
+        if (peer.IsFloodsub || !_mesh.ContainsKey(topic) || _score.Score(peer.Id) < _scoreOptions.GossipThreshold)
+            return;
+        if (GossipIHave(topic) is { } ihave)
+        {
+            Send(peer, ControlRpc(new Pb.ControlMessage { Ihave = { ihave } }), messages: 0);
+            Counters.RecentOffered++;
+        }
+    }
+
+    /// <summary>An IHAVE with the topic's ids in the gossip window (shuffled, within the size limits), or null when there are none.</summary>
+    private Pb.ControlIHave? GossipIHave(string topic)
     {
         List<MessageId> ids = _mcache.GossipIds(topic);
-        if (ids.Count == 0 || !_topics.TryGetValue(topic, out HashSet<PeerId>? subscribers))
-            return;
-        List<PeerId> candidates = subscribers.Where(id => !exclude.Contains(id) && _peers.TryGetValue(id, out PeerState? p)
-            && !p.IsFloodsub && _score.Score(id) >= _scoreOptions.GossipThreshold).ToList();
-        if (candidates.Count == 0)
-            return;
-        int target = Math.Max(_options.DLazy, (int)(_options.GossipFactor * candidates.Count));
+        if (ids.Count == 0)
+            return null;
         Shuffle(ids);
         // Within MaxIHaveLength ids and the control-section budget (each id costs its bytes + 2).
         int budget = _options.MaxControlBytes - 64 - topic.Length * 3;
@@ -1383,6 +1396,18 @@ public sealed class PubsubRouter : IAsyncDisposable
                 break;
             ihave.MessageIDs.Add(ByteString.CopyFrom(id.Span));
         }
+        return ihave;
+    }
+
+    private void EmitGossip(string topic, HashSet<PeerId> exclude, Dictionary<PeerId, List<Pb.ControlIHave>> gossip)
+    {
+        if (!_topics.TryGetValue(topic, out HashSet<PeerId>? subscribers))
+            return;
+        List<PeerId> candidates = subscribers.Where(id => !exclude.Contains(id) && _peers.TryGetValue(id, out PeerState? p)
+            && !p.IsFloodsub && _score.Score(id) >= _scoreOptions.GossipThreshold).ToList();
+        if (candidates.Count == 0 || GossipIHave(topic) is not { } ihave)
+            return;
+        int target = Math.Max(_options.DLazy, (int)(_options.GossipFactor * candidates.Count));
         foreach (PeerId id in Sample(candidates, target))
         {
             if (!gossip.TryGetValue(id, out List<Pb.ControlIHave>? list))
@@ -1585,6 +1610,9 @@ internal sealed class RouterCounters
 
     /// <summary>Publishes that waited MaxPublishWait for a full peer queue in vain.</summary>
     public long PublishWaitsExpired;
+
+    /// <summary>IHAVEs of the gossip window sent to a peer as its subscription arrived.</summary>
+    public long RecentOffered;
 }
 
 /// <summary>A copy of one peer's router state, for tests and diagnostics.</summary>

@@ -81,6 +81,22 @@ public class PubsubRouterTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task AMessagePublishedJustBeforeAPeersSubscriptionArrived_ReachesItThroughTheIHaveItIsOffered()
+    {
+        // The default heartbeat: the gossip window is its three last heartbeats, 3 s.
+        await using PubsubNode a = await PubsubNode.StartAsync(new PubsubOptions());
+        await using PubsubNode b = await PubsubNode.StartAsync();
+        await a.ConnectAsync(b);
+        await TestHosts.WaitUntilAsync(() => a.Router.Peers.Contains(b.Id) && b.Router.Peers.Contains(a.Id), "pubsub peers");
+        await using PubsubSubscription subA = a.Router.Subscribe("chat");
+        // b has not subscribed yet: the message goes to no one, and stays in a's gossip window.
+        await a.Router.PublishAsync("chat", Text("said right after connecting"), Ct);
+        await using PubsubSubscription subB = b.Router.Subscribe("chat");
+        Assert.Equal("said right after connecting", Text(await PubsubWait.NextAsync(subB)));
+        Assert.Equal(1, a.Router.Counters.RecentOffered);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Line_MiddleNodeForwards()
     {
         await using PubsubNode a = await PubsubNode.StartAsync();
