@@ -180,6 +180,11 @@ function bytesArg (args, name, fallback) {
 
 /** /test/echo/1.0.0: echo every byte back until the remote half-closes, then close. */
 async function handleEcho (stream) {
+  // js's yamux grants the sender a fresh window for every frame as it arrives, before the bytes
+  // are read, so on a busy machine more than the default 4 MB read buffer can pile up while this
+  // handler waits for its output to drain, and the stream would be reset. Room for a whole test
+  // transfer keeps the echo peer within what its own yamux lets the sender send.
+  stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength ?? 0, 256 * 1024 * 1024)
   const done = Promise.withResolvers()
   const cleanup = () => {
     stream.removeEventListener('message', onMessage)
