@@ -498,14 +498,9 @@ public sealed partial class ChatManager : IAsyncDisposable
                 Log.HistoryFailed(_logger, e.Message);
                 Publish(new ErrorEvent($"history: {e.Message}"));
             }
-            if (toShow.Count < fresh.Count)
-            {
-                lock (_gate)
-                {
-                    foreach (ChatMessage known in fresh.Except(toShow))
-                        _seen.Add(known.Id);
-                }
-            }
+            // What the store already had is not shown now, and not marked as seen either: the
+            // history sync may have stored it a moment ago, with its HistoryArrived still on the
+            // way, and that one must still show it.
         }
         lock (_gate)
         {

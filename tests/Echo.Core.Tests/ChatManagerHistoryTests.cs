@@ -85,6 +85,21 @@ public sealed class ChatManagerHistoryTests : IAsyncDisposable
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task ALiveCopyOfAMessageTheHistorySyncJustStored_DoesNotHideItFromTheSync()
+    {
+        ChatManager manager = await StartAsync(historyOnJoin: 0);
+        ChatMessage synced = Said("lobby", 1);
+        // The sync stores it and posts HistoryArrived; a copy by gossip gets in between.
+        await _store.AddSyncedAsync("lobby", Alice, [synced], HistoryCursor.Of(synced), Ct);
+        _network.Inject(new MessageArrived(synced));
+        _network.Inject(new HistoryArrived("lobby", [synced]));
+        MessageEvent shown = await NextAsync<MessageEvent>();
+        Assert.Equal(synced.Id, shown.Message.Id);
+        Assert.True(shown.Message.FromHistory);
+        Assert.Equal([synced.Id], manager.RecentMessages("lobby").Select(m => m.Id));
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task Start_RejoinsSavedRooms_AndShowsTheirLastMessagesAsHistory()
     {
         _store.Seed([.. Enumerable.Range(1, 5).Select(n => Said("lobby", n)), .. Enumerable.Range(10, 3).Select(n => Said("dev", n))],
