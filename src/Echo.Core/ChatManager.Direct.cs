@@ -94,6 +94,26 @@ public sealed partial class ChatManager
         }
     }
 
+    /// <summary>How many direct messages <see cref="RecentDirectMessagesAsync"/> returns.</summary>
+    public const int RecentDirectMessages = 500;
+
+    /// <summary>
+    /// The newest direct messages of every conversation, oldest first, for a face that starts (or a
+    /// page that opens) to list the conversations of earlier runs; empty when the store cannot be read.
+    /// </summary>
+    public async Task<IReadOnlyList<DirectMessage>> RecentDirectMessagesAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await DirectConversationAsync(null, RecentDirectMessages, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MessageStoreException e)
+        {
+            Log.HistoryFailed(_logger, e.Message);
+            return [];
+        }
+    }
+
     /// <summary>The file offers peers made to us that are still known, oldest first, with how far each got.</summary>
     public IReadOnlyList<KnownFileOffer> FileOffers => _files?.KnownOffers() ?? [];
 

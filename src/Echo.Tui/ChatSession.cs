@@ -4,7 +4,6 @@ using Echo.Core.Chat;
 using Echo.Core.Commands;
 using Echo.Core.Direct;
 using Echo.Core.Events;
-using Echo.Core.Ports;
 using Echo.Tui.Views;
 using Microsoft.Extensions.Logging;
 using Terminal.Gui.App;
@@ -23,8 +22,6 @@ internal sealed class ChatSession : IDisposable
     private const int MaxBatch = 256;
     private const int OlderPage = 100;
 
-    /// <summary>Direct messages of earlier runs shown at start (the newest, across all conversations).</summary>
-    private const int StoredDirectMessages = 500;
 
     private readonly ChatManager _manager;
     private readonly ChatTuiOptions _options;
@@ -163,17 +160,12 @@ internal sealed class ChatSession : IDisposable
     {
         try
         {
-            IReadOnlyList<DirectMessage> stored = await _manager.DirectConversationAsync(null, StoredDirectMessages, cancellationToken)
-                .ConfigureAwait(false);
+            IReadOnlyList<DirectMessage> stored = await _manager.RecentDirectMessagesAsync(cancellationToken).ConfigureAwait(false);
             if (stored.Count > 0)
                 Invoke(() => window.LoadDirect(stored));
         }
         catch (OperationCanceledException)
         {
-        }
-        catch (MessageStoreException e)
-        {
-            Log.ConversationsUnreadable(_logger, e.Message);
         }
     }
 

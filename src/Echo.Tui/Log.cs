@@ -15,7 +15,4 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3503, Level = LogLevel.Error, Message = "Applying chat events to the screen failed")]
     public static partial void ApplyFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 3504, Level = LogLevel.Warning, Message = "Stored direct conversations could not be read: {Reason}")]
-    public static partial void ConversationsUnreadable(ILogger logger, string reason);
 }

@@ -22,15 +22,11 @@ internal static class WebJson
     /// <summary>Version of this protocol, in the snapshot.</summary>
     public const int Version = 2;
 
-    /// <summary>Direct messages in a snapshot: the newest, across all conversations.</summary>
-    public const int SnapshotDirectMessages = 500;
-
     /// <summary>Everything a page needs to draw the chat, taken after subscribing (the page drops what it sees twice).</summary>
     public static async Task<byte[]> SnapshotAsync(ChatManager chat, CancellationToken cancellationToken)
     {
         IReadOnlyList<string> rooms = chat.Rooms;
-        IReadOnlyList<DirectMessage> direct = await chat.DirectConversationAsync(null, SnapshotDirectMessages, cancellationToken)
-            .ConfigureAwait(false);
+        IReadOnlyList<DirectMessage> direct = await chat.RecentDirectMessagesAsync(cancellationToken).ConfigureAwait(false);
         SnapshotJson snapshot = new(
             "snapshot",
             Version,
