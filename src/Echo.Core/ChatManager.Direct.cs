@@ -49,7 +49,7 @@ public sealed partial class ChatManager
         if (ResolvePeer(target) is not { } peerId)
             return;
         await _direct.SendAsync(peerId, Nick, text, cancellationToken).ConfigureAwait(false);
-        if (_dialing is not null && _network is IDirectNetwork network && !network.IsConnected(peerId))
+        if (_dialing is not null && _network is IDirectNetwork network and IPeerDialer && !network.IsConnected(peerId))
             ReachForDirect(peerId);
     }
 
