@@ -328,6 +328,9 @@ internal sealed class FileTransfers : IAsyncDisposable
         using CancellationTokenSource attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stalled.Token);
         using ITimer watchdog = _time.CreateTimer(_ => stalled.Cancel(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         void Touch() => watchdog.Change(_options.StallTimeout, Timeout.InfiniteTimeSpan);
+        // Armed when the peer is (re)connected and by every byte that arrives, not by a retry: attempts
+        // that fail one after another without data end as a stall too.
+        bool arm = true;
         try
         {
             while (true)
@@ -335,6 +338,7 @@ internal sealed class FileTransfers : IAsyncDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 if (!_network.IsConnected(pending.PeerId))
                 {
+                    arm = true;
                     watchdog.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);   // reaching the peer has its own bound
                     string? problem = await _dialing.ConnectAsync(pending.PeerId, pending.Nick, offer.Addresses ?? [], cancellationToken)
                         .ConfigureAwait(false);
@@ -348,7 +352,9 @@ internal sealed class FileTransfers : IAsyncDisposable
                         return;
                     }
                 }
-                Touch();
+                if (arm)
+                    Touch();
+                arm = false;
                 try
                 {
                     string path = await TransferAsync(pending, Touch, attempt.Token).ConfigureAwait(false);

@@ -229,6 +229,28 @@ public sealed class PeerReachTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 20_000)]
+    public async Task Download_WhoseAttemptsAllFailWithoutData_IsDroppedAfter30Seconds()
+    {
+        FakeTimeProvider time = new();
+        Channel<ChatEvent> events = Channel.CreateUnbounded<ChatEvent>();
+        Connect(_network);
+        TaskCompletionSource asked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        _network.OpenStream = (_, _) =>
+        {
+            asked.TrySetResult();
+            throw new ChatNetworkException("the sender did not answer in time");
+        };
+        FileTransfers files = NewTransfers(time, events, out FileOffer offer, Content(1000));
+
+        files.Get(offer.Id);
+        await asked.Task.WaitAsync(Ct);
+        time.Advance(TimeSpan.FromSeconds(30));
+
+        FileErrorEvent stalled = await ReadAsync<FileErrorEvent>(events);
+        Assert.Contains("no data for 30 s, dropped", stalled.Message);
+    }
+
+    [Fact(Timeout = 20_000)]
     public async Task Msg_ToAPeerNotConnected_DialsItWithItsOfferAddresses_AndTheMessageGoes()
     {
         await StartManagerAsync();
