@@ -14,16 +14,20 @@ public sealed partial class ChatManager
 
     private readonly DirectChat? _direct;
     private readonly FileTransfers? _files;
+    private readonly PeerDialing? _dialing;
 
     /// <summary>Where verified downloads are put, or null when the network cannot share files.</summary>
     public string? DownloadsDirectory => _files?.DownloadsDirectory;
 
-    private static (DirectChat?, FileTransfers?) CreateDirect(IChatNetwork network, ChatOptions options, IDirectStore? store,
-        Action<ChatEvent> publish, Microsoft.Extensions.Logging.ILogger logger) =>
-        network is IDirectNetwork direct
-            ? (new DirectChat(direct, store ?? new InMemoryDirectStore(), publish, logger),
-                new FileTransfers(direct, options.Files, publish, logger))
-            : (null, null);
+    private static (DirectChat?, FileTransfers?, PeerDialing?) CreateDirect(IChatNetwork network, ChatOptions options, IDirectStore? store,
+        Action<ChatEvent> publish, Microsoft.Extensions.Logging.ILogger logger)
+    {
+        if (network is not IDirectNetwork direct)
+            return (null, null, null);
+        PeerDialing dialing = new(direct, options.PeerConnectTimeout, publish, logger);
+        return (new DirectChat(direct, store ?? new InMemoryDirectStore(), publish, logger),
+            new FileTransfers(direct, options.Files, publish, logger, dialing), dialing);
+    }
 
     /// <summary>The last <paramref name="count"/> direct messages with <paramref name="peerId"/> (with anyone when null), oldest first.</summary>
     public Task<IReadOnlyList<DirectMessage>> DirectConversationAsync(string? peerId, int count, CancellationToken cancellationToken) =>
@@ -45,6 +49,22 @@ public sealed partial class ChatManager
         if (ResolvePeer(target) is not { } peerId)
             return;
         await _direct.SendAsync(peerId, Nick, text, cancellationToken).ConfigureAwait(false);
+        if (_dialing is not null && _network is IDirectNetwork network and IPeerDialer && !network.IsConnected(peerId))
+            ReachForDirect(peerId);
+    }
+
+    /// <summary>Dials a peer a direct message waits for; says why when it cannot be reached (the message stays in the outbox).</summary>
+    private void ReachForDirect(string peerId)
+    {
+        string name = NickOf(peerId) ?? PeerInfo.ShortPeerId(peerId);
+        _dialing!.Reach(peerId, name, _files?.AddressesOf(peerId) ?? [], problem =>
+        {
+            if (problem is null)
+                _direct!.OnPeerConnected(peerId);
+            else
+                Publish(new ErrorEvent($"{SafeText.ForDisplay(name)} cannot be reached: {problem}; the message waits in the outbox " +
+                                       "and is sent when they connect"));
+        });
     }
 
     /// <summary>Offers the file at <paramref name="path"/> to the current room, or to <paramref name="target"/> alone.</summary>
@@ -124,6 +144,15 @@ public sealed partial class ChatManager
             Publish(new ErrorEvent(NoDirectNetwork));
         else
             _files.Get(id);
+    }
+
+    /// <summary>Stops a download (by id or a unique start of it); its partial file stays for /get to resume.</summary>
+    public void CancelFile(string id)
+    {
+        if (_files is null)
+            Publish(new ErrorEvent(NoDirectNetwork));
+        else
+            _files.Cancel(id);
     }
 
     /// <summary>"1.5 MiB" and the like.</summary>
@@ -225,5 +254,7 @@ public sealed partial class ChatManager
             await _direct.DisposeAsync().ConfigureAwait(false);
         if (_files is not null)
             await _files.DisposeAsync().ConfigureAwait(false);
+        if (_dialing is not null)
+            await _dialing.DisposeAsync().ConfigureAwait(false);
     }
 }

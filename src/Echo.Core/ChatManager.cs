@@ -53,7 +53,7 @@ public sealed partial class ChatManager : IAsyncDisposable
         _logger = logger;
         _nick = options.Nick;
         _seen = new BoundedIdSet(options.SeenMessageIds);
-        (_direct, _files) = CreateDirect(network, options, directStore, Publish, logger);
+        (_direct, _files, _dialing) = CreateDirect(network, options, directStore, Publish, logger);
     }
 
     /// <summary>Our peer id.</summary>
@@ -184,6 +184,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             ChatCommand.Msg msg => SendDirectAsync(msg.Target, msg.Text, cancellationToken),
             ChatCommand.Send send => OfferFileAsync(send.Path, send.Target, cancellationToken),
             ChatCommand.Get get => Run(() => GetFile(get.Id)),
+            ChatCommand.Cancel cancel => Run(() => CancelFile(cancel.Id)),
             ChatCommand.Peers => Run(ListPeers),
             ChatCommand.Rooms => Run(ListRooms),
             ChatCommand.Help => Run(() => Publish(new NoticeEvent(string.Join('\n', CommandParser.HelpLines)))),

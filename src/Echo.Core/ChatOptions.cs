@@ -27,6 +27,12 @@ public sealed record ChatOptions
     /// <summary>Message ids remembered to drop duplicates (a message relayed twice, or redelivered late).</summary>
     public int SeenMessageIds { get; init; } = 100_000;
 
+    /// <summary>
+    /// How long /msg and /get try to reach a peer that is not connected before they say it cannot be
+    /// reached: a few dial attempts on a slow network, yet a prompt answer.
+    /// </summary>
+    public TimeSpan PeerConnectTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>File sharing: the downloads folder, the size limit, where our offers are remembered.</summary>
     public FileSharingOptions Files { get; init; } = new();
 
@@ -38,6 +44,7 @@ public sealed record ChatOptions
         if (ChatLimits.CheckRoom(DefaultRoom) is { } roomError)
             throw new ArgumentException(roomError, nameof(DefaultRoom));
         ArgumentOutOfRangeException.ThrowIfLessThan(ScrollbackPerRoom, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(PeerConnectTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(SubscriberCapacity, 16);
         ArgumentOutOfRangeException.ThrowIfLessThan(SeenMessageIds, 1);
         Files.Validate();

@@ -36,4 +36,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3016, Level = LogLevel.Warning, Message = "Direct message {Id} with {PeerId}: the store failed: {Reason}")]
     public static partial void DirectNotStored(ILogger logger, string id, string peerId, string reason);
+
+    [LoggerMessage(EventId = 3040, Level = LogLevel.Information, Message = "Peer {PeerId} could not be reached: {Reason}")]
+    public static partial void PeerUnreachable(ILogger logger, string peerId, string reason);
+
+    [LoggerMessage(EventId = 3041, Level = LogLevel.Information, Message = "Download {Id} stopped: {Reason}")]
+    public static partial void TransferStopped(ILogger logger, string id, string reason);
 }

@@ -24,7 +24,11 @@ public sealed partial class Libp2pChatNetwork : IDirectNetwork
 
     /// <inheritdoc />
     public Task SendDirectAsync(string peerId, DirectEnvelope envelope, CancellationToken cancellationToken) =>
-        (_direct ?? throw new ChatNetworkException("the network is not started")).SendAsync(peerId, envelope, cancellationToken);
+        (_direct ?? throw new ChatNetworkException("the network is not started")).SendAsync(peerId,
+            envelope.Offer is { } offer ? envelope with { Offer = WithOurAddresses(offer) } : envelope, cancellationToken);
+
+    /// <summary>The offer with our addresses, so a recipient that is not connected to us can dial us.</summary>
+    private FileOffer WithOurAddresses(FileOffer offer) => offer with { Addresses = OfferAddresses.Own(_host.AdvertisedAddresses) };
 
     /// <inheritdoc />
     public Task<(Stream Bytes, long Size)> OpenFileAsync(string peerId, string fileId, long offset, CancellationToken cancellationToken) =>
@@ -41,7 +45,7 @@ public sealed partial class Libp2pChatNetwork : IDirectNetwork
         if (offer.Problem() is { } offerProblem)
             throw new ChatNetworkException(offerProblem);
         DateTimeOffset now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
-        byte[] data = RoomMessageCodec.Encode(text, LocalPeerId, nick, now, offer);
+        byte[] data = RoomMessageCodec.Encode(text, LocalPeerId, nick, now, WithOurAddresses(offer));
         if (data.Length > RoomMessageCodec.MaxPayloadBytes)
             throw new ChatNetworkException("the file name is too long to announce in a room");
         PubsubMessage sent;

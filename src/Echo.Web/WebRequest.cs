@@ -32,6 +32,9 @@ internal abstract record WebRequest
     /// <summary>Download an offered file: <c>{"type":"get","id":…}</c>.</summary>
     public sealed record Get(string Id) : WebRequest;
 
+    /// <summary>Stop a download (it resumes with get): <c>{"type":"cancel","id":…}</c>.</summary>
+    public sealed record Cancel(string Id) : WebRequest;
+
     /// <summary>
     /// Stored messages of a room older than the page's oldest one (its time and id):
     /// <c>{"type":"older","room":…,"ts":…,"id":…}</c>; answered to this page only.
@@ -71,6 +74,7 @@ internal abstract record WebRequest
             "connect" => new Connect(Required(root, "address")),
             "dm" => new Direct(Required(root, "to"), Required(root, "text")),
             "get" => new Get(Required(root, "id")),
+            "cancel" => new Cancel(Required(root, "id")),
             "older" => new Older(Required(root, "room"), Time(Required(root, "ts")), Required(root, "id")),
             _ => throw new FormatException($"unknown request type '{Core.Chat.SafeText.ForDisplay(type)}'"),
         };

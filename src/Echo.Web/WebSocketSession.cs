@@ -173,6 +173,9 @@ internal sealed class WebSocketSession
             case WebRequest.Get get:
                 _chat.GetFile(get.Id);
                 break;
+            case WebRequest.Cancel cancel:
+                _chat.CancelFile(cancel.Id);
+                break;
             case WebRequest.Older older:
                 IReadOnlyList<Core.Chat.ChatMessage> messages = await _chat.LoadOlderAsync(older.Room,
                     new Core.Ports.HistoryCursor(older.Before.ToUnixTimeMilliseconds(), older.BeforeId), OlderPage, cancellationToken).ConfigureAwait(false);

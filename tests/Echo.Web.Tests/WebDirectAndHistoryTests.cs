@@ -102,6 +102,11 @@ public sealed class WebDirectAndHistoryTests
         await TestWebChat.SendAsync(page, new { type = "get", id = "deadbeef" }, Ct);
         JsonElement error = await TestWebChat.NextAsync(page, "file-error", Ct);
         Assert.Equal("deadbeef", error.GetProperty("id").GetString());
+
+        // Cancel reaches the chat: the finished download is no longer running.
+        await TestWebChat.SendAsync(page, new { type = "cancel", id = offer.Id }, Ct);
+        JsonElement notRunning = await TestWebChat.NextAsync(page, "file-error", Ct);
+        Assert.Contains("is running", notRunning.GetProperty("message").GetString());
     }
 
     [Fact(Timeout = 20_000)]
@@ -149,6 +154,7 @@ public sealed class WebDirectAndHistoryTests
     [Theory(Timeout = 10_000)]
     [InlineData("""{"type":"dm","to":"bob"}""", "text")]
     [InlineData("""{"type":"get"}""", "id")]
+    [InlineData("""{"type":"cancel"}""", "id")]
     [InlineData("""{"type":"older","room":"lobby","ts":"yesterday","id":"x"}""", "ts")]
     public async Task MalformedNewRequests_AreErrorsThatNameTheField(string request, string field)
     {

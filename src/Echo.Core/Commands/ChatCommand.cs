@@ -27,6 +27,9 @@ public abstract record ChatCommand
     /// <summary>/get &lt;id&gt;: fetch an offered file into the downloads folder.</summary>
     public sealed record Get(string Id) : ChatCommand;
 
+    /// <summary>/cancel &lt;id&gt;: stops a download; /get resumes it.</summary>
+    public sealed record Cancel(string Id) : ChatCommand;
+
     /// <summary>/peers</summary>
     public sealed record Peers : ChatCommand;
 

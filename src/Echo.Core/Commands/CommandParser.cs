@@ -13,6 +13,7 @@ public static class CommandParser
         "/msg <nick|id> <text>  send a direct message to one peer (queued until it is online)",
         "/send <path> [peer]    offer a file to the current room, or to one peer (quote a path with spaces)",
         "/get <id>              download an offered file (a unique start of the id is enough)",
+        "/cancel <id>           stop a download (/get <id> resumes it)",
         "/peers                 list connected peers",
         "/rooms                 list joined rooms",
         "/help                  this list",
@@ -53,6 +54,9 @@ public static class CommandParser
             "get" => argument.Length == 0 || argument.Contains(' ')
                 ? new ChatCommand.Invalid("usage: /get <id>")
                 : new ChatCommand.Get(argument),
+            "cancel" => argument.Length == 0 || argument.Contains(' ')
+                ? new ChatCommand.Invalid("usage: /cancel <id>")
+                : new ChatCommand.Cancel(argument),
             "peers" => new ChatCommand.Peers(),
             "rooms" => new ChatCommand.Rooms(),
             "help" or "?" => new ChatCommand.Help(),

@@ -12,6 +12,27 @@ public sealed record FileOffer(string Id, string Name, long Size, string Sha256)
     /// <summary>Longest name accepted from the network (in UTF-16 units); it is shortened on disk anyway.</summary>
     public const int MaxNameLength = 16 * 1024;
 
+    /// <summary>Most addresses an offer carries; the network drops any beyond.</summary>
+    public const int MaxAddresses = 8;
+
+    /// <summary>Longest address an offer may carry (in characters); longer ones are dropped.</summary>
+    public const int MaxAddressLength = 256;
+
+    /// <summary>
+    /// Where the offerer listens (multiaddrs without <c>/p2p/</c>), as its signed offer states them:
+    /// /get dials these first when it is not connected to the offerer. Null when the offer named none
+    /// (an older sender, or our own offer before the network adds our addresses).
+    /// </summary>
+    public IReadOnlyList<string>? Addresses { get; init; }
+
+    /// <summary>Equal when every field is, the addresses compared in order.</summary>
+    public bool Equals(FileOffer? other) =>
+        other is not null && Id == other.Id && Name == other.Name && Size == other.Size && Sha256 == other.Sha256
+        && (Addresses ?? []).SequenceEqual(other.Addresses ?? []);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Id, Name, Size, Sha256);
+
     /// <summary>Null when the offer is well formed, else why not.</summary>
     public string? Problem() =>
         !DirectIds.IsValid(Id) ? "bad offer id"

@@ -25,6 +25,12 @@ public sealed record FileSharingOptions
     /// <summary>The wait before a broken transfer is retried from where it stopped (doubled up to 8 times this).</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// A download that receives nothing for this long is dropped with an error (its partial file
+    /// stays for /get to resume): long enough for a slow link, short enough that a dead one is told.
+    /// </summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Offers from others remembered for /get; the oldest are forgotten beyond this.</summary>
     public int MaxKnownOffers { get; init; } = 10_000;
 
@@ -38,6 +44,7 @@ public sealed record FileSharingOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFileSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(ProgressInterval, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RetryDelay, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(StallTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxKnownOffers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxOwnOffers, 1);
     }

@@ -39,16 +39,20 @@ internal sealed class FileTransfers : IAsyncDisposable
     private readonly Dictionary<string, string> _saved = new(StringComparer.Ordinal);
     private readonly Queue<string> _knownOrder = new();
     private readonly Queue<string> _offeredOrder = new();
-    private readonly Dictionary<string, Task> _downloads = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, TaskCompletionSource> _peerWaiters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Download> _downloads = new(StringComparer.Ordinal);
+    // Downloads that could not reach their peer, by peer: they go on when it connects.
+    private readonly Dictionary<string, HashSet<string>> _waiting = new(StringComparer.Ordinal);
+    private readonly PeerDialing _dialing;
     private readonly SemaphoreSlim _saving = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
 
+    /// <param name="dialing">Reaches a sender that is not connected; shared with direct messages.</param>
     public FileTransfers(IDirectNetwork network, FileSharingOptions options, Action<ChatEvent> publish, ILogger logger,
-        TimeProvider? time = null)
+        PeerDialing dialing, TimeProvider? time = null)
     {
         options.Validate();
         _network = network;
+        _dialing = dialing;
         _options = options;
         _publish = publish;
         _logger = logger;
@@ -84,7 +88,8 @@ internal sealed class FileTransfers : IAsyncDisposable
                 continue;
             lock (_gate)
                 _known[pending.Offer.Id] = (pending.Offer, pending.PeerId, pending.Nick, null, ++_knownSeq, _time.GetUtcNow());
-            StartDownload(pending);
+            if (!pending.Paused)   // a cancelled or stalled one waits for /get
+                StartDownload(pending);
         }
     }
 
@@ -208,13 +213,73 @@ internal sealed class FileTransfers : IAsyncDisposable
         }
     }
 
-    /// <summary>A peer connected: downloads waiting for it go on at once.</summary>
+    /// <summary>A peer connected: downloads that could not reach it go on at once.</summary>
     public void OnPeerConnected(string peerId)
     {
-        TaskCompletionSource? waiter;
+        List<PendingDownload> resume = [];
         lock (_gate)
-            _peerWaiters.Remove(peerId, out waiter);
-        waiter?.TrySetResult();
+        {
+            if (!_waiting.Remove(peerId, out HashSet<string>? ids))
+                return;
+            foreach (string id in ids)
+            {
+                if (_known.TryGetValue(id, out var known))
+                    resume.Add(new PendingDownload(known.Offer, known.PeerId, known.Nick));
+            }
+        }
+        foreach (PendingDownload pending in resume)
+            StartDownload(pending);
+    }
+
+    /// <summary>
+    /// Stops download <paramref name="idOrPrefix"/> (the whole id, or a unique start of at least 4
+    /// digits); its partial file stays, and /get resumes it from there.
+    /// </summary>
+    public void Cancel(string idOrPrefix)
+    {
+        PendingDownload? waiting = null;
+        lock (_gate)
+        {
+            string[] candidates = [.. _downloads.Keys.Concat(_waiting.Values.SelectMany(ids => ids)).Distinct()];
+            string[] matches = idOrPrefix.Length >= 4
+                ? [.. candidates.Where(k => k.StartsWith(idOrPrefix, StringComparison.OrdinalIgnoreCase))]
+                : [];
+            if (matches.Length != 1)
+            {
+                _publish(new FileErrorEvent(idOrPrefix, matches.Length == 0
+                    ? $"no download {SafeText.ForDisplay(idOrPrefix)} is running"
+                    : $"{SafeText.ForDisplay(idOrPrefix)} matches {matches.Length} downloads; give more of the id"));
+                return;
+            }
+            string id = matches[0];
+            if (_downloads.TryGetValue(id, out Download? download))
+            {
+                download.Cancel.Cancel();   // the download says so once it has stopped
+                return;
+            }
+            foreach ((string peerId, HashSet<string> ids) in _waiting)
+            {
+                if (ids.Remove(id) && _known.TryGetValue(id, out var known))
+                {
+                    waiting = new PendingDownload(known.Offer, known.PeerId, known.Nick);
+                    if (ids.Count == 0)
+                        _waiting.Remove(peerId);
+                    break;
+                }
+            }
+        }
+        if (waiting is not null)
+            Stopped(waiting, "cancelled");
+    }
+
+    /// <summary>The addresses the newest offer of <paramref name="peerId"/> named (for a direct message to it).</summary>
+    public IReadOnlyList<string> AddressesOf(string peerId)
+    {
+        lock (_gate)
+        {
+            return _known.Values.Where(k => k.PeerId == peerId && k.Offer.Addresses is { Count: > 0 }).OrderByDescending(k => k.Seq)
+                .Select(k => k.Offer.Addresses!).FirstOrDefault() ?? [];
+        }
     }
 
     /// <summary>What a fetch by <paramref name="peerId"/> of <paramref name="fileId"/> may read: only an unchanged file we offered to it.</summary>
@@ -240,39 +305,72 @@ internal sealed class FileTransfers : IAsyncDisposable
         {
             if (_downloads.ContainsKey(pending.Offer.Id) || _stopping.IsCancellationRequested)
                 return;
-            _downloads[pending.Offer.Id] = Task.Run(() => RunDownloadAsync(pending, _stopping.Token));
+            if (_waiting.TryGetValue(pending.PeerId, out HashSet<string>? ids) && ids.Remove(pending.Offer.Id) && ids.Count == 0)
+                _waiting.Remove(pending.PeerId);
+            CancellationTokenSource cancel = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            _downloads[pending.Offer.Id] = new Download(Task.Run(() => RunDownloadAsync(pending, cancel)), cancel);
         }
     }
 
-    private async Task RunDownloadAsync(PendingDownload pending, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches until the file is complete, retrying a broken transfer from where it stopped. It ends
+    /// with an error when the sender cannot be reached within the bound (and goes on when the sender
+    /// connects), when nothing arrives for <see cref="FileSharingOptions.StallTimeout"/>, or when the
+    /// user cancels it; the partial file stays in each case.
+    /// </summary>
+    private async Task RunDownloadAsync(PendingDownload pending, CancellationTokenSource cancel)
     {
         FileOffer offer = pending.Offer;
+        CancellationToken cancellationToken = cancel.Token;
         int failures = 0;
+        bool waitForPeer = false;
+        using CancellationTokenSource stalled = new();
+        using CancellationTokenSource attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stalled.Token);
+        using ITimer watchdog = _time.CreateTimer(_ => stalled.Cancel(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        void Touch() => watchdog.Change(_options.StallTimeout, Timeout.InfiniteTimeSpan);
+        // Armed when the peer is (re)connected and by every byte that arrives, not by a retry: attempts
+        // that fail one after another without data end as a stall too.
+        bool arm = true;
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
+            while (true)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 if (!_network.IsConnected(pending.PeerId))
                 {
-                    await WaitForPeerAsync(pending.PeerId, cancellationToken).ConfigureAwait(false);
-                    continue;
+                    arm = true;
+                    watchdog.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);   // reaching the peer has its own bound
+                    string? problem = await _dialing.ConnectAsync(pending.PeerId, pending.Nick, offer.Addresses ?? [], cancellationToken)
+                        .ConfigureAwait(false);
+                    if (problem is not null)
+                    {
+                        waitForPeer = true;
+                        string nick = SafeText.ForDisplay(pending.Nick);
+                        Log.TransferStopped(_logger, offer.Id, problem);
+                        _publish(new FileErrorEvent(offer.Id, $"{SafeText.ForDisplay(offer.Name)}: cannot reach {nick}: {problem}; " +
+                                                              $"the download goes on when {nick} connects, or /get {offer.Id} tries again"));
+                        return;
+                    }
                 }
+                if (arm)
+                    Touch();
+                arm = false;
                 try
                 {
-                    string path = await TransferAsync(pending, cancellationToken).ConfigureAwait(false);
+                    string path = await TransferAsync(pending, Touch, attempt.Token).ConfigureAwait(false);
                     lock (_gate)
                         _saved[offer.Id] = path;
                     _publish(new FileDoneEvent(offer.Id, path, offer.Sha256));
                     return;
                 }
                 catch (Exception e) when (e is IOException or ChatNetworkException or TimeoutException
-                                          && !cancellationToken.IsCancellationRequested)
+                                          && !attempt.IsCancellationRequested)
                 {
                     failures++;
                     Log.TransferInterrupted(_logger, offer.Id, e.Message);
                 }
                 TimeSpan delay = _options.RetryDelay * Math.Min(1 << Math.Min(failures - 1, 3), 8);
-                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(delay, _time, attempt.Token).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is FileSharingException or UnauthorizedAccessException)
@@ -280,22 +378,65 @@ internal sealed class FileTransfers : IAsyncDisposable
             Forget(offer.Id, deletePartial: e is FileSharingException);
             _publish(new FileErrorEvent(offer.Id, e.Message));
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or IOException or ChatNetworkException or TimeoutException
+                                  && cancellationToken.IsCancellationRequested)
         {
+            if (!_stopping.IsCancellationRequested)
+                Stopped(pending, "cancelled");
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ChatNetworkException or TimeoutException
+                                  && stalled.IsCancellationRequested)
+        {
+            Stopped(pending, $"no data for {_options.StallTimeout.TotalSeconds:0} s, dropped");
         }
         finally
         {
             lock (_gate)
+            {
                 _downloads.Remove(offer.Id);
+                if (waitForPeer && !_stopping.IsCancellationRequested)
+                {
+                    if (!_waiting.TryGetValue(pending.PeerId, out HashSet<string>? ids))
+                        _waiting[pending.PeerId] = ids = new HashSet<string>(StringComparer.Ordinal);
+                    ids.Add(offer.Id);
+                }
+            }
+            cancel.Dispose();
         }
+        // The peer may have connected while the error was told: then go on now.
+        if (waitForPeer && _network.IsConnected(pending.PeerId))
+            OnPeerConnected(pending.PeerId);
     }
+
+    /// <summary>A download stopped short of its end: it is kept paused (a restart leaves it), and the user is told how to resume it.</summary>
+    private void Stopped(PendingDownload pending, string why)
+    {
+        FileOffer offer = pending.Offer;
+        Log.TransferStopped(_logger, offer.Id, why);
+        long kept = 0;
+        try
+        {
+            string partial = PartialPath(offer.Id);
+            kept = File.Exists(partial) ? new FileInfo(partial).Length : 0;
+            WriteAtomically(RecordPath(offer.Id), JsonSerializer.SerializeToUtf8Bytes(pending with { Paused = true },
+                FileStateJson.Default.PendingDownload));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.FileStateUnreadable(_logger, RecordPath(offer.Id), e.Message);
+        }
+        _publish(new FileErrorEvent(offer.Id, $"{SafeText.ForDisplay(offer.Name)}: {why} at {ChatManager.FormatSize(kept)} of " +
+                                              $"{ChatManager.FormatSize(offer.Size)}; /get {offer.Id} resumes it"));
+    }
+
+    private sealed record Download(Task Task, CancellationTokenSource Cancel);
 
     /// <summary>
     /// One attempt: continues the partial file from its length, verifies and moves it. Throws
     /// <see cref="FileSharingException"/> for what retrying cannot fix, and IOException or
     /// <see cref="ChatNetworkException"/> for a broken transfer worth retrying.
     /// </summary>
-    private async Task<string> TransferAsync(PendingDownload pending, CancellationToken cancellationToken)
+    private async Task<string> TransferAsync(PendingDownload pending, Action progress, CancellationToken cancellationToken)
     {
         FileOffer offer = pending.Offer;
         PrepareDirectories();
@@ -324,7 +465,7 @@ internal sealed class FileTransfers : IAsyncDisposable
                 hashed += n;
             }
             if (offset < offer.Size)
-                await ReceiveAsync(pending, file, hash, offset, buffer, cancellationToken).ConfigureAwait(false);
+                await ReceiveAsync(pending, file, hash, offset, buffer, progress, cancellationToken).ConfigureAwait(false);
             string actual = Convert.ToHexStringLower(hash.GetHashAndReset());
             if (actual != offer.Sha256)
                 throw new FileSharingException($"{SafeText.ForDisplay(offer.Name)}: SHA-256 mismatch (got {actual}); the download was discarded");
@@ -335,7 +476,7 @@ internal sealed class FileTransfers : IAsyncDisposable
     }
 
     private async Task ReceiveAsync(PendingDownload pending, SafeFileHandle file, IncrementalHash hash, long offset, byte[] buffer,
-        CancellationToken cancellationToken)
+        Action progress, CancellationToken cancellationToken)
     {
         FileOffer offer = pending.Offer;
         (Stream bytes, long size) = await _network.OpenFileAsync(pending.PeerId, offer.Id, offset, cancellationToken).ConfigureAwait(false);
@@ -359,8 +500,8 @@ internal sealed class FileTransfers : IAsyncDisposable
                 for (int turn = 0; offset < offer.Size; turn ^= 1)
                 {
                     byte[] chunk = buffers[turn];
-                    int n = await FillAsync(bytes, chunk.AsMemory(0, (int)Math.Min(chunk.Length, offer.Size - offset)), cancellationToken)
-                        .ConfigureAwait(false);
+                    int n = await FillAsync(bytes, chunk.AsMemory(0, (int)Math.Min(chunk.Length, offer.Size - offset)), progress,
+                        cancellationToken).ConfigureAwait(false);
                     await stored.ConfigureAwait(false);
                     written = offset;
                     if (n == 0)
@@ -400,7 +541,7 @@ internal sealed class FileTransfers : IAsyncDisposable
     }
 
     /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; returns how much was read.</summary>
-    private static async Task<int> FillAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken)
+    private static async Task<int> FillAsync(Stream stream, Memory<byte> buffer, Action progress, CancellationToken cancellationToken)
     {
         int filled = 0;
         while (filled < buffer.Length)
@@ -408,6 +549,7 @@ internal sealed class FileTransfers : IAsyncDisposable
             int n = await stream.ReadAsync(buffer[filled..], cancellationToken).ConfigureAwait(false);
             if (n == 0)
                 break;
+            progress();
             filled += n;
         }
         return filled;
@@ -432,20 +574,6 @@ internal sealed class FileTransfers : IAsyncDisposable
             }
         }
         throw new FileSharingException($"no free name for {safeName} in {DownloadsDirectory}");
-    }
-
-    private async Task WaitForPeerAsync(string peerId, CancellationToken cancellationToken)
-    {
-        Task wait;
-        lock (_gate)
-        {
-            if (!_peerWaiters.TryGetValue(peerId, out TaskCompletionSource? waiter))
-                _peerWaiters[peerId] = waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            wait = waiter.Task;
-        }
-        // A connection may come up between the check and the registration: look again now and then.
-        await Task.WhenAny(wait, Task.Delay(_options.RetryDelay * 8, _time, cancellationToken)).ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
     }
 
     private void Forget(string id, bool deletePartial)
@@ -568,7 +696,7 @@ internal sealed class FileTransfers : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         Task[] running;
         lock (_gate)
-            running = [.. _downloads.Values];
+            running = [.. _downloads.Values.Select(d => d.Task)];
         await Task.WhenAll(running).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _network.Offers = null;
     }

@@ -6,6 +6,7 @@ using Echo.Net;
 using Echo.Net.Framing;
 using Echo.Net.Host;
 using Echo.Net.Identity;
+using Echo.Protocols.Files;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 
@@ -43,6 +44,8 @@ internal sealed class DirectProtocol(Libp2pHost host, Action<NetworkEvent> post,
             throw new ProtocolViolationException(ProtocolId, "bad frame: " + e.Message, e);
         }
         string? problem = Check(frame, out DirectEnvelope? envelope);
+        if (envelope?.Offer is { } offer)   // the stream's peer is the offerer: its addresses must be its own
+            envelope = envelope with { Offer = offer with { Addresses = OfferAddresses.Read(frame.Offer.Addrs, stream.RemotePeer.ToString()) } };
         if (envelope is not null)
             post(new DirectArrived(stream.RemotePeer.ToString(), envelope));
         else
@@ -101,6 +104,8 @@ internal sealed class DirectProtocol(Libp2pHost host, Action<NetworkEvent> post,
                 Size = (ulong)offer.Size,
                 Sha256 = ByteString.CopyFrom(Convert.FromHexString(offer.Sha256)),
             };
+            if (offer.Addresses is { } addresses)
+                frame.Offer.Addrs.AddRange(addresses);
         }
         return frame;
     }

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Echo.Core.Chat;
 using Echo.Core.Files;
+using Echo.Protocols.Files;
 
 namespace Echo.Protocols.Rooms;
 
@@ -29,7 +30,11 @@ public static class RoomMessageCodec
             SenderID = senderId,
             SenderNick = senderNick,
             Timestamp = timestamp.ToUnixTimeMilliseconds(),
-            File = file is null ? null : new RoomFileOut { Id = file.Id, Name = file.Name, Size = file.Size, Sha256 = file.Sha256 },
+            File = file is null ? null : new RoomFileOut
+            {
+                Id = file.Id, Name = file.Name, Size = file.Size, Sha256 = file.Sha256,
+                Addrs = file.Addresses is { Count: > 0 } addresses ? addresses : null,
+            },
         }, RoomMessageJson.Default.RoomMessageOut);
 
     /// <summary>Decodes and checks a message's data against the format and the chat limits.</summary>
@@ -59,11 +64,14 @@ public static class RoomMessageCodec
         if (wire.SenderNick is { Length: > ChatLimits.MaxNickLength } nick)
             throw new RoomMessageFormatException($"SenderNick is {nick.Length} characters; the limit is {ChatLimits.MaxNickLength}");
         return new RoomMessage(wire.Message, wire.SenderID, string.IsNullOrEmpty(wire.SenderNick) ? null : wire.SenderNick,
-            ReadTimestamp(wire.Timestamp), ReadFile(wire.File));
+            ReadTimestamp(wire.Timestamp), ReadFile(wire.File, wire.SenderID));
     }
 
-    /// <summary>The optional file offer; anything malformed is treated as absent.</summary>
-    private static FileOffer? ReadFile(JsonElement? element)
+    /// <summary>
+    /// The optional file offer; anything malformed is treated as absent. Its optional <c>Addrs</c>
+    /// (the author's addresses) keeps only what <see cref="OfferAddresses.Read"/> accepts.
+    /// </summary>
+    private static FileOffer? ReadFile(JsonElement? element, string senderId)
     {
         if (element is not { ValueKind: JsonValueKind.Object } file)
             return null;
@@ -74,7 +82,13 @@ public static class RoomMessageCodec
         if (Text("Id") is not { } id || Text("Name") is not { } name || Text("Sha256") is not { } sha256
             || size.ValueKind != JsonValueKind.Number || !size.TryGetInt64(out long bytes))
             return null;
-        FileOffer offer = new(id, name, bytes, sha256);
+        JsonElement addrs = file.EnumerateObject().FirstOrDefault(p => string.Equals(p.Name, "Addrs", StringComparison.OrdinalIgnoreCase)).Value;
+        FileOffer offer = new(id, name, bytes, sha256)
+        {
+            Addresses = addrs.ValueKind == JsonValueKind.Array
+                ? OfferAddresses.Read(addrs.EnumerateArray().Select(a => a.ValueKind == JsonValueKind.String ? a.GetString() : null), senderId)
+                : null,
+        };
         return offer.Problem() is null ? offer : null;
     }
 

@@ -32,6 +32,10 @@ internal sealed class RoomFileOut
     public required string Name { get; init; }
     public long Size { get; init; }
     public required string Sha256 { get; init; }
+
+    /// <summary>Where the offerer listens (optional; readers that do not know it skip it).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Addrs { get; init; }
 }
 
 /// <summary>

@@ -136,6 +136,11 @@
         parts.push(duration((file.size - (file.bytes || 0)) / file.rate) + ' left');
       }
       body.append(el('div', 'file-state', parts.join(' · ')));
+      const stop = el('button', 'file-cancel', 'Cancel');
+      stop.type = 'button';
+      stop.title = 'stop the download; the part received is kept and Try again resumes it';
+      stop.addEventListener('click', () => { request({ type: 'cancel', id: file.id }); });
+      body.append(stop);
     } else if (file.status === 'done') {
       body.append(el('div', 'file-state', 'verified and saved to ' + visible(file.path)));
     } else {

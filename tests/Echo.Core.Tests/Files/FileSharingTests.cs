@@ -246,6 +246,8 @@ public sealed class FileSharingTests : IAsyncLifetime
 
         _network.Serve = (bytes, offset) => bytes[(int)offset..];
         await StartAsync(NewManager());
+        // This network cannot dial: the resumed download says the sender is away, and goes on when it connects.
+        Assert.Contains("cannot reach bob", (await NextAsync<FileErrorEvent>(e => e.Id == offer.Id)).Message);
         _network.Connected[Bob] = true;
         _network.Inject(new PeerJoined(new PeerInfo(Bob, "/ip4/127.0.0.1/tcp/1/p2p/" + Bob, PeerSource.Inbound, DateTimeOffset.UtcNow)));
 

@@ -1,0 +1,297 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Echo.Core;
+using Echo.Core.Direct;
+using Echo.Core.Events;
+using Echo.Core.Files;
+using Echo.Core.Ports;
+using Echo.Net.Identity;
+using Echo.Net.Multiformats;
+using Echo.Protocols.Files;
+using Echo.Protocols.Rooms;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Echo.Protocols.Tests.Direct;
+
+/// <summary>
+/// Offers carry their author's addresses, and a peer that is not connected is dialed by id from
+/// them, a remembered-address source, or identify; over loopback.
+/// </summary>
+public sealed class PeerDialingTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static readonly string Offerer = KeyPair.Generate().PeerId.ToString();
+
+    [Fact(Timeout = 60_000)]
+    public async Task RoomOffer_RelayedByAThirdPeer_CarriesTheAuthorsAddresses_AndTheRecipientDialsAndFetches()
+    {
+        await using Libp2pChatNetwork alice = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork bob = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork carol = await TestNetworks.StartAsync();
+        await bob.ConnectAsync(alice.ListenAddresses[0], Ct);
+        await carol.ConnectAsync(alice.ListenAddresses[0], Ct);
+        foreach (Libp2pChatNetwork network in new[] { alice, bob, carol })
+            await network.JoinRoomAsync("lobby", Ct);
+        await TestNetworks.InMeshAsync(alice, bob);
+        await TestNetworks.InMeshAsync(alice, carol);
+        string path = Path.GetTempFileName();
+        try
+        {
+            byte[] content = RandomNumberGenerator.GetBytes(200_000);
+            await File.WriteAllBytesAsync(path, content, Ct);
+            FileOffer offer = new(DirectIds.New(), "x.bin", content.Length, Convert.ToHexStringLower(SHA256.HashData(content)));
+            bob.Offers = (_, id) => id == offer.Id ? new OfferedFile(offer, path, File.GetLastWriteTimeUtc(path), null) : null;
+
+            await bob.PublishFileOfferAsync("lobby", "bob", "offers x.bin", offer, Ct);
+
+            RoomFileOffered heard = await carol.Events.NextAsync<RoomFileOffered>();
+            Assert.Equal(bob.LocalPeerId, heard.PeerId);
+            string bobAddress = bob.Host.ListenAddresses[0].ToString();
+            Assert.Equal([bobAddress], heard.Offer.Addresses);
+            Assert.False(carol.IsConnected(bob.LocalPeerId));
+
+            await carol.DialPeerAsync(bob.LocalPeerId, heard.Offer.Addresses!, Ct);
+
+            Assert.True(carol.IsConnected(bob.LocalPeerId));
+            (Stream bytes, long size) = await carol.OpenFileAsync(bob.LocalPeerId, offer.Id, 0, Ct);
+            await using (bytes)
+            {
+                using MemoryStream received = new();
+                await bytes.CopyToAsync(received, Ct);
+                Assert.Equal(content.Length, size);
+                Assert.Equal(content, received.ToArray());
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task DirectOffer_CarriesTheSendersAddresses()
+    {
+        await using Libp2pChatNetwork a = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork b = await TestNetworks.StartAsync();
+        await b.ConnectAsync(a.ListenAddresses[0], Ct);
+        FileOffer offer = new(DirectIds.New(), "report.pdf", 1234, new string('a', 64));
+
+        await b.SendDirectAsync(a.LocalPeerId, new DirectEnvelope(DirectIds.New(), "bob", DateTimeOffset.UtcNow, null, offer), Ct);
+
+        DirectArrived arrived = await a.Events.NextAsync<DirectArrived>();
+        Assert.Equal(offer with { Addresses = [b.Host.ListenAddresses[0].ToString()] }, arrived.Envelope.Offer);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task DialPeer_NothingListens_FailsNamingTheAddressAndTheReason()
+    {
+        await using Libp2pChatNetwork carol = await TestNetworks.StartAsync();
+        string closed = $"/ip4/127.0.0.1/tcp/{ClosedPort()}";
+
+        ChatNetworkException e = await Assert.ThrowsAsync<ChatNetworkException>(() => carol.DialPeerAsync(Offerer, [closed], Ct));
+
+        Assert.StartsWith(closed + ": ", e.Message);
+        Assert.Contains("refused", e.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task DialPeer_NoAddressKnown_SaysSo_AndOurOwnIdIsRefused()
+    {
+        await using Libp2pChatNetwork carol = await TestNetworks.StartAsync();
+
+        ChatNetworkException none = await Assert.ThrowsAsync<ChatNetworkException>(() => carol.DialPeerAsync(Offerer, [], Ct));
+        Assert.Contains("no address of it is known", none.Message);
+        ChatNetworkException own = await Assert.ThrowsAsync<ChatNetworkException>(() =>
+            carol.DialPeerAsync(carol.LocalPeerId, [carol.Host.ListenAddresses[0].ToString()], Ct));
+        Assert.Contains("our own peer id", own.Message);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task DialPeer_WithoutHints_UsesTheRememberedAddresses()
+    {
+        await using Libp2pChatNetwork bob = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork carol = await TestNetworks.StartAsync();
+        Multiaddr bobAddress = bob.Host.ListenAddresses[0];
+        carol.RememberedAddresses = peer => peer == bob.Id() ? [bobAddress] : [];
+
+        await carol.DialPeerAsync(bob.LocalPeerId, [], Ct);
+
+        Assert.True(carol.IsConnected(bob.LocalPeerId));
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task DialCandidates_OfferFirst_ThenRemembered_ThenIdentify_WithoutDuplicatesOrUndialables()
+    {
+        await using Libp2pChatNetwork bob = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork carol = await TestNetworks.StartAsync();
+        await carol.ConnectAsync(bob.ListenAddresses[0], Ct);
+        await Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(() => carol.Host.PeerStore.Get(bob.Id()) is not null, "identify answered");
+        Multiaddr identified = bob.Host.ListenAddresses[0];
+        string other = KeyPair.Generate().PeerId.ToString();
+        carol.RememberedAddresses = _ =>
+        [
+            Multiaddr.Parse("/ip4/10.0.0.7/tcp/4001"), Multiaddr.Parse("/ip4/0.0.0.0/tcp/4001"),
+            Multiaddr.Parse($"/ip4/10.0.0.8/tcp/4001/p2p/{other}"), identified,
+        ];
+
+        IReadOnlyList<Multiaddr> candidates = carol.DialCandidates(bob.Id(), ["/ip4/192.168.1.20/tcp/4001", "/ip4/10.0.0.7/tcp/4001"]);
+
+        Assert.Equal(["/ip4/192.168.1.20/tcp/4001", "/ip4/10.0.0.7/tcp/4001", identified.ToString()], candidates.Select(a => a.ToString()));
+    }
+
+    [Fact]
+    public void OfferAddresses_KeepsBoundedDialableTcpAddresses_OfTheOfferer()
+    {
+        string[] raw =
+        [
+            "/ip4/127.0.0.1/tcp/4001",                              // loopback: kept (one machine)
+            $"/ip4/192.168.1.20/tcp/4001/p2p/{Offerer}",            // its own id: kept, without it
+            $"/ip4/192.168.1.21/tcp/4001/p2p/{KeyPair.Generate().PeerId}",   // another peer's: dropped
+            "/ip4/0.0.0.0/tcp/4001",                                 // unspecified: dropped
+            "/ip4/10.0.0.1/tcp/0",                                   // port 0: dropped
+            "/ip4/10.0.0.1/udp/4001/quic-v1",                        // not TCP: dropped
+            "/dns4/example.test/tcp/4001",                           // a name: kept
+            "/ip6/::1/tcp/4001",
+            "not a multiaddr",
+            "/ip4/10.0.0.1/tcp/1" + new string('0', 300),            // too long: dropped
+            "/ip4/127.0.0.1/tcp/4001",                               // duplicate: dropped
+        ];
+
+        Assert.Equal(["/ip4/127.0.0.1/tcp/4001", "/ip4/192.168.1.20/tcp/4001", "/dns4/example.test/tcp/4001", "/ip6/::1/tcp/4001"],
+            OfferAddresses.Read(raw, Offerer));
+        Assert.Equal(FileOffer.MaxAddresses,
+            OfferAddresses.Read(Enumerable.Range(1, 1000).Select(i => $"/ip4/10.0.{i / 250}.{i % 250}/tcp/4001"), Offerer)!.Count);
+        Assert.Null(OfferAddresses.Read(Enumerable.Repeat("junk", 1000).Append("/ip4/10.0.0.1/tcp/4001"), Offerer));
+        Assert.Null(OfferAddresses.Read(null, Offerer));
+    }
+
+    [Fact]
+    public void RoomMessage_Addrs_RoundTrip_AndAnOfferWithoutThemIsStillValid()
+    {
+        FileOffer offer = new FileOffer(DirectIds.New(), "a.txt", 5, new string('b', 64)) { Addresses = ["/ip4/192.168.1.20/tcp/4001"] };
+        byte[] data = RoomMessageCodec.Encode("offers a.txt", Offerer, "bob", DateTimeOffset.UnixEpoch, offer);
+        Assert.Contains("\"Addrs\":[\"/ip4/192.168.1.20/tcp/4001\"]", Encoding.UTF8.GetString(data));
+        Assert.Equal(offer, RoomMessageCodec.Decode(data).File);
+
+        string old = $"{{\"Message\":\"m\",\"SenderID\":\"{Offerer}\",\"File\":{{\"Id\":\"{offer.Id}\",\"Name\":\"a.txt\",\"Size\":5,\"Sha256\":\"{offer.Sha256}\"}}}}";
+        Assert.Equal(offer with { Addresses = null }, RoomMessageCodec.Decode(Encoding.UTF8.GetBytes(old)).File);
+        string odd = old.Replace("\"Size\":5", "\"Size\":5,\"Addrs\":[1,\"x\",{},\"/ip4/10.0.0.1/tcp/1\"]", StringComparison.Ordinal);
+        Assert.Equal(["/ip4/10.0.0.1/tcp/1"], RoomMessageCodec.Decode(Encoding.UTF8.GetBytes(odd)).File!.Addresses);
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task Get_ThroughTheChat_CarolDialsBobFromHisRoomOffer_AndAfterBobLeftSaysWhyWithinTheBound()
+    {
+        DirectoryInfo temp = Directory.CreateTempSubdirectory("echo-dialing-test-");
+        try
+        {
+            await using Node alice = await Node.StartAsync("alice", temp);
+            await using Node bob = await Node.StartAsync("bob", temp);
+            await using Node carol = await Node.StartAsync("carol", temp);
+            await bob.Network.ConnectAsync(alice.Network.ListenAddresses[0], Ct);
+            await carol.Network.ConnectAsync(alice.Network.ListenAddresses[0], Ct);
+            await TestNetworks.InMeshAsync(alice.Network, bob.Network);
+            await TestNetworks.InMeshAsync(alice.Network, carol.Network);
+            string path = Path.Combine(temp.FullName, "shared.bin");
+            byte[] content = RandomNumberGenerator.GetBytes(300_000);
+            await File.WriteAllBytesAsync(path, content, Ct);
+
+            await bob.Chat.SubmitAsync($"/send {path}", Ct);
+            FileOfferEvent heard = await carol.EventAsync<FileOfferEvent>();
+            Assert.False(carol.Network.IsConnected(bob.Network.LocalPeerId));
+            await carol.Chat.SubmitAsync("/get " + heard.Offer.Id, Ct);
+
+            await carol.EventAsync<NoticeEvent>(n => n.Text == "connecting to bob…");
+            FileDoneEvent done = await carol.EventAsync<FileDoneEvent>();
+            Assert.Equal(content, await File.ReadAllBytesAsync(done.Path, Ct));
+
+            // A second offer, then bob goes away: the repeated fetch fails with the reason, in time.
+            await bob.Chat.SubmitAsync($"/send {path}", Ct);
+            FileOfferEvent second = await carol.EventAsync<FileOfferEvent>(o => o.Offer.Id != heard.Offer.Id);
+            await bob.DisposeAsync();
+            await Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(() => !carol.Network.IsConnected(bob.Network.LocalPeerId), "bob is gone");
+            long started = TimeProvider.System.GetTimestamp();
+            await carol.Chat.SubmitAsync("/get " + second.Offer.Id, Ct);
+            FileErrorEvent error = await carol.EventAsync<FileErrorEvent>(e => e.Id == second.Offer.Id);
+            Assert.Contains("cannot reach bob", error.Message);
+            Assert.True(TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(10),
+                $"the error took {TimeProvider.System.GetElapsedTime(started)}");
+        }
+        finally
+        {
+            temp.Delete(recursive: true);
+        }
+    }
+
+    private static int ClosedPort()
+    {
+        using TcpListener listener = new(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>An adapter and a chat with its own downloads folder, and every chat event it produced.</summary>
+    private sealed class Node : IAsyncDisposable
+    {
+        private readonly List<ChatEvent> _seen = [];
+        private ChatSubscription _feed = null!;
+        private int _disposed;
+
+        public required Libp2pChatNetwork Network { get; init; }
+
+        public required ChatManager Chat { get; init; }
+
+        public static async Task<Node> StartAsync(string nick, DirectoryInfo temp)
+        {
+            Libp2pChatNetwork network = new(TestNetworks.NewHost(), TestNetworks.Options, NullLoggerFactory.Instance);
+            ChatManager chat = new(network, new ChatOptions
+            {
+                Nick = nick,
+                PeerConnectTimeout = TimeSpan.FromSeconds(5),
+                Files = new FileSharingOptions { DownloadsDirectory = Path.Combine(temp.FullName, nick, "downloads") },
+            }, NullLogger<ChatManager>.Instance);
+            Node node = new() { Network = network, Chat = chat };
+            node._feed = chat.Subscribe();
+            await chat.StartAsync(Ct);
+            return node;
+        }
+
+        public async Task<T> EventAsync<T>(Func<T, bool>? match = null) where T : ChatEvent
+        {
+            while (_feed.Events.TryRead(out ChatEvent? early))
+                _seen.Add(early);
+            if (_seen.OfType<T>().FirstOrDefault(e => match is null || match(e)) is { } seen)
+                return seen;
+            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            deadline.CancelAfter(TestNetworks.Wait);
+            try
+            {
+                while (true)
+                {
+                    ChatEvent e = await _feed.Events.ReadAsync(deadline.Token);
+                    _seen.Add(e);
+                    if (e is T found && (match is null || match(found)))
+                        return found;
+                }
+            }
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+            {
+                Assert.Fail($"no {typeof(T).Name} within {TestNetworks.Wait.TotalSeconds} s; seen: {string.Join(", ", _seen)}");
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+                return;
+            _feed.Dispose();
+            await Chat.DisposeAsync();
+        }
+    }
+}
