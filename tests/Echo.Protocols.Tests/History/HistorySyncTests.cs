@@ -92,6 +92,59 @@ public sealed class HistorySyncTests : IAsyncDisposable
         Assert.InRange(second, 1, 1024);
     }
 
+    /// <summary>A message <paramref name="author"/> signs with a time of the test's choosing (a wrong or hostile clock).</summary>
+    private static async Task<ChatMessage> WriteDatedAsync(Libp2pChatNetwork author, string text, DateTimeOffset when)
+    {
+        PubsubMessage signed = await author.Router.PublishAsync("chat-room:lobby",
+            RoomMessageCodec.Encode(text, author.LocalPeerId, "alice", when), Ct);
+        return SignedRoomMessage.Open("lobby", SignedRoomMessage.Envelope(signed), DateTimeOffset.UtcNow, out _)!;
+    }
+
+    /// <summary>A sync of the room that surely started after now (one already running may have started before).</summary>
+    private static async Task SyncAfterNowAsync(Libp2pChatNetwork requester, Libp2pChatNetwork responder)
+    {
+        await requester.History!.SyncAsync(responder.Id(), "lobby", Ct);
+        await requester.History.SyncAsync(responder.Id(), "lobby", Ct);
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task CatchUp_AfterAnEmptySync_PastYear2999And1970Messages_AndTheTenthTime_GetsEverything()
+    {
+        (Libp2pChatNetwork alice, _) = await StartAsync("alice");
+        (Libp2pChatNetwork bob, SqliteMessageStore bobStore) = await StartAsync("bob");
+        (Libp2pChatNetwork carol, SqliteMessageStore carolStore) = await StartAsync("carol");
+        await carol.ConnectAsync(bob.ListenAddresses[0], Ct);
+        await SyncAfterNowAsync(carol, bob);
+        Assert.Empty(await carolStore.LatestAsync("lobby", 10, Ct));
+
+        ChatMessage? future = null, ancient = null;
+        for (int round = 2; round <= 10; round++)
+        {
+            // What bob received while carol was not syncing: ten of alice's messages, in round 3 one she
+            // dated 2999 and in round 5 one dated 1970 among them.
+            List<ChatMessage> written = await WriteAsync(alice, 10, $"round {round}");
+            if (round == 3)
+                written[4] = future = await WriteDatedAsync(alice, "from 2999", new DateTimeOffset(2999, 1, 1, 0, 0, 0, TimeSpan.Zero));
+            if (round == 5)
+                written[6] = ancient = await WriteDatedAsync(alice, "from 1970", DateTimeOffset.UnixEpoch.AddSeconds(1));
+            await bobStore.AddAsync(written, Ct);
+            await SyncAfterNowAsync(carol, bob);
+            HashSet<string> stored = [.. (await carolStore.LatestAsync("lobby", 1000, Ct)).Select(m => m.Id)];
+            Assert.True(written.All(m => stored.Contains(m.Id)), $"round {round}: {written.Count(m => !stored.Contains(m.Id))} of 10 missing");
+        }
+
+        // Both are stored verified, dated when carol got them and marked; neither sorts to an end of the room.
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        foreach (ChatMessage odd in new[] { future!, ancient! })
+        {
+            ChatMessage stored = Assert.Single(await carolStore.LatestAsync("lobby", 1000, Ct), m => m.Id == odd.Id);
+            Assert.True(stored.ClockClamped);
+            Assert.InRange(stored.Timestamp, now.AddMinutes(-1), now);
+            Assert.True(SignedRoomMessage.Verify(stored));
+        }
+        Assert.Equal(0, carol.History!.InvalidFrom(bob.Id()));
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task ForgedRelays_AreDropped_AndCountedAgainstTheRelay()
     {
