@@ -47,6 +47,8 @@ internal static class HeadlessEventWriter
             });
             if (message.FromHistory)
                 w.WriteBoolean("history", true);
+            if (message.ClockClamped)
+                w.WriteBoolean("clockClamped", true);
         }),
         PeerConnectedEvent c => Peer("connected", c.Peer),
         PeerDisconnectedEvent d => Peer("disconnected", d.Peer),

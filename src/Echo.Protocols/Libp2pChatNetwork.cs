@@ -300,9 +300,10 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
                 }
                 string from = message.From.ToString();
                 string nick = decoded.SenderNick ?? PeerInfo.ShortPeerId(from);
-                Post(new MessageArrived(new ChatMessage(RoomMessageId(message), room, from,
-                    nick, decoded.Text, decoded.Timestamp ?? _time.GetUtcNow(),
-                    MessageOrigin.Room) { Envelope = SignedRoomMessage.Envelope(message) }));
+                DateTimeOffset received = _time.GetUtcNow();
+                Post(new MessageArrived(MessageClock.Clamp(new ChatMessage(RoomMessageId(message), room, from,
+                    nick, decoded.Text, decoded.Timestamp ?? received,
+                    MessageOrigin.Room) { Envelope = SignedRoomMessage.Envelope(message) }, received)));
                 PostRoomOffer(room, from, nick, decoded);
             }
         }

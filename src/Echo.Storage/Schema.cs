@@ -62,5 +62,27 @@ internal static class Schema
         CREATE INDEX direct_outbox ON direct_messages (seq) WHERE outgoing = 1 AND delivered = 0;
         CREATE INDEX direct_by_peer ON direct_messages (peer, seq);
         """,
+        // 2 -> 3: history sync by receive order (messages.seq, named by a random epoch), cursors kept
+        // in it per (room, peer); author times outside the plausible window replaced by the receive
+        // time and marked (MessageClock: at most 5 min ahead, not before 2020), also for rows stored
+        // before. messages.seq only grows: nothing deletes messages, so SQLite never reuses a rowid.
+        """
+        ALTER TABLE messages ADD COLUMN clock_clamped INTEGER NOT NULL DEFAULT 0;
+        UPDATE messages SET ts = received, clock_clamped = 1
+            WHERE origin = 1 AND (ts > received + 300000 OR ts < 1577836800000);
+        CREATE INDEX messages_by_room_seq ON messages (room, seq);
+        CREATE TABLE store_info (
+            key   TEXT NOT NULL PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO store_info (key, value) VALUES ('receive_epoch', lower(hex(randomblob(16))));
+        CREATE TABLE sync_positions (
+            room  TEXT    NOT NULL,
+            peer  TEXT    NOT NULL,
+            epoch TEXT    NOT NULL,      -- the peer's receive_epoch
+            seq   INTEGER NOT NULL,      -- the last of the peer's messages.seq we got
+            PRIMARY KEY (room, peer)
+        ) WITHOUT ROWID;
+        """,
     ];
 }

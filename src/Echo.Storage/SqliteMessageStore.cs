@@ -22,7 +22,7 @@ public sealed partial class SqliteMessageStore : IMessageStore
 {
     public const string FileName = "history.db";
 
-    private const string Columns = "id, room, sender, nick, text, ts, origin, sig_from, sig_seqno, sig_data, sig_signature, sig_key";
+    private const string Columns = "id, room, sender, nick, text, ts, origin, sig_from, sig_seqno, sig_data, sig_signature, sig_key, clock_clamped";
 
     private readonly SqliteConnection? _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -210,7 +210,7 @@ public sealed partial class SqliteMessageStore : IMessageStore
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = $"""
             INSERT INTO messages ({Columns}, received)
-            VALUES ($id, $room, $sender, $nick, $text, $ts, $origin, $from, $seqno, $data, $signature, $key, $received)
+            VALUES ($id, $room, $sender, $nick, $text, $ts, $origin, $from, $seqno, $data, $signature, $key, $clamped, $received)
             ON CONFLICT (id) DO NOTHING
             """;
         SqliteParameter[] p =
@@ -221,7 +221,7 @@ public sealed partial class SqliteMessageStore : IMessageStore
             command.Parameters.Add("$origin", SqliteType.Integer), command.Parameters.Add("$from", SqliteType.Blob),
             command.Parameters.Add("$seqno", SqliteType.Blob), command.Parameters.Add("$data", SqliteType.Blob),
             command.Parameters.Add("$signature", SqliteType.Blob), command.Parameters.Add("$key", SqliteType.Blob),
-            command.Parameters.Add("$received", SqliteType.Integer),
+            command.Parameters.Add("$clamped", SqliteType.Integer), command.Parameters.Add("$received", SqliteType.Integer),
         ];
         long received = _time.GetUtcNow().ToUnixTimeMilliseconds();
         List<ChatMessage> added = [];
@@ -231,7 +231,7 @@ public sealed partial class SqliteMessageStore : IMessageStore
             object?[] values =
             [
                 m.Id, m.Room, m.SenderId, m.SenderNick, m.Text, m.Timestamp.ToUnixTimeMilliseconds(), (int)m.Origin,
-                e?.From, e?.Seqno, e?.Data, e?.Signature, e?.Key, received,
+                e?.From, e?.Seqno, e?.Data, e?.Signature, e?.Key, m.ClockClamped ? 1 : 0, received,
             ];
             for (int i = 0; i < p.Length; i++)
                 p[i].Value = values[i] ?? DBNull.Value;
@@ -266,7 +266,11 @@ public sealed partial class SqliteMessageStore : IMessageStore
             ? null
             : new SignedEnvelope(Blob(r, 7), Blob(r, 8), Blob(r, 9), Blob(r, 10), Blob(r, 11));
         return new ChatMessage(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4),
-            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)), (MessageOrigin)r.GetInt32(6)) { Envelope = envelope };
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)), (MessageOrigin)r.GetInt32(6))
+        {
+            Envelope = envelope,
+            ClockClamped = r.GetInt64(12) != 0,
+        };
     }
 
     private static byte[] Blob(SqliteDataReader reader, int column) => reader.IsDBNull(column) ? [] : (byte[])reader.GetValue(column);

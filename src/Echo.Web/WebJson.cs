@@ -123,7 +123,8 @@ internal static class WebJson
             MessageOrigin.EchoGo => "echo-go",
             _ => "room",
         },
-        message.FromHistory ? true : null);
+        message.FromHistory ? true : null,
+        message.ClockClamped ? true : null);
 
     private static PeerJson Peer(string? change, PeerInfo peer) => new(
         change is null ? null : "peer",
@@ -150,7 +151,7 @@ internal sealed record NoticeJson(string Type, string Text);
 internal sealed record ErrorJson(string Type, string Message);
 
 internal sealed record MessageJson(string Type, string Room, string From, string Nick, string Text, string Ts, string Id, string Origin,
-    bool? History);
+    bool? History, bool? ClockClamped = null);
 
 internal sealed record OlderJson(string Type, string Room, MessageJson[] Messages, bool More);
 

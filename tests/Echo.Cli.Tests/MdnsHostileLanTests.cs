@@ -229,7 +229,7 @@ public sealed partial class MdnsHostileLanTests
         return (await reader.ReadToEndAsync(Ct)).Split('\n');
     }
 
-    private static async Task<string> WaitForLogLineAsync(string path, Func<string, bool> match, TimeSpan timeout)
+    internal static async Task<string> WaitForLogLineAsync(string path, Func<string, bool> match, TimeSpan timeout)
     {
         Stopwatch clock = Stopwatch.StartNew();
         using PeriodicTimer poll = new(TimeSpan.FromMilliseconds(100));

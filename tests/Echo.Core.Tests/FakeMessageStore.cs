@@ -62,6 +62,18 @@ internal sealed class FakeMessageStore : IMessageStore
     public Task<HistoryCursor?> GetSyncCursorAsync(string room, string peerId, CancellationToken cancellationToken) =>
         Task.FromResult<HistoryCursor?>(null);
 
+    public Task<ReceivedPage> ReceivedAfterAsync(string room, SyncPosition after, int count, CancellationToken cancellationToken) =>
+        Task.FromResult(new ReceivedPage("", []));
+
+    public Task<IReadOnlyList<string>> LastReceivedIdsAsync(string room, int count, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<string>>([]);
+
+    public Task<IReadOnlyList<ChatMessage>> AddSyncedAsync(string room, string peerId, IReadOnlyList<ChatMessage> messages,
+        SyncPosition position, CancellationToken cancellationToken) => AddAsync(messages, cancellationToken);
+
+    public Task<SyncPosition?> GetSyncPositionAsync(string room, string peerId, CancellationToken cancellationToken) =>
+        Task.FromResult<SyncPosition?>(null);
+
     public Task<IReadOnlyList<ChatMessage>> LatestAsync(string room, int count, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<ChatMessage>>([.. InRoom(room).TakeLast(count)]);
 

@@ -19,7 +19,7 @@ public enum MessageOrigin
 /// <param name="SenderId">The author's peer id (text form).</param>
 /// <param name="SenderNick">The nick the author gave; never trusted for identity.</param>
 /// <param name="Text">The message text.</param>
-/// <param name="Timestamp">When the author says it was written, or when it arrived if the author gave no time.</param>
+/// <param name="Timestamp">When the author says it was written, or when it arrived if the author gave no time or an implausible one (<see cref="ClockClamped"/>).</param>
 /// <param name="Origin">How it reached us.</param>
 public sealed record ChatMessage(
     string Id,
@@ -38,4 +38,10 @@ public sealed record ChatMessage(
 
     /// <summary>True when it comes from the history (the store, or another peer's history), not live from the room.</summary>
     public bool FromHistory { get; init; }
+
+    /// <summary>
+    /// True when the author's time was implausible (far in the future, or before Echo existed) and
+    /// <see cref="Timestamp"/> is when we received it instead (<see cref="MessageClock"/>); faces mark it.
+    /// </summary>
+    public bool ClockClamped { get; init; }
 }

@@ -45,8 +45,8 @@ public interface IMessageStore : IAsyncDisposable
     Task<IReadOnlyList<ChatMessage>> AddAsync(IReadOnlyList<ChatMessage> messages, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Stores messages that history sync fetched from <paramref name="peerId"/> and records
-    /// <paramref name="cursor"/> as how far sync with that peer got in <paramref name="room"/>, in one
+    /// Stores messages that history sync fetched from <paramref name="peerId"/> (a peer that only
+    /// answers in time order) and records <paramref name="cursor"/> as how far sync with that peer got in <paramref name="room"/>, in one
     /// transaction. Returns the messages that were new.
     /// </summary>
     Task<IReadOnlyList<ChatMessage>> AddSyncedAsync(string room, string peerId, IReadOnlyList<ChatMessage> messages,
@@ -54,6 +54,28 @@ public interface IMessageStore : IAsyncDisposable
 
     /// <summary>How far history sync with <paramref name="peerId"/> got in <paramref name="room"/>, or null if it never ran.</summary>
     Task<HistoryCursor?> GetSyncCursorAsync(string room, string peerId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Up to <paramref name="count"/> messages of <paramref name="room"/> that this store received
+    /// after <paramref name="after"/> in its own receive order (from the start when
+    /// <paramref name="after"/> belongs to another <see cref="SyncPosition.Epoch"/>), for answering
+    /// history sync. The page carries this store's epoch.
+    /// </summary>
+    Task<ReceivedPage> ReceivedAfterAsync(string room, SyncPosition after, int count, CancellationToken cancellationToken);
+
+    /// <summary>The ids of the <paramref name="count"/> messages of <paramref name="room"/> this store received last.</summary>
+    Task<IReadOnlyList<string>> LastReceivedIdsAsync(string room, int count, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores messages that history sync fetched from <paramref name="peerId"/> and records
+    /// <paramref name="position"/> (in that peer's receive order) as how far sync with it got in
+    /// <paramref name="room"/>, in one transaction. Returns the messages that were new.
+    /// </summary>
+    Task<IReadOnlyList<ChatMessage>> AddSyncedAsync(string room, string peerId, IReadOnlyList<ChatMessage> messages,
+        SyncPosition position, CancellationToken cancellationToken);
+
+    /// <summary>How far history sync with <paramref name="peerId"/> got in <paramref name="room"/> in that peer's receive order, or null.</summary>
+    Task<SyncPosition?> GetSyncPositionAsync(string room, string peerId, CancellationToken cancellationToken);
 
     /// <summary>The newest <paramref name="count"/> messages of <paramref name="room"/>, oldest first.</summary>
     Task<IReadOnlyList<ChatMessage>> LatestAsync(string room, int count, CancellationToken cancellationToken);

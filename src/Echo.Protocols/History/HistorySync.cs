@@ -119,18 +119,24 @@ internal sealed class HistorySync
     private async Task FetchAsync(PeerId peer, string room, CancellationToken cancellationToken)
     {
         string peerText = peer.ToString();
-        HistoryCursor? saved = await _store.GetSyncCursorAsync(room, peerText, cancellationToken).ConfigureAwait(false);
-        // Start a little before where the last sync ended: a message can reach the peer after newer ones.
-        HistoryCursor after = saved is { } cursor
-            ? new HistoryCursor(Math.Max(long.MinValue + 1, cursor.TimestampMs) - (long)_options.Overlap.TotalMilliseconds, "")
-            : HistoryCursor.Start;
-        IReadOnlyList<ChatMessage> have = await _store.AfterAsync(room, after, MaxHaveIds, cancellationToken).ConfigureAwait(false);
+        DateTimeOffset now = _time.GetUtcNow();
+        // Where the last sync with this peer ended: in its receive order, or (a peer that answers only
+        // in time order) as a time, from a little before it since a message can reach the peer late.
+        SyncPosition position = await _store.GetSyncPositionAsync(room, peerText, cancellationToken).ConfigureAwait(false)
+                                ?? SyncPosition.Start;
+        HistoryCursor? savedTime = await _store.GetSyncCursorAsync(room, peerText, cancellationToken).ConfigureAwait(false);
+        HistoryCursor after = HistorySyncCursor.TimeOrderStart(savedTime, _options.Overlap, now);
+        // The ids we hold that the peer would likely send again: what we received last, or for a
+        // time-order peer what we hold from where it starts.
+        IReadOnlyList<string> have = savedTime is not null && position.Epoch.Length == 0
+            ? [.. (await _store.AfterAsync(room, after, MaxHaveIds, cancellationToken).ConfigureAwait(false)).Select(m => m.Id)]
+            : await _store.LastReceivedIdsAsync(room, MaxHaveIds, cancellationToken).ConfigureAwait(false);
         P2PStream stream = await _host.OpenStreamAsync(peer, ProtocolId, cancellationToken).ConfigureAwait(false);
         int fetched = 0;
         try
         {
-            HistoryRequest request = new() { Room = room, AfterTs = after.TimestampMs, AfterId = after.Id, Limit = MaxPageMessages };
-            request.Have.Add(have.Select(m => m.Id));
+            HistoryRequest request = Request(room, after, position);
+            request.Have.Add(have);
             for (int page = 0; page < _options.MaxPagesPerSync; page++)
             {
                 using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -154,18 +160,29 @@ internal sealed class HistorySync
                 if (response.Messages.Count > MaxPageMessages)
                     throw new ProtocolViolationException(ProtocolId, $"{response.Messages.Count} messages in one page");
                 List<ChatMessage> valid = Verify(peer, room, response.Messages);
-                HistoryCursor next = new(response.NextTs, response.NextId);
-                if (response.More && next.CompareTo(after) <= 0)
-                    throw new ProtocolViolationException(ProtocolId, "the cursor did not move forward");
-                IReadOnlyList<ChatMessage> added = await _store.AddSyncedAsync(room, peerText, valid, next, cancellationToken)
-                    .ConfigureAwait(false);
+                IReadOnlyList<ChatMessage> added;
+                if (response.Epoch.Length > 0)
+                {
+                    // The peer answered in its receive order: its position, not anybody's clock, is the cursor.
+                    position = HistorySyncCursor.Next(position, response.Epoch, response.NextSeq, response.More)
+                               ?? throw new ProtocolViolationException(ProtocolId, "the receive position did not move forward");
+                    added = await _store.AddSyncedAsync(room, peerText, valid, position, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    HistoryCursor next = new(response.NextTs, response.NextId);
+                    if (response.More && next.CompareTo(after) <= 0)
+                        throw new ProtocolViolationException(ProtocolId, "the cursor did not move forward");
+                    added = await _store.AddSyncedAsync(room, peerText, valid, HistorySyncCursor.TimeOrderToStore(next, now),
+                        cancellationToken).ConfigureAwait(false);
+                    after = next;
+                }
                 fetched += added.Count;
                 if (added.Count > 0)
                     _post(new HistoryArrived(room, added));
                 if (!response.More || _invalid.GetValueOrDefault(peer) >= _options.MaxInvalidPerPeer)
                     break;
-                after = next;
-                request = new HistoryRequest { Room = room, AfterTs = after.TimestampMs, AfterId = after.Id, Limit = MaxPageMessages };
+                request = Request(room, after, position);
             }
             await stream.CompleteOutputAsync().ConfigureAwait(false);
         }
@@ -176,6 +193,18 @@ internal sealed class HistorySync
         }
         Log.HistorySynced(_logger, peer, room, fetched);
     }
+
+    /// <summary>A request in both orders: a peer that knows receive order uses the position, an older one the time cursor.</summary>
+    private static HistoryRequest Request(string room, HistoryCursor after, SyncPosition position) => new()
+    {
+        Room = room,
+        AfterTs = after.TimestampMs,
+        AfterId = after.Id,
+        Limit = MaxPageMessages,
+        ReceiveOrder = true,
+        AfterEpoch = position.Epoch,
+        AfterSeq = (ulong)Math.Max(0, position.Seq),
+    };
 
     private List<ChatMessage> Verify(PeerId peer, string room, IEnumerable<SignedMessage> messages)
     {
@@ -189,7 +218,7 @@ internal sealed class HistorySync
             DateTimeOffset fallback = m.Ts > 0 && m.Ts < now.ToUnixTimeMilliseconds() ? DateTimeOffset.FromUnixTimeMilliseconds(m.Ts) : now;
             if (SignedRoomMessage.Open(room, envelope, fallback, out string? error) is { } message)
             {
-                valid.Add(message);
+                valid.Add(MessageClock.Clamp(message, now));
                 continue;
             }
             int count = _invalid.AddOrUpdate(peer, 1, (_, n) => n + 1);
@@ -239,19 +268,38 @@ internal sealed class HistorySync
             return new HistoryResponse { RetryAfterMs = (uint)Math.Clamp(wait.TotalMilliseconds, 1, 60_000) };
         int limit = (int)Math.Clamp(request.Limit, 1, MaxPageMessages);
         HashSet<string> have = new(request.Have, StringComparer.Ordinal);
-        HistoryCursor after = new(request.AfterTs, request.AfterId);
-        IReadOnlyList<ChatMessage> rows = await _store.AfterAsync(request.Room, after, limit, cancellationToken).ConfigureAwait(false);
-        HistoryResponse response = new() { More = rows.Count == limit, NextTs = after.TimestampMs, NextId = after.Id };
-        int bytes = 0;
-        for (int i = 0; i < rows.Count; i++)
+        HistoryResponse response;
+        List<(ChatMessage Row, long Seq)> rows = [];
+        if (request.ReceiveOrder)
         {
-            ChatMessage row = rows[i];
+            ReceivedPage page = await _store.ReceivedAfterAsync(request.Room,
+                    new SyncPosition(request.AfterEpoch, (long)Math.Min(request.AfterSeq, long.MaxValue)), limit, cancellationToken)
+                .ConfigureAwait(false);
+            SyncPosition start = HistorySyncCursor.ResponderStart(page.Epoch, request.AfterEpoch, request.AfterSeq);
+            response = new HistoryResponse { More = page.Messages.Count == limit, Epoch = page.Epoch, NextSeq = (ulong)start.Seq };
+            foreach (ReceivedMessage m in page.Messages)
+                rows.Add((m.Message, m.Seq));
+        }
+        else
+        {
+            HistoryCursor after = new(request.AfterTs, request.AfterId);
+            IReadOnlyList<ChatMessage> page = await _store.AfterAsync(request.Room, after, limit, cancellationToken).ConfigureAwait(false);
+            response = new HistoryResponse { More = page.Count == limit, NextTs = after.TimestampMs, NextId = after.Id };
+            foreach (ChatMessage m in page)
+                rows.Add((m, 0));
+        }
+        int bytes = 0;
+        foreach ((ChatMessage row, long seq) in rows)
+        {
             if (bytes >= PageBytes)
             {
                 response.More = true;
                 break;
             }
-            (response.NextTs, response.NextId) = (row.Timestamp.ToUnixTimeMilliseconds(), row.Id);
+            if (request.ReceiveOrder)
+                response.NextSeq = (ulong)seq;
+            else
+                (response.NextTs, response.NextId) = (row.Timestamp.ToUnixTimeMilliseconds(), row.Id);
             // Only signed messages travel: an echo-go line has no author's signature to check.
             if (row.Envelope is not { } e || have.Contains(row.Id))
                 continue;

@@ -4,9 +4,10 @@ namespace Echo.Protocols.History;
 public sealed record HistorySyncOptions
 {
     /// <summary>
-    /// A new sync with a peer starts this long before where the last one ended: a message can reach
-    /// the peer after newer ones (a late relay, a skewed clock). The ids we hold in that window are
-    /// sent along, so it costs little on the wire.
+    /// With a peer that answers only in time order (an older echo-chat), a new sync starts this long
+    /// before where the last one ended: a message can reach the peer after newer ones (a late relay,
+    /// a skewed clock). The ids we hold in that window are sent along, so it costs little on the
+    /// wire. A peer that answers in its receive order needs no overlap: a late message comes later.
     /// </summary>
     public TimeSpan Overlap { get; init; } = TimeSpan.FromMinutes(2);
 

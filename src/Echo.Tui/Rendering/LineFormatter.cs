@@ -19,7 +19,8 @@ internal static class LineFormatter
     /// <summary>A chat message: time, nick (in its colour, or ours), the text.</summary>
     public static DisplayLine Message(ChatMessage message, string localPeerId, TimeZoneInfo zone)
     {
-        string time = Time(message.Timestamp, zone);
+        // "?" after the time: the author's clock was off, this is when it arrived (MessageClock).
+        string time = Time(message.Timestamp, zone) + (message.ClockClamped ? "?" : "");
         string nick = SafeText.ForDisplay(message.SenderNick);
         bool own = message.Origin == MessageOrigin.Local || message.SenderId == localPeerId;
         List<Span> spans = [new(time + " ", Tone.Time)];

@@ -161,8 +161,9 @@
 
   function renderLine(line) {
     const item = el('li');
-    const when = el('time', null, clock(line.ts));
+    const when = el('time', null, clock(line.ts) + (line.clockClamped ? ' (clock)' : ''));
     when.dateTime = line.ts.toISOString();
+    if (line.clockClamped) when.title = "the author's clock was off; this is when it arrived";
     item.append(when);
     const body = el('div', 'body');
     if (line.kind === 'older') {
@@ -390,7 +391,7 @@
   function messageLine(ev) {
     return {
       kind: 'message', id: ev.id, room: ev.room, from: ev.from, nick: ev.nick, text: ev.text, origin: ev.origin,
-      history: ev.history === true, ts: new Date(ev.ts),
+      history: ev.history === true, ts: new Date(ev.ts), clockClamped: ev.clockClamped === true,
     };
   }
 

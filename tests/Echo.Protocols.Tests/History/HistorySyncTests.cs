@@ -92,6 +92,110 @@ public sealed class HistorySyncTests : IAsyncDisposable
         Assert.InRange(second, 1, 1024);
     }
 
+    /// <summary>A message <paramref name="author"/> signs with a time of the test's choosing (a wrong or hostile clock).</summary>
+    private static async Task<ChatMessage> WriteDatedAsync(Libp2pChatNetwork author, string text, DateTimeOffset when)
+    {
+        PubsubMessage signed = await author.Router.PublishAsync("chat-room:lobby",
+            RoomMessageCodec.Encode(text, author.LocalPeerId, "alice", when), Ct);
+        return SignedRoomMessage.Open("lobby", SignedRoomMessage.Envelope(signed), DateTimeOffset.UtcNow, out _)!;
+    }
+
+    /// <summary>A sync of the room that surely started after now (one already running may have started before).</summary>
+    private static async Task SyncAfterNowAsync(Libp2pChatNetwork requester, Libp2pChatNetwork responder)
+    {
+        await requester.History!.SyncAsync(responder.Id(), "lobby", Ct);
+        await requester.History.SyncAsync(responder.Id(), "lobby", Ct);
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task CatchUp_AfterAnEmptySync_PastYear2999And1970Messages_AndTheTenthTime_GetsEverything()
+    {
+        (Libp2pChatNetwork alice, _) = await StartAsync("alice");
+        (Libp2pChatNetwork bob, SqliteMessageStore bobStore) = await StartAsync("bob");
+        (Libp2pChatNetwork carol, SqliteMessageStore carolStore) = await StartAsync("carol");
+        await carol.ConnectAsync(bob.ListenAddresses[0], Ct);
+        await SyncAfterNowAsync(carol, bob);
+        Assert.Empty(await carolStore.LatestAsync("lobby", 10, Ct));
+
+        ChatMessage? future = null, ancient = null;
+        for (int round = 2; round <= 10; round++)
+        {
+            // What bob received while carol was not syncing: ten of alice's messages, in round 3 one she
+            // dated 2999 and in round 5 one dated 1970 among them.
+            List<ChatMessage> written = await WriteAsync(alice, 10, $"round {round}");
+            if (round == 3)
+                written[4] = future = await WriteDatedAsync(alice, "from 2999", new DateTimeOffset(2999, 1, 1, 0, 0, 0, TimeSpan.Zero));
+            if (round == 5)
+                written[6] = ancient = await WriteDatedAsync(alice, "from 1970", DateTimeOffset.UnixEpoch.AddSeconds(1));
+            await bobStore.AddAsync(written, Ct);
+            await SyncAfterNowAsync(carol, bob);
+            HashSet<string> stored = [.. (await carolStore.LatestAsync("lobby", 1000, Ct)).Select(m => m.Id)];
+            Assert.True(written.All(m => stored.Contains(m.Id)), $"round {round}: {written.Count(m => !stored.Contains(m.Id))} of 10 missing");
+        }
+
+        // Both are stored verified, dated when carol got them and marked; neither sorts to an end of the room.
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        foreach (ChatMessage odd in new[] { future!, ancient! })
+        {
+            ChatMessage stored = Assert.Single(await carolStore.LatestAsync("lobby", 1000, Ct), m => m.Id == odd.Id);
+            Assert.True(stored.ClockClamped);
+            Assert.InRange(stored.Timestamp, now.AddMinutes(-1), now);
+            Assert.True(SignedRoomMessage.Verify(stored));
+        }
+        Assert.Equal(0, carol.History!.InvalidFrom(bob.Id()));
+    }
+
+    /// <summary>How an echo-chat that knows only time order answers: by (ts, id) after the request's time cursor, no epoch.</summary>
+    private static async Task AnswerInTimeOrderAsync(SqliteMessageStore store, P2PStream stream, CancellationToken cancellationToken)
+    {
+        while (await stream.Input.ReadLengthPrefixedAsync(HistorySync.MaxRequestBytes, HistorySync.ProtocolId, cancellationToken) is { } frame)
+        {
+            HistoryRequest request = HistoryRequest.Parser.ParseFrom(frame);
+            HashSet<string> have = [.. request.Have];
+            HistoryCursor after = new(request.AfterTs, request.AfterId);
+            IReadOnlyList<ChatMessage> rows = await store.AfterAsync(request.Room, after, HistorySync.MaxPageMessages, cancellationToken);
+            HistoryResponse response = new() { More = rows.Count == HistorySync.MaxPageMessages, NextTs = after.TimestampMs, NextId = after.Id };
+            foreach (ChatMessage row in rows)
+            {
+                (response.NextTs, response.NextId) = (row.Timestamp.ToUnixTimeMilliseconds(), row.Id);
+                if (have.Contains(row.Id) || row.Envelope is not { } e)
+                    continue;
+                response.Messages.Add(new SignedMessage
+                {
+                    From = ByteString.CopyFrom(e.From), Seqno = ByteString.CopyFrom(e.Seqno), Data = ByteString.CopyFrom(e.Data),
+                    Signature = ByteString.CopyFrom(e.Signature), Key = ByteString.CopyFrom(e.Key), Ts = row.Timestamp.ToUnixTimeMilliseconds(),
+                });
+            }
+            await stream.Output.WriteLengthPrefixedAsync(response.ToByteArray(), cancellationToken);
+        }
+        await stream.CompleteOutputAsync();
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task APeerThatAnswersOnlyInTimeOrder_IsSyncedAgain_AfterAnEmptyAnswer_AndPastAMessageDated2999()
+    {
+        (Libp2pChatNetwork alice, _) = await StartAsync("alice");
+        (Libp2pChatNetwork bob, SqliteMessageStore bobStore) = await StartAsync("bob");
+        bob.Host.SetStreamHandler(HistorySync.ProtocolId, (stream, ct) => AnswerInTimeOrderAsync(bobStore, stream, ct));
+        (Libp2pChatNetwork carol, SqliteMessageStore carolStore) = await StartAsync("carol");
+        await carol.ConnectAsync(bob.ListenAddresses[0], Ct);
+        await SyncAfterNowAsync(carol, bob);
+        Assert.Empty(await carolStore.LatestAsync("lobby", 10, Ct));
+
+        // bob (as an older node would) kept alice's 2999 message at 2999; carol passes over it once.
+        ChatMessage future = await WriteDatedAsync(alice, "from 2999", new DateTimeOffset(2999, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await bobStore.AddAsync([.. await WriteAsync(alice, 3, "before"), future], Ct);
+        await SyncAfterNowAsync(carol, bob);
+        Assert.True(Assert.Single(await carolStore.LatestAsync("lobby", 10, Ct), m => m.Id == future.Id).ClockClamped);
+
+        List<ChatMessage> later = await WriteAsync(alice, 10, "after");
+        await bobStore.AddAsync(later, Ct);
+        await SyncAfterNowAsync(carol, bob);
+        HashSet<string> stored = [.. (await carolStore.LatestAsync("lobby", 100, Ct)).Select(m => m.Id)];
+        Assert.True(later.All(m => stored.Contains(m.Id)), $"{later.Count(m => !stored.Contains(m.Id))} of 10 missing");
+        Assert.Null(await carolStore.GetSyncPositionAsync("lobby", bob.LocalPeerId, Ct));
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task ForgedRelays_AreDropped_AndCountedAgainstTheRelay()
     {
