@@ -27,6 +27,9 @@ public abstract record ChatCommand
     /// <summary>/get &lt;id&gt;: fetch an offered file into the downloads folder.</summary>
     public sealed record Get(string Id) : ChatCommand;
 
+    /// <summary>/forget &lt;peer&gt;: stop remembering (and redialing) a peer, by id, short id or nick.</summary>
+    public sealed record Forget(string Target) : ChatCommand;
+
     /// <summary>/peers</summary>
     public sealed record Peers : ChatCommand;
 
