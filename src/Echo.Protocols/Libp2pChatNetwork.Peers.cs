@@ -92,6 +92,9 @@ public sealed partial class Libp2pChatNetwork : IPeerNetwork
         return true;
     }
 
+    /// <summary>Peers being redialed now (for tests).</summary>
+    internal int Redialing => _redialer?.Count ?? 0;
+
     private string? FirstAddress(PeerId peer) =>
         _book?.Addresses(peer) is [{ } first, ..] ? first.WithPeerId(peer).ToString() : null;
 
