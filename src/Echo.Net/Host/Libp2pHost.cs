@@ -20,8 +20,8 @@ namespace Echo.Net.Host;
 /// One connection per peer: concurrent dials to one peer share one attempt, and when both peers
 /// dial each other at the same moment, both keep the connection dialed by the peer with the
 /// smaller id (byte order), so the two ends agree without talking. A second inbound connection
-/// from a connected peer replaces the first (the peer may have lost it); a second outbound one
-/// (a dial by address to a peer we already had) is dropped in favour of the existing one.
+/// from a connected peer replaces the first (the peer may have lost it). A dial by address to a
+/// peer we already have is abandoned in its handshake and returns the existing connection.
 /// </remarks>
 public sealed class Libp2pHost : IAsyncDisposable
 {
