@@ -29,6 +29,33 @@ public sealed class ReconnectEndToEndTests : IDisposable
     private static bool IsPeer(JsonElement e, string change, string peerId) =>
         Is(e, "peer") && Text(e, "event") == change && Text(e, "peerId") == peerId;
 
+    /// <summary>Waits (bounded) until <paramref name="path"/> exists and contains <paramref name="text"/>.</summary>
+    private static async Task WaitForFileAsync(string path, string text)
+    {
+        using CancellationTokenSource bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        bound.CancelAfter(TimeSpan.FromSeconds(20));
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    if (File.Exists(path) && (await File.ReadAllTextAsync(path, bound.Token)).Contains(text, StringComparison.Ordinal))
+                        return;
+                }
+                catch (IOException)
+                {
+                    // replaced while we read it
+                }
+                await Task.Delay(50, bound.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+        {
+            Assert.Fail($"{path} did not mention {text} within 20 s");
+        }
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task ConnectTwice_WithoutPeerId_KeepsTheConnection_AndSaysAlreadyConnected()
     {
@@ -105,6 +132,9 @@ public sealed class ReconnectEndToEndTests : IDisposable
         {
             bobListen = WithoutPeerId(bob.Address);
             await alice.PeerEventAsync("connected", bob.PeerId, Ct);
+            // bob dialed alice, so alice knows where bob listens only from bob's identify: wait until
+            // her peer book on disk has it (a peer killed before that cannot be redialed).
+            await WaitForFileAsync(Path.Combine(alice.DataDirectory, "peers.json"), bobListen);
             bob.Kill();
             await bob.WaitForExitAsync(TimeSpan.FromSeconds(10), Ct);
         }
