@@ -375,7 +375,7 @@ public sealed partial class ChatManager : IAsyncDisposable
         DateTimeOffset now = DateTimeOffset.UtcNow;
         IEnumerable<string> lines = peers.Select(p => p.IsAway
             ? $"{SafeText.ForDisplay(p.Nick ?? "?"),-16} {p.PeerId}  {p.Address}  away, {p.ReconnectText(now)}" +
-                $"  (last seen {p.ConnectedSince.ToLocalTime():yyyy-MM-dd HH:mm:ss})"
+                $"  (last seen {p.ConnectedSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)})"
             : $"{SafeText.ForDisplay(p.Nick ?? "?"),-16} {p.PeerId}  {p.Address}  {p.Source.ToString().ToLowerInvariant()}" +
             $"{(p.IsEchoGo ? " echo-go" : "")}  since {p.ConnectedSince.ToLocalTime():HH:mm:ss}" +
             (p.RoundTrip is { } rtt ? $"  {rtt.TotalMilliseconds:0.0} ms" : ""));
