@@ -156,4 +156,26 @@ public sealed class RememberedPeersTests : IDisposable
         Assert.Equal(PeerSource.Remembered, back.Peer.Source);
         Assert.Contains(bob.Host.ListenAddresses[0].WithPeerId(bob.Id()), again.Network.RememberedAddresses(bob.Id()));
     }
+
+    [Fact(Timeout = 60_000)]
+    public async Task AtStart_APeerUnseenForThirtyDaysIsForgotten_AndARecentOneIsDialed()
+    {
+        await using Libp2pChatNetwork recent = await StartPeerAsync(KeyPair.Generate());
+        await using Libp2pChatNetwork old = await StartPeerAsync(KeyPair.Generate());
+        string book = Path.Combine(_directory, "peers.json");
+        string Entry(Libp2pChatNetwork peer, int daysAgo) =>
+            $$"""{"id":"{{peer.Id()}}","lastSeen":"{{DateTimeOffset.UtcNow.AddDays(-daysAgo).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture)}}","dialed":["{{peer.Host.ListenAddresses[0]}}"],"reported":[]}""";
+        await File.WriteAllTextAsync(book, $$"""{"version":1,"peers":[{{Entry(recent, 29)}},{{Entry(old, 31)}}]}""", Ct);
+
+        await using ChatNode alice = await ChatNode.StartAsync("alice", Remembering(book));
+
+        Assert.Empty(alice.Network.RememberedAddresses(old.Id()));
+        Assert.NotEmpty(alice.Network.RememberedAddresses(recent.Id()));
+        PeerConnectedEvent back = await alice.EventAsync<PeerConnectedEvent>(c => c.Peer.PeerId == recent.Id().ToString());
+        Assert.Equal(PeerSource.Remembered, back.Peer.Source);
+        Assert.Null(alice.Network.Host.GetConnection(old.Id()));
+        Assert.DoesNotContain(alice.Chat.Peers, p => p.PeerId == old.Id().ToString());
+        await TestHosts.WaitUntilAsync(() => !File.ReadAllText(book).Contains(old.Id().ToString(), StringComparison.Ordinal),
+            "the forgotten peer is gone from the file", TestNetworks.Wait);
+    }
 }
