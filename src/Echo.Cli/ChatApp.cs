@@ -7,6 +7,7 @@ using Echo.Net.Identity;
 using Echo.Net.Mdns;
 using Echo.Net.Multiformats;
 using Echo.Protocols;
+using Echo.Protocols.Peers;
 using Echo.Storage;
 using Echo.Tui;
 using Echo.Web;
@@ -21,6 +22,7 @@ internal static class ChatApp
     private const string KeyFileName = "identity.key";
     private const string LockFileName = "lock";
     private const string AgentVersion = "echo/0.1.0";
+    private const string PeerBookFileName = "peers.json";
 
     public static async Task<int> RunAsync(ChatSettings settings, CancellationToken cancellationToken)
     {
@@ -53,6 +55,7 @@ internal static class ChatApp
             {
                 DefaultRoom = settings.Room,
                 Mdns = settings.Mdns ? new MdnsOptions() : null,
+                RememberPeers = new RememberedPeersOptions { File = Path.Combine(settings.DataDirectory, PeerBookFileName) },
             }, loggers, store: history);
             ChatOptions options = new()
             {

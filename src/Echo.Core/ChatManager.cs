@@ -83,10 +83,10 @@ public sealed partial class ChatManager : IAsyncDisposable
         get { lock (_gate) return [.. _rooms]; }
     }
 
-    /// <summary>Connected peers, oldest connection first.</summary>
+    /// <summary>Connected peers, oldest connection first, then remembered peers that are away (<see cref="PeerInfo.IsAway"/>).</summary>
     public IReadOnlyList<PeerInfo> Peers
     {
-        get { lock (_gate) return [.. _peers.Values.OrderBy(p => p.ConnectedSince)]; }
+        get { lock (_gate) return [.. _peers.Values.OrderBy(p => p.ConnectedSince), .. AwayPeersLocked()]; }
     }
 
     /// <summary>The last messages of <paramref name="room"/> kept in memory, oldest first.</summary>
@@ -186,6 +186,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             ChatCommand.Get get => Run(() => GetFile(get.Id)),
             ChatCommand.Cancel cancel => Run(() => CancelFile(cancel.Id)),
             ChatCommand.Peers => Run(ListPeers),
+            ChatCommand.Forget forget => ForgetAsync(forget.Target, cancellationToken),
             ChatCommand.Rooms => Run(ListRooms),
             ChatCommand.Help => Run(() => Publish(new NoticeEvent(string.Join('\n', CommandParser.HelpLines)))),
             ChatCommand.Quit => Run(RequestQuit),
@@ -223,8 +224,8 @@ public sealed partial class ChatManager : IAsyncDisposable
     {
         try
         {
-            string peerId = await _network.ConnectAsync(address, cancellationToken).ConfigureAwait(false);
-            Publish(new NoticeEvent($"connected to {peerId}"));
+            ConnectResult result = await DialAsync(address, cancellationToken).ConfigureAwait(false);
+            Publish(new NoticeEvent(result.AlreadyConnected ? $"already connected to {result.PeerId}" : $"connected to {result.PeerId}"));
         }
         catch (ChatNetworkException e)
         {
@@ -372,8 +373,11 @@ public sealed partial class ChatManager : IAsyncDisposable
             Publish(new NoticeEvent("no peers connected; /connect <multiaddr> to add one"));
             return;
         }
-        IEnumerable<string> lines = peers.Select(p =>
-            $"{SafeText.ForDisplay(p.Nick ?? "?"),-16} {p.PeerId}  {p.Address}  {p.Source.ToString().ToLowerInvariant()}" +
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        IEnumerable<string> lines = peers.Select(p => p.IsAway
+            ? $"{SafeText.ForDisplay(p.Nick ?? "?"),-16} {p.PeerId}  {p.Address}  away, {p.ReconnectText(now)}" +
+                $"  (last seen {p.ConnectedSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)})"
+            : $"{SafeText.ForDisplay(p.Nick ?? "?"),-16} {p.PeerId}  {p.Address}  {p.Source.ToString().ToLowerInvariant()}" +
             $"{(p.IsEchoGo ? " echo-go" : "")}  since {p.ConnectedSince.ToLocalTime():HH:mm:ss}" +
             (p.RoundTrip is { } rtt ? $"  {rtt.TotalMilliseconds:0.0} ms" : ""));
         Publish(new NoticeEvent($"{peers.Count} peer(s):\n" + string.Join('\n', lines)));
@@ -412,6 +416,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     batch.Clear();
                     await ApplyDirectAsync(networkEvent, cancellationToken).ConfigureAwait(false);
                     Apply(networkEvent);
+                    ApplyPeers(networkEvent);
                 }
                 await AcceptAsync(batch, cancellationToken).ConfigureAwait(false);
                 batch.Clear();

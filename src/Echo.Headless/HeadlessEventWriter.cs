@@ -52,7 +52,7 @@ internal static class HeadlessEventWriter
         }),
         PeerConnectedEvent c => Peer("connected", c.Peer),
         PeerDisconnectedEvent d => Peer("disconnected", d.Peer),
-        PeerUpdatedEvent u => Peer("updated", u.Peer),
+        PeerUpdatedEvent u => Peer(u.Peer.IsAway ? "reconnecting" : "updated", u.Peer),
         RoomJoinedEvent j => Line(w => { w.WriteString("type", "joined"); w.WriteString("room", j.Room); }),
         RoomLeftEvent l => Line(w => { w.WriteString("type", "left"); w.WriteString("room", l.Room); }),
         CurrentRoomChangedEvent r => Line(w => { w.WriteString("type", "current"); w.WriteString("room", r.Room); }),
@@ -147,6 +147,11 @@ internal static class HeadlessEventWriter
             w.WriteNumber("rttMs", Math.Round(rtt.TotalMilliseconds, 3));
         if (peer.IsEchoGo)
             w.WriteBoolean("echoGo", true);
+        if (peer.ReconnectAt is { } at)
+        {
+            w.WriteString("reconnectAt", at.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteString("lastSeen", peer.ConnectedSince.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        }
     });
 
     private static string Line(Action<Utf8JsonWriter> body)

@@ -34,6 +34,12 @@ public sealed record ChatNetworkOptions
 
     /// <summary>Find and dial peers on the local network with mDNS; null (the default) leaves it off.</summary>
     public MdnsOptions? Mdns { get; init; }
+    /// <summary>
+    /// Remember the peers we were connected to and redial them when they are away (at start and when
+    /// a connection drops); null (the default) leaves it off.
+    /// </summary>
+    public Peers.RememberedPeersOptions? RememberPeers { get; init; }
+
     /// <summary>History sync settings; sync runs only when the network is given a message store.</summary>
     public HistorySyncOptions History { get; init; } = new();
 
@@ -47,6 +53,7 @@ public sealed record ChatNetworkOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(EventCapacity, 16);
         Pubsub.Validate();
         Mdns?.Validate();
+        RememberPeers?.Validate();
         History.Validate();
     }
 }

@@ -13,13 +13,6 @@ public sealed partial class Libp2pChatNetwork : IPeerDialer
     /// <summary>Most addresses tried for one peer, from every source together.</summary>
     public const int MaxDialCandidates = 16;
 
-    /// <summary>
-    /// The addresses remembered for a peer from earlier runs (a peer book), consulted after the
-    /// addresses a peer's offer named and before what identify reported; none by default. Set it
-    /// before start; it is called on the dialing task and must not block.
-    /// </summary>
-    public Func<PeerId, IReadOnlyList<Multiaddr>>? RememberedAddresses { get; set; }
-
     /// <inheritdoc />
     public async Task DialPeerAsync(string peerId, IReadOnlyList<string> hints, CancellationToken cancellationToken)
     {
@@ -72,17 +65,7 @@ public sealed partial class Libp2pChatNetwork : IPeerDialer
         }
         foreach (string text in OfferAddresses.Read(hints, peer.ToString()) ?? [])
             Add(Multiaddr.Parse(text));
-        IReadOnlyList<Multiaddr> remembered;
-        try
-        {
-            remembered = RememberedAddresses?.Invoke(peer) ?? [];
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
-        {
-            Log.RememberedAddressesFailed(_logger, peer, e.Message);
-            remembered = [];
-        }
-        foreach (Multiaddr address in remembered)
+        foreach (Multiaddr address in RememberedAddresses(peer))
             Add(address);
         foreach (Multiaddr address in _host.PeerStore.Get(peer)?.ListenAddresses ?? [])
             Add(address);

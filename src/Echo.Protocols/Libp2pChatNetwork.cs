@@ -121,6 +121,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         await _router.StartAsync(cancellationToken).ConfigureAwait(false);
         if (_options.Mdns is { } mdns)
             StartMdns(mdns);
+        StartPeers();
         Track(PingLoopAsync(_stopping.Token));
         if (_history is not null)
             Track(HistoryLoopAsync(_stopping.Token));
@@ -128,24 +129,8 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
     }
 
     /// <inheritdoc />
-    public async Task<string> ConnectAsync(string address, CancellationToken cancellationToken)
-    {
-        if (!Multiaddr.TryParse(address, out Multiaddr? target, out string? error))
-            throw new ChatNetworkException(error ?? "invalid multiaddr");
-        try
-        {
-            Connection connection = await _host.DialAsync(target!, cancellationToken).ConfigureAwait(false);
-            return connection.RemotePeer.ToString();
-        }
-        catch (DialFailedException e)
-        {
-            throw new ChatNetworkException(e.Reason, e);
-        }
-        catch (ObjectDisposedException e)
-        {
-            throw new ChatNetworkException("the network is stopped", e);
-        }
-    }
+    public async Task<string> ConnectAsync(string address, CancellationToken cancellationToken) =>
+        (await DialAsync(address, cancellationToken).ConfigureAwait(false)).PeerId;
 
     /// <summary>
     /// Local-network discovery: peers found by mDNS are dialed (bounded, with back-off) and reported
@@ -364,11 +349,13 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             // A peer we are dialing because mDNS found it was found by mDNS, even when its own dial
             // (it found us too) is the connection that arrived first.
             PeerSource source = _mdnsDialing.Contains(peer) ? PeerSource.Mdns
+                : _redialing.Contains(peer) ? PeerSource.Remembered
                 : connection.Direction == ConnectionDirection.Inbound ? PeerSource.Inbound : PeerSource.Manual;
             Post(new PeerJoined(new PeerInfo(peer.ToString(), connection.RemoteAddress.ToString(), source, connection.OpenedAt,
                 IsEchoGo: IsEchoGoOnly(peer))));
         }
         Track(PingAsync(peer, _stopping.Token));
+        RememberConnected(connection);
     }
 
     private void OnPeerDisconnected(Connection connection)
@@ -380,6 +367,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             if (_joined.Remove(peer))
                 Post(new PeerLeft(peer.ToString()));
         }
+        RememberDisconnected(peer);
     }
 
     private void OnPeerIdentified(Connection connection, IdentifyInfo info)
@@ -387,6 +375,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         if (_options.OpenEchoGoOnIdentify && info.Supports(EchoGoLine.ProtocolId) && !connection.IsClosed)
             Track(OpenEchoGoQuietlyAsync(connection.RemotePeer));
         OnEchoGoPeer(connection.RemotePeer);
+        RememberIdentified(connection, info);
         if (_history is not null && info.Supports(HistorySync.ProtocolId) && !connection.IsClosed)
         {
             string[] rooms;
@@ -491,6 +480,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             await _mdns.DisposeAsync().ConfigureAwait(false);
         if (_mdnsDialer is not null)
             await _mdnsDialer.DisposeAsync().ConfigureAwait(false);
+        await DisposePeersAsync().ConfigureAwait(false);
         Room[] rooms;
         Task[] background;
         lock (_gate)

@@ -63,6 +63,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3131, Level = LogLevel.Information, Message = "Serving file {Id} to {Peer} from offset {Offset}")]
     public static partial void FileServing(ILogger logger, PeerId peer, string id, ulong offset);
 
-    [LoggerMessage(EventId = 3140, Level = LogLevel.Warning, Message = "Remembered addresses of {Peer} cannot be read: {Reason}")]
-    public static partial void RememberedAddressesFailed(ILogger logger, PeerId peer, string reason);
+    [LoggerMessage(EventId = 3140, Level = LogLevel.Warning, Message = "Remembered peers: {Problem}")]
+    public static partial void PeerBookProblem(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 3141, Level = LogLevel.Information, Message = "Forgot remembered peer {Peer}: {Reason}")]
+    public static partial void PeerForgotten(ILogger logger, PeerId peer, string reason);
 }

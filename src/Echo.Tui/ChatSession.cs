@@ -89,6 +89,7 @@ internal sealed class ChatSession : IDisposable
             cancellationToken, _manager.QuitRequested, _stopping.Token);
         Task pump = Task.CompletedTask;
         Task submitter = Task.CompletedTask;
+        Task ticker = Task.CompletedTask;
         ChatWindow? window = null;
         try
         {
@@ -102,6 +103,7 @@ internal sealed class ChatSession : IDisposable
             pump = PumpEventsAsync(subscription, window, stop.Token);
             _ = LoadConversationsAsync(window, stop.Token);
             submitter = RunSubmittedAsync(window, stop.Token);
+            ticker = TickAsync(window, stop.Token);
             using CancellationTokenRegistration onStop = stop.Token.Register(() => Invoke(() => App.RequestStop()));
             Log.Started(_logger, App.Driver?.GetName() ?? "?", App.Screen.Width, App.Screen.Height);
             _ready.TrySetResult();
@@ -116,6 +118,7 @@ internal sealed class ChatSession : IDisposable
             App.Keyboard.KeyDown -= OnKey;
             WaitQuietly(pump);
             WaitQuietly(submitter);
+            WaitQuietly(ticker);
             window?.Dispose();
             App.Dispose();
             Log.Stopped(_logger);
@@ -260,6 +263,23 @@ internal sealed class ChatSession : IDisposable
                     return;
                 }
                 await applied.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Once a second, lets the window count down what is shown as "in Ns".</summary>
+    private async Task TickAsync(ChatWindow window, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using PeriodicTimer timer = new(TimeSpan.FromSeconds(1), _options.Clock);
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (!Invoke(window.RefreshAwayPeers))
+                    return;
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

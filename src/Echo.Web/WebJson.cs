@@ -53,7 +53,7 @@ internal static class WebJson
         MessageEvent m => Serialize(Message(m.Message), WebJsonContext.Default.MessageJson),
         PeerConnectedEvent c => Serialize(Peer("connected", c.Peer), WebJsonContext.Default.PeerJson),
         PeerDisconnectedEvent d => Serialize(Peer("disconnected", d.Peer), WebJsonContext.Default.PeerJson),
-        PeerUpdatedEvent u => Serialize(Peer("updated", u.Peer), WebJsonContext.Default.PeerJson),
+        PeerUpdatedEvent u => Serialize(Peer(u.Peer.IsAway ? "reconnecting" : "updated", u.Peer), WebJsonContext.Default.PeerJson),
         RoomJoinedEvent j => Room("joined", j.Room),
         RoomLeftEvent l => Room("left", l.Room),
         CurrentRoomChangedEvent r => Room("current", r.Room),
@@ -134,7 +134,8 @@ internal static class WebJson
         peer.Source.ToString().ToLowerInvariant(),
         peer.Nick,
         peer.RoundTrip is { } rtt ? Math.Round(rtt.TotalMilliseconds, 3) : null,
-        peer.IsEchoGo ? true : null);
+        peer.IsEchoGo ? true : null,
+        peer.ReconnectAt?.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
 
     private static byte[] Serialize<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
         JsonSerializer.SerializeToUtf8Bytes(value, type);
@@ -170,7 +171,8 @@ internal sealed record FileDoneJson(string Type, string Id, string Path, string 
 
 internal sealed record FileErrorJson(string Type, string Id, string Message);
 
-internal sealed record PeerJson(string? Type, string? Event, string PeerId, string Address, string Source, string? Nick, double? RttMs, bool? EchoGo);
+internal sealed record PeerJson(string? Type, string? Event, string PeerId, string Address, string Source, string? Nick, double? RttMs, bool? EchoGo,
+    string? ReconnectAt = null);
 
 internal sealed record SnapshotJson(
     string Type,

@@ -139,6 +139,21 @@ public sealed class HeadlessChatTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task ARememberedPeerThatIsAway_IsReportedReconnecting_WithWhenAndLastSeen()
+    {
+        DateTimeOffset lastSeen = DateTimeOffset.Parse("2026-05-01T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+        DateTimeOffset next = DateTimeOffset.Parse("2026-05-01T10:00:04.5Z", System.Globalization.CultureInfo.InvariantCulture);
+        _network.Inject(new PeerReconnecting(new RememberedPeer(Bob, "/ip4/127.0.0.1/tcp/9/p2p/" + Bob, lastSeen, next)));
+
+        JsonElement away = await NextAsync("peer");
+
+        Assert.Equal(("reconnecting", Bob, "remembered"), (away.GetProperty("event").GetString(),
+            away.GetProperty("peerId").GetString(), away.GetProperty("source").GetString()));
+        Assert.Equal("2026-05-01T10:00:04.500Z", away.GetProperty("reconnectAt").GetString());
+        Assert.Equal("2026-05-01T10:00:00.000Z", away.GetProperty("lastSeen").GetString());
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task SlashCommands_RunAndErrorsReported()
     {
         await _stdinWriter.WriteLineAsync("/join dev");

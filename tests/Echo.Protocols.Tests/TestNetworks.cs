@@ -111,6 +111,16 @@ internal sealed class ChatNode : IAsyncDisposable
         }
     }
 
+    /// <summary>Every chat event so far (read up to now).</summary>
+    public IReadOnlyList<ChatEvent> Seen
+    {
+        get
+        {
+            Drain();
+            return [.. _seen];
+        }
+    }
+
     private void Drain()
     {
         while (_feed.Events.TryRead(out ChatEvent? e))

@@ -88,6 +88,19 @@ public sealed class RenderingTests
     }
 
     [Fact]
+    public void An_away_peer_shows_when_it_is_redialed_instead_of_its_round_trip()
+    {
+        PeerInfo peer = new("12D3KooWAbcdefghijklmnop", "/ip4/1.2.3.4/tcp/1", PeerSource.Remembered, Noon, Nick: "bob",
+            RoundTrip: TimeSpan.FromMilliseconds(3), ReconnectAt: Noon.AddSeconds(12.2));
+
+        (DisplayLine name, DisplayLine detail) = LineFormatter.Peer(peer, Noon);
+        Assert.Equal("bob", name.PlainText);
+        Assert.Equal("  …ijklmnop reconnecting in 13s", detail.PlainText);
+        (_, detail) = LineFormatter.Peer(peer, Noon.AddMinutes(1));
+        Assert.Equal("  …ijklmnop reconnecting in 0s", detail.PlainText);
+    }
+
+    [Fact]
     public void Listen_summary_shows_the_first_address_without_the_id_and_a_count()
     {
         Assert.Equal("not listening", LineFormatter.ListenSummary([]));

@@ -132,6 +132,20 @@ public sealed class WebSocketProtocolTests : IAsyncLifetime
             .GetProperty("event").GetString());
     }
 
+    [Fact(Timeout = 10_000)]
+    public async Task ARememberedPeerThatIsAway_IsSentReconnecting_WithWhen()
+    {
+        await NextAsync("snapshot");
+        DateTimeOffset next = DateTimeOffset.Parse("2026-05-01T10:00:04.5Z", System.Globalization.CultureInfo.InvariantCulture);
+        _web.Network.Inject(new PeerReconnecting(new RememberedPeer(Bob, "/ip4/127.0.0.1/tcp/4002/p2p/" + Bob, next.AddMinutes(-1), next)));
+
+        JsonElement away = await NextAsync("peer");
+
+        Assert.Equal("reconnecting", away.GetProperty("event").GetString());
+        Assert.Equal("remembered", away.GetProperty("source").GetString());
+        Assert.Equal("2026-05-01T10:00:04.500Z", away.GetProperty("reconnectAt").GetString());
+    }
+
     [Theory(Timeout = 10_000)]
     [InlineData("not json")]
     [InlineData("[1,2]")]

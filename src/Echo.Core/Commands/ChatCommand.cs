@@ -29,6 +29,8 @@ public abstract record ChatCommand
 
     /// <summary>/cancel &lt;id&gt;: stops a download; /get resumes it.</summary>
     public sealed record Cancel(string Id) : ChatCommand;
+    /// <summary>/forget &lt;peer&gt;: stop remembering (and redialing) a peer, by id, short id or nick.</summary>
+    public sealed record Forget(string Target) : ChatCommand;
 
     /// <summary>/peers</summary>
     public sealed record Peers : ChatCommand;

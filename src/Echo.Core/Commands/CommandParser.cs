@@ -14,7 +14,8 @@ public static class CommandParser
         "/send <path> [peer]    offer a file to the current room, or to one peer (quote a path with spaces)",
         "/get <id>              download an offered file (a unique start of the id is enough)",
         "/cancel <id>           stop a download (/get <id> resumes it)",
-        "/peers                 list connected peers",
+        "/peers                 list connected peers, and remembered ones that are away",
+        "/forget <peer>         stop remembering and redialing a peer (id, short id or nick)",
         "/rooms                 list joined rooms",
         "/help                  this list",
         "/quit                  leave the chat",
@@ -58,6 +59,9 @@ public static class CommandParser
                 ? new ChatCommand.Invalid("usage: /cancel <id>")
                 : new ChatCommand.Cancel(argument),
             "peers" => new ChatCommand.Peers(),
+            "forget" => argument.Length == 0 || argument.Contains(' ')
+                ? new ChatCommand.Invalid("usage: /forget <peer id|short id|nick>")
+                : new ChatCommand.Forget(argument),
             "rooms" => new ChatCommand.Rooms(),
             "help" or "?" => new ChatCommand.Help(),
             "quit" or "exit" => new ChatCommand.Quit(),

@@ -11,9 +11,12 @@ public enum PeerSource
 
     /// <summary>Found on the local network.</summary>
     Mdns,
+
+    /// <summary>We dialed it again because we were connected to it before.</summary>
+    Remembered,
 }
 
-/// <summary>A connected peer as the user sees it.</summary>
+/// <summary>A connected peer as the user sees it, or a remembered one that is away (<see cref="ReconnectAt"/> set).</summary>
 /// <param name="PeerId">The peer id (text form).</param>
 /// <param name="Address">The address of the connection, with /p2p/.</param>
 /// <param name="Source">How it was found.</param>
@@ -21,6 +24,10 @@ public enum PeerSource
 /// <param name="Nick">The nick learned from its chat messages, if any yet.</param>
 /// <param name="RoundTrip">The last measured ping round trip, if any.</param>
 /// <param name="IsEchoGo">True when it speaks echo-go's line protocol.</param>
+/// <param name="ReconnectAt">
+/// Null while connected. For a remembered peer that is away: when it is dialed next (the faces show
+/// "reconnecting in Ns"); <see cref="ConnectedSince"/> is then when it was last seen.
+/// </param>
 public sealed record PeerInfo(
     string PeerId,
     string Address,
@@ -28,8 +35,18 @@ public sealed record PeerInfo(
     DateTimeOffset ConnectedSince,
     string? Nick = null,
     TimeSpan? RoundTrip = null,
-    bool IsEchoGo = false)
+    bool IsEchoGo = false,
+    DateTimeOffset? ReconnectAt = null)
 {
+    /// <summary>True for a remembered peer that is not connected now.</summary>
+    public bool IsAway => ReconnectAt is not null;
+
+    /// <summary>"reconnecting in 5s" (whole seconds, at least 0) for an away peer at <paramref name="now"/>; null when connected.</summary>
+    public string? ReconnectText(DateTimeOffset now) =>
+        ReconnectAt is { } at
+            ? "reconnecting in " + Math.Max(0, (int)Math.Ceiling((at - now).TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) + "s"
+            : null;
+
     /// <summary>The peer id shortened for display: its last 8 characters after an ellipsis.</summary>
     public string ShortId => ShortPeerId(PeerId);
 

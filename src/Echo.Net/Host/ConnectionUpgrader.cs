@@ -21,11 +21,11 @@ internal static class ConnectionUpgrader
 
     public static async Task<(NoiseSecureChannel Channel, YamuxSession Session)> UpgradeOutboundAsync(TcpConnection tcp,
         KeyPair identity, PeerId? expectedPeer, YamuxOptions yamux, TimeProvider time, ILoggerFactory loggers,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Action<PeerId>? checkRemote = null)
     {
         await MultistreamSelect.SelectAsync(tcp, [NoiseHandshake.ProtocolId], cancellationToken).ConfigureAwait(false);
         NoiseSecureChannel channel = await NoiseHandshake.InitiateAsync(tcp, identity, expectedPeer,
-            loggers.CreateLogger("Echo.Net.Noise"), cancellationToken).ConfigureAwait(false);
+            loggers.CreateLogger("Echo.Net.Noise"), cancellationToken, checkRemote).ConfigureAwait(false);
         try
         {
             await MultistreamSelect.SelectAsync(channel, [MuxerProtocol], cancellationToken).ConfigureAwait(false);

@@ -24,3 +24,17 @@ public sealed class PeerNotConnectedException(Echo.Net.Identity.PeerId peer)
 {
     public Echo.Net.Identity.PeerId Peer { get; } = peer;
 }
+
+/// <summary>
+/// A dial without a <c>/p2p/</c> id reached a peer we already have a connection to; the handshake
+/// was abandoned before it completed, so the existing connection stays the only one.
+/// </summary>
+internal sealed class AlreadyConnectedException(Echo.Net.Identity.PeerId peer)
+    : Exception($"already connected to {peer}")
+{
+    public Echo.Net.Identity.PeerId Peer { get; } = peer;
+}
+
+/// <summary>A dial reached this very node (one of our own addresses); the handshake was abandoned.</summary>
+internal sealed class SelfDialException()
+    : Exception("that address is our own");

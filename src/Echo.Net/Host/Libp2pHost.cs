@@ -20,8 +20,8 @@ namespace Echo.Net.Host;
 /// One connection per peer: concurrent dials to one peer share one attempt, and when both peers
 /// dial each other at the same moment, both keep the connection dialed by the peer with the
 /// smaller id (byte order), so the two ends agree without talking. A second inbound connection
-/// from a connected peer replaces the first (the peer may have lost it); a second outbound one
-/// (a dial by address to a peer we already had) is dropped in favour of the existing one.
+/// from a connected peer replaces the first (the peer may have lost it). A dial by address to a
+/// peer we already have is abandoned in its handshake and returns the existing connection.
 /// </remarks>
 public sealed class Libp2pHost : IAsyncDisposable
 {
@@ -224,14 +224,21 @@ public sealed class Libp2pHost : IAsyncDisposable
     /// Connects to <paramref name="address"/>, or returns the existing connection when the address
     /// names (<c>/p2p/&lt;id&gt;</c>) a peer we are connected to. With a <c>/p2p/</c> id the
     /// remote must prove that identity in the Noise handshake; without one, whoever answers is accepted.
+    /// Dialing is idempotent: when the peer that answers an address without <c>/p2p/</c> turns out to
+    /// be connected already, the handshake is abandoned before it completes (so neither end ever sees
+    /// a second connection) and the existing connection is returned.
     /// </summary>
-    /// <exception cref="DialFailedException">The reason is in the message (refused, unreachable, peer id mismatch, timeout...).</exception>
+    /// <exception cref="DialFailedException">
+    /// The reason is in the message (refused, unreachable, peer id mismatch, timeout, our own address or id...).
+    /// </exception>
     public async Task<Connection> DialAsync(Multiaddr address, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         PeerId? expected = address.PeerId;
         if (expected == PeerId)
             throw new DialFailedException(address, "that is our own peer id");
+        if (IsOwnAddress(address))
+            throw new DialFailedException(address, "that is our own address");
         Task<Connection> dial;
         string key = expected?.ToString() ?? address.ToString();
         lock (_gate)
@@ -272,11 +279,18 @@ public sealed class Libp2pHost : IAsyncDisposable
             try
             {
                 (channel, session) = await ConnectionUpgrader.UpgradeOutboundAsync(tcp, _identity, expected, Options.Yamux,
-                    Time, _loggers, timeout.Token).ConfigureAwait(false);
+                    Time, _loggers, timeout.Token, remote => CheckDialedPeer(remote, expected)).ConfigureAwait(false);
             }
             catch (Exception e)
             {
                 await tcp.DisposeAsync().ConfigureAwait(false);
+                if (e is SelfDialException)
+                    throw new DialFailedException(address, "that address is our own");
+                if (e is AlreadyConnectedException already)
+                {
+                    return GetConnection(already.Peer)
+                        ?? throw new DialFailedException(address, $"the connection to {already.Peer} closed while dialing it again; try again");
+                }
                 // Both peers dialed at once and the other side closed this attempt as the duplicate:
                 // the connection it kept is ours too.
                 if (expected is not null && e is not PeerIdMismatchException && GetConnection(expected) is { } kept)
@@ -304,6 +318,41 @@ public sealed class Libp2pHost : IAsyncDisposable
             lock (_gate)
                 _dials.Remove(key);
         }
+    }
+
+    /// <summary>
+    /// Seen by a dial once the remote proved its id, before our last handshake message: refuses
+    /// ourselves, and a peer that is connected already when the address did not name it.
+    /// </summary>
+    private void CheckDialedPeer(PeerId remote, PeerId? expected)
+    {
+        if (remote == PeerId)
+            throw new SelfDialException();
+        if (expected is null && GetConnection(remote) is not null)
+            throw new AlreadyConnectedException(remote);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="address"/> is one we listen on: the same endpoint, or the same port on
+    /// a loopback or local address when we listen on an unspecified one (0.0.0.0 or ::).
+    /// </summary>
+    public bool IsOwnAddress(Multiaddr address)
+    {
+        if (!address.TryGetTcpEndPoint(out System.Net.IPEndPoint? target) || target is null)
+            return false;
+        System.Net.IPAddress targetIp = target.Address.IsIPv4MappedToIPv6 ? target.Address.MapToIPv4() : target.Address;
+        foreach (Multiaddr listen in ListenAddresses)
+        {
+            if (!listen.TryGetTcpEndPoint(out System.Net.IPEndPoint? own) || own is null || own.Port != target.Port)
+                continue;
+            if (own.Address.Equals(targetIp))
+                return true;
+            bool unspecified = own.Address.Equals(System.Net.IPAddress.Any) || own.Address.Equals(System.Net.IPAddress.IPv6Any);
+            if (unspecified && (System.Net.IPAddress.IsLoopback(targetIp) || targetIp.Equals(System.Net.IPAddress.Any)
+                || targetIp.Equals(System.Net.IPAddress.IPv6Any) || LocalAddresses(targetIp.AddressFamily).Contains(targetIp)))
+                return true;
+        }
+        return false;
     }
 
     /// <summary>Opens a stream to a connected peer, negotiating the first protocol it supports.</summary>

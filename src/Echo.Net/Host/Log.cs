@@ -44,4 +44,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1512, Level = LogLevel.Debug, Message = "Accept loop on {Address} ended")]
     public static partial void ListenerStopped(ILogger logger, Multiaddr address, Exception? exception);
+
+    [LoggerMessage(EventId = 1513, Level = LogLevel.Debug, Message = "Redialed {Peer}")]
+    public static partial void Redialed(ILogger logger, PeerId peer);
+
+    [LoggerMessage(EventId = 1514, Level = LogLevel.Debug, Message = "Redial of {Peer} failed ({Failures} in a row, next try in {DelaySeconds:0.0} s): {Reason}")]
+    public static partial void RedialFailed(ILogger logger, PeerId peer, int failures, double delaySeconds, string reason);
 }

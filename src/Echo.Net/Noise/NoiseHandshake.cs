@@ -44,10 +44,12 @@ internal static class NoiseHandshake
     /// <summary>
     /// Runs the handshake as the initiator (dialer). When <paramref name="expectedRemote"/> is given,
     /// a responder that authenticates as anyone else fails with <see cref="PeerIdMismatchException"/>
-    /// before our last message (and so our identity) is sent.
+    /// before our last message (and so our identity) is sent. <paramref name="checkRemote"/>, when
+    /// given, sees the authenticated remote at that same point and may throw to abandon the
+    /// handshake: the responder then never completes a connection.
     /// </summary>
     public static async Task<NoiseSecureChannel> InitiateAsync(IDuplexPipe connection, KeyPair identity, PeerId? expectedRemote,
-        ILogger logger, CancellationToken cancellationToken)
+        ILogger logger, CancellationToken cancellationToken, Action<PeerId>? checkRemote = null)
     {
         using NoiseHandshakeState state = new(initiator: true, prologue: [], NoiseHandshakeState.CreateKey());
         try
@@ -59,6 +61,7 @@ internal static class NoiseHandshake
             PeerId remotePeer = remoteKey.ToPeerId();
             if (expectedRemote is not null && remotePeer != expectedRemote)
                 throw new PeerIdMismatchException(expectedRemote, remotePeer);
+            checkRemote?.Invoke(remotePeer);
             byte[] message3 = state.WriteMessage(CreatePayload(identity, state.LocalStaticPublicKey));
             await WriteMessageAsync(connection.Output, message3, cancellationToken).ConfigureAwait(false);
             return Complete(connection, state, remoteKey, remotePeer, logger);

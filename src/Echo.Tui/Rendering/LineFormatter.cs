@@ -57,12 +57,17 @@ internal static class LineFormatter
     }
 
     /// <summary>A peer in the side panel: its nick (or "?") and marker, then its short id, round trip and how it was found.</summary>
-    public static (DisplayLine Name, DisplayLine Detail) Peer(PeerInfo peer)
+    public static (DisplayLine Name, DisplayLine Detail) Peer(PeerInfo peer, DateTimeOffset? now = null)
     {
         List<Span> name = [new(SafeText.ForDisplay(peer.Nick ?? "?"), Tone.Nick, NickColour(peer.PeerId))];
         if (peer.IsEchoGo)
             name.Add(new Span(" [go]", Tone.EchoGo));
         List<Span> detail = [new("  " + SafeText.ForDisplay(PeerInfo.ShortPeerId(peer.PeerId)), Tone.Dim)];
+        if (peer.ReconnectText(now ?? DateTimeOffset.UtcNow) is { } reconnecting)
+        {
+            detail.Add(new Span(" " + reconnecting, Tone.Dim));
+            return (new DisplayLine(name), new DisplayLine(detail));
+        }
         if (peer.RoundTrip is { } rtt)
             detail.Add(new Span(" " + RoundTrip(rtt), Tone.Dim));
         detail.Add(new Span(" " + Source(peer.Source), Tone.Dim));

@@ -312,9 +312,16 @@ internal sealed partial class ChatWindow : Runnable
         ShowPeers();
     }
 
+    /// <summary>Counts down the "reconnecting in Ns" of away peers (called every second); nothing when none is away.</summary>
+    public void RefreshAwayPeers()
+    {
+        if (_peers.Exists(p => p.IsAway))
+            ShowPeers();
+    }
+
     private void ShowPeers()
     {
-        Peers.Update(_peers);
+        Peers.Update(_peers, _clock.GetUtcNow());
         _peersFrame.Title = $"Peers ({_peers.Count})";
         ShowStatus();
     }

@@ -16,13 +16,13 @@ internal sealed class PeerListView : View
         CanFocus = false;
     }
 
-    /// <summary>Updates what is shown.</summary>
-    public void Update(IEnumerable<PeerInfo> peers)
+    /// <summary>Updates what is shown; an away peer's "reconnecting in Ns" counts from <paramref name="now"/>.</summary>
+    public void Update(IEnumerable<PeerInfo> peers, DateTimeOffset? now = null)
     {
         _rows = [];
         foreach (PeerInfo peer in peers)
         {
-            (DisplayLine name, DisplayLine detail) = LineFormatter.Peer(peer);
+            (DisplayLine name, DisplayLine detail) = LineFormatter.Peer(peer, now);
             _rows.Add(name);
             _rows.Add(detail);
         }

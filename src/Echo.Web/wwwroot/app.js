@@ -344,6 +344,16 @@
     ui.text.focus();
   }
 
+  // A remembered peer that is away: when it is dialed next, counted down while the page is open.
+  function reconnectText(at) {
+    const seconds = Math.max(0, Math.ceil((Date.parse(at) - Date.now()) / 1000));
+    return `reconnecting in ${seconds}s`;
+  }
+
+  setInterval(() => {
+    if ([...state.peers.values()].some((p) => p.reconnectAt)) renderPeers();
+  }, 1000);
+
   function renderPeers() {
     const peers = [...state.peers.values()];
     const nodes = peers.map((peer) => {
@@ -354,7 +364,8 @@
       dot.style.setProperty('--peer', peerColor(peer.peerId));
       const nick = el('span', 'nick', visible(peer.nick || '?'));
       if (peer.echoGo) nick.append(el('span', 'badge', 'go'));
-      const rtt = el('span', 'rtt', typeof peer.rttMs === 'number' ? peer.rttMs.toFixed(1) + ' ms' : '');
+      const rtt = el('span', 'rtt', peer.reconnectAt ? reconnectText(peer.reconnectAt)
+        : typeof peer.rttMs === 'number' ? peer.rttMs.toFixed(1) + ' ms' : '');
       item.append(dot, nick, rtt, el('span', 'short', shortId(visible(peer.peerId)) + ' · ' + peer.source));
       item.tabIndex = 0;
       item.title += '\nclick for direct messages';

@@ -10,6 +10,7 @@ using Echo.Core.Ports;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
 using Echo.Protocols.Files;
+using Echo.Protocols.Peers;
 using Echo.Protocols.Rooms;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -24,6 +25,8 @@ public sealed class PeerDialingTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static readonly string Offerer = KeyPair.Generate().PeerId.ToString();
+
+    private static readonly ChatNetworkOptions Remembering = new() { RememberPeers = new RememberedPeersOptions() };
 
     [Fact(Timeout = 60_000)]
     public async Task RoomOffer_RelayedByAThirdPeer_CarriesTheAuthorsAddresses_AndTheRecipientDialsAndFetches()
@@ -113,9 +116,9 @@ public sealed class PeerDialingTests
     public async Task DialPeer_WithoutHints_UsesTheRememberedAddresses()
     {
         await using Libp2pChatNetwork bob = await TestNetworks.StartAsync();
-        await using Libp2pChatNetwork carol = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork carol = await TestNetworks.StartAsync(Remembering);
         Multiaddr bobAddress = bob.Host.ListenAddresses[0];
-        carol.RememberedAddresses = peer => peer == bob.Id() ? [bobAddress] : [];
+        carol.Book!.Seen(bob.Id(), DateTimeOffset.UtcNow, bobAddress);
 
         await carol.DialPeerAsync(bob.LocalPeerId, [], Ct);
 
@@ -126,16 +129,12 @@ public sealed class PeerDialingTests
     public async Task DialCandidates_OfferFirst_ThenRemembered_ThenIdentify_WithoutDuplicatesOrUndialables()
     {
         await using Libp2pChatNetwork bob = await TestNetworks.StartAsync();
-        await using Libp2pChatNetwork carol = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork carol = await TestNetworks.StartAsync(Remembering);
         await carol.ConnectAsync(bob.ListenAddresses[0], Ct);
         await Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(() => carol.Host.PeerStore.Get(bob.Id()) is not null, "identify answered");
         Multiaddr identified = bob.Host.ListenAddresses[0];
-        string other = KeyPair.Generate().PeerId.ToString();
-        carol.RememberedAddresses = _ =>
-        [
-            Multiaddr.Parse("/ip4/10.0.0.7/tcp/4001"), Multiaddr.Parse("/ip4/0.0.0.0/tcp/4001"),
-            Multiaddr.Parse($"/ip4/10.0.0.8/tcp/4001/p2p/{other}"), identified,
-        ];
+        carol.Book!.Seen(bob.Id(), DateTimeOffset.UtcNow);
+        carol.Book.Reported(bob.Id(), [Multiaddr.Parse("/ip4/10.0.0.7/tcp/4001"), Multiaddr.Parse("/ip4/0.0.0.0/tcp/4001"), identified]);
 
         IReadOnlyList<Multiaddr> candidates = carol.DialCandidates(bob.Id(), ["/ip4/192.168.1.20/tcp/4001", "/ip4/10.0.0.7/tcp/4001"]);
 
