@@ -1,4 +1,3 @@
-using System.Text;
 using System.Threading.Channels;
 using Echo.Core;
 using Echo.Core.Chat;
@@ -69,7 +68,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         _logger = loggers.CreateLogger<Libp2pChatNetwork>();
         _loggers = loggers;
         _router = new PubsubRouter(host, options.Pubsub, loggers, _time);
-        _echoGo = new EchoGoStreams(host.PeerId, OnEchoGoLine, OnEchoGoPeer, _logger);
+        _echoGo = new EchoGoStreams(host, OnEchoGoLine, OnEchoGoPeer, options.EchoGo, _time, _logger);
         _events = Channel.CreateBounded<NetworkEvent>(new BoundedChannelOptions(options.EventCapacity)
         {
             FullMode = BoundedChannelFullMode.DropOldest,
@@ -250,9 +249,9 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         };
     }
 
-    /// <summary>Opens our echo-go stream to a connected peer unless one is in use (tests drive the race with it).</summary>
+    /// <summary>Opens our echo-go stream to a connected peer unless one is open (tests drive the race with it).</summary>
     internal Task OpenEchoGoAsync(PeerId peer, CancellationToken cancellationToken) =>
-        _echoGo.OpenAsync(_host, peer, cancellationToken);
+        _echoGo.OpenAsync(peer, cancellationToken);
 
     private static string RoomMessageId(PubsubMessage message) => SignedRoomMessage.MessageId(message.From, message.Seqno);
 
@@ -311,16 +310,16 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         }
     }
 
-    private void OnEchoGoLine(PeerId peer, string line)
+    private void OnEchoGoLine(PeerId peer, EchoGoReadLine line)
     {
-        (string? username, string text) = EchoGoLine.Parse(line);
+        (string? username, string text) = EchoGoLine.Parse(line.Text);
         if (string.IsNullOrWhiteSpace(text))
             return;
-        int bytes = Encoding.UTF8.GetByteCount(text);
-        if (bytes > ChatLimits.MaxTextBytes)
+        string shown = EchoGoLine.ForDisplay(text, line.Cut);
+        if (!ReferenceEquals(shown, text))
         {
-            Log.EchoGoLineIgnored(_logger, peer, $"text is {bytes} bytes; the limit is {ChatLimits.MaxTextBytes}");
-            return;
+            Log.EchoGoLineTruncated(_logger, peer, line.Length);
+            text = shown;
         }
         string sender = peer.ToString();
         string? name = username?.Trim();
@@ -383,8 +382,8 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
 
     private void OnPeerIdentified(Connection connection, IdentifyInfo info)
     {
-        if (_options.OpenEchoGoOnIdentify && info.Supports(EchoGoLine.ProtocolId) && !connection.IsClosed)
-            Track(OpenEchoGoQuietlyAsync(connection.RemotePeer));
+        if (info.Supports(EchoGoLine.ProtocolId) && !connection.IsClosed)
+            _echoGo.OnIdentified(connection, _options.OpenEchoGoOnIdentify);
         OnEchoGoPeer(connection.RemotePeer);
         if (_history is not null && info.Supports(HistorySync.ProtocolId) && !connection.IsClosed)
         {
@@ -393,21 +392,6 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
                 rooms = [.. _rooms.Keys];
             foreach (string room in rooms)
                 Track(_history.SyncAsync(connection.RemotePeer, room, _stopping.Token));
-        }
-    }
-
-    private async Task OpenEchoGoQuietlyAsync(PeerId peer)
-    {
-        try
-        {
-            await _echoGo.OpenAsync(_host, peer, _stopping.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !_stopping.IsCancellationRequested)
-        {
-            Log.EchoGoOpenFailed(_logger, peer, e.Message);
-        }
-        catch (OperationCanceledException)
-        {
         }
     }
 
