@@ -6,7 +6,6 @@ using Echo.Net.Multiformats;
 using Echo.Net.Tests.Host;
 using Echo.Protocols;
 using Echo.Protocols.Tests;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Echo.Interop.Tests;
 
@@ -21,6 +20,7 @@ public sealed class EchoGoLatencyTests
     private static readonly TimeSpan OneWay = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private static readonly AsyncLocal<RunLog> Logs = new();
 
     public enum Dialer
     {
@@ -60,8 +60,10 @@ public sealed class EchoGoLatencyTests
             key.Dispose();
             key = KeyPair.Generate();
         }
-        Libp2pHost host = new(key, new HostOptions { ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")] }, NullLoggerFactory.Instance);
-        await using Libp2pChatNetwork echo = new(host, TestNetworks.Options, NullLoggerFactory.Instance);
+        RunLog log = new();
+        Libp2pHost host = new(key, new HostOptions { ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")] }, log);
+        await using Libp2pChatNetwork echo = new(host, TestNetworks.Options, log);
+        Logs.Value = log;
         await echo.StartAsync(Ct);
         string echoId = echo.LocalPeerId;
         await using DelayProxy toEcho = new(DelayProxy.PortOf(echo.ListenAddresses[0]), OneWay);
@@ -77,6 +79,10 @@ public sealed class EchoGoLatencyTests
             // Both dial at once: either dial may lose to the other's connection; one connection must remain.
             await Task.WhenAll(echoDial, jsDial).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await TestHosts.WaitUntilAsync(() => echo.Host.GetConnection(jsId) is not null, $"{where}: connected", Wait);
+            // Echo's host keeps one connection per peer and closes the other at once; js (like go) keeps
+            // both, and a line echo-go writes on a stream of the closed one in that instant is lost with
+            // it. Lines start once js is down to the connection Echo kept.
+            await WhenJsHasOneConnectionAsync(js, echoId, where);
         }
         else
             await Task.WhenAll(echoDial, jsDial);
@@ -109,7 +115,7 @@ public sealed class EchoGoLatencyTests
         JsonElement state = await js.CommandAsync("echoGoState", new { peer = echoId }, Ct);
         return $"js: stored {state.GetProperty("stored")}, forgotten {state.GetProperty("forgotten")}, refused {state.GetProperty("refused")}, "
             + $"lines [{string.Join(", ", state.GetProperty("lines").EnumerateArray())}]; Echo: {echo.EchoGo.Describe(jsId)}, "
-            + $"connected {echo.Host.GetConnection(jsId) is not null}";
+            + $"connected {echo.Host.GetConnection(jsId) is not null}; Echo's log:{Environment.NewLine}{Logs.Value}";
     }
 
     /// <summary>
@@ -134,6 +140,18 @@ public sealed class EchoGoLatencyTests
                 if (Environment.TickCount64 > deadline)
                     Assert.Fail($"{where}: js never had an open echo-go stream to Echo ({error}); {await DescribeAsync(js, echo, jsId, echoId)}");
             }
+            await poll.WaitForNextTickAsync(Ct);
+        }
+    }
+
+    private static async Task WhenJsHasOneConnectionAsync(JsPeer js, string echoId, string where)
+    {
+        using PeriodicTimer poll = new(TimeSpan.FromMilliseconds(50));
+        long deadline = Environment.TickCount64 + (long)Wait.TotalMilliseconds;
+        while ((await js.CommandAsync("connections", null, Ct)).GetProperty("connections").EnumerateArray()
+               .Count(c => c.GetProperty("peerId").GetString() == echoId && c.GetProperty("status").GetString() == "open") != 1)
+        {
+            Assert.True(Environment.TickCount64 < deadline, $"{where}: js never settled on one connection to Echo");
             await poll.WaitForNextTickAsync(Ct);
         }
     }
