@@ -875,7 +875,9 @@ function readEchoGo (stream, remotePeer, direction) {
   stream.addEventListener('remoteCloseWrite', () => onEnd('eof'))
   stream.addEventListener('end', () => onEnd('eof'))
   stream.addEventListener('close', (evt) => onEnd(evt.error != null ? `error: ${errorText(evt.error)}` : 'closed'))
-  if (stream.remoteWriteStatus === 'closed' || stream.readableEnded) onEnd('eof')
+  // The stream may have ended before these listeners existed (e.g. its connection closed during the open).
+  if (stream.status !== 'open') onEnd(stream.status)
+  else if (stream.remoteWriteStatus === 'closed' || stream.readableEnded) onEnd('eof')
 }
 
 function storeEchoGo (stream, remotePeer, direction) {
@@ -894,8 +896,8 @@ if (echoGoMode === '1') {
       stream.close().catch((err) => stream.abort(err))
       return
     }
-    readEchoGo(stream, connection.remotePeer, 'inbound')
     storeEchoGo(stream, connection.remotePeer, 'inbound')
+    readEchoGo(stream, connection.remotePeer, 'inbound')
   }, { maxInboundStreams: MAX_STREAMS_PER_TEST_PROTOCOL, maxOutboundStreams: MAX_STREAMS_PER_TEST_PROTOCOL })
 }
 
@@ -930,16 +932,19 @@ Object.assign(commands, {
 
   /**
    * `addr`: dials it (reusing a connection to that peer, as go's Connect does) and opens an echo-go
-   * stream, which is stored for the peer (rule 1). Replies `peerId` and `opened`; a failed open is
-   * reported as `error`, as echo-go only logs it.
+   * stream, which is stored for the peer (rule 1). Like go-libp2p's NewStream, the open waits for
+   * identify on the connection first, so it meets an open the peer makes when identify tells it we
+   * speak echo-go. Replies `peerId` and `opened`; a failed open is reported as `error`, as echo-go
+   * only logs it.
    */
   async echoGoDial (args, signal) {
     const addr = multiaddr(String(args.addr))
     const connection = await node.dial(addr, { signal })
+    await waitForIdentify(connection.remotePeer, IDENTIFY_WAIT_MS, signal)
     try {
       const stream = await connection.newStream(ECHO_GO_PROTOCOL, { signal, negotiateFully: false })
-      readEchoGo(stream, connection.remotePeer, 'outbound')
       storeEchoGo(stream, connection.remotePeer, 'outbound')
+      readEchoGo(stream, connection.remotePeer, 'outbound')
       return { peerId: connection.remotePeer.toString(), opened: true }
     } catch (err) {
       log(`echo-go open to ${connection.remotePeer} failed: ${errorText(err)}`)
