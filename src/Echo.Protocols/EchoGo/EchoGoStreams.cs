@@ -225,8 +225,9 @@ internal sealed class EchoGoStreams : IAsyncDisposable
         {
             Log.EchoGoStreamEnded(_logger, peer.Peer, direction, e.Message);
         }
-        // Never closed or reset here: our side stays open until the connection goes.
-        if (peer.Remove(stream) == 0 && !lifetime.IsCancellationRequested)
+        // Never closed or reset here: our side stays open until the connection goes. A stream that went
+        // with a duplicate connection the host closed counts too: the peer is still connected.
+        if (peer.Remove(stream) == 0 && !peer.Lifetime.IsCancellationRequested && !_stopping.IsCancellationRequested)
             _tasks.Track(ReopenAsync(peer));
     }
 

@@ -99,6 +99,46 @@ public sealed class EchoGoNetworkTests
         TestContext.Current.SendDiagnosticMessage($"{crossings} crossings in {Rounds} rounds");
     }
 
+    /// <summary>
+    /// A raw peer plays echo-go when its open crosses ours: it opens its own stream and closes ours at
+    /// once, unread. The line we queued while ours settled goes to its stream, once; ours is never
+    /// reset, and the next line goes to its stream too.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task EchoGoPeerClosesOurStreamUnread_TheSettlingLineGoesToItsOwnStream()
+    {
+        ChatNetworkOptions options = TestNetworks.Options with
+        {
+            OpenEchoGoOnIdentify = false,
+            EchoGo = new EchoGoOptions { Settle = TimeSpan.FromSeconds(5) },
+        };
+        await using Libp2pChatNetwork chat = await TestNetworks.StartAsync(options);
+        await using Libp2pHost raw = await TestHosts.StartAsync();
+        TaskCompletionSource ownOpened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        TaskCompletionSource<bool> closedOurs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        raw.SetStreamHandler(EchoGoLine.ProtocolId, async (stream, ct) =>
+        {
+            await ownOpened.Task.WaitAsync(ct);
+            await stream.Input.CompleteAsync();
+            await stream.CompleteOutputAsync();
+            closedOurs.TrySetResult(true);
+        });
+        await chat.ConnectAsync(TestHosts.AddressOf(raw).ToString(), Ct);
+
+        await chat.OpenEchoGoAsync(raw.PeerId, Ct);
+        await chat.PublishAsync("lobby", "alice", "while ours settles", Ct);
+        P2PStream own = await raw.OpenStreamAsync(chat.Id(), EchoGoLine.ProtocolId, Ct);
+        ownOpened.SetResult();
+        await closedOurs.Task.WaitAsync(TestNetworks.Wait, Ct);
+        Assert.Equal("alice|while ours settles", (await EchoGoLineReader.ReadLineAsync(own.Input, Ct).AsTask().WaitAsync(TestNetworks.Wait, Ct))?.Text);
+        await TestHosts.WaitUntilAsync(() => chat.EchoGo.Describe(raw.PeerId) == (1, false), "only the peer's stream is left, and used",
+            TestNetworks.Wait);
+        await chat.PublishAsync("lobby", "alice", "and after", Ct);
+        Assert.Equal("alice|and after", (await EchoGoLineReader.ReadLineAsync(own.Input, Ct).AsTask().WaitAsync(TestNetworks.Wait, Ct))?.Text);
+        await own.Output.WriteAsync("gopher|heard you\n"u8.ToArray(), Ct);
+        Assert.Equal("gopher", (await LineAsync(chat, "heard you")).Message.SenderNick);
+    }
+
     /// <summary>A raw stream plays echo-go against an adapter under a chat manager.</summary>
     [Fact(Timeout = 60_000)]
     public async Task RawEchoGoPeer_LinesShowInTheLobby_OurMessagesComeBackAsLines_AnOverlongLineIsShownCut()
