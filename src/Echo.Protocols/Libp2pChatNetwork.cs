@@ -241,7 +241,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             // echo-go peers hear the default room on their stream; a peer that is in the room's topic
             // already has the message from gossipsub and would otherwise see it twice.
             HashSet<PeerId> inTopic = [.. _router.TopicPeers(topic)];
-            _echoGo.Broadcast(EchoGoLine.Format(nick, text), peer => !inTopic.Contains(peer));
+            _echoGo.Broadcast(EchoGoLine.Format(nick, text), peer => !inTopic.Contains(peer), SpeaksPubsub);
         }
         return new ChatMessage(RoomMessageId(sent), room, LocalPeerId, nick, text, now, MessageOrigin.Local)
         {
@@ -342,6 +342,9 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         IdentifyInfo? info = _host.PeerStore.Get(peer);
         return info is not null && !info.Protocols.Any(p => PubsubRouter.Protocols.Contains(p));
     }
+
+    private bool SpeaksPubsub(PeerId peer) =>
+        _host.PeerStore.Get(peer) is { } info && info.Protocols.Any(p => PubsubRouter.Protocols.Contains(p));
 
     private void OnEchoGoPeer(PeerId peer)
     {

@@ -117,15 +117,22 @@ internal sealed class EchoGoStreams : IAsyncDisposable
         await OpenIfNoneAsync(known, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Queues <paramref name="line"/> for every echo-go peer for which <paramref name="include"/> holds.</summary>
-    public int Broadcast(byte[] line, Func<PeerId, bool> include)
+    /// <summary>
+    /// Queues <paramref name="line"/> for every echo-go peer for which <paramref name="include"/> holds; a
+    /// peer for which <paramref name="onlyWithStream"/> holds only when it has a stream open already.
+    /// </summary>
+    /// <param name="onlyWithStream">
+    /// For an Echo node (it speaks gossipsub too): a line queued before any stream exists would reach it
+    /// after gossipsub has offered it the same message, and be shown twice.
+    /// </param>
+    public int Broadcast(byte[] line, Func<PeerId, bool> include, Func<PeerId, bool>? onlyWithStream = null)
     {
         List<EchoGoPeer> targets = [];
         lock (_gate)
         {
             foreach ((PeerId peer, EchoGoPeer known) in _peers)
             {
-                if (include(peer))
+                if (include(peer) && (onlyWithStream is null || !onlyWithStream(peer) || known.Describe().Open > 0))
                     targets.Add(known);
             }
         }

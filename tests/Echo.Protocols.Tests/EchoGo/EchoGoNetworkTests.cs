@@ -100,6 +100,29 @@ public sealed class EchoGoNetworkTests
     }
 
     /// <summary>
+    /// A line for an Echo node (it speaks gossipsub too) is written only when a stream is already open:
+    /// queued before, it would arrive after gossipsub offered the peer the same message. (An echo-go
+    /// peer gets its lines queued until its stream is there: see the interop tests.)
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task EchoPeer_NoLineIsQueuedBeforeAStreamIsOpen()
+    {
+        ChatNetworkOptions manual = TestNetworks.Options with { OpenEchoGoOnIdentify = false };
+        await using Libp2pChatNetwork a = await TestNetworks.StartAsync(manual);
+        await using Libp2pChatNetwork b = await TestNetworks.StartAsync(manual);
+        await b.ConnectAsync(a.ListenAddresses[0], Ct);
+        await TestHosts.Identified(a.Host, b.Id()).WaitAsync(TestNetworks.Wait, Ct);
+        await TestHosts.Identified(b.Host, a.Id()).WaitAsync(TestNetworks.Wait, Ct);
+        Assert.True(a.EchoGo.Speaks(b.Id()));
+
+        await a.PublishAsync("lobby", "alice", "before any stream", Ct);
+        await b.OpenEchoGoAsync(a.Id(), Ct);
+        await TestHosts.WaitUntilAsync(() => a.EchoGo.Describe(b.Id()) == (1, false), "a has b's stream", TestNetworks.Wait);
+        await a.PublishAsync("lobby", "alice", "with a stream", Ct);
+        Assert.Equal("with a stream", (await b.Events.NextAsync<MessageArrived>()).Message.Text);
+    }
+
+    /// <summary>
     /// A raw peer plays echo-go when its open crosses ours: it opens its own stream and closes ours at
     /// once, unread. The line we queued while ours settled goes to its stream, once; ours is never
     /// reset, and the next line goes to its stream too.
