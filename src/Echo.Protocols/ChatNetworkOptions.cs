@@ -1,6 +1,7 @@
 using Echo.Core.Chat;
 using Echo.Net.Mdns;
 using Echo.Net.Pubsub;
+using Echo.Protocols.EchoGo;
 using Echo.Protocols.History;
 
 namespace Echo.Protocols;
@@ -23,8 +24,14 @@ public sealed record ChatNetworkOptions
     /// </summary>
     public int EventCapacity { get; init; } = 10_000;
 
-    /// <summary>Open our echo-go stream to a peer as soon as identify says it speaks the protocol.</summary>
+    /// <summary>
+    /// Open our echo-go stream to a peer that identify says speaks the protocol: at once when we dialed
+    /// it, else after <see cref="EchoGoOptions.Grace"/> unless it opened one.
+    /// </summary>
     public bool OpenEchoGoOnIdentify { get; init; } = true;
+
+    /// <summary>When echo-go streams are opened and written to.</summary>
+    public EchoGoOptions EchoGo { get; init; } = new();
 
     /// <summary>
     /// Gossipsub settings. The default message id is go's (<c>from || seqno</c>), shared with
@@ -55,5 +62,6 @@ public sealed record ChatNetworkOptions
         Mdns?.Validate();
         RememberPeers?.Validate();
         History.Validate();
+        EchoGo.Validate();
     }
 }

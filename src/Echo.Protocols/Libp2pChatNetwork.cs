@@ -1,4 +1,3 @@
-using System.Text;
 using System.Threading.Channels;
 using Echo.Core;
 using Echo.Core.Chat;
@@ -69,7 +68,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         _logger = loggers.CreateLogger<Libp2pChatNetwork>();
         _loggers = loggers;
         _router = new PubsubRouter(host, options.Pubsub, loggers, _time);
-        _echoGo = new EchoGoStreams(host.PeerId, OnEchoGoLine, OnEchoGoPeer, _logger);
+        _echoGo = new EchoGoStreams(host, OnEchoGoLine, OnEchoGoPeer, options.EchoGo, _time, _logger);
         _events = Channel.CreateBounded<NetworkEvent>(new BoundedChannelOptions(options.EventCapacity)
         {
             FullMode = BoundedChannelFullMode.DropOldest,
@@ -227,7 +226,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             // echo-go peers hear the default room on their stream; a peer that is in the room's topic
             // already has the message from gossipsub and would otherwise see it twice.
             HashSet<PeerId> inTopic = [.. _router.TopicPeers(topic)];
-            _echoGo.Broadcast(EchoGoLine.Format(nick, text), peer => !inTopic.Contains(peer));
+            _echoGo.Broadcast(EchoGoLine.Format(nick, text), peer => !inTopic.Contains(peer), SpeaksPubsub);
         }
         return new ChatMessage(RoomMessageId(sent), room, LocalPeerId, nick, text, now, MessageOrigin.Local)
         {
@@ -235,9 +234,9 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         };
     }
 
-    /// <summary>Opens our echo-go stream to a connected peer unless one is in use (tests drive the race with it).</summary>
+    /// <summary>Opens our echo-go stream to a connected peer unless one is open (tests drive the race with it).</summary>
     internal Task OpenEchoGoAsync(PeerId peer, CancellationToken cancellationToken) =>
-        _echoGo.OpenAsync(_host, peer, cancellationToken);
+        _echoGo.OpenAsync(peer, cancellationToken);
 
     private static string RoomMessageId(PubsubMessage message) => SignedRoomMessage.MessageId(message.From, message.Seqno);
 
@@ -297,16 +296,16 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         }
     }
 
-    private void OnEchoGoLine(PeerId peer, string line)
+    private void OnEchoGoLine(PeerId peer, EchoGoReadLine line)
     {
-        (string? username, string text) = EchoGoLine.Parse(line);
+        (string? username, string text) = EchoGoLine.Parse(line.Text);
         if (string.IsNullOrWhiteSpace(text))
             return;
-        int bytes = Encoding.UTF8.GetByteCount(text);
-        if (bytes > ChatLimits.MaxTextBytes)
+        string shown = EchoGoLine.ForDisplay(text, line.Cut);
+        if (!ReferenceEquals(shown, text))
         {
-            Log.EchoGoLineIgnored(_logger, peer, $"text is {bytes} bytes; the limit is {ChatLimits.MaxTextBytes}");
-            return;
+            Log.EchoGoLineTruncated(_logger, peer, line.Length);
+            text = shown;
         }
         string sender = peer.ToString();
         string? name = username?.Trim();
@@ -329,6 +328,9 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         IdentifyInfo? info = _host.PeerStore.Get(peer);
         return info is not null && !info.Protocols.Any(p => PubsubRouter.Protocols.Contains(p));
     }
+
+    private bool SpeaksPubsub(PeerId peer) =>
+        _host.PeerStore.Get(peer) is { } info && info.Protocols.Any(p => PubsubRouter.Protocols.Contains(p));
 
     private void OnEchoGoPeer(PeerId peer)
     {
@@ -372,8 +374,8 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
 
     private void OnPeerIdentified(Connection connection, IdentifyInfo info)
     {
-        if (_options.OpenEchoGoOnIdentify && info.Supports(EchoGoLine.ProtocolId) && !connection.IsClosed)
-            Track(OpenEchoGoQuietlyAsync(connection.RemotePeer));
+        if (info.Supports(EchoGoLine.ProtocolId) && !connection.IsClosed)
+            _echoGo.OnIdentified(connection, _options.OpenEchoGoOnIdentify);
         OnEchoGoPeer(connection.RemotePeer);
         RememberIdentified(connection, info);
         if (_history is not null && info.Supports(HistorySync.ProtocolId) && !connection.IsClosed)
@@ -383,21 +385,6 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
                 rooms = [.. _rooms.Keys];
             foreach (string room in rooms)
                 Track(_history.SyncAsync(connection.RemotePeer, room, _stopping.Token));
-        }
-    }
-
-    private async Task OpenEchoGoQuietlyAsync(PeerId peer)
-    {
-        try
-        {
-            await _echoGo.OpenAsync(_host, peer, _stopping.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !_stopping.IsCancellationRequested)
-        {
-            Log.EchoGoOpenFailed(_logger, peer, e.Message);
-        }
-        catch (OperationCanceledException)
-        {
         }
     }
 

@@ -21,23 +21,17 @@ internal static partial class Log
     [LoggerMessage(EventId = 3104, Level = LogLevel.Debug, Message = "echo-go stream with {Peer} ({Direction}) in use")]
     public static partial void EchoGoStreamOpened(ILogger logger, PeerId peer, string direction);
 
-    [LoggerMessage(EventId = 3105, Level = LogLevel.Debug, Message = "echo-go stream with {Peer} ({Direction}) lost the tie-break; closing it gracefully")]
-    public static partial void EchoGoStreamRetired(ILogger logger, PeerId peer, string direction);
+    [LoggerMessage(EventId = 3106, Level = LogLevel.Debug, Message = "echo-go line from {Peer} shown truncated: it had {Bytes} bytes")]
+    public static partial void EchoGoLineTruncated(ILogger logger, PeerId peer, long bytes);
 
-    [LoggerMessage(EventId = 3106, Level = LogLevel.Debug, Message = "echo-go line from {Peer} too long, stream closed: {Reason}")]
-    public static partial void EchoGoLineTooLong(ILogger logger, PeerId peer, string reason);
-
-    [LoggerMessage(EventId = 3107, Level = LogLevel.Debug, Message = "echo-go stream with {Peer} ended: {Reason}")]
-    public static partial void EchoGoStreamEnded(ILogger logger, PeerId peer, string reason);
+    [LoggerMessage(EventId = 3107, Level = LogLevel.Debug, Message = "echo-go stream with {Peer} ({Direction}) ended: {Reason}")]
+    public static partial void EchoGoStreamEnded(ILogger logger, PeerId peer, string direction, string reason);
 
     [LoggerMessage(EventId = 3108, Level = LogLevel.Debug, Message = "echo-go write to {Peer} failed: {Reason}")]
     public static partial void EchoGoWriteFailed(ILogger logger, PeerId peer, string reason);
 
     [LoggerMessage(EventId = 3109, Level = LogLevel.Debug, Message = "echo-go line to {Peer} dropped: its queue is full")]
     public static partial void EchoGoLineDropped(ILogger logger, PeerId peer);
-
-    [LoggerMessage(EventId = 3110, Level = LogLevel.Debug, Message = "echo-go line from {Peer} dropped: {Reason}")]
-    public static partial void EchoGoLineIgnored(ILogger logger, PeerId peer, string reason);
 
     [LoggerMessage(EventId = 3111, Level = LogLevel.Information, Message = "Chat network started as {PeerId}")]
     public static partial void Started(ILogger logger, PeerId peerId);

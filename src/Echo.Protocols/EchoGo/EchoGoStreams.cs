@@ -1,4 +1,4 @@
-using Echo.Net;
+using Echo.Core;
 using Echo.Net.Host;
 using Echo.Net.Identity;
 using Microsoft.Extensions.Logging;
@@ -6,124 +6,137 @@ using Microsoft.Extensions.Logging;
 namespace Echo.Protocols.EchoGo;
 
 /// <summary>
-/// The echo-go streams of every peer: at most one in use per peer, lines read from all of them.
+/// The echo-go streams of every peer, following what echo-go itself does: it opens a stream only
+/// when it dialed, keeps the newest one it opened, closes at once a stream that arrives while it has
+/// one, and forgets the peer for good when any of its streams ends.
 /// </summary>
 /// <remarks>
-/// When both peers open a stream at the same moment, both keep the stream opened by the peer whose
-/// id is smaller (byte order), so the two ends agree without talking; a second stream in the same
-/// direction replaces the first (the peer reopened it). The losing stream is retired, not reset:
-/// what was queued on it is still written, our side is half-closed, and it is read until the peer
-/// closes its side, so no line already sent on it is lost. At most one losing stream per peer is
-/// drained at a time; an older one is reset.
+/// So towards a peer we never close or reset a stream while the connection lives (that would make
+/// echo-go forget us), we read every stream, and we write each line once, to the newest open stream
+/// the peer opened, else to ours. We open ours when we dialed the connection, or after a grace with
+/// nothing from the peer; lines wait until a stream we opened has settled, so a stream the peer
+/// closes unread (its own crossed ours) takes none with it. When the peer's last stream is gone while
+/// the connection lives we open a new one, a few times at most per connection.
 /// </remarks>
 internal sealed class EchoGoStreams : IAsyncDisposable
 {
-    private readonly PeerId _local;
-    private readonly Action<PeerId, string> _onLine;
-    private readonly Action<PeerId> _onFirstStream;
+    /// <summary>Opens per connection, so a peer that keeps closing ours is not asked forever.</summary>
+    public const int MaxOpensPerConnection = 4;
+
+    private readonly Action<PeerId, EchoGoReadLine> _onLine;
+    private readonly Action<PeerId> _onSpeaks;
+    private readonly EchoGoOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
-    private readonly Dictionary<PeerId, PeerStreams> _peers = [];
-    private readonly HashSet<Task> _readers = [];
+    private readonly Dictionary<PeerId, EchoGoPeer> _peers = [];
+    private readonly BackgroundTasks _tasks = new();
     private readonly CancellationTokenSource _stopping = new();
-    private long _tieBreaks;
+    private readonly Libp2pHost _host;
+    private long _crossings;
     private bool _disposed;
 
-    private sealed class PeerStreams
+    /// <param name="onLine">Called on a stream's reader task with each line.</param>
+    /// <param name="onSpeaks">Called once per connected peer when we learn it speaks echo-go.</param>
+    public EchoGoStreams(Libp2pHost host, Action<PeerId, EchoGoReadLine> onLine, Action<PeerId> onSpeaks, EchoGoOptions options,
+        TimeProvider time, ILogger logger)
     {
-        public EchoGoStream? Active;
-        public EchoGoStream? Draining;
-        public bool Opening;
-        public bool Announced;
-    }
-
-    /// <param name="local">Our peer id, for the tie-break.</param>
-    /// <param name="onLine">Called on a stream's reader task with each line (without '\n').</param>
-    /// <param name="onFirstStream">Called once per connected peer when its first stream is in place.</param>
-    public EchoGoStreams(PeerId local, Action<PeerId, string> onLine, Action<PeerId> onFirstStream, ILogger logger)
-    {
-        _local = local;
+        _host = host;
         _onLine = onLine;
-        _onFirstStream = onFirstStream;
+        _onSpeaks = onSpeaks;
+        _options = options;
+        _time = time;
         _logger = logger;
     }
 
-    /// <summary>How many times two streams to one peer met and one was retired.</summary>
-    public long TieBreaks => Interlocked.Read(ref _tieBreaks);
+    /// <summary>How many times a peer had a stream it opened and one we opened at once.</summary>
+    public long Crossings => Interlocked.Read(ref _crossings);
 
-    /// <summary>Whether the stream in use for <paramref name="peer"/> is the one we opened (null: none), and how many are open.</summary>
-    public (bool? ActiveIsOutbound, int Open) Describe(PeerId peer)
+    /// <summary>How many of the peer's streams are open, and whether lines go to one we opened (null: none usable yet).</summary>
+    public (int Open, bool? SendsOnOutbound) Describe(PeerId peer)
     {
+        EchoGoPeer? known;
         lock (_gate)
-        {
-            PeerStreams? streams = _peers.GetValueOrDefault(peer);
-            return (streams?.Active?.Outbound, (streams?.Active is null ? 0 : 1) + (streams?.Draining is null ? 0 : 1));
-        }
+            known = _peers.GetValueOrDefault(peer);
+        if (known is null)
+            return (0, null);
+        (int open, bool? outbound, _, _) = known.Describe();
+        return (open, outbound);
     }
 
-    /// <summary>Whether <paramref name="peer"/> has had an echo-go stream on its current connection.</summary>
+    /// <summary>Whether <paramref name="peer"/> speaks echo-go on its current connection (identify said so, or it opened a stream).</summary>
     public bool Speaks(PeerId peer)
     {
         lock (_gate)
-            return _peers.TryGetValue(peer, out PeerStreams? streams) && streams.Announced;
+            return _peers.ContainsKey(peer);
+    }
+
+    /// <summary>
+    /// Identify says the peer on <paramref name="connection"/> speaks echo-go: lines may be queued for it,
+    /// and, when <paramref name="open"/>, we open our stream now if we dialed, else after the grace unless
+    /// the peer opened one.
+    /// </summary>
+    public void OnIdentified(Connection connection, bool open)
+    {
+        EchoGoPeer? peer = Get(connection.RemotePeer, out bool added);
+        if (peer is null)
+            return;
+        if (open)
+        {
+            if (connection.Direction == ConnectionDirection.Outbound)
+                Allow(peer, TimeSpan.Zero);
+            else
+                Allow(peer, _options.Grace);
+        }
+        if (added)
+            _onSpeaks(connection.RemotePeer);
     }
 
     /// <summary>The host's handler for inbound streams of <see cref="EchoGoLine.ProtocolId"/>.</summary>
-    public Task HandleInboundAsync(P2PStream stream, CancellationToken cancellationToken) =>
-        RunAsync(Register(stream, outbound: false), cancellationToken);
-
-    /// <summary>Opens our stream to <paramref name="peer"/> unless one is in use or being opened.</summary>
-    public async Task OpenAsync(Libp2pHost host, PeerId peer, CancellationToken cancellationToken)
+    public async Task HandleInboundAsync(P2PStream stream, CancellationToken cancellationToken)
     {
-        lock (_gate)
-        {
-            if (_disposed)
-                return;
-            if (!_peers.TryGetValue(peer, out PeerStreams? streams))
-                _peers[peer] = streams = new PeerStreams();
-            if (streams.Active is not null || streams.Opening)
-                return;
-            streams.Opening = true;
-        }
-        try
-        {
-            P2PStream stream = await host.OpenStreamAsync(peer, EchoGoLine.ProtocolId, cancellationToken).ConfigureAwait(false);
-            EchoGoStream opened = Register(stream, outbound: true);
-            Task reader = RunAsync(opened, stream.Connection.Closed);
-            lock (_gate)
-            {
-                if (!reader.IsCompleted)
-                    _readers.Add(reader);
-            }
-            _ = reader.ContinueWith(t =>
-            {
-                lock (_gate)
-                    _readers.Remove(t);
-            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
-        finally
-        {
-            lock (_gate)
-            {
-                if (_peers.TryGetValue(peer, out PeerStreams? streams))
-                    streams.Opening = false;
-            }
-        }
+        EchoGoPeer? peer = Get(stream.RemotePeer, out bool added);
+        if (peer is null)
+            return;
+        EchoGoStream inbound = new(stream, outbound: false, _time.GetTimestamp());
+        if (added)
+            _onSpeaks(stream.RemotePeer);
+        await RunAsync(peer, inbound, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Queues <paramref name="line"/> on the stream in use of every peer for which <paramref name="include"/> holds.</summary>
-    public int Broadcast(byte[] line, Func<PeerId, bool> include)
+    /// <summary>Opens our stream to <paramref name="peer"/> now unless one is open or being opened (tests drive the race with it).</summary>
+    public async Task OpenAsync(PeerId peer, CancellationToken cancellationToken)
     {
-        List<EchoGoStream> targets = [];
+        EchoGoPeer? known = Get(peer, out bool added);
+        if (known is null)
+            return;
+        lock (_gate)
+            known.MayOpen = true;
+        if (added)
+            _onSpeaks(peer);
+        await OpenIfNoneAsync(known, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Queues <paramref name="line"/> for every echo-go peer for which <paramref name="include"/> holds; a
+    /// peer for which <paramref name="onlyWithStream"/> holds only when it has a stream open already.
+    /// </summary>
+    /// <param name="onlyWithStream">
+    /// For an Echo node (it speaks gossipsub too): a line queued before any stream exists would reach it
+    /// after gossipsub has offered it the same message, and be shown twice.
+    /// </param>
+    public int Broadcast(byte[] line, Func<PeerId, bool> include, Func<PeerId, bool>? onlyWithStream = null)
+    {
+        List<EchoGoPeer> targets = [];
         lock (_gate)
         {
-            foreach ((PeerId peer, PeerStreams streams) in _peers)
+            foreach ((PeerId peer, EchoGoPeer known) in _peers)
             {
-                if (streams.Active is { } active && include(peer))
-                    targets.Add(active);
+                if (include(peer) && (onlyWithStream is null || !onlyWithStream(peer) || known.Describe().Open > 0))
+                    targets.Add(known);
             }
         }
-        foreach (EchoGoStream target in targets)
+        foreach (EchoGoPeer target in targets)
             target.Send(line);
         return targets.Count;
     }
@@ -131,118 +144,131 @@ internal sealed class EchoGoStreams : IAsyncDisposable
     /// <summary>The peer's connection is gone, and its streams with it.</summary>
     public void OnPeerDisconnected(PeerId peer)
     {
+        EchoGoPeer? gone;
         lock (_gate)
-            _peers.Remove(peer);
+            _peers.Remove(peer, out gone);
+        gone?.Lifetime.Cancel();
     }
 
-    private EchoGoStream Register(P2PStream stream, bool outbound)
+    private EchoGoPeer? Get(PeerId peer, out bool added)
     {
-        EchoGoStream added = new(stream, outbound, _logger);
-        PeerId peer = stream.RemotePeer;
-        EchoGoStream? loser = null;
-        EchoGoStream? dropped = null;
-        bool first = false;
+        added = false;
         lock (_gate)
         {
             if (_disposed)
-                loser = added;
-            else
-            {
-                if (!_peers.TryGetValue(peer, out PeerStreams? streams))
-                    _peers[peer] = streams = new PeerStreams();
-                if (streams.Active is not { } active)
-                    streams.Active = added;
-                else
-                {
-                    // Different directions: keep the one opened by the smaller id. Same direction: the newer.
-                    bool keepNew = active.Outbound != outbound
-                        ? outbound == _local.Bytes.SequenceCompareTo(peer.Bytes) < 0
-                        : true;
-                    (streams.Active, loser) = keepNew ? (added, active) : (active, added);
-                    dropped = streams.Draining;
-                    streams.Draining = loser;
-                    Interlocked.Increment(ref _tieBreaks);
-                }
-                first = !streams.Announced;
-                streams.Announced = true;
-            }
+                return null;
+            if (_peers.TryGetValue(peer, out EchoGoPeer? known))
+                return known;
+            known = new EchoGoPeer(peer, _time, _logger);
+            _peers[peer] = known;
+            added = true;
+            known.StartWriter();
+            _tasks.Track(known.Writer);
+            return known;
         }
-        Log.EchoGoStreamOpened(_logger, peer, outbound ? "outbound" : "inbound");
-        if (loser is not null)
-        {
-            Log.EchoGoStreamRetired(_logger, peer, loser.Outbound ? "outbound" : "inbound");
-            loser.Retire();
-        }
-        dropped?.Stream.Reset();
-        if (first)
-            _onFirstStream(peer);
-        return added;
     }
 
-    private async Task RunAsync(EchoGoStream stream, CancellationToken cancellationToken)
+    /// <summary>After <paramref name="delay"/>, we may open our own stream, and do unless the peer has one open.</summary>
+    private void Allow(EchoGoPeer peer, TimeSpan delay) => _tasks.Track(AllowAsync(peer, delay));
+
+    private async Task AllowAsync(EchoGoPeer peer, TimeSpan delay)
     {
-        PeerId peer = stream.Stream.RemotePeer;
-        using CancellationTokenSource lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         try
         {
-            while (await EchoGoLineReader.ReadLineAsync(stream.Stream.Input, lifetime.Token).ConfigureAwait(false) is { } line)
-                _onLine(peer, line);
-            await stream.Stream.Input.CompleteAsync().ConfigureAwait(false);
-            // The peer closed its side: close ours once the queued lines are out.
-            Forget(stream);
-            stream.Retire();
-            await stream.Writer.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (delay > TimeSpan.Zero)
+                await Task.Delay(delay, _time, peer.Lifetime.Token).ConfigureAwait(false);
+            lock (_gate)
+                peer.MayOpen = true;
+            await OpenIfNoneAsync(peer, peer.Lifetime.Token).ConfigureAwait(false);
         }
-        catch (OversizedMessageException e)
+        catch (Exception e) when (e is not OperationCanceledException || !peer.Lifetime.IsCancellationRequested)
         {
-            Log.EchoGoLineTooLong(_logger, peer, e.Message);
-            Forget(stream);
-            stream.Stream.Reset();
+            Log.EchoGoOpenFailed(_logger, peer.Peer, e.Message);
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        catch (OperationCanceledException)
         {
-            Log.EchoGoStreamEnded(_logger, peer, e.Message);
-            Forget(stream);
-            stream.Stream.Reset();
         }
     }
 
-    private void Forget(EchoGoStream stream)
+    private async Task OpenIfNoneAsync(EchoGoPeer peer, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            if (!_peers.TryGetValue(stream.Stream.RemotePeer, out PeerStreams? streams))
+            if (_disposed || !peer.MayOpen || peer.Opening || peer.Describe().Open > 0
+                || peer.Opened >= MaxOpensPerConnection || _peers.GetValueOrDefault(peer.Peer) != peer)
                 return;
-            if (streams.Active == stream)
-                streams.Active = null;
-            if (streams.Draining == stream)
-                streams.Draining = null;
+            peer.Opening = true;
+            peer.Opened++;
+        }
+        try
+        {
+            using CancellationTokenSource both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, peer.Lifetime.Token);
+            P2PStream stream = await _host.OpenStreamAsync(peer.Peer, EchoGoLine.ProtocolId, both.Token).ConfigureAwait(false);
+            long usableAt = _time.GetTimestamp() + (long)(_options.Settle.TotalSeconds * _time.TimestampFrequency);
+            _tasks.Track(RunAsync(peer, new EchoGoStream(stream, outbound: true, usableAt), stream.Connection.Closed));
+        }
+        finally
+        {
+            lock (_gate)
+                peer.Opening = false;
+        }
+    }
+
+    private async Task RunAsync(EchoGoPeer peer, EchoGoStream stream, CancellationToken cancellationToken)
+    {
+        string direction = stream.Outbound ? "outbound" : "inbound";
+        if (peer.Add(stream))
+            Interlocked.Increment(ref _crossings);
+        Log.EchoGoStreamOpened(_logger, peer.Peer, direction);
+        using CancellationTokenSource lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token,
+            peer.Lifetime.Token);
+        try
+        {
+            while (await EchoGoLineReader.ReadLineAsync(stream.Stream.Input, lifetime.Token).ConfigureAwait(false) is { } line)
+                _onLine(peer.Peer, line);
+            Log.EchoGoStreamEnded(_logger, peer.Peer, direction, "closed by the peer");
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            Log.EchoGoStreamEnded(_logger, peer.Peer, direction, e.Message);
+        }
+        // Never closed or reset here: our side stays open until the connection goes. A stream that went
+        // with a duplicate connection the host closed counts too: the peer is still connected.
+        if (peer.Remove(stream) == 0 && !peer.Lifetime.IsCancellationRequested && !_stopping.IsCancellationRequested)
+            _tasks.Track(ReopenAsync(peer));
+    }
+
+    /// <summary>The peer's last stream ended while the connection lives: after a moment, open ours (if we may).</summary>
+    private async Task ReopenAsync(EchoGoPeer peer)
+    {
+        try
+        {
+            await Task.Delay(_options.Settle, _time, peer.Lifetime.Token).ConfigureAwait(false);
+            await OpenIfNoneAsync(peer, peer.Lifetime.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !peer.Lifetime.IsCancellationRequested)
+        {
+            Log.EchoGoOpenFailed(_logger, peer.Peer, e.Message);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        Task[] readers;
-        List<EchoGoStream> streams = [];
+        EchoGoPeer[] peers;
         lock (_gate)
         {
             if (_disposed)
                 return;
             _disposed = true;
-            readers = [.. _readers];
-            foreach (PeerStreams peer in _peers.Values)
-            {
-                if (peer.Active is { } active)
-                    streams.Add(active);
-                if (peer.Draining is { } draining)
-                    streams.Add(draining);
-            }
+            peers = [.. _peers.Values];
             _peers.Clear();
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
-        foreach (EchoGoStream stream in streams)
-            stream.Retire();
-        await Task.WhenAll([.. readers, .. streams.Select(s => s.Writer)]).WaitAsync(TimeSpan.FromSeconds(5))
-            .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        foreach (EchoGoPeer peer in peers)
+            await peer.Lifetime.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_tasks.Snapshot()).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 }

@@ -814,70 +814,91 @@ if (node.services.pubsub != null) {
 // Rooms (needs GOSSIPSUB=1): a room is the topic `chat-room:<room>` carrying the JSON object
 // {"Message","SenderID","SenderNick"}; `chatPublish` sends one, and every message on a chat-room
 // topic is reported parsed as a `chat:message` event.
-// echo-go (ECHO_GO=1, or ECHO_GO=open to also open a stream to every peer that announces the
-// protocol, as echo-go does on connect): lines `name|text\n` on `/echo-go/chat/1.0.0`. Like echo-go,
-// this peer knows no tie-break: it reads every stream, writes to the newest one still writable,
-// and closes its side of a stream once the remote closed its own.
+// echo-go (ECHO_GO=1): lines `name|text\n` on `/echo-go/chat/1.0.0`, handled by the rules of the real
+// echo-go program, which knows no tie-break:
+// (1) it opens a stream only from its own dial (`echoGoDial`, like its argv or an mDNS find) and
+//     stores it for the peer, replacing any stored one;
+// (2) an inbound stream that arrives while it has one stored for that peer is closed at once, unread;
+//     otherwise it is stored;
+// (3) when any stream of a peer ends (EOF or reset), it forgets the peer entirely: nothing is stored
+//     and it never opens a new stream by itself.
+// It reads every stream it did not close, and writes only to the stored one.
 
 const ECHO_GO_PROTOCOL = '/echo-go/chat/1.0.0'
 const CHAT_TOPIC_PREFIX = 'chat-room:'
+const ECHO_GO_KEPT_LINES = 10_000
 const echoGoMode = (env.ECHO_GO ?? '').trim().toLowerCase()
-const echoGoPeers = new Map()   // peer id -> [{ stream, direction, writable }]
+const echoGoStored = new Map()     // peer id -> { stream, direction }
+const echoGoReceived = new Map()   // peer id -> lines received from it (all streams), oldest first
+const echoGoForgotten = new Map()  // peer id -> how many times rule 3 forgot it
+const echoGoRefused = new Map()    // peer id -> inbound streams closed by rule 2
 
-function trackEchoGo (stream, remotePeer, direction) {
+function count (map, key) {
+  map.set(key, (map.get(key) ?? 0) + 1)
+}
+
+function readEchoGo (stream, remotePeer, direction) {
   const key = remotePeer.toString()
-  const entry = { stream, direction, writable: true }
-  if (!echoGoPeers.has(key)) echoGoPeers.set(key, [])
-  echoGoPeers.get(key).push(entry)
-  emit('echoGo:stream', { peerId: key, direction })
   const decoder = new TextDecoder()
   let pending = ''
+  let ended = false
+  const addLine = (line) => {
+    let lines = echoGoReceived.get(key)
+    if (lines == null) echoGoReceived.set(key, lines = [])
+    lines.push(line)
+    if (lines.length > ECHO_GO_KEPT_LINES) lines.shift()
+    emit('echoGo:line', { peerId: key, direction, line })
+  }
   const flushLines = () => {
     let newline
     while ((newline = pending.indexOf('\n')) >= 0) {
-      emit('echoGo:line', { peerId: key, direction, line: pending.slice(0, newline) })
+      addLine(pending.slice(0, newline))
       pending = pending.slice(newline + 1)
     }
+  }
+  const onEnd = (why) => {
+    if (ended) return
+    ended = true
+    pending += decoder.decode()
+    flushLines()
+    if (pending !== '') addLine(pending)
+    pending = ''
+    // Rule 3: any stream of the peer ending forgets the peer.
+    echoGoStored.delete(key)
+    count(echoGoForgotten, key)
+    emit('echoGo:forgot', { peerId: key, direction, why })
   }
   stream.addEventListener('message', (evt) => {
     for (const chunk of chunksOf(evt.data)) pending += decoder.decode(chunk.subarray(), { stream: true })
     flushLines()
   })
-  const onRemoteEnd = () => {
-    if (!entry.writable) return
-    pending += decoder.decode()
-    flushLines()
-    if (pending !== '') emit('echoGo:line', { peerId: key, direction, line: pending })
-    pending = ''
-    entry.writable = false
-    stream.close().catch((err) => stream.abort(err))
-  }
-  // 'end' waits for buffered data to be read; 'remoteCloseWrite' is the remote's half-close itself.
-  stream.addEventListener('end', onRemoteEnd)
-  stream.addEventListener('remoteCloseWrite', onRemoteEnd)
-  stream.addEventListener('close', () => {
-    entry.writable = false
-    const list = echoGoPeers.get(key) ?? []
-    const at = list.indexOf(entry)
-    if (at >= 0) list.splice(at, 1)
-    if (list.length === 0) echoGoPeers.delete(key)
-    emit('echoGo:closed', { peerId: key, direction })
-  })
-  // The remote may have half-closed before these listeners existed (e.g. during negotiation).
-  if (stream.remoteWriteStatus === 'closed' || stream.readableEnded) onRemoteEnd()
+  stream.addEventListener('remoteCloseWrite', () => onEnd('eof'))
+  stream.addEventListener('end', () => onEnd('eof'))
+  stream.addEventListener('close', (evt) => onEnd(evt.error != null ? `error: ${errorText(evt.error)}` : 'closed'))
+  // The stream may have ended before these listeners existed (e.g. its connection closed during the open).
+  if (stream.status !== 'open') onEnd(stream.status)
+  else if (stream.remoteWriteStatus === 'closed' || stream.readableEnded) onEnd('eof')
 }
 
-if (echoGoMode === '1' || echoGoMode === 'open') {
-  await node.handle(ECHO_GO_PROTOCOL, (stream, connection) => trackEchoGo(stream, connection.remotePeer, 'inbound'))
-  if (echoGoMode === 'open') {
-    node.addEventListener('peer:identify', (evt) => {
-      const { peerId, protocols } = evt.detail
-      if (!protocols.includes(ECHO_GO_PROTOCOL)) return
-      node.dialProtocol(peerId, ECHO_GO_PROTOCOL).then(
-        (stream) => trackEchoGo(stream, peerId, 'outbound'),
-        (err) => log(`echo-go open to ${peerId} failed: ${errorText(err)}`))
-    })
-  }
+function storeEchoGo (stream, remotePeer, direction) {
+  echoGoStored.set(remotePeer.toString(), { stream, direction })
+  emit('echoGo:stream', { peerId: remotePeer.toString(), direction })
+}
+
+if (echoGoMode === '1') {
+  await node.handle(ECHO_GO_PROTOCOL, (stream, connection) => {
+    const key = connection.remotePeer.toString()
+    if (echoGoStored.has(key)) {
+      // Rule 2: closed at once, unread (what arrives later is discarded).
+      count(echoGoRefused, key)
+      emit('echoGo:refused', { peerId: key })
+      stream.closeRead().catch(() => {})
+      stream.close().catch((err) => stream.abort(err))
+      return
+    }
+    storeEchoGo(stream, connection.remotePeer, 'inbound')
+    readEchoGo(stream, connection.remotePeer, 'inbound')
+  }, { maxInboundStreams: MAX_STREAMS_PER_TEST_PROTOCOL, maxOutboundStreams: MAX_STREAMS_PER_TEST_PROTOCOL })
 }
 
 if (node.services.pubsub != null) {
@@ -909,27 +930,49 @@ Object.assign(commands, {
     return { recipients: result.recipients.map(String) }
   },
 
-  /** `peer`: opens an echo-go stream to it. */
-  async echoGoOpen (args, signal) {
-    const peerId = peerArg(args)
-    const stream = await node.dialProtocol(peerId, ECHO_GO_PROTOCOL, { signal })
-    trackEchoGo(stream, peerId, 'outbound')
-    return {}
+  /**
+   * `addr`: dials it (reusing a connection to that peer, as go's Connect does) and opens an echo-go
+   * stream, which is stored for the peer (rule 1). Like go-libp2p's NewStream, the open waits for
+   * identify on the connection first, so it meets an open the peer makes when identify tells it we
+   * speak echo-go. Replies `peerId` and `opened`; a failed open is reported as `error`, as echo-go
+   * only logs it.
+   */
+  async echoGoDial (args, signal) {
+    const addr = multiaddr(String(args.addr))
+    const connection = await node.dial(addr, { signal })
+    await waitForIdentify(connection.remotePeer, IDENTIFY_WAIT_MS, signal)
+    try {
+      const stream = await connection.newStream(ECHO_GO_PROTOCOL, { signal, negotiateFully: false })
+      storeEchoGo(stream, connection.remotePeer, 'outbound')
+      readEchoGo(stream, connection.remotePeer, 'outbound')
+      return { peerId: connection.remotePeer.toString(), opened: true }
+    } catch (err) {
+      log(`echo-go open to ${connection.remotePeer} failed: ${errorText(err)}`)
+      return { peerId: connection.remotePeer.toString(), opened: false, error: errorText(err) }
+    }
   },
 
-  /** `peer`, `name`, `text`: writes `name|text\n` on the newest writable echo-go stream to the peer. */
+  /** `peer`, `name`, `text`: writes `name|text\n` on the stream stored for the peer; fails when none is. */
   async echoGoSend (args) {
     const key = peerArg(args).toString()
-    const entry = (echoGoPeers.get(key) ?? []).filter(e => e.writable).at(-1)
-    if (entry == null) throw new Error(`no writable echo-go stream to ${key}`)
-    entry.stream.send(new TextEncoder().encode(`${args.name}|${args.text}\n`))
-    return { direction: entry.direction }
+    const stored = echoGoStored.get(key)
+    if (stored == null) throw new Error(`no echo-go stream stored for ${key}`)
+    stored.stream.send(new TextEncoder().encode(`${args.name}|${args.text}\n`))
+    return { direction: stored.direction }
   },
 
-  /** `peer`: the echo-go streams open with it. */
-  async echoGoStreams (args) {
-    const list = echoGoPeers.get(peerArg(args).toString()) ?? []
-    return { streams: list.map(e => ({ direction: e.direction, writable: e.writable })) }
+  /**
+   * `peer`: the direction of the stream stored for it (null: none), the lines received from it,
+   * and how often it was forgotten (rule 3) and its streams refused (rule 2).
+   */
+  async echoGoState (args) {
+    const key = peerArg(args).toString()
+    return {
+      stored: echoGoStored.get(key)?.direction ?? null,
+      lines: echoGoReceived.get(key) ?? [],
+      forgotten: echoGoForgotten.get(key) ?? 0,
+      refused: echoGoRefused.get(key) ?? 0
+    }
   }
 })
 

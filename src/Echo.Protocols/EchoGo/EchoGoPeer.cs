@@ -1,0 +1,168 @@
+using System.IO.Pipelines;
+using System.Threading.Channels;
+using Echo.Net.Identity;
+using Microsoft.Extensions.Logging;
+
+namespace Echo.Protocols.EchoGo;
+
+/// <summary>
+/// What we know of one connected echo-go peer: its open streams and the queue of lines for it, which
+/// one writer task writes, each line once, to the stream the peer reads.
+/// </summary>
+/// <remarks>
+/// The stream written to is the newest one the peer opened that is still open, else the newest one we
+/// opened once it has settled. A stream the peer closed (or that failed) is never written to again; the
+/// line being written when a write fails goes to the next stream.
+/// </remarks>
+internal sealed class EchoGoPeer
+{
+    /// <summary>Lines queued for a peer with no usable stream or that does not read; more are dropped.</summary>
+    public const int MaxQueuedLines = 256;
+
+    private readonly Lock _gate = new();
+    private readonly List<EchoGoStream> _streams = [];
+    private readonly Channel<byte[]> _lines;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public EchoGoPeer(PeerId peer, TimeProvider time, ILogger logger)
+    {
+        Peer = peer;
+        _time = time;
+        _logger = logger;
+        _lines = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(MaxQueuedLines)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.DropWrite,
+        }, _ => Log.EchoGoLineDropped(_logger, Peer));
+    }
+
+    public PeerId Peer { get; }
+
+    /// <summary>Ends the writer and the peer's timers: its connection is gone.</summary>
+    public CancellationTokenSource Lifetime { get; } = new();
+
+    /// <summary>The writer task, once started.</summary>
+    public Task Writer { get; private set; } = Task.CompletedTask;
+
+    /// <summary>We may open a stream ourselves: we dialed the peer, or the grace for its own stream passed. Guarded by the owner.</summary>
+    public bool MayOpen { get; set; }
+
+    /// <summary>One of our opens is under way. Guarded by the owner.</summary>
+    public bool Opening { get; set; }
+
+    /// <summary>How many streams we opened to it. Guarded by the owner.</summary>
+    public int Opened { get; set; }
+
+    public void StartWriter() => Writer = WriteLoopAsync(Lifetime.Token);
+
+    public void Send(byte[] line) => _lines.Writer.TryWrite(line);
+
+    /// <summary>How many of its streams are open, and which kind lines go to (null: none yet).</summary>
+    public (int Open, bool? SendsOnOutbound, bool HasInbound, bool HasOutbound) Describe()
+    {
+        lock (_gate)
+        {
+            EchoGoStream? target = Target(long.MaxValue);
+            return (_streams.Count, target?.Outbound, _streams.Any(s => !s.Outbound), _streams.Any(s => s.Outbound));
+        }
+    }
+
+    /// <summary>A new open stream; returns true when both kinds are now open (the two opens crossed).</summary>
+    public bool Add(EchoGoStream stream)
+    {
+        lock (_gate)
+        {
+            _streams.Add(stream);
+            Signal();
+            return _streams.Any(s => s.Outbound) && _streams.Any(s => !s.Outbound);
+        }
+    }
+
+    /// <summary>The stream was closed by the peer or failed; returns how many remain open.</summary>
+    public int Remove(EchoGoStream stream)
+    {
+        lock (_gate)
+        {
+            if (_streams.Remove(stream))
+                Signal();
+            return _streams.Count;
+        }
+    }
+
+    private void Signal()
+    {
+        _changed.TrySetResult();
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>The newest open stream the peer opened, else the newest of ours usable at <paramref name="now"/>.</summary>
+    private EchoGoStream? Target(long now)
+    {
+        for (int i = _streams.Count - 1; i >= 0; i--)
+        {
+            if (!_streams[i].Outbound)
+                return _streams[i];
+        }
+        for (int i = _streams.Count - 1; i >= 0; i--)
+        {
+            if (_streams[i].UsableAt <= now)
+                return _streams[i];
+        }
+        return null;
+    }
+
+    private async Task WriteLoopAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            await foreach (byte[] line in _lines.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    EchoGoStream? target;
+                    Task changed;
+                    long? settles = null;
+                    lock (_gate)
+                    {
+                        target = Target(_time.GetTimestamp());
+                        changed = _changed.Task;
+                        if (target is null && _streams.Count > 0)
+                            settles = _streams.Min(s => s.UsableAt);
+                    }
+                    if (target is null)
+                    {
+                        TimeSpan wait = settles is { } at ? _time.GetElapsedTime(_time.GetTimestamp(), at) : Timeout.InfiniteTimeSpan;
+                        if (wait != Timeout.InfiniteTimeSpan && wait < TimeSpan.Zero)
+                            wait = TimeSpan.Zero;
+                        await changed.WaitAsync(wait, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                        cancellationToken.ThrowIfCancellationRequested();
+                        continue;
+                    }
+                    if (await WriteAsync(target, line, cancellationToken).ConfigureAwait(false))
+                        break;
+                    Remove(target);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task<bool> WriteAsync(EchoGoStream target, byte[] line, CancellationToken cancellationToken)
+    {
+        try
+        {
+            FlushResult flushed = await target.Stream.Output.WriteAsync(line, cancellationToken).ConfigureAwait(false);
+            return !flushed.IsCompleted && !flushed.IsCanceled;
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            Log.EchoGoWriteFailed(_logger, Peer, e.Message);
+            return false;
+        }
+    }
+}
