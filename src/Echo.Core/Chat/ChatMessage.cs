@@ -38,4 +38,7 @@ public sealed record ChatMessage(
 
     /// <summary>True when it comes from the history (the store, or another peer's history), not live from the room.</summary>
     public bool FromHistory { get; init; }
+
+    /// <summary>True when the history store failed to keep it: it is shown, but will not be there after a restart.</summary>
+    public bool NotSaved { get; init; }
 }

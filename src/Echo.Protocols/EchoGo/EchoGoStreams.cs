@@ -19,7 +19,7 @@ namespace Echo.Protocols.EchoGo;
 internal sealed class EchoGoStreams : IAsyncDisposable
 {
     private readonly PeerId _local;
-    private readonly Action<PeerId, string> _onLine;
+    private readonly Func<PeerId, string, CancellationToken, ValueTask> _onLine;
     private readonly Action<PeerId> _onFirstStream;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
@@ -38,9 +38,9 @@ internal sealed class EchoGoStreams : IAsyncDisposable
     }
 
     /// <param name="local">Our peer id, for the tie-break.</param>
-    /// <param name="onLine">Called on a stream's reader task with each line (without '\n').</param>
+    /// <param name="onLine">Called on a stream's reader task with each line (without '\n'); the reader reads on when it completes.</param>
     /// <param name="onFirstStream">Called once per connected peer when its first stream is in place.</param>
-    public EchoGoStreams(PeerId local, Action<PeerId, string> onLine, Action<PeerId> onFirstStream, ILogger logger)
+    public EchoGoStreams(PeerId local, Func<PeerId, string, CancellationToken, ValueTask> onLine, Action<PeerId> onFirstStream, ILogger logger)
     {
         _local = local;
         _onLine = onLine;
@@ -186,7 +186,7 @@ internal sealed class EchoGoStreams : IAsyncDisposable
         try
         {
             while (await EchoGoLineReader.ReadLineAsync(stream.Stream.Input, lifetime.Token).ConfigureAwait(false) is { } line)
-                _onLine(peer, line);
+                await _onLine(peer, line, lifetime.Token).ConfigureAwait(false);   // waits while the chat is behind
             await stream.Stream.Input.CompleteAsync().ConfigureAwait(false);
             // The peer closed its side: close ours once the queued lines are out.
             Forget(stream);
