@@ -31,6 +31,7 @@ internal sealed class NetworkEventQueue : ChannelReader<NetworkEvent>
     private readonly int _perSource;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Source> _sources = new(StringComparer.Ordinal);
+    private int _count;
 
     /// <param name="capacity">How many events from peers may wait in all.</param>
     /// <param name="perSource">How many of them may come from one source.</param>
@@ -55,7 +56,7 @@ internal sealed class NetworkEventQueue : ChannelReader<NetworkEvent>
     private readonly record struct Entry(NetworkEvent Event, Source? Source);
 
     /// <summary>How many events wait to be read (peer events included).</summary>
-    public override int Count => _channel.Reader.Count;
+    public override int Count => Volatile.Read(ref _count);
 
     /// <inheritdoc />
     public override bool CanCount => true;
@@ -83,7 +84,10 @@ internal sealed class NetworkEventQueue : ChannelReader<NetworkEvent>
             haveSlot = true;
             await _room.WaitAsync(cancellationToken).ConfigureAwait(false);
             haveRoom = true;
+            Interlocked.Increment(ref _count);
             queued = _channel.Writer.TryWrite(new Entry(networkEvent, slots));   // the reader gives the slots back
+            if (!queued)
+                Interlocked.Decrement(ref _count);
         }
         finally
         {
@@ -99,7 +103,12 @@ internal sealed class NetworkEventQueue : ChannelReader<NetworkEvent>
     }
 
     /// <summary>Queues a peer event at once (never waits, never drops; see the remarks).</summary>
-    public void Post(NetworkEvent networkEvent) => _channel.Writer.TryWrite(new Entry(networkEvent, null));
+    public void Post(NetworkEvent networkEvent)
+    {
+        Interlocked.Increment(ref _count);
+        if (!_channel.Writer.TryWrite(new Entry(networkEvent, null)))
+            Interlocked.Decrement(ref _count);
+    }
 
     /// <summary>No more events: the reader sees the end once it read what is queued.</summary>
     public void Complete() => _channel.Writer.TryComplete();
@@ -109,8 +118,9 @@ internal sealed class NetworkEventQueue : ChannelReader<NetworkEvent>
     {
         if (_channel.Reader.TryRead(out Entry entry))
         {
+            Interlocked.Decrement(ref _count);
             if (entry.Source is { } source)
-                Release(source, room: true);
+                Release(source);
             item = entry.Event;
             return true;
         }
@@ -122,10 +132,9 @@ internal sealed class NetworkEventQueue : ChannelReader<NetworkEvent>
     public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
         _channel.Reader.WaitToReadAsync(cancellationToken);
 
-    private void Release(Source source, bool room)
+    private void Release(Source source)
     {
-        if (room)
-            _room.Release();
+        _room.Release();
         source.Slots.Release();
         Forget(source);
     }
