@@ -47,6 +47,8 @@ internal static class HeadlessEventWriter
             });
             if (message.FromHistory)
                 w.WriteBoolean("history", true);
+            if (message.NotSaved)
+                w.WriteBoolean("notSaved", true);
         }),
         PeerConnectedEvent c => Peer("connected", c.Peer),
         PeerDisconnectedEvent d => Peer("disconnected", d.Peer),
@@ -78,6 +80,8 @@ internal static class HeadlessEventWriter
             w.WriteString("text", m.Text);
             w.WriteString("ts", m.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
             w.WriteString("id", m.Id);
+            if (m.NotSaved)
+                w.WriteBoolean("notSaved", true);
         }),
         DirectDeliveredEvent d => Line(w => { w.WriteString("type", "dm-ack"); w.WriteString("to", d.PeerId); w.WriteString("id", d.Id); }),
         FileOfferEvent o => Line(w =>

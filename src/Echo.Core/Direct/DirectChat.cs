@@ -139,14 +139,14 @@ internal sealed class DirectChat : IAsyncDisposable
             string key = message.PeerId + "/" + message.Id;
             if (problem is not null)
             {
-                receipts[i]?.Refused("the receiver could not save it: " + problem);
                 if (_shownUnsaved.Add(key))
                     _publish(new DirectMessageEvent(message with { NotSaved = true }));
+                receipts[i]?.Refused("the receiver could not save it: " + problem);
                 continue;
             }
-            receipts[i]?.Stored();
             if (added[i] && !_shownUnsaved.Contains(key))
                 _publish(new DirectMessageEvent(message));
+            receipts[i]?.Stored();
         }
     }
 
