@@ -8,8 +8,10 @@ namespace Echo.Cli.Tests;
 /// <summary>
 /// An acknowledged direct message is stored: under a flood from a third peer, when the receiver is
 /// killed right after acknowledging, and on a full disk. Real `echo-chat --headless` processes on
-/// 127.0.0.1; the receiver's history file is read after it stopped.
+/// 127.0.0.1; the receiver's history file is read after it stopped. The floods take every core they
+/// get, so these run alone (after the parallel tests), not beside timing-bound ones.
 /// </summary>
+[Collection(DirectDurabilityCollection.Name)]
 public sealed class DirectDurabilityEndToEndTests : IDisposable
 {
     private readonly DirectoryInfo _temp = Directory.CreateTempSubdirectory("echo-dm-durable-");
@@ -259,4 +261,11 @@ public sealed class DirectDurabilityEndToEndTests : IDisposable
             throw new InvalidOperationException($"{string.Join(' ', command)} failed ({process.ExitCode}): {await stderr}");
         return process.ExitCode;
     }
+}
+
+/// <summary>Runs <see cref="DirectDurabilityEndToEndTests"/> with no other test beside it.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class DirectDurabilityCollection
+{
+    public const string Name = "direct durability (alone)";
 }
