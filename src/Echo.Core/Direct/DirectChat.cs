@@ -24,6 +24,9 @@ internal sealed class DirectChat : IAsyncDisposable
     private readonly string? _notDurable;
     private readonly BoundedIdSet _shownUnsaved = new(4096);
 
+    /// <summary>What the sender of a message we could not store is told.</summary>
+    internal const string NotStored = "the receiver could not store it";
+
     /// <param name="health">Tells the user once when the store fails; messages are then shown marked "not saved".</param>
     /// <param name="notDurable">
     /// Why <paramref name="store"/> does not outlive the process when it stands in for a store on disk
@@ -141,7 +144,7 @@ internal sealed class DirectChat : IAsyncDisposable
             {
                 if (_shownUnsaved.Add(key))
                     _publish(new DirectMessageEvent(message with { NotSaved = true }));
-                receipts[i]?.Refused("the receiver could not save it: " + problem);
+                receipts[i]?.Refused(NotStored);   // the reason stays here: it names our files
                 continue;
             }
             if (added[i] && !_shownUnsaved.Contains(key))
