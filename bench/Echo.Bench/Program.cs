@@ -6,6 +6,7 @@ using Echo.Bench;
 // echo-bench chat [--quick]                 the echo-chat app: start to ready, send to display, idle TUI CPU
 // echo-bench history [--quick]              history: catch-up of missed messages, page loads from a large store
 // echo-bench files [--size MiB] [--runs N] [--dir D]  file transfer (/get) against raw stream throughput (/perf)
+// echo-bench dm [--quick] [--dir D]         acknowledged direct messages per second, stores on disk
 // echo-bench peer                           a C# node driven over stdin/stdout (used by e2e)
 string mode = args.Length > 0 ? args[0] : "e2e";
 string[] rest = args.Length > 0 ? args[1..] : [];
@@ -17,6 +18,7 @@ return mode switch
     "chat" => await ChatBench.RunAsync(rest),
     "history" => await HistoryBench.RunAsync(rest),
     "files" => await FilesBench.RunAsync(rest),
+    "dm" => await DirectBench.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -28,6 +30,6 @@ static int RunMicro(string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|peer");
+    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|dm|peer");
     return 2;
 }

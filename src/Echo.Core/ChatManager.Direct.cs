@@ -19,13 +19,18 @@ public sealed partial class ChatManager
     /// <summary>Where verified downloads are put, or null when the network cannot share files.</summary>
     public string? DownloadsDirectory => _files?.DownloadsDirectory;
 
+    /// <remarks>
+    /// Without a direct store while there is a history store, the history file cannot keep direct
+    /// messages: they are then kept in memory for the session, and arrivals are not acknowledged.
+    /// </remarks>
     private static (DirectChat?, FileTransfers?, PeerDialing?) CreateDirect(IChatNetwork network, ChatOptions options, IDirectStore? store,
-        Action<ChatEvent> publish, Microsoft.Extensions.Logging.ILogger logger)
+        IMessageStore? history, StoreHealth health, Action<ChatEvent> publish, Microsoft.Extensions.Logging.ILogger logger)
     {
         if (network is not IDirectNetwork direct)
             return (null, null, null);
         PeerDialing dialing = new(direct, options.PeerConnectTimeout, publish, logger);
-        return (new DirectChat(direct, store ?? new InMemoryDirectStore(), publish, logger),
+        return (new DirectChat(direct, store ?? new InMemoryDirectStore(), publish, logger, health: health,
+                notDurable: store is null && history is not null ? history.Problem ?? "the history file is read-only" : null),
             new FileTransfers(direct, options.Files, publish, logger, dialing), dialing);
     }
 
@@ -185,13 +190,7 @@ public sealed partial class ChatManager
                 _files?.OnPeerConnected(joined.Peer.PeerId);
                 break;
             case DirectArrived arrived:
-                string nick = ChatLimits.CheckNick(arrived.Envelope.Nick) is null ? arrived.Envelope.Nick : PeerInfo.ShortPeerId(arrived.PeerId);
-                DirectEnvelope envelope = arrived.Envelope with { Nick = nick };
-                LearnDirectNick(arrived.PeerId, nick);
-                if (envelope.Offer is { } offer && _files?.OnOffer(offer, arrived.PeerId, nick, room: null) == true)
-                    Publish(new FileOfferEvent(offer, arrived.PeerId, nick, null));
-                if (_direct is not null && envelope.Text is not null)
-                    await _direct.OnArrivedAsync(arrived.PeerId, envelope, cancellationToken).ConfigureAwait(false);   // stored, then shown
+                await AcceptDirectAsync([arrived], cancellationToken).ConfigureAwait(false);
                 break;
             case RoomFileOffered offered:
                 bool inRoom;
@@ -201,6 +200,34 @@ public sealed partial class ChatManager
                     Publish(new FileOfferEvent(offered.Offer, offered.PeerId, offered.Nick, offered.Room));
                 break;
         }
+    }
+
+    /// <summary>
+    /// Direct messages that arrived together: offers are taken, texts stored in one write and then
+    /// shown; every receipt is settled (stored, or refused with the reason) so the network can answer
+    /// the senders.
+    /// </summary>
+    private async Task AcceptDirectAsync(IReadOnlyList<DirectArrived> batch, CancellationToken cancellationToken)
+    {
+        if (batch.Count == 0)
+            return;
+        if (_direct is null)
+        {
+            foreach (DirectArrived arrived in batch)
+                arrived.Receipt?.Refused(NoDirectNetwork);
+            return;
+        }
+        List<(string, DirectEnvelope, DirectReceipt?)> arrivals = [];
+        foreach (DirectArrived arrived in batch)
+        {
+            string nick = ChatLimits.CheckNick(arrived.Envelope.Nick) is null ? arrived.Envelope.Nick : PeerInfo.ShortPeerId(arrived.PeerId);
+            DirectEnvelope envelope = arrived.Envelope with { Nick = nick };
+            LearnDirectNick(arrived.PeerId, nick);
+            if (envelope.Offer is { } offer && _files?.OnOffer(offer, arrived.PeerId, nick, room: null) == true)
+                Publish(new FileOfferEvent(offer, arrived.PeerId, nick, null));
+            arrivals.Add((arrived.PeerId, envelope, arrived.Receipt));
+        }
+        await _direct.OnArrivedAsync(arrivals, cancellationToken).ConfigureAwait(false);   // stored, then acknowledged and shown
     }
 
     private void LearnDirectNick(string peerId, string nick)

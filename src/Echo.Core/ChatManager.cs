@@ -30,6 +30,7 @@ public sealed partial class ChatManager : IAsyncDisposable
     private readonly Dictionary<string, string> _nicks = new(StringComparer.Ordinal);
     private readonly BoundedIdSet _seen;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly StoreHealth _storeHealth;
     private string _nick;
     private string? _currentRoom;
     private WebUiStartedEvent? _webUi;
@@ -53,7 +54,8 @@ public sealed partial class ChatManager : IAsyncDisposable
         _logger = logger;
         _nick = options.Nick;
         _seen = new BoundedIdSet(options.SeenMessageIds);
-        (_direct, _files, _dialing) = CreateDirect(network, options, directStore, Publish, logger);
+        _storeHealth = new StoreHealth(Publish);
+        (_direct, _files, _dialing) = CreateDirect(network, options, directStore, store, _storeHealth, Publish, logger);
     }
 
     /// <summary>Our peer id.</summary>
@@ -140,7 +142,11 @@ public sealed partial class ChatManager : IAsyncDisposable
         _pump = PumpNetworkEventsAsync(_stopping.Token);
         Log.Started(_logger, _network.LocalPeerId, _nick);
         if (_store?.Problem is { } problem)
+        {
             Publish(new ErrorEvent(problem));
+            if (_store.IsReadOnly)
+                _storeHealth.AlreadyTold();
+        }
         foreach (string room in await SavedRoomsAsync(cancellationToken).ConfigureAwait(false))
         {
             if (room != _options.DefaultRoom)
@@ -401,25 +407,35 @@ public sealed partial class ChatManager : IAsyncDisposable
     {
         ChannelReader<NetworkEvent> events = _network.Events;
         List<ChatMessage> batch = [];
+        List<DirectArrived> directBatch = [];
         try
         {
             while (await events.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (batch.Count < MaxMessageBatch && events.TryRead(out NetworkEvent? networkEvent))
+                while (batch.Count + directBatch.Count < MaxMessageBatch && events.TryRead(out NetworkEvent? networkEvent))
                 {
                     if (networkEvent is MessageArrived arrived)
                     {
                         batch.Add(arrived.Message);
                         continue;
                     }
+                    if (networkEvent is DirectArrived direct)
+                    {
+                        directBatch.Add(direct);   // stored together: one sync for a burst of direct messages
+                        continue;
+                    }
                     await AcceptAsync(batch, cancellationToken).ConfigureAwait(false);
                     batch.Clear();
+                    await AcceptDirectAsync(directBatch, cancellationToken).ConfigureAwait(false);
+                    directBatch.Clear();
                     await ApplyDirectAsync(networkEvent, cancellationToken).ConfigureAwait(false);
                     Apply(networkEvent);
                     ApplyPeers(networkEvent);
                 }
                 await AcceptAsync(batch, cancellationToken).ConfigureAwait(false);
                 batch.Clear();
+                await AcceptDirectAsync(directBatch, cancellationToken).ConfigureAwait(false);
+                directBatch.Clear();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -498,15 +514,21 @@ public sealed partial class ChatManager : IAsyncDisposable
             try
             {
                 toShow = await _store.AddAsync(fresh, cancellationToken).ConfigureAwait(false);
+                _storeHealth.Succeeded();
             }
             catch (MessageStoreException e)
             {
                 Log.HistoryFailed(_logger, e.Message);
-                Publish(new ErrorEvent($"history: {e.Message}"));
+                _storeHealth.Failed(e.Message);   // told once; each message says "not saved"
+                toShow = [.. fresh.Select(m => m with { NotSaved = true })];
             }
             // What the store already had is not shown now, and not marked as seen either: the
             // history sync may have stored it a moment ago, with its HistoryArrived still on the
             // way, and that one must still show it.
+        }
+        else if (_store is not null)
+        {
+            toShow = [.. fresh.Select(m => m with { NotSaved = true })];   // a read-only history keeps nothing new
         }
         lock (_gate)
         {

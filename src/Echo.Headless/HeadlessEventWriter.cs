@@ -49,6 +49,8 @@ internal static class HeadlessEventWriter
                 w.WriteBoolean("history", true);
             if (message.ClockClamped)
                 w.WriteBoolean("clockClamped", true);
+            if (message.NotSaved)
+                w.WriteBoolean("notSaved", true);
         }),
         PeerConnectedEvent c => Peer("connected", c.Peer),
         PeerDisconnectedEvent d => Peer("disconnected", d.Peer),
@@ -80,6 +82,8 @@ internal static class HeadlessEventWriter
             w.WriteString("text", m.Text);
             w.WriteString("ts", m.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
             w.WriteString("id", m.Id);
+            if (m.NotSaved)
+                w.WriteBoolean("notSaved", true);
         }),
         DirectDeliveredEvent d => Line(w => { w.WriteString("type", "dm-ack"); w.WriteString("to", d.PeerId); w.WriteString("id", d.Id); }),
         FileOfferEvent o => Line(w =>

@@ -63,16 +63,16 @@ public sealed partial class Libp2pChatNetwork : IDirectNetwork
     /// <summary>Registers the direct and file handlers (before the host starts, so identify announces them).</summary>
     private void StartDirect()
     {
-        _direct = new DirectProtocol(_host, Post, _logger);
+        _direct = new DirectProtocol(_host, PostAsync, _logger);
         _files = new FileProtocol(_host, () => Offers, _logger);
         _host.SetStreamHandler(DirectProtocol.ProtocolId, _direct.HandleAsync);
         _host.SetStreamHandler(FileProtocol.ProtocolId, _files.HandleAsync);
     }
 
     /// <summary>A room message that carries Echo's file offer also becomes an offer event.</summary>
-    private void PostRoomOffer(string room, string from, string nick, RoomMessage decoded)
+    private async ValueTask PostRoomOfferAsync(string room, string from, string nick, RoomMessage decoded)
     {
         if (decoded.File is { } offer)
-            Post(new RoomFileOffered(room, from, nick, offer));
+            await PostAsync("room:" + room, new RoomFileOffered(room, from, nick, offer), _stopping.Token).ConfigureAwait(false);
     }
 }

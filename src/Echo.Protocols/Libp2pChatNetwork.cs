@@ -24,8 +24,9 @@ namespace Echo.Protocols;
 /// </summary>
 /// <remarks>
 /// It takes ownership of the (not yet started) host and creates the pubsub router; disposing it
-/// disposes both. Host events are turned into network events without blocking: they go through a
-/// bounded channel that drops its oldest event when the chat does not keep up.
+/// disposes both. Nothing is dropped on the way to the chat: what peers send waits for room in a
+/// <see cref="NetworkEventQueue"/> (a flooding peer slows its own streams), and host events are
+/// queued without blocking the host.
 /// </remarks>
 public sealed partial class Libp2pChatNetwork : IChatNetwork
 {
@@ -37,7 +38,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
     private readonly ChatNetworkOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Channel<NetworkEvent> _events;
+    private readonly NetworkEventQueue _events;
     private readonly Lock _gate = new();
     private readonly HashSet<PeerId> _joined = [];
     private readonly Dictionary<string, Room> _rooms = new(StringComparer.Ordinal);
@@ -68,14 +69,10 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         _logger = loggers.CreateLogger<Libp2pChatNetwork>();
         _loggers = loggers;
         _router = new PubsubRouter(host, options.Pubsub, loggers, _time);
-        _echoGo = new EchoGoStreams(host, OnEchoGoLine, OnEchoGoPeer, options.EchoGo, _time, _logger);
-        _events = Channel.CreateBounded<NetworkEvent>(new BoundedChannelOptions(options.EventCapacity)
-        {
-            FullMode = BoundedChannelFullMode.DropOldest,
-            SingleReader = true,
-        }, dropped => Log.EventDropped(_logger, dropped.GetType().Name));
+        _echoGo = new EchoGoStreams(host, OnEchoGoLineAsync, OnEchoGoPeer, options.EchoGo, _time, _logger);
+        _events = new NetworkEventQueue(options.EventCapacity, Math.Clamp(options.EventCapacity / 16, 1, MaxQueuedPerSource));
         if (store is not null)
-            _history = new HistorySync(host, store, options.History, Post, _router.Penalize, _time, _logger);
+            _history = new HistorySync(host, store, options.History, (e, ct) => PostAsync("history", e, ct), _router.Penalize, _time, _logger);
     }
 
     /// <inheritdoc />
@@ -86,7 +83,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         [.. _host.AdvertisedAddresses.Select(a => a.WithPeerId(_host.PeerId).ToString())];
 
     /// <inheritdoc />
-    public ChannelReader<NetworkEvent> Events => _events.Reader;
+    public ChannelReader<NetworkEvent> Events => _events;
 
     internal Libp2pHost Host => _host;
 
@@ -285,10 +282,10 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
                 string from = message.From.ToString();
                 string nick = decoded.SenderNick ?? PeerInfo.ShortPeerId(from);
                 DateTimeOffset received = _time.GetUtcNow();
-                Post(new MessageArrived(MessageClock.Clamp(new ChatMessage(RoomMessageId(message), room, from,
+                await PostAsync("room:" + room, new MessageArrived(MessageClock.Clamp(new ChatMessage(RoomMessageId(message), room, from,
                     nick, decoded.Text, decoded.Timestamp ?? received,
-                    MessageOrigin.Room) { Envelope = SignedRoomMessage.Envelope(message) }, received)));
-                PostRoomOffer(room, from, nick, decoded);
+                    MessageOrigin.Room) { Envelope = SignedRoomMessage.Envelope(message) }, received)), _stopping.Token).ConfigureAwait(false);
+                await PostRoomOfferAsync(room, from, nick, decoded).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -296,7 +293,8 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         }
     }
 
-    private void OnEchoGoLine(PeerId peer, EchoGoReadLine line)
+    /// <summary>A line from an echo-go stream: its reader waits here while the chat is behind (backpressure on that stream).</summary>
+    private async ValueTask OnEchoGoLineAsync(PeerId peer, EchoGoReadLine line, CancellationToken cancellationToken)
     {
         (string? username, string text) = EchoGoLine.Parse(line.Text);
         if (string.IsNullOrWhiteSpace(text))
@@ -312,8 +310,8 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         string nick = name is { Length: > 0 and <= ChatLimits.MaxNickLength } ? name : PeerInfo.ShortPeerId(sender);
         long number = Interlocked.Increment(ref _echoGoLines);
         // The tag keeps ids apart across runs: the history store keeps one message per id.
-        Post(new MessageArrived(new ChatMessage($"{sender}:echo-go:{_echoGoTag}:{number}", _options.DefaultRoom, sender, nick, text,
-            _time.GetUtcNow(), MessageOrigin.EchoGo)));
+        await PostAsync(sender, new MessageArrived(new ChatMessage($"{sender}:echo-go:{_echoGoTag}:{number}", _options.DefaultRoom, sender,
+            nick, text, _time.GetUtcNow(), MessageOrigin.EchoGo)), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -435,11 +433,12 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_options.PingTimeout);
             TimeSpan rtt = await _host.PingAsync(peer, timeout.Token).ConfigureAwait(false);
+            bool joined;
             lock (_gate)
-            {
-                if (_joined.Contains(peer))
-                    Post(new PeerChanged(peer.ToString(), rtt, null));
-            }
+                joined = _joined.Contains(peer);
+            // After the peer left, the chat ignores it: it knows no such peer any more.
+            if (joined)
+                await PostAsync("ping", new PeerChanged(peer.ToString(), rtt, null), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -450,7 +449,15 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         }
     }
 
-    private void Post(NetworkEvent networkEvent) => _events.Writer.TryWrite(networkEvent);
+    /// <summary>How many events one source (a peer, a room) may have waiting for the chat.</summary>
+    private const int MaxQueuedPerSource = 256;
+
+    /// <summary>A peer event from a host callback: queued at once (see <see cref="NetworkEventQueue"/>).</summary>
+    private void Post(NetworkEvent networkEvent) => _events.Post(networkEvent);
+
+    /// <summary>What a peer sent: waits while <paramref name="source"/> or the whole queue is full; never dropped.</summary>
+    private ValueTask PostAsync(string source, NetworkEvent networkEvent, CancellationToken cancellationToken) =>
+        _events.WriteAsync(source, networkEvent, cancellationToken);
 
     private void Track(Task task) => _background.Track(task);
 
@@ -483,6 +490,6 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         await _host.DisposeAsync().ConfigureAwait(false);
         await Task.WhenAll([.. background, .. rooms.Select(r => r.Pump)]).WaitAsync(TimeSpan.FromSeconds(10))
             .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _events.Writer.TryComplete();
+        _events.Complete();
     }
 }

@@ -9,9 +9,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 3100, Level = LogLevel.Debug, Message = "Room message from {Author} on {Topic} rejected: {Reason}")]
     public static partial void RoomMessageRejected(ILogger logger, PeerId author, string topic, string reason);
 
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Network event queue full; dropped the oldest event ({Event})")]
-    public static partial void EventDropped(ILogger logger, string @event);
-
     [LoggerMessage(EventId = 3102, Level = LogLevel.Debug, Message = "Ping to {Peer} failed: {Reason}")]
     public static partial void PingFailed(ILogger logger, PeerId peer, string reason);
 
@@ -53,6 +50,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3130, Level = LogLevel.Debug, Message = "Direct message from {Peer} rejected: {Reason}")]
     public static partial void DirectRejected(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 3157, Level = LogLevel.Warning, Message = "Direct message from {Peer} not accepted: {Reason}")]
+    public static partial void DirectNotAccepted(ILogger logger, PeerId peer, string reason);
 
     [LoggerMessage(EventId = 3131, Level = LogLevel.Information, Message = "Serving file {Id} to {Peer} from offset {Offset}")]
     public static partial void FileServing(ILogger logger, PeerId peer, string id, ulong offset);

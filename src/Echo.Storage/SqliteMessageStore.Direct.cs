@@ -14,22 +14,41 @@ public sealed partial class SqliteMessageStore : IDirectStore
 
     /// <inheritdoc />
     public Task<bool> AddAsync(DirectMessage message, CancellationToken cancellationToken) =>
-        WriteDirect(c =>
+        WriteDirect(c => InsertDirect(c, [message])[0], cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<bool>> AddAllAsync(IReadOnlyList<DirectMessage> messages, CancellationToken cancellationToken) =>
+        WriteDirect(c => InsertDirect(c, messages), cancellationToken);
+
+    private static IReadOnlyList<bool> InsertDirect(SqliteConnection connection, IReadOnlyList<DirectMessage> messages)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT OR IGNORE INTO direct_messages (id, peer, nick, text, ts, outgoing, delivered)
+            VALUES ($id, $peer, $nick, $text, $ts, $outgoing, $delivered)
+            """;
+        SqliteParameter id = command.Parameters.Add("$id", SqliteType.Text);
+        SqliteParameter peer = command.Parameters.Add("$peer", SqliteType.Text);
+        SqliteParameter nick = command.Parameters.Add("$nick", SqliteType.Text);
+        SqliteParameter text = command.Parameters.Add("$text", SqliteType.Text);
+        SqliteParameter ts = command.Parameters.Add("$ts", SqliteType.Integer);
+        SqliteParameter outgoing = command.Parameters.Add("$outgoing", SqliteType.Integer);
+        SqliteParameter delivered = command.Parameters.Add("$delivered", SqliteType.Integer);
+        bool[] added = new bool[messages.Count];
+        for (int i = 0; i < messages.Count; i++)
         {
-            using SqliteCommand command = c.CreateCommand();
-            command.CommandText = """
-                INSERT OR IGNORE INTO direct_messages (id, peer, nick, text, ts, outgoing, delivered)
-                VALUES ($id, $peer, $nick, $text, $ts, $outgoing, $delivered)
-                """;
-            command.Parameters.AddWithValue("$id", message.Id);
-            command.Parameters.AddWithValue("$peer", message.PeerId);
-            command.Parameters.AddWithValue("$nick", message.Nick);
-            command.Parameters.AddWithValue("$text", message.Text);
-            command.Parameters.AddWithValue("$ts", message.Timestamp.ToUnixTimeMilliseconds());
-            command.Parameters.AddWithValue("$outgoing", message.Outgoing ? 1 : 0);
-            command.Parameters.AddWithValue("$delivered", message.Delivered ? 1 : 0);
-            return command.ExecuteNonQuery() == 1;
-        }, cancellationToken);
+            DirectMessage message = messages[i];
+            id.Value = message.Id;
+            peer.Value = message.PeerId;
+            nick.Value = message.Nick;
+            text.Value = message.Text;
+            ts.Value = message.Timestamp.ToUnixTimeMilliseconds();
+            outgoing.Value = message.Outgoing ? 1 : 0;
+            delivered.Value = message.Delivered ? 1 : 0;
+            added[i] = command.ExecuteNonQuery() == 1;
+        }
+        return added;
+    }
 
     /// <inheritdoc />
     public Task MarkDeliveredAsync(string peerId, string id, CancellationToken cancellationToken) =>

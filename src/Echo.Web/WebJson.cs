@@ -87,7 +87,8 @@ internal static class WebJson
         m.Text,
         Time(m.Timestamp),
         m.Id,
-        m.Outgoing && m.Delivered ? true : null);
+        m.Outgoing && m.Delivered ? true : null,
+        m.NotSaved ? true : null);
 
     private static FileJson Offer(string type, FileOffer offer, string? from, string? nick, string? room, string? to) =>
         new(type, offer.Id, offer.Name, offer.Size, offer.Sha256, from, nick, room, to, null, null, null);
@@ -124,7 +125,7 @@ internal static class WebJson
             _ => "room",
         },
         message.FromHistory ? true : null,
-        message.ClockClamped ? true : null);
+        message.ClockClamped ? true : null, message.NotSaved ? true : null);
 
     private static PeerJson Peer(string? change, PeerInfo peer) => new(
         change is null ? null : "peer",
@@ -152,11 +153,12 @@ internal sealed record NoticeJson(string Type, string Text);
 internal sealed record ErrorJson(string Type, string Message);
 
 internal sealed record MessageJson(string Type, string Room, string From, string Nick, string Text, string Ts, string Id, string Origin,
-    bool? History, bool? ClockClamped = null);
+    bool? History, bool? ClockClamped = null, bool? NotSaved = null);
 
 internal sealed record OlderJson(string Type, string Room, MessageJson[] Messages, bool More);
 
-internal sealed record DirectJson(string Type, string? From, string? To, string Nick, string Text, string Ts, string Id, bool? Delivered);
+internal sealed record DirectJson(string Type, string? From, string? To, string Nick, string Text, string Ts, string Id, bool? Delivered,
+    bool? NotSaved = null);
 
 internal sealed record DirectAckJson(string Type, string To, string Id);
 

@@ -15,6 +15,7 @@ internal sealed class EchoChatProcess : IAsyncDisposable
     private readonly List<string> _stderr = [];
     private readonly Task _stdoutPump;
     private readonly bool _ownsDataDirectory;
+    private int _disposed;
 
     private EchoChatProcess(Process process, string dataDirectory, bool ownsDataDirectory)
     {
@@ -239,8 +240,11 @@ internal sealed class EchoChatProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the process (stdin closed, killed if it lingers); a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         try
         {
             if (!_process.HasExited)

@@ -41,10 +41,19 @@ internal sealed class FakeDirectNetwork : IChatNetwork, IDirectNetwork
 
     public bool IsConnected(string peerId) => Connected.GetValueOrDefault(peerId);
 
+    /// <summary>Attempts to send, acknowledged or not, in order.</summary>
+    public ConcurrentQueue<(string PeerId, DirectEnvelope Envelope)> Attempts { get; } = new();
+
+    /// <summary>When set, the peer answers "not accepted" with this reason.</summary>
+    public string? Refuse { get; set; }
+
     public Task SendDirectAsync(string peerId, DirectEnvelope envelope, CancellationToken cancellationToken)
     {
         if (!IsConnected(peerId))
             throw new ChatNetworkException("the peer is not connected");
+        Attempts.Enqueue((peerId, envelope));
+        if (Refuse is { } reason)
+            throw new ChatNetworkException("the peer refused it: " + reason);
         Sent.Enqueue((peerId, envelope));
         return Task.CompletedTask;
     }

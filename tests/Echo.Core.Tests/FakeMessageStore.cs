@@ -19,6 +19,9 @@ internal sealed class FakeMessageStore : IMessageStore
 
     public int Writes { get; private set; }
 
+    /// <summary>When set, writes fail with this reason (a full disk).</summary>
+    public string? FailWrites { get; set; }
+
     public IReadOnlyList<ChatMessage> Stored
     {
         get { lock (_gate) return [.. _messages.Values.OrderBy(HistoryCursor.Of)]; }
@@ -49,6 +52,8 @@ internal sealed class FakeMessageStore : IMessageStore
     {
         WritesStarted.Writer.TryWrite(messages);
         await WritesMayFinish.Task.WaitAsync(cancellationToken);
+        if (FailWrites is { } reason)
+            throw new MessageStoreException(reason);
         lock (_gate)
         {
             Writes++;

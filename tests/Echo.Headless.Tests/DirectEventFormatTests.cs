@@ -1,3 +1,4 @@
+using Echo.Core.Chat;
 using Echo.Core.Direct;
 using Echo.Core.Events;
 using Echo.Core.Files;
@@ -16,6 +17,10 @@ public sealed class DirectEventFormatTests
             """{"type":"dm","from":"12D3KooWBob","nick":"bob","text":"hi","ts":"2023-11-14T22:13:20.123Z","id":"id1"}""" },
         { new DirectMessageEvent(new DirectMessage("id2", Bob, "me", "yo", At, true, false)),
             """{"type":"dm-sent","to":"12D3KooWBob","nick":"me","text":"yo","ts":"2023-11-14T22:13:20.123Z","id":"id2"}""" },
+        { new DirectMessageEvent(new DirectMessage("id3", Bob, "bob", "lost", At, false, true) { NotSaved = true }),
+            """{"type":"dm","from":"12D3KooWBob","nick":"bob","text":"lost","ts":"2023-11-14T22:13:20.123Z","id":"id3","notSaved":true}""" },
+        { new MessageEvent(new ChatMessage("m1", "lobby", Bob, "bob", "lost", At, MessageOrigin.Room) { NotSaved = true }),
+            """{"type":"message","room":"lobby","from":"12D3KooWBob","nick":"bob","text":"lost","ts":"2023-11-14T22:13:20.123Z","id":"m1","origin":"room","notSaved":true}""" },
         { new DirectDeliveredEvent(Bob, "id2"), """{"type":"dm-ack","to":"12D3KooWBob","id":"id2"}""" },
         { new FileOfferEvent(Offer, Bob, "bob", "lobby"),
             """{"type":"file-offer","id":"0123456789abcdef0123456789abcdef","name":"a\u001B.txt","size":42,"sha256":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff","from":"12D3KooWBob","nick":"bob","room":"lobby"}""" },

@@ -43,4 +43,16 @@ public sealed class DirectStoreTests : IDisposable
         Assert.Equal([first with { Delivered = true }, received, second], await reopened.ConversationAsync(Bob, 10, Ct));
         Assert.Equal([received, second], await reopened.ConversationAsync(Bob, 2, Ct));
     }
+
+    [Fact(Timeout = 30_000)]
+    public async Task AddAll_StoresABatchInOneWrite_EachIdOnce()
+    {
+        DirectMessage[] batch = [.. Enumerable.Range(0, 50).Select(i =>
+            new DirectMessage(DirectIds.New(), Bob, "bob", $"m{i}", DateTimeOffset.FromUnixTimeMilliseconds(1000 + i), false, true))];
+        await using SqliteMessageStore store = SqliteMessageStore.Open(DbPath);
+        Assert.True(await store.AddAsync(batch[3], Ct));
+        IReadOnlyList<bool> added = await ((Echo.Core.Ports.IDirectStore)store).AddAllAsync([.. batch, batch[7]], Ct);
+        Assert.Equal([.. batch.Select((_, i) => i != 3), false], added);   // stored before, and twice in the batch: once
+        Assert.Equal(50, (await store.ConversationAsync(Bob, 100, Ct)).Count);
+    }
 }

@@ -27,6 +27,15 @@ public sealed class RenderingTests
     }
 
     [Fact]
+    public void A_message_the_store_could_not_keep_says_not_saved()
+    {
+        DisplayLine line = LineFormatter.Message(Message("12D3KooWBob", "bob", "hi", MessageOrigin.Room) with { NotSaved = true }, Me, Zone);
+        Assert.Equal("14:00:01 <bob> hi [not saved]", line.PlainText);
+        Assert.Contains(line.Spans, s => s.Tone == Tone.Error && s.Text.Contains("not saved", StringComparison.Ordinal));
+        Assert.DoesNotContain("not saved", LineFormatter.Message(Message("12D3KooWBob", "bob", "hi", MessageOrigin.Room), Me, Zone).PlainText);
+    }
+
+    [Fact]
     public void Nick_colour_depends_on_the_peer_id_only_and_spreads()
     {
         int bob = LineFormatter.NickColour("12D3KooWBob");

@@ -42,6 +42,27 @@ public sealed class BrowserDirectAndFilesTests(BrowserFixture browser)
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task AMessageTheStoreCouldNotKeep_ShowsANotSavedBadge()
+    {
+        FakeMessageStore store = new();
+        await using TestWebChat web = await TestWebChat.StartDirectAsync(Ct, store);
+        await using BrowserPage browserPage = await browser.NewPageAsync();
+        IPage page = browserPage.Page;
+        await browserPage.OpenChatAsync(web.Server.Url);
+        web.Network.Inject(new MessageArrived(new ChatMessage($"{Bob}/1", "lobby", Bob, "bob", "kept", DateTimeOffset.UtcNow,
+            MessageOrigin.Room)));
+        await browserPage.WaitForMessageAsync("kept");
+        store.FailWrites = "database or disk is full";
+        web.Network.Inject(new MessageArrived(new ChatMessage($"{Bob}/2", "lobby", Bob, "bob", "lost", DateTimeOffset.UtcNow,
+            MessageOrigin.Room)));
+        await browserPage.WaitForMessageAsync("lost");
+        await page.Locator("#messages li.msg", new PageLocatorOptions { HasTextString = "lost" })
+            .Locator(".badge", new LocatorLocatorOptions { HasTextString = "not saved" }).WaitForAsync();
+        Assert.Equal(1, await CountAsync(page, "#messages li.msg .badge.warn"));   // the saved one has none
+        Assert.Empty(browserPage.Errors);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task ADirectConversation_OpensFromThePeerList_SendsPrivately_AndCountsWhatArrivesUnread()
     {
         await using TestWebChat web = await TestWebChat.StartDirectAsync(Ct);

@@ -44,4 +44,7 @@ public sealed record ChatMessage(
     /// <see cref="Timestamp"/> is when we received it instead (<see cref="MessageClock"/>); faces mark it.
     /// </summary>
     public bool ClockClamped { get; init; }
+
+    /// <summary>True when the history store failed to keep it: it is shown, but will not be there after a restart.</summary>
+    public bool NotSaved { get; init; }
 }

@@ -20,14 +20,29 @@ internal sealed class DirectChat : IAsyncDisposable
     private readonly Dictionary<string, SemaphoreSlim> _sending = new(StringComparer.Ordinal);
     private readonly BackgroundTasks _background = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly StoreHealth _health;
+    private readonly string? _notDurable;
+    private readonly BoundedIdSet _shownUnsaved = new(4096);
 
-    public DirectChat(IDirectNetwork network, IDirectStore store, Action<ChatEvent> publish, ILogger logger, TimeProvider? time = null)
+    /// <summary>What the sender of a message we could not store is told.</summary>
+    internal const string NotStored = "the receiver could not store it";
+
+    /// <param name="health">Tells the user once when the store fails; messages are then shown marked "not saved".</param>
+    /// <param name="notDurable">
+    /// Why <paramref name="store"/> does not outlive the process when it stands in for a store on disk
+    /// that cannot be written (null when it is the configured store): arrivals are then refused, not
+    /// acknowledged, and everything shown is marked "not saved".
+    /// </param>
+    public DirectChat(IDirectNetwork network, IDirectStore store, Action<ChatEvent> publish, ILogger logger, TimeProvider? time = null,
+        StoreHealth? health = null, string? notDurable = null)
     {
         _network = network;
         _store = store;
         _publish = publish;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _health = health ?? new StoreHealth(publish);
+        _notDurable = notDurable;
     }
 
     /// <summary>The store, for views that show a conversation's past.</summary>
@@ -44,30 +59,98 @@ internal sealed class DirectChat : IAsyncDisposable
         }
         catch (MessageStoreException e)
         {
-            _publish(new ErrorEvent($"not sent: the message could not be stored: {e.Message}"));
+            Log.DirectNotStored(_logger, message.Id, peerId, e.Message);
+            _health.Failed(e.Message);
+            message = message with { NotSaved = true };
+            _publish(new DirectMessageEvent(message));
+            await SendUnsavedAsync(message, cancellationToken).ConfigureAwait(false);
             return;
         }
-        _publish(new DirectMessageEvent(message));
+        _publish(new DirectMessageEvent(message with { NotSaved = _notDurable is not null }));
         await FlushAsync(peerId, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Stores and shows a message that arrived (a resent one is shown once).</summary>
-    public async Task OnArrivedAsync(string peerId, DirectEnvelope envelope, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends once a message the store could not keep: there is no outbox entry to retry it from, so
+    /// a failure is the user's to know.
+    /// </summary>
+    private async Task SendUnsavedAsync(DirectMessage message, CancellationToken cancellationToken)
     {
-        if (envelope.Text is null)
-            return;
-        DirectMessage message = new(envelope.Id, peerId, envelope.Nick, envelope.Text, envelope.Timestamp, Outgoing: false, Delivered: true);
-        bool isNew = true;
         try
         {
-            isNew = await _store.AddAsync(message, cancellationToken).ConfigureAwait(false);
+            if (!_network.IsConnected(message.PeerId))
+                throw new ChatNetworkException("the peer is not connected, and the message could not be saved to wait for it");
+            await _network.SendDirectAsync(message.PeerId, new DirectEnvelope(message.Id, message.Nick, message.Timestamp, message.Text, null),
+                cancellationToken).ConfigureAwait(false);
         }
-        catch (MessageStoreException e)
+        catch (ChatNetworkException e)
         {
-            Log.DirectNotStored(_logger, message.Id, peerId, e.Message);   // shown all the same
+            _publish(new ErrorEvent($"not delivered (and not saved, so not retried): {e.Message}"));
+            return;
         }
-        if (isNew)
-            _publish(new DirectMessageEvent(message));
+        _publish(new DirectDeliveredEvent(message.PeerId, message.Id));
+    }
+
+    /// <summary>
+    /// Stores the messages that arrived together in one write, then settles each receipt (so the
+    /// network acknowledges them) and shows each once: a resent one is acknowledged again but not
+    /// shown again. When the store fails, they are refused (their senders keep them and send them
+    /// again) and shown marked "not saved".
+    /// </summary>
+    public async Task OnArrivedAsync(IReadOnlyList<(string PeerId, DirectEnvelope Envelope, DirectReceipt? Receipt)> arrivals,
+        CancellationToken cancellationToken)
+    {
+        List<DirectMessage> messages = [];
+        List<DirectReceipt?> receipts = [];
+        foreach ((string peerId, DirectEnvelope envelope, DirectReceipt? receipt) in arrivals)
+        {
+            if (envelope.Text is null)
+            {
+                receipt?.Stored();
+                continue;
+            }
+            messages.Add(new DirectMessage(envelope.Id, peerId, envelope.Nick, envelope.Text, envelope.Timestamp, Outgoing: false, Delivered: true));
+            receipts.Add(receipt);
+        }
+        if (messages.Count == 0)
+            return;
+        string? problem = _notDurable;
+        IReadOnlyList<bool> added = [];
+        if (problem is null)
+        {
+            try
+            {
+                added = await _store.AddAllAsync(messages, cancellationToken).ConfigureAwait(false);
+                _health.Succeeded();
+            }
+            catch (MessageStoreException e)
+            {
+                Log.DirectNotStored(_logger, messages[0].Id, messages[0].PeerId, e.Message);
+                _health.Failed(e.Message);
+                problem = e.Message;
+            }
+            catch (OperationCanceledException)
+            {
+                foreach (DirectReceipt? receipt in receipts)
+                    receipt?.Refused("the receiver is stopping");
+                throw;
+            }
+        }
+        for (int i = 0; i < messages.Count; i++)
+        {
+            DirectMessage message = messages[i];
+            string key = message.PeerId + "/" + message.Id;
+            if (problem is not null)
+            {
+                if (_shownUnsaved.Add(key))
+                    _publish(new DirectMessageEvent(message with { NotSaved = true }));
+                receipts[i]?.Refused(NotStored);   // the reason stays here: it names our files
+                continue;
+            }
+            if (added[i] && !_shownUnsaved.Contains(key))
+                _publish(new DirectMessageEvent(message));
+            receipts[i]?.Stored();
+        }
     }
 
     /// <summary>A peer connected: what waits in its outbox goes now.</summary>

@@ -15,4 +15,8 @@ public sealed record DirectMessage(
     string Text,
     DateTimeOffset Timestamp,
     bool Outgoing,
-    bool Delivered);
+    bool Delivered)
+{
+    /// <summary>True when the store failed to keep it: it is shown, but will not be there after a restart.</summary>
+    public bool NotSaved { get; init; }
+}

@@ -12,6 +12,18 @@ public interface IDirectStore
     /// <summary>Stores a message; one already stored (same id and peer) is left as it is. Returns true when it was new.</summary>
     Task<bool> AddAsync(DirectMessage message, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores several messages at once (a store on disk does it in one transaction, one sync); for each,
+    /// true when it was new. Either all are stored or, with a <see cref="MessageStoreException"/>, none.
+    /// </summary>
+    async Task<IReadOnlyList<bool>> AddAllAsync(IReadOnlyList<DirectMessage> messages, CancellationToken cancellationToken)
+    {
+        bool[] added = new bool[messages.Count];
+        for (int i = 0; i < messages.Count; i++)
+            added[i] = await AddAsync(messages[i], cancellationToken).ConfigureAwait(false);
+        return added;
+    }
+
     /// <summary>Marks our message <paramref name="id"/> to <paramref name="peerId"/> delivered (it leaves the outbox).</summary>
     Task MarkDeliveredAsync(string peerId, string id, CancellationToken cancellationToken);
 

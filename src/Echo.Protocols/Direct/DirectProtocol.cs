@@ -13,20 +13,25 @@ using Microsoft.Extensions.Logging;
 namespace Echo.Protocols.Direct;
 
 /// <summary>
-/// <c>/echo/dm/1.0.0</c>: one direct message per stream, acknowledged on the same stream. The sender
-/// is the stream's remote peer (proven by the Noise handshake), never a field of the frame.
+/// <c>/echo/dm/1.0.0</c>: one direct message per stream, acknowledged on the same stream once the
+/// chat stored it (accepted), or answered "not accepted" with the reason when it could not. The
+/// sender is the stream's remote peer (proven by the Noise handshake), never a field of the frame.
 /// </summary>
-internal sealed class DirectProtocol(Libp2pHost host, Action<NetworkEvent> post, ILogger logger)
+/// <param name="post">Hands an event to the chat, waiting while the peer's share of the queue is full.</param>
+internal sealed class DirectProtocol(Libp2pHost host, Func<string, NetworkEvent, CancellationToken, ValueTask> post, ILogger logger)
 {
     public const string ProtocolId = "/echo/dm/1.0.0";
 
     /// <summary>A frame's limit: 4 KiB of text and a 16 KiB name fit many times over, even escaped.</summary>
     public const int MaxFrameBytes = 64 * 1024;
 
-    /// <summary>How long one exchange may take: the frame in, the acknowledgement out.</summary>
+    /// <summary>
+    /// How long one exchange may take: the frame in, stored by the chat, the acknowledgement out. A
+    /// frame not stored in time gets no acknowledgement (the stream is reset): its sender keeps it.
+    /// </summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>Serves one inbound stream: reads the frame, hands it to the chat, acknowledges it.</summary>
+    /// <summary>Serves one inbound stream: reads the frame, hands it to the chat, and acknowledges it once stored.</summary>
     public async Task HandleAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -47,10 +52,21 @@ internal sealed class DirectProtocol(Libp2pHost host, Action<NetworkEvent> post,
         if (envelope?.Offer is { } offer)   // the stream's peer is the offerer: its addresses must be its own
             envelope = envelope with { Offer = offer with { Addresses = OfferAddresses.Read(frame.Offer.Addrs, stream.RemotePeer.ToString()) } };
         if (envelope is not null)
-            post(new DirectArrived(stream.RemotePeer.ToString(), envelope));
+        {
+            // The peer's streams wait here while its share of the chat's queue is full; the
+            // acknowledgement waits until the chat stored the message.
+            string peer = stream.RemotePeer.ToString();
+            DirectReceipt receipt = new();
+            await post(peer, new DirectArrived(peer, envelope) { Receipt = receipt }, limit.Token).ConfigureAwait(false);
+            problem = await receipt.Outcome.WaitAsync(limit.Token).ConfigureAwait(false);
+            if (problem is not null)
+                Log.DirectNotAccepted(logger, stream.RemotePeer, problem);
+        }
         else
+        {
             Log.DirectRejected(logger, stream.RemotePeer, problem!);
-        DirectAck ack = new() { Id = frame.Id, Accepted = envelope is not null, Reason = problem ?? "" };
+        }
+        DirectAck ack = new() { Id = frame.Id, Accepted = problem is null, Reason = problem ?? "" };
         await stream.Output.WriteLengthPrefixedAsync(ack.ToByteArray(), limit.Token).ConfigureAwait(false);
         await stream.CompleteOutputAsync().ConfigureAwait(false);
     }

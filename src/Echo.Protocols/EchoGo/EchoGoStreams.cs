@@ -23,7 +23,7 @@ internal sealed class EchoGoStreams : IAsyncDisposable
     /// <summary>Opens per connection, so a peer that keeps closing ours is not asked forever.</summary>
     public const int MaxOpensPerConnection = 4;
 
-    private readonly Action<PeerId, EchoGoReadLine> _onLine;
+    private readonly Func<PeerId, EchoGoReadLine, CancellationToken, ValueTask> _onLine;
     private readonly Action<PeerId> _onSpeaks;
     private readonly EchoGoOptions _options;
     private readonly TimeProvider _time;
@@ -36,9 +36,9 @@ internal sealed class EchoGoStreams : IAsyncDisposable
     private long _crossings;
     private bool _disposed;
 
-    /// <param name="onLine">Called on a stream's reader task with each line.</param>
+    /// <param name="onLine">Called on a stream's reader task with each line; the reader reads on when it completes (backpressure).</param>
     /// <param name="onSpeaks">Called once per connected peer when we learn it speaks echo-go.</param>
-    public EchoGoStreams(Libp2pHost host, Action<PeerId, EchoGoReadLine> onLine, Action<PeerId> onSpeaks, EchoGoOptions options,
+    public EchoGoStreams(Libp2pHost host, Func<PeerId, EchoGoReadLine, CancellationToken, ValueTask> onLine, Action<PeerId> onSpeaks, EchoGoOptions options,
         TimeProvider time, ILogger logger)
     {
         _host = host;
@@ -225,7 +225,7 @@ internal sealed class EchoGoStreams : IAsyncDisposable
         try
         {
             while (await EchoGoLineReader.ReadLineAsync(stream.Stream.Input, lifetime.Token).ConfigureAwait(false) is { } line)
-                _onLine(peer.Peer, line);
+                await _onLine(peer.Peer, line, lifetime.Token).ConfigureAwait(false);   // waits while the chat is behind
             Log.EchoGoStreamEnded(_logger, peer.Peer, direction, "closed by the peer");
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)

@@ -40,7 +40,7 @@ internal sealed class HistorySync
     private readonly Libp2pHost _host;
     private readonly IMessageStore _store;
     private readonly HistorySyncOptions _options;
-    private readonly Action<NetworkEvent> _post;
+    private readonly Func<NetworkEvent, CancellationToken, ValueTask> _post;
     private readonly Action<PeerId> _penalize;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -51,7 +51,7 @@ internal sealed class HistorySync
     private long _bytesReceived;
     private long _bytesSent;
 
-    public HistorySync(Libp2pHost host, IMessageStore store, HistorySyncOptions options, Action<NetworkEvent> post,
+    public HistorySync(Libp2pHost host, IMessageStore store, HistorySyncOptions options, Func<NetworkEvent, CancellationToken, ValueTask> post,
         Action<PeerId> penalize, TimeProvider time, ILogger logger)
     {
         _host = host;
@@ -179,7 +179,7 @@ internal sealed class HistorySync
                 }
                 fetched += added.Count;
                 if (added.Count > 0)
-                    _post(new HistoryArrived(room, added));
+                    await _post(new HistoryArrived(room, added), cancellationToken).ConfigureAwait(false);
                 if (!response.More || _invalid.GetValueOrDefault(peer) >= _options.MaxInvalidPerPeer)
                     break;
                 request = Request(room, after, position);

@@ -32,6 +32,8 @@ internal static class LineFormatter
         spans.Add(new Span(" ", Tone.Text));
         int indent = spans.Sum(s => Columns.Of(s.Text));
         spans.Add(new Span(SafeText.ForDisplay(message.Text), Tone.Text));
+        if (message.NotSaved)
+            spans.Add(new Span(" [not saved]", Tone.Error));
         return new DisplayLine(spans, indent);
     }
 

@@ -106,7 +106,11 @@ internal sealed partial class ChatWindow
         if (!_rooms.Contains(key))
             _rooms.Add(key);
         AddMessage(new ChatMessage(message.Id, key, message.Outgoing ? _manager.LocalPeerId : message.PeerId, message.Nick,
-            message.Text, message.Timestamp, message.Outgoing ? MessageOrigin.Local : MessageOrigin.Room) { FromHistory = fromStore },
+            message.Text, message.Timestamp, message.Outgoing ? MessageOrigin.Local : MessageOrigin.Room)
+            {
+                FromHistory = fromStore,
+                NotSaved = message.NotSaved,
+            },
             countUnread: !fromStore);
         if (message.Outgoing && !message.Delivered && !_peers.Exists(p => p.PeerId == message.PeerId))
         {

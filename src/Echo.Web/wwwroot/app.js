@@ -191,6 +191,11 @@
         body.append(badge, ' ');
       }
       body.append(el('span', 'text', visible(line.text)));
+      if (line.notSaved) {
+        const unsaved = el('span', 'badge warn', 'not saved');
+        unsaved.title = 'the history could not store this message: it will be gone after a restart';
+        body.append(' ', unsaved);
+      }
       if (line.kind === 'dm' && line.outgoing) {
         const tick = el('span', 'delivery', line.delivered ? '✓' : '…');
         tick.title = line.delivered ? 'delivered' : 'waiting for the peer (sent when it is back)';
@@ -402,7 +407,7 @@
   function messageLine(ev) {
     return {
       kind: 'message', id: ev.id, room: ev.room, from: ev.from, nick: ev.nick, text: ev.text, origin: ev.origin,
-      history: ev.history === true, ts: new Date(ev.ts), clockClamped: ev.clockClamped === true,
+      history: ev.history === true, notSaved: ev.notSaved === true, ts: new Date(ev.ts), clockClamped: ev.clockClamped === true,
     };
   }
 
@@ -418,7 +423,7 @@
     const outgoing = ev.type === 'dm-sent';
     return {
       kind: 'dm', id: ev.id, peer: outgoing ? ev.to : ev.from, from: outgoing ? state.peerId : ev.from, nick: ev.nick,
-      text: ev.text, outgoing, delivered: ev.delivered === true, ts: new Date(ev.ts),
+      text: ev.text, outgoing, delivered: ev.delivered === true, notSaved: ev.notSaved === true, ts: new Date(ev.ts),
     };
   }
 

@@ -25,11 +25,29 @@ public sealed class DirectProtocolTests
         await b.ConnectAsync(a.ListenAddresses[0], Ct);
 
         DirectEnvelope sent = new(DirectIds.New(), "bob", DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123), "hi", Offer);
-        await b.SendDirectAsync(a.LocalPeerId, sent, Ct);     // returns once acknowledged
+        Task sending = b.SendDirectAsync(a.LocalPeerId, sent, Ct);     // returns once acknowledged
 
         DirectArrived arrived = await a.Events.NextAsync<DirectArrived>();
         Assert.Equal(b.LocalPeerId, arrived.PeerId);
         Assert.Equal(sent with { Offer = Offer with { Addresses = [b.Host.ListenAddresses[0].ToString()] } }, arrived.Envelope);
+        // No acknowledgement until the chat says the message is stored.
+        await Task.Delay(300, Ct);
+        Assert.False(sending.IsCompleted);
+        arrived.Receipt!.Stored();
+        await sending.WaitAsync(TestNetworks.Wait, Ct);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Direct_TheChatCouldNotStoreIt_TheSenderIsToldWhy()
+    {
+        await using Libp2pChatNetwork a = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork b = await TestNetworks.StartAsync();
+        await b.ConnectAsync(a.ListenAddresses[0], Ct);
+
+        Task sending = b.SendDirectAsync(a.LocalPeerId, new DirectEnvelope(DirectIds.New(), "bob", DateTimeOffset.UtcNow, "hi", null), Ct);
+        (await a.Events.NextAsync<DirectArrived>()).Receipt!.Refused("disk full");
+        ChatNetworkException e = await Assert.ThrowsAsync<ChatNetworkException>(() => sending.WaitAsync(TestNetworks.Wait, Ct));
+        Assert.Contains("disk full", e.Message);
     }
 
     [Fact(Timeout = 30_000)]
