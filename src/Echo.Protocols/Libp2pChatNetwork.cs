@@ -110,6 +110,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         if (_history is not null)
             _host.SetStreamHandler(HistorySync.ProtocolId, _history.HandleInboundAsync);
         StartDirect();
+        StartProfile();
         try
         {
             await _host.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -374,6 +375,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
     {
         PeerId peer = connection.RemotePeer;
         _echoGo.OnPeerDisconnected(peer);
+        OnProfilePeerDisconnected(peer);
         lock (_gate)
         {
             if (_joined.Remove(peer))
@@ -386,6 +388,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         if (_options.OpenEchoGoOnIdentify && info.Supports(EchoGoLine.ProtocolId) && !connection.IsClosed)
             Track(OpenEchoGoQuietlyAsync(connection.RemotePeer));
         OnEchoGoPeer(connection.RemotePeer);
+        OnProfilePeerIdentified(connection, info);
         if (_history is not null && info.Supports(HistorySync.ProtocolId) && !connection.IsClosed)
         {
             string[] rooms;

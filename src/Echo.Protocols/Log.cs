@@ -60,6 +60,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 3130, Level = LogLevel.Debug, Message = "Direct message from {Peer} rejected: {Reason}")]
     public static partial void DirectRejected(ILogger logger, PeerId peer, string reason);
 
+    [LoggerMessage(EventId = 3140, Level = LogLevel.Debug, Message = "Profile from {Peer} rejected: {Reason}")]
+    public static partial void ProfileRejected(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 3141, Level = LogLevel.Debug, Message = "Profile from {Peer} ignored: sequence {Seq} is not newer than the last one")]
+    public static partial void ProfileStale(ILogger logger, PeerId peer, ulong seq);
+
+    [LoggerMessage(EventId = 3142, Level = LogLevel.Debug, Message = "Profile to {Peer} not sent: {Reason}")]
+    public static partial void ProfileNotSent(ILogger logger, PeerId peer, string reason);
+
     [LoggerMessage(EventId = 3131, Level = LogLevel.Information, Message = "Serving file {Id} to {Peer} from offset {Offset}")]
     public static partial void FileServing(ILogger logger, PeerId peer, string id, ulong offset);
 }

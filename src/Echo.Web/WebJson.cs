@@ -123,7 +123,8 @@ internal static class WebJson
             MessageOrigin.EchoGo => "echo-go",
             _ => "room",
         },
-        message.FromHistory ? true : null);
+        message.FromHistory ? true : null,
+        message.SenderTag);
 
     private static PeerJson Peer(string? change, PeerInfo peer) => new(
         change is null ? null : "peer",
@@ -133,7 +134,8 @@ internal static class WebJson
         peer.Source.ToString().ToLowerInvariant(),
         peer.Nick,
         peer.RoundTrip is { } rtt ? Math.Round(rtt.TotalMilliseconds, 3) : null,
-        peer.IsEchoGo ? true : null);
+        peer.IsEchoGo ? true : null,
+        peer.SharedNick ? PeerInfo.IdTag(peer.PeerId) : null);
 
     private static byte[] Serialize<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
         JsonSerializer.SerializeToUtf8Bytes(value, type);
@@ -150,7 +152,7 @@ internal sealed record NoticeJson(string Type, string Text);
 internal sealed record ErrorJson(string Type, string Message);
 
 internal sealed record MessageJson(string Type, string Room, string From, string Nick, string Text, string Ts, string Id, string Origin,
-    bool? History);
+    bool? History, string? Tag = null);
 
 internal sealed record OlderJson(string Type, string Room, MessageJson[] Messages, bool More);
 
@@ -169,7 +171,8 @@ internal sealed record FileDoneJson(string Type, string Id, string Path, string 
 
 internal sealed record FileErrorJson(string Type, string Id, string Message);
 
-internal sealed record PeerJson(string? Type, string? Event, string PeerId, string Address, string Source, string? Nick, double? RttMs, bool? EchoGo);
+internal sealed record PeerJson(string? Type, string? Event, string PeerId, string Address, string Source, string? Nick, double? RttMs, bool? EchoGo,
+    string? Tag = null);
 
 internal sealed record SnapshotJson(
     string Type,
