@@ -83,13 +83,13 @@ public sealed partial class ChatManager
     }
 
     /// <summary>
-    /// Records <paramref name="nick"/> for <paramref name="peerId"/> (a valid nick only, never our own
-    /// id) and updates the connected peers whose nick or label changed. Returns the previous nick
+    /// Records <paramref name="nick"/> for <paramref name="peerId"/> (never for our own id, nor the
+    /// short id shown for a peer without a nick; views escape whatever a nick holds) and updates the connected peers whose nick or label changed. Returns the previous nick
     /// when it changed ("" when there was none), else null.
     /// </summary>
     private string? LearnNickLocked(string peerId, string nick, NickSource source)
     {
-        if (peerId == _network.LocalPeerId || ChatLimits.CheckNick(nick) is not null || nick == PeerInfo.ShortPeerId(peerId))
+        if (peerId == _network.LocalPeerId || nick.Length is 0 or > ChatLimits.MaxNickLength || nick == PeerInfo.ShortPeerId(peerId))
             return null;
         string? old = _book.Learn(peerId, nick, source);
         if (old is null)
