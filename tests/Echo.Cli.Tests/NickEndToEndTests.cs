@@ -47,6 +47,34 @@ public sealed class NickEndToEndTests
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task AfterARestart_MsgByNick_WorksForAStoredConversation_WhileThePeerIsAway()
+    {
+        DirectoryInfo bobData = Directory.CreateTempSubdirectory("echo-nick-test-");
+        try
+        {
+            string aliceId;
+            await using (EchoChatProcess alice = await EchoChatProcess.StartAsync("alice", [], Ct))
+            {
+                aliceId = alice.PeerId;
+                await using EchoChatProcess bob = await EchoChatProcess.StartAsync("bob", ["--connect", alice.Address], Ct, bobData.FullName);
+                await alice.PeerEventAsync("connected", bob.PeerId, Ct);
+                await alice.SendLineAsync($"/msg {bob.PeerId} remember me");
+                await bob.NextAsync(e => Is(e, "dm") && Text(e, "text") == "remember me", Wait, Ct);
+            }
+
+            // alice is gone; bob starts again and still knows who alice is from the stored conversation.
+            await using EchoChatProcess bobAgain = await EchoChatProcess.StartAsync("bob", [], Ct, bobData.FullName);
+            await bobAgain.SendLineAsync("/msg alice for when you are back");
+            JsonElement queued = await bobAgain.NextAsync(e => Is(e, "dm-sent") || Is(e, "error"), Wait, Ct);
+            Assert.Equal(("dm-sent", aliceId), (Text(queued, "type"), Text(queued, "to")));
+        }
+        finally
+        {
+            bobData.Delete(recursive: true);
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task TwoAlices_AreShownApart_MsgListsThem_AndNickAtTagPicksOne()
     {
         await using EchoChatProcess alice1 = await EchoChatProcess.StartAsync("alice", [], Ct);
