@@ -20,8 +20,12 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
     /// <summary>How long one push may take: the record out, the other side's close back.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How many records a peer may push per minute; more are dropped unread (a nick changes far less often).</summary>
+    public const int MaxRecordsPerMinute = 20;
+
     private readonly Lock _gate = new();
     private readonly Dictionary<PeerId, ulong> _latest = [];
+    private readonly Dictionary<PeerId, (DateTimeOffset Start, int Count)> _rate = [];
     private byte[]? _own;
     private string? _ownNick;
     private ulong _ownSeq;
@@ -51,6 +55,12 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
     {
         using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(Timeout);
+        if (!WithinRate(stream.RemotePeer))
+        {
+            Log.ProfileRejected(logger, stream.RemotePeer, $"more than {MaxRecordsPerMinute} profiles a minute");
+            stream.Reset();
+            return;
+        }
         ProfileRecord record;
         try
         {
@@ -87,11 +97,28 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
         }
     }
 
+    /// <summary>Counts one record of <paramref name="peer"/>; false once it sent <see cref="MaxRecordsPerMinute"/> this minute.</summary>
+    internal bool WithinRate(PeerId peer)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        lock (_gate)
+        {
+            (DateTimeOffset start, int count) = _rate.GetValueOrDefault(peer);
+            if (now - start >= TimeSpan.FromMinutes(1) || now < start)
+                (start, count) = (now, 0);
+            _rate[peer] = (start, count + 1);
+            return count < MaxRecordsPerMinute;
+        }
+    }
+
     /// <summary>Forgets a peer's last sequence number when its last connection closes (its clock may go back across restarts).</summary>
     public void OnDisconnected(PeerId peer)
     {
         lock (_gate)
+        {
             _latest.Remove(peer);
+            _rate.Remove(peer);
+        }
     }
 
     /// <summary>Pushes our record to <paramref name="peer"/>; failures are logged (the peer left, or it does not read).</summary>

@@ -95,6 +95,29 @@ public sealed class ProfileRecordTests
     }
 
     [Fact]
+    public async Task WithinRate_APeerPushingTooOften_IsCutOffUntilTheNextMinute()
+    {
+        await using Libp2pHost host = TestNetworks.NewHost();
+        ManualTime time = new();
+        ProfileProtocol profiles = new(host, time, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+
+        for (int i = 0; i < ProfileProtocol.MaxRecordsPerMinute; i++)
+            Assert.True(profiles.WithinRate(Alice.PeerId));
+        Assert.False(profiles.WithinRate(Alice.PeerId));
+        Assert.True(profiles.WithinRate(Mallory.PeerId));
+
+        time.Now += TimeSpan.FromMinutes(1);
+        Assert.True(profiles.WithinRate(Alice.PeerId));
+    }
+
+    private sealed class ManualTime : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    [Fact]
     public async Task SetNick_SealsANewerRecordForEveryChange()
     {
         await using Libp2pHost host = TestNetworks.NewHost();
