@@ -2,7 +2,7 @@ using System.Text;
 using Echo.Core.Chat;
 using Echo.Net;
 using Echo.Net.Identity;
-using Echo.Net.Record;
+using Echo.Net.Records;
 using Google.Protobuf;
 
 namespace Echo.Protocols.Profile;

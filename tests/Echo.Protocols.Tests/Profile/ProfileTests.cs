@@ -4,7 +4,7 @@ using Echo.Net;
 using Echo.Net.Framing;
 using Echo.Net.Host;
 using Echo.Net.Identity;
-using Echo.Net.Record;
+using Echo.Net.Records;
 using Echo.Protocols.Profile;
 
 namespace Echo.Protocols.Tests.Profile;

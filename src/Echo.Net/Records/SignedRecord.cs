@@ -4,7 +4,7 @@ using Echo.Net.Framing;
 using Echo.Net.Identity;
 using Google.Protobuf;
 
-namespace Echo.Net.Record;
+namespace Echo.Net.Records;
 
 /// <summary>
 /// A payload signed by a peer's identity key in the libp2p signed-envelope format (RFC 0002): the
