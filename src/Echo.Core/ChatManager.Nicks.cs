@@ -89,7 +89,7 @@ public sealed partial class ChatManager
     /// </summary>
     private string? LearnNickLocked(string peerId, string nick, NickSource source)
     {
-        if (peerId == _network.LocalPeerId || nick.Length is 0 or > ChatLimits.MaxNickLength || nick == PeerInfo.ShortPeerId(peerId))
+        if (peerId == _network.LocalPeerId || nick.Length == 0 || nick == PeerInfo.ShortPeerId(peerId))
             return null;
         string? old = _book.Learn(peerId, nick, source);
         if (old is null)
