@@ -69,13 +69,22 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
                 return;
             record = ProfileRecord.Open(bytes, stream.RemotePeer);
         }
-        catch (ProtocolViolationException e)
+        catch (Exception e) when (e is ProtocolViolationException or IOException
+                                  || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            Log.ProfileRejected(logger, stream.RemotePeer, e.Message);
+            // A bad record, a peer that left, or one too slow: it costs this stream only.
+            Log.ProfileRejected(logger, stream.RemotePeer, e is OperationCanceledException ? "no record in time" : e.Message);
             stream.Reset();
             return;
         }
-        await stream.CompleteOutputAsync().ConfigureAwait(false);
+        try
+        {
+            await stream.CompleteOutputAsync().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The sender is gone already; its record is still good.
+        }
         if (Accept(record))
             post(new PeerNickAnnounced(record.Peer.ToString(), record.Nick));
         else
@@ -139,11 +148,15 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
             // The other side closes once it has the record; nothing else may come back.
             await stream.Input.ReadLengthPrefixedAsync(0, ProtocolId, limit.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is ChatNetworkException or IOException or ProtocolViolationException or ObjectDisposedException
-                                  || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            // A background push: whatever went wrong (the peer left, did not read, broke the stream) is only logged.
             stream?.Reset();
             Log.ProfileNotSent(logger, peer, e is OperationCanceledException ? "no answer in time" : e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            stream?.Reset();   // we are stopping
         }
     }
 }
