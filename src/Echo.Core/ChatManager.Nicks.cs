@@ -18,6 +18,19 @@ public sealed partial class ChatManager
 
     private readonly NickBook _book = new(MaxKnownNicks);
 
+    /// <summary>
+    /// How views name <paramref name="peerId"/>: its nick, or <c>nick@tag</c> when another known peer
+    /// uses the same nick; null when no nick is known.
+    /// </summary>
+    public string? LabelOf(string peerId)
+    {
+        lock (_gate)
+        {
+            return _book.NickOf(peerId) is not { } nick ? null
+                : _book.IsShared(peerId, nick) ? $"{nick}@{PeerInfo.IdTag(peerId)}" : nick;
+        }
+    }
+
     /// <summary>Tells the network our nick (before start, and on every change) when it can announce it.</summary>
     private void AnnounceNick(string nick) => (_network as IProfileNetwork)?.AnnounceNick(nick);
 

@@ -172,6 +172,7 @@ public sealed class NickTests : IAsyncLifetime
         await NextAsync<PeerUpdatedEvent>(u => u.Peer.PeerId == Alice1 && u.Peer.SharedNick);
         Assert.Equal("alice@bbbbbbbb", (await NextAsync<PeerUpdatedEvent>(u => u.Peer.PeerId == Alice2 && u.Peer.SharedNick)).Peer.Label);
         Assert.Equal(["alice@aaaaaaaa", "alice@bbbbbbbb"], _manager.Peers.Select(p => p.Label).Order());
+        Assert.Equal(("alice@aaaaaaaa", null), (_manager.LabelOf(Alice1), _manager.LabelOf(Bob)));
 
         _network.Inject(new MessageArrived(Said("m1", Alice2, "alice", "which one am I")));
         ChatMessage shown = (await NextAsync<MessageEvent>()).Message;
