@@ -230,47 +230,6 @@ public sealed partial class ChatManager
         await _direct.OnArrivedAsync(arrivals, cancellationToken).ConfigureAwait(false);   // stored, then acknowledged and shown
     }
 
-    private void LearnDirectNick(string peerId, string nick)
-    {
-        lock (_gate)
-        {
-            if (_nicks.GetValueOrDefault(peerId) == nick)
-                return;
-            _nicks[peerId] = nick;
-            if (_peers.TryGetValue(peerId, out PeerInfo? peer))
-            {
-                _peers[peerId] = peer = peer with { Nick = nick };
-                PublishLocked(new PeerUpdatedEvent(peer));
-            }
-        }
-    }
-
-    /// <summary>
-    /// A peer id for <paramref name="target"/>: a peer id as given, or the one peer (connected first,
-    /// else any we heard from) that uses it as its nick. Publishes the error and returns null otherwise.
-    /// </summary>
-    private string? ResolvePeer(string target)
-    {
-        lock (_gate)
-        {
-            if (_peers.ContainsKey(target) || _nicks.ContainsKey(target))
-                return target;
-            string[] connected = [.. _peers.Values.Where(p => p.Nick == target).Select(p => p.PeerId).Distinct()];
-            string[] candidates = connected.Length > 0 ? connected : [.. _nicks.Where(n => n.Value == target).Select(n => n.Key)];
-            if (candidates.Length == 1)
-                return candidates[0];
-            if (candidates.Length > 1)
-            {
-                PublishLocked(new ErrorEvent($"{SafeText.ForDisplay(target)} is the nick of {candidates.Length} peers; give a peer id"));
-                return null;
-            }
-        }
-        if (LooksLikePeerId(target))
-            return target;
-        Publish(new ErrorEvent($"no peer known as {SafeText.ForDisplay(target)}; give a nick seen in a room, or a peer id"));
-        return null;
-    }
-
     /// <summary>Base58 text of peer-id length (the network checks it properly when it dials).</summary>
     private static bool LooksLikePeerId(string text) =>
         text.Length is >= 40 and <= 128 && text.All(c => char.IsAsciiLetterOrDigit(c) && c is not ('0' or 'O' or 'I' or 'l'));

@@ -63,7 +63,7 @@ public sealed partial class ChatManager
                 return target;
             string[] candidates = [.. known
                 .Where(p => (suffix.Length >= 6 && p.PeerId.EndsWith(suffix, StringComparison.Ordinal))
-                    || (p.Nick ?? _nicks.GetValueOrDefault(p.PeerId)) == target)
+                    || (p.Nick ?? _book.NickOf(p.PeerId)) == target)
                 .Select(p => p.PeerId)
                 .Distinct(StringComparer.Ordinal)];
             if (candidates.Length == 1)
@@ -96,7 +96,7 @@ public sealed partial class ChatManager
                     if (_peers.ContainsKey(remembered.PeerId))
                         break;          // connected again before this schedule was read
                     PeerInfo peer = new(remembered.PeerId, remembered.Address ?? "", PeerSource.Remembered, remembered.LastSeen,
-                        _nicks.GetValueOrDefault(remembered.PeerId), ReconnectAt: remembered.NextDial ?? DateTimeOffset.UtcNow);
+                        _book.NickOf(remembered.PeerId), ReconnectAt: remembered.NextDial ?? DateTimeOffset.UtcNow);
                     _away[peer.PeerId] = peer;
                     PublishLocked(new PeerUpdatedEvent(peer));
                 }

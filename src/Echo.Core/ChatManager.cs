@@ -27,7 +27,6 @@ public sealed partial class ChatManager : IAsyncDisposable
     private readonly List<string> _rooms = [];
     private readonly Dictionary<string, LinkedList<ChatMessage>> _scrollback = new(StringComparer.Ordinal);
     private readonly Dictionary<string, PeerInfo> _peers = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _nicks = new(StringComparer.Ordinal);
     private readonly BoundedIdSet _seen;
     private readonly CancellationTokenSource _stopping = new();
     private readonly StoreHealth _storeHealth;
@@ -98,11 +97,11 @@ public sealed partial class ChatManager : IAsyncDisposable
             return _scrollback.TryGetValue(room, out LinkedList<ChatMessage>? list) ? [.. list] : [];
     }
 
-    /// <summary>The nick a peer last used, if it has said anything.</summary>
+    /// <summary>The nick a peer uses now (announced, or from its messages), if known.</summary>
     public string? NickOf(string peerId)
     {
         lock (_gate)
-            return _nicks.GetValueOrDefault(peerId);
+            return _book.NickOf(peerId);
     }
 
     /// <summary>Where the web UI serves this chat, once it announced itself; a view that starts later shows it from here.</summary>
@@ -138,6 +137,7 @@ public sealed partial class ChatManager : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _started, 1) != 0)
             throw new InvalidOperationException("the chat is already started");
+        await StartNicksAsync(cancellationToken).ConfigureAwait(false);
         await _network.StartAsync(cancellationToken).ConfigureAwait(false);
         _pump = PumpNetworkEventsAsync(_stopping.Token);
         Log.Started(_logger, _network.LocalPeerId, _nick);
@@ -275,7 +275,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     foreach (ChatMessage message in past)
                     {
                         _seen.Add(message.Id);
-                        PublishLocked(new MessageEvent(message));
+                        PublishLocked(new MessageEvent(ShowLocked(message)));
                     }
                 }
             }
@@ -360,6 +360,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             _nick = nick;
             PublishLocked(new NickChangedEvent(old, nick));
         }
+        AnnounceNick(nick);
     }
 
     /// <summary>Ends the chat: every subscriber sees a <see cref="QuitEvent"/> and <see cref="QuitRequested"/> fires.</summary>
@@ -381,9 +382,9 @@ public sealed partial class ChatManager : IAsyncDisposable
         }
         DateTimeOffset now = DateTimeOffset.UtcNow;
         IEnumerable<string> lines = peers.Select(p => p.IsAway
-            ? $"{SafeText.ForDisplay(p.Nick ?? "?"),-16} {p.PeerId}  {p.Address}  away, {p.ReconnectText(now)}" +
+            ? $"{SafeText.ForDisplay(p.Label),-16} {p.PeerId}  {p.Address}  away, {p.ReconnectText(now)}" +
                 $"  (last seen {p.ConnectedSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)})"
-            : $"{SafeText.ForDisplay(p.Nick ?? "?"),-16} {p.PeerId}  {p.Address}  {p.Source.ToString().ToLowerInvariant()}" +
+            : $"{SafeText.ForDisplay(p.Label),-16} {p.PeerId}  {p.Address}  {p.Source.ToString().ToLowerInvariant()}" +
             $"{(p.IsEchoGo ? " echo-go" : "")}  since {p.ConnectedSince.ToLocalTime():HH:mm:ss}" +
             (p.RoundTrip is { } rtt ? $"  {rtt.TotalMilliseconds:0.0} ms" : ""));
         Publish(new NoticeEvent($"{peers.Count} peer(s):\n" + string.Join('\n', lines)));
@@ -455,7 +456,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             case PeerJoined joined:
                 lock (_gate)
                 {
-                    PeerInfo peer = joined.Peer with { Nick = joined.Peer.Nick ?? _nicks.GetValueOrDefault(joined.Peer.PeerId) };
+                    PeerInfo peer = LabelLocked(joined.Peer);
                     _peers[peer.PeerId] = peer;
                     PublishLocked(new PeerConnectedEvent(peer));
                 }
@@ -468,6 +469,9 @@ public sealed partial class ChatManager : IAsyncDisposable
                         PublishLocked(new PeerDisconnectedEvent(peer));
                 }
                 Log.PeerDisconnected(_logger, left.PeerId);
+                break;
+            case PeerNickAnnounced announced:
+                ApplyNickAnnounced(announced);
                 break;
             case PeerChanged changed:
                 lock (_gate)
@@ -532,14 +536,14 @@ public sealed partial class ChatManager : IAsyncDisposable
         }
         lock (_gate)
         {
-            foreach (ChatMessage message in toShow)
+            foreach (ChatMessage stored in toShow)
             {
-                if (!_scrollback.TryGetValue(message.Room, out LinkedList<ChatMessage>? list) || !_seen.Add(message.Id))
+                if (!_scrollback.TryGetValue(stored.Room, out LinkedList<ChatMessage>? list) || !_seen.Add(stored.Id))
                     continue;
+                ChatMessage message = ShowLocked(stored);
                 list.AddLast(message);
                 if (list.Count > _options.ScrollbackPerRoom)
                     list.RemoveFirst();
-                LearnNick(message);
                 PublishLocked(new MessageEvent(message));
             }
         }
@@ -556,7 +560,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             {
                 if (arrived.Room != room || !_seen.Add(arrived.Id))
                     continue;
-                ChatMessage message = arrived.FromHistory ? arrived : arrived with { FromHistory = true };
+                ChatMessage message = ShowLocked(arrived.FromHistory ? arrived : arrived with { FromHistory = true });
                 LinkedListNode<ChatMessage>? after = list.Last;
                 while (after is not null && Compare(after.Value, message) > 0)
                     after = after.Previous;
@@ -621,21 +625,6 @@ public sealed partial class ChatManager : IAsyncDisposable
         finally
         {
             _roomsSaving.Release();
-        }
-    }
-
-    private void LearnNick(ChatMessage message)
-    {
-        if (message.Origin == MessageOrigin.Local || _nicks.GetValueOrDefault(message.SenderId) == message.SenderNick)
-            return;
-        if (_nicks.Count >= _options.SeenMessageIds && !_nicks.ContainsKey(message.SenderId))
-            _nicks.Clear(); // a directory of strangers' nicks only grows this large under a flood; start over
-        _nicks[message.SenderId] = message.SenderNick;
-        if (_peers.TryGetValue(message.SenderId, out PeerInfo? peer))
-        {
-            peer = peer with { Nick = message.SenderNick };
-            _peers[peer.PeerId] = peer;
-            PublishLocked(new PeerUpdatedEvent(peer));
         }
     }
 

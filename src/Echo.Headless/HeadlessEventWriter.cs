@@ -36,6 +36,8 @@ internal static class HeadlessEventWriter
             w.WriteString("room", message.Room);
             w.WriteString("from", message.SenderId);
             w.WriteString("nick", message.SenderNick);
+            if (message.SenderTag is not null)
+                w.WriteString("tag", message.SenderTag);
             w.WriteString("text", message.Text);
             w.WriteString("ts", message.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
             w.WriteString("id", message.Id);
@@ -147,6 +149,8 @@ internal static class HeadlessEventWriter
         w.WriteString("source", peer.Source.ToString().ToLowerInvariant());
         if (peer.Nick is not null)
             w.WriteString("nick", peer.Nick);
+        if (peer.SharedNick)
+            w.WriteString("tag", PeerInfo.IdTag(peer.PeerId));
         if (peer.RoundTrip is { } rtt)
             w.WriteNumber("rttMs", Math.Round(rtt.TotalMilliseconds, 3));
         if (peer.IsEchoGo)

@@ -106,6 +106,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         if (_history is not null)
             _host.SetStreamHandler(HistorySync.ProtocolId, _history.HandleInboundAsync);
         StartDirect();
+        StartProfile();
         try
         {
             await _host.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -362,6 +363,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
     {
         PeerId peer = connection.RemotePeer;
         _echoGo.OnPeerDisconnected(peer);
+        OnProfilePeerDisconnected(peer);
         lock (_gate)
         {
             if (_joined.Remove(peer))
@@ -376,6 +378,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             _echoGo.OnIdentified(connection, _options.OpenEchoGoOnIdentify);
         OnEchoGoPeer(connection.RemotePeer);
         RememberIdentified(connection, info);
+        OnProfilePeerIdentified(connection, info);
         if (_history is not null && info.Supports(HistorySync.ProtocolId) && !connection.IsClosed)
         {
             string[] rooms;

@@ -54,6 +54,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 3157, Level = LogLevel.Warning, Message = "Direct message from {Peer} not accepted: {Reason}")]
     public static partial void DirectNotAccepted(ILogger logger, PeerId peer, string reason);
 
+    [LoggerMessage(EventId = 3160, Level = LogLevel.Debug, Message = "Profile from {Peer} rejected: {Reason}")]
+    public static partial void ProfileRejected(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 3161, Level = LogLevel.Debug, Message = "Profile from {Peer} ignored: sequence {Seq} is not newer than the last one")]
+    public static partial void ProfileStale(ILogger logger, PeerId peer, ulong seq);
+
+    [LoggerMessage(EventId = 3162, Level = LogLevel.Debug, Message = "Profile to {Peer} not sent: {Reason}")]
+    public static partial void ProfileNotSent(ILogger logger, PeerId peer, string reason);
+
     [LoggerMessage(EventId = 3131, Level = LogLevel.Information, Message = "Serving file {Id} to {Peer} from offset {Offset}")]
     public static partial void FileServing(ILogger logger, PeerId peer, string id, ulong offset);
 

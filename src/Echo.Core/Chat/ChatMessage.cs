@@ -36,6 +36,12 @@ public sealed record ChatMessage(
     /// <summary>The message as its author signed it, for the history store and history sync; null for unsigned lines.</summary>
     public SignedEnvelope? Envelope { get; init; }
 
+    /// <summary>The author's id tag when another known peer uses the same nick (set by the chat for the views), else null.</summary>
+    public string? SenderTag { get; init; }
+
+    /// <summary>What faces show as the author: the nick, or <c>nick@tag</c> when another peer uses the same nick.</summary>
+    public string SenderLabel => SenderTag is null ? SenderNick : $"{SenderNick}@{SenderTag}";
+
     /// <summary>True when it comes from the history (the store, or another peer's history), not live from the room.</summary>
     public bool FromHistory { get; init; }
 

@@ -47,6 +47,15 @@ public sealed record PeerInfo(
             ? "reconnecting in " + Math.Max(0, (int)Math.Ceiling((at - now).TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) + "s"
             : null;
 
+    /// <summary>True when another known peer uses the same nick, so faces show <see cref="Label"/> to tell them apart.</summary>
+    public bool SharedNick { get; init; }
+
+    /// <summary>What faces show for the peer: its nick, <c>nick@tag</c> when <see cref="SharedNick"/>, or "?".</summary>
+    public string Label => Nick is null ? "?" : SharedNick ? $"{Nick}@{IdTag(PeerId)}" : Nick;
+
+    /// <summary>The last 8 characters of a peer id: the tag in <c>nick@tag</c>, which /msg accepts.</summary>
+    public static string IdTag(string peerId) => peerId.Length <= 8 ? peerId : peerId[^8..];
+
     /// <summary>The peer id shortened for display: its last 8 characters after an ellipsis.</summary>
     public string ShortId => ShortPeerId(PeerId);
 

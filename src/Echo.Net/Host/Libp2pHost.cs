@@ -66,6 +66,14 @@ public sealed class Libp2pHost : IAsyncDisposable
 
     internal KeyPair IdentityKey => _identity;
 
+    /// <summary>
+    /// Signs <paramref name="payload"/> with this node's identity key as a libp2p signed envelope
+    /// under <paramref name="domain"/> (<see cref="Records.SignedRecord"/>), e.g. a record peers
+    /// verify against our peer id.
+    /// </summary>
+    public byte[] SealRecord(string domain, ReadOnlySpan<byte> payloadType, ReadOnlySpan<byte> payload) =>
+        Records.SignedRecord.Seal(_identity, domain, payloadType, payload);
+
     internal TimeProvider Time { get; }
 
     internal IdentifyProtocol Identify { get; }

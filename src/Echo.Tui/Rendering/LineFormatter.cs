@@ -21,7 +21,7 @@ internal static class LineFormatter
     {
         // "?" after the time: the author's clock was off, this is when it arrived (MessageClock).
         string time = Time(message.Timestamp, zone) + (message.ClockClamped ? "?" : "");
-        string nick = SafeText.ForDisplay(message.SenderNick);
+        string nick = SafeText.ForDisplay(message.SenderLabel);
         bool own = message.Origin == MessageOrigin.Local || message.SenderId == localPeerId;
         List<Span> spans = [new(time + " ", Tone.Time)];
         if (message.Origin == MessageOrigin.EchoGo)
@@ -61,7 +61,7 @@ internal static class LineFormatter
     /// <summary>A peer in the side panel: its nick (or "?") and marker, then its short id, round trip and how it was found.</summary>
     public static (DisplayLine Name, DisplayLine Detail) Peer(PeerInfo peer, DateTimeOffset? now = null)
     {
-        List<Span> name = [new(SafeText.ForDisplay(peer.Nick ?? "?"), Tone.Nick, NickColour(peer.PeerId))];
+        List<Span> name = [new(SafeText.ForDisplay(peer.Label), Tone.Nick, NickColour(peer.PeerId))];
         if (peer.IsEchoGo)
             name.Add(new Span(" [go]", Tone.EchoGo));
         List<Span> detail = [new("  " + SafeText.ForDisplay(PeerInfo.ShortPeerId(peer.PeerId)), Tone.Dim)];

@@ -30,7 +30,7 @@ internal sealed partial class ChatWindow
     }
 
     private string NickOf(string peerId) =>
-        _directNicks.GetValueOrDefault(peerId) ?? _manager.NickOf(peerId) ?? PeerInfo.ShortPeerId(peerId);
+        _manager.LabelOf(peerId) ?? _directNicks.GetValueOrDefault(peerId) ?? PeerInfo.ShortPeerId(peerId);
 
     private string ConversationTitle(string key) =>
         key.StartsWith('@') ? "@" + SafeText.ForDisplay(NickOf(key[1..])) : "#" + SafeText.ForDisplay(key);

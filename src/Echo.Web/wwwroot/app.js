@@ -81,7 +81,12 @@
 
   function peerNick(peerId) {
     const peer = state.peers.get(peerId);
-    return (peer && peer.nick) || state.dmNicks.get(peerId) || shortId(peerId);
+    return (peer && peer.nick && label(peer.nick, peer.tag)) || state.dmNicks.get(peerId) || shortId(peerId);
+  }
+
+  // A nick another peer shares comes with a tag (the end of the peer id): shown as nick@tag.
+  function label(nick, tag) {
+    return tag ? `${nick}@${tag}` : nick;
   }
 
   function size(bytes) {
@@ -181,7 +186,7 @@
       const self = line.kind === 'dm' ? line.outgoing : line.origin === 'self';
       item.className = 'msg' + (self ? ' self' : '') + (line.history ? ' history' : '') + (line.kind === 'dm' ? ' dm' : '');
       item.dataset.id = line.id;
-      const nick = el('span', 'nick', visible(line.nick));
+      const nick = el('span', 'nick', visible(label(line.nick, line.tag)));
       nick.title = line.from;
       nick.style.setProperty('--peer', peerColor(line.from));
       body.append(nick);
@@ -367,7 +372,7 @@
       item.title = `${peer.peerId}\n${peer.address}\nfound: ${peer.source}`;
       const dot = el('span', 'dot');
       dot.style.setProperty('--peer', peerColor(peer.peerId));
-      const nick = el('span', 'nick', visible(peer.nick || '?'));
+      const nick = el('span', 'nick', visible(peer.nick ? label(peer.nick, peer.tag) : '?'));
       if (peer.echoGo) nick.append(el('span', 'badge', 'go'));
       const rtt = el('span', 'rtt', peer.reconnectAt ? reconnectText(peer.reconnectAt)
         : typeof peer.rttMs === 'number' ? peer.rttMs.toFixed(1) + ' ms' : '');
@@ -406,7 +411,7 @@
 
   function messageLine(ev) {
     return {
-      kind: 'message', id: ev.id, room: ev.room, from: ev.from, nick: ev.nick, text: ev.text, origin: ev.origin,
+      kind: 'message', id: ev.id, room: ev.room, from: ev.from, nick: ev.nick, tag: ev.tag, text: ev.text, origin: ev.origin,
       history: ev.history === true, notSaved: ev.notSaved === true, ts: new Date(ev.ts), clockClamped: ev.clockClamped === true,
     };
   }
