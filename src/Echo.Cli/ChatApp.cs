@@ -73,6 +73,8 @@ internal static class ChatApp
                 }
             });
 
+            Log.Starting(loggers.CreateLogger("Echo.Cli"), AgentVersion, key.PeerId.ToString(), settings.DataDirectory,
+                System.Globalization.CultureInfo.CurrentCulture.Name, System.Globalization.CultureInfo.CurrentUICulture.Name);
             Libp2pHost host = new(key, new HostOptions { ListenAddresses = settings.Listen, AgentVersion = AgentVersion }, loggers);
             SqliteMessageStore opened;
             try

@@ -78,7 +78,8 @@ internal sealed class FileLoggerProvider : ILoggerProvider, IAsyncDisposable
         {
             if (!IsEnabled(logLevel))
                 return;
-            string line = $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {Level(logLevel)} {category}[{eventId.Id}] {formatter(state, exception)}";
+            string line = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {Level(logLevel)} {category}[{eventId.Id}] {formatter(state, exception)}");
             provider.Post(exception is null ? line : line + Environment.NewLine + exception);
         }
 

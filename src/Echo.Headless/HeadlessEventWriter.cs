@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Echo.Core.Chat;
@@ -37,7 +38,7 @@ internal static class HeadlessEventWriter
             w.WriteString("from", message.SenderId);
             w.WriteString("nick", message.SenderNick);
             w.WriteString("text", message.Text);
-            w.WriteString("ts", message.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
+            w.WriteString("ts", message.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
             w.WriteString("id", message.Id);
             w.WriteString("origin", message.Origin switch
             {
@@ -76,7 +77,7 @@ internal static class HeadlessEventWriter
             w.WriteString(m.Outgoing ? "to" : "from", m.PeerId);
             w.WriteString("nick", m.Nick);
             w.WriteString("text", m.Text);
-            w.WriteString("ts", m.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
+            w.WriteString("ts", m.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
             w.WriteString("id", m.Id);
         }),
         DirectDeliveredEvent d => Line(w => { w.WriteString("type", "dm-ack"); w.WriteString("to", d.PeerId); w.WriteString("id", d.Id); }),
