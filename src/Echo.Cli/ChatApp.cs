@@ -53,9 +53,10 @@ internal static class ChatApp
             }
             await using FileLoggerProvider? fileLog = openedLog;
             using KeyPair key = openedKey;
+            bool newHistory;
             try
             {
-                PrivateFiles.PrepareDatabase(historyPath);
+                newHistory = PrivateFiles.PrepareDatabase(historyPath);
             }
             catch (StartupException e)
             {
@@ -83,7 +84,17 @@ internal static class ChatApp
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                return await FailAsync($"cannot open history database {historyPath}: {e.Message.ReplaceLineEndings(" ")}");
+                return await FailAsync($"cannot open history database {historyPath}: {PrivateFiles.Reason(e)}");
+            }
+            if (newHistory && !opened.IsAvailable)
+            {
+                // A first start that cannot create its history (the disk filled up meanwhile): stop
+                // rather than run without one, and leave nothing of it behind.
+                string? backup = opened.BackupPath;
+                string reason = opened.Problem ?? "unknown error";
+                await opened.DisposeAsync();
+                PrivateFiles.RemoveNewDatabase(historyPath, backup);
+                return await FailAsync($"cannot create history database {historyPath}: {FirstReason(reason)}");
             }
             // Disposed after the chat (declared before it), so the last messages are written first.
             await using SqliteMessageStore history = opened;
@@ -201,8 +212,16 @@ internal static class ChatApp
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new StartupException($"cannot use data directory {directory}: {e.Message.ReplaceLineEndings(" ")}");
+            throw new StartupException($"cannot use data directory {directory}: {PrivateFiles.Reason(e)}");
         }
+    }
+
+    /// <summary>The cause in a store's problem text ("… cannot be read (the disk is full); …"), or all of it.</summary>
+    private static string FirstReason(string problem)
+    {
+        int open = problem.IndexOf('(', StringComparison.Ordinal);
+        int close = open < 0 ? -1 : problem.IndexOf(')', open);
+        return close > open + 1 ? problem[(open + 1)..close] : problem.ReplaceLineEndings(" ");
     }
 
     /// <summary>The one line a start-up failure prints; exit code 1.</summary>

@@ -48,7 +48,7 @@ internal static class PrivateFiles
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new StartupException($"cannot use data directory {directory}: {e.Message}");
+            throw new StartupException($"cannot use data directory {directory}: {Reason(e)}");
         }
     }
 
@@ -77,38 +77,71 @@ internal static class PrivateFiles
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new StartupException($"cannot use identity key {path}: {OneLine(e.Message)}");
+            throw new StartupException($"cannot use identity key {path}: {Reason(e)}");
         }
     }
 
+    /// <summary>Room a new history database needs for its schema; checked by writing it once.</summary>
+    private const int NewDatabaseRoom = 64 * 1024;
+
     /// <summary>
     /// Makes sure the history database at <paramref name="path"/> is private before SQLite opens it:
-    /// a new one is created empty with mode 0600 (SQLite gives its -wal and -shm the same mode).
+    /// a new one is created empty with mode 0600 (SQLite gives its -wal and -shm the same mode),
+    /// after checking that the disk has room for its schema. True when it was created now.
     /// </summary>
-    /// <exception cref="StartupException">The path is a directory or cannot be created.</exception>
-    public static void PrepareDatabase(string path)
+    /// <exception cref="StartupException">The path is a directory, or the file cannot be created (the disk is full).</exception>
+    public static bool PrepareDatabase(string path)
     {
         if (Directory.Exists(path))
             throw new StartupException($"history database {path} is a directory, not a database; move it away");
-        if (OperatingSystem.IsWindows() || File.Exists(path))
-            return;
+        if (File.Exists(path))
+            return false;
+        FileStreamOptions options = new() { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = OwnerOnly;
         try
         {
-            using FileStream created = new(path, new FileStreamOptions
+            using FileStream created = new(path, options);
+            try
             {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = OwnerOnly,
-            });
+                created.Write(new byte[NewDatabaseRoom]);
+                created.Flush(flushToDisk: true);
+                created.SetLength(0);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                created.Dispose();
+                File.Delete(path);
+                throw new StartupException($"cannot create history database {path}: {Reason(e)}");
+            }
+            return true;
         }
         catch (IOException) when (File.Exists(path))
         {
-            // made between the check and here; it is tightened with the others
+            return false; // made by someone else between the check and here; tightened with the others
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new StartupException($"cannot create history database {path}: {OneLine(e.Message)}");
+            throw new StartupException($"cannot create history database {path}: {Reason(e)}");
         }
+    }
+
+    /// <summary>Removes what a first start left of a history database SQLite could not create.</summary>
+    public static void RemoveNewDatabase(string path, string? backup)
+    {
+        foreach (string? file in (string?[])[path, path + "-wal", path + "-shm", path + "-journal", backup])
+        {
+            if (file is not null && File.Exists(file))
+                File.Delete(file);
+        }
+    }
+
+    /// <summary>What went wrong, in one line, without the path .NET appends to some messages (" : 'path'").</summary>
+    public static string Reason(Exception e)
+    {
+        string message = OneLine(e.Message);
+        int quoted = message.IndexOf(" : '", StringComparison.Ordinal);
+        return quoted > 0 && message.EndsWith('\'') ? message[..quoted] : message;
     }
 
     /// <summary>Creation options for a private file that is appended to (the log).</summary>
