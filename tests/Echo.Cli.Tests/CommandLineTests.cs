@@ -118,6 +118,11 @@ public sealed class CommandLineTests
             Assert.Equal("", stdout);
             Assert.Empty(Directory.EnumerateFileSystemEntries(history));
             Assert.Equal(["history.db", "identity.key", "lock"], Listing(dataDirectory));
+
+            (exit, stdout, stderr) = await EchoChatProcess.RunWithOutputAsync(["history", "--data-dir", dataDirectory], Ct);
+            Assert.Equal(1, exit);
+            AssertOneLine($"echo-chat: history database {history} is a directory, not a database; move it away", stderr);
+            Assert.Equal("", stdout);
         });
     }
 
