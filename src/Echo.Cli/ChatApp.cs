@@ -80,21 +80,13 @@ internal static class ChatApp
             SqliteMessageStore opened;
             try
             {
+                if (newHistory && await CreateHistoryAsync(historyPath) is { } failure)
+                    return await FailAsync($"cannot create history database {historyPath}: {failure}");
                 opened = SqliteMessageStore.Open(historyPath, loggers.CreateLogger("Echo.Storage"));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 return await FailAsync($"cannot open history database {historyPath}: {PrivateFiles.Reason(e)}");
-            }
-            if (newHistory && !opened.IsAvailable)
-            {
-                // A first start that cannot create its history (the disk filled up meanwhile): stop
-                // rather than run without one, and leave nothing of it behind.
-                string? backup = opened.BackupPath;
-                string reason = opened.Problem ?? "unknown error";
-                await opened.DisposeAsync();
-                PrivateFiles.RemoveNewDatabase(historyPath, backup);
-                return await FailAsync($"cannot create history database {historyPath}: {FirstReason(reason)}");
             }
             // Disposed after the chat (declared before it), so the last messages are written first.
             await using SqliteMessageStore history = opened;
@@ -216,12 +208,37 @@ internal static class ChatApp
         }
     }
 
+    /// <summary>
+    /// Creates the schema of a new history database once, quietly: on failure (the disk filled up
+    /// since the room check) returns why and leaves nothing of it behind, so a first start stops
+    /// with one line instead of running without a history.
+    /// </summary>
+    private static async Task<string?> CreateHistoryAsync(string path)
+    {
+        string directory = Path.GetDirectoryName(path)!;
+        HashSet<string> before = [.. Directory.EnumerateFiles(directory)];
+        SqliteMessageStore store = SqliteMessageStore.Open(path);
+        string? problem = store.IsAvailable ? null : store.Problem ?? "unknown error";
+        await store.DisposeAsync();
+        if (problem is null)
+            return null;
+        string name = Path.GetFileName(path);
+        foreach (string file in Directory.EnumerateFiles(directory))
+        {
+            if (!before.Contains(file) && Path.GetFileName(file).StartsWith(name, StringComparison.Ordinal))
+                File.Delete(file);
+        }
+        PrivateFiles.RemoveNewDatabase(path, null);
+        return FirstReason(problem);
+    }
+
     /// <summary>The cause in a store's problem text ("… cannot be read (the disk is full); …"), or all of it.</summary>
     private static string FirstReason(string problem)
     {
-        int open = problem.IndexOf('(', StringComparison.Ordinal);
-        int close = open < 0 ? -1 : problem.IndexOf(')', open);
-        return close > open + 1 ? problem[(open + 1)..close] : problem.ReplaceLineEndings(" ");
+        const string Marker = " cannot be read (";
+        int open = problem.IndexOf(Marker, StringComparison.Ordinal);
+        int close = open < 0 ? -1 : problem.IndexOf(");", open, StringComparison.Ordinal);
+        return close > open + Marker.Length ? problem[(open + Marker.Length)..close] : problem.ReplaceLineEndings(" ");
     }
 
     /// <summary>The one line a start-up failure prints; exit code 1.</summary>
