@@ -50,7 +50,10 @@ internal sealed record ChatSettings(
         return this with { Web = web };
     }
 
-    /// <summary>Reads a TCP port from <paramref name="text"/>; reports a bad one on <paramref name="result"/> as <paramref name="source"/>.</summary>
+    /// <summary>
+    /// Reads a TCP port from <paramref name="text"/>; reports a bad one on <paramref name="result"/>,
+    /// naming it as <paramref name="source"/> (the option or the environment variable).
+    /// </summary>
     public static int ParsePort(System.CommandLine.Parsing.ArgumentResult result, string text, string source)
     {
         if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port)

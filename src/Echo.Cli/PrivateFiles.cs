@@ -66,8 +66,8 @@ internal static class PrivateFiles
             if (!OperatingSystem.IsWindows() && File.Exists(path) && (File.GetUnixFileMode(path) & Others) != 0)
             {
                 string mode = Convert.ToString((int)File.GetUnixFileMode(path), 8).PadLeft(4, '0');
-                throw new StartupException(
-                    $"permissions {mode} for identity key {path} are too open: it must not be readable by others; run: chmod 600 {ShellQuote(path)}");
+                throw new StartupException($"permissions {mode} for identity key {path} are too open: " +
+                                           $"it must not be readable by others; run: chmod 600 {ShellQuote(path)}");
             }
             return KeyFile.LoadOrCreate(path);
         }
