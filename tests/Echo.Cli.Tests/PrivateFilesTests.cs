@@ -100,6 +100,25 @@ public sealed class PrivateFilesTests
         });
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task LooseKeyInAPathWithASpace_TheChmodToRunIsQuoted()
+    {
+        await CommandLineTests.WithDataDirectoryAsync(async root =>
+        {
+            string dataDirectory = Path.Combine(root, "my data");
+            (int created, _, _) = await EchoChatProcess.RunWithOutputAsync(["id", "--data-dir", dataDirectory], Ct);
+            Assert.Equal(0, created);
+            string key = Path.Combine(dataDirectory, "identity.key");
+            File.SetUnixFileMode(key, Private | UnixFileMode.OtherRead);
+
+            (int exit, string stdout, string stderr) = await CommandLineTests.RunNodeAsync(dataDirectory);
+
+            Assert.Equal(1, exit);
+            Assert.EndsWith($"; run: chmod 600 '{key}'", CommandLineTests.AssertOneLine(stderr));
+            Assert.Equal("", stdout);
+        });
+    }
+
     /// <summary>Starts a node that logs to the data directory, says a line and offers a file (so every private file exists).</summary>
     private static async Task<EchoChatProcess> StartWithFilesAsync(string root, string dataDirectory)
     {
