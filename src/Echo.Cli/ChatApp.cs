@@ -26,14 +26,44 @@ internal static class ChatApp
 
     public static async Task<int> RunAsync(ChatSettings settings, CancellationToken cancellationToken)
     {
-        if (!TryLockDataDirectory(settings.DataDirectory, out FileStream? dataLock))
-            return 1;
+        FileStream dataLock;
+        try
+        {
+            PrivateFiles.PrepareDataDirectory(settings.DataDirectory, KeyFileName);
+            dataLock = LockDataDirectory(settings.DataDirectory);
+        }
+        catch (StartupException e)
+        {
+            return await FailAsync(e.Message);
+        }
         using (dataLock)
         {
             // With the TUI on the terminal, logs go to a file only; headless keeps stdout for JSON
             // and reports warnings on stderr.
             string? logFile = settings.LogFile ?? (settings.Headless ? null : Path.Combine(settings.DataDirectory, "echo.log"));
-            await using FileLoggerProvider? fileLog = logFile is null ? null : new FileLoggerProvider(logFile);
+            FileLoggerProvider? openedLog;
+            KeyPair openedKey;
+            string historyPath = Path.Combine(settings.DataDirectory, SqliteMessageStore.FileName);
+            try
+            {
+                openedLog = logFile is null ? null : FileLoggerProvider.Open(logFile);
+                openedKey = PrivateFiles.LoadKey(Path.Combine(settings.DataDirectory, KeyFileName));
+            }
+            catch (StartupException e)
+            {
+                return await FailAsync(e.Message);
+            }
+            await using FileLoggerProvider? fileLog = openedLog;
+            using KeyPair key = openedKey;
+            bool newHistory;
+            try
+            {
+                newHistory = PrivateFiles.PrepareDatabase(historyPath);
+            }
+            catch (StartupException e)
+            {
+                return await FailAsync(e.Message);
+            }
             using ILoggerFactory loggers = LoggerFactory.Create(builder =>
             {
                 builder.SetMinimumLevel(LogLevel.Information);
@@ -46,11 +76,24 @@ internal static class ChatApp
                 }
             });
 
-            using KeyPair key = KeyFile.LoadOrCreate(Path.Combine(settings.DataDirectory, KeyFileName));
+            Log.Starting(loggers.CreateLogger("Echo.Cli"), AgentVersion, key.PeerId.ToString(), settings.DataDirectory,
+                System.Globalization.CultureInfo.CurrentCulture.Name, System.Globalization.CultureInfo.CurrentUICulture.Name);
             Libp2pHost host = new(key, new HostOptions { ListenAddresses = settings.Listen, AgentVersion = AgentVersion }, loggers);
+            SqliteMessageStore opened;
+            try
+            {
+                if (newHistory && await CreateHistoryAsync(historyPath) is { } failure)
+                    return await FailAsync($"cannot create history database {historyPath}: {failure}");
+                opened = SqliteMessageStore.Open(historyPath, loggers.CreateLogger("Echo.Storage"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return await FailAsync($"cannot open history database {historyPath}: {PrivateFiles.Reason(e)}");
+            }
             // Disposed after the chat (declared before it), so the last messages are written first.
-            await using SqliteMessageStore history = SqliteMessageStore.Open(
-                Path.Combine(settings.DataDirectory, SqliteMessageStore.FileName), loggers.CreateLogger("Echo.Storage"));
+            await using SqliteMessageStore history = opened;
+            foreach (string file in (string[])[historyPath, historyPath + "-wal", historyPath + "-shm"])
+                PrivateFiles.Tighten(file);
             Libp2pChatNetwork network = new(host, new ChatNetworkOptions
             {
                 DefaultRoom = settings.Room,
@@ -125,7 +168,18 @@ internal static class ChatApp
 
     public static int PrintId(ChatSettings settings, TextWriter output)
     {
-        using KeyPair key = KeyFile.LoadOrCreate(Path.Combine(settings.DataDirectory, KeyFileName));
+        KeyPair opened;
+        try
+        {
+            PrivateFiles.PrepareDataDirectory(settings.DataDirectory, KeyFileName);
+            opened = PrivateFiles.LoadKey(Path.Combine(settings.DataDirectory, KeyFileName));
+        }
+        catch (StartupException e)
+        {
+            Console.Error.WriteLine($"echo-chat: {e.Message}");
+            return 1;
+        }
+        using KeyPair key = opened;
         output.WriteLine($"peer id: {key.PeerId}");
         foreach (Multiaddr address in settings.Listen)
             output.WriteLine($"listen: {address}");
@@ -136,19 +190,64 @@ internal static class ChatApp
     /// Two instances must never share an identity: the first one to start holds the data directory's
     /// lock file until it exits.
     /// </summary>
-    private static bool TryLockDataDirectory(string directory, out FileStream? handle)
+    /// <exception cref="StartupException">Another echo-chat holds it, or it cannot be created.</exception>
+    private static FileStream LockDataDirectory(string directory)
     {
-        Directory.CreateDirectory(directory);
+        string path = Path.Combine(directory, LockFileName);
+        FileStreamOptions options = new() { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         try
         {
-            handle = new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            return true;
+            return new FileStream(path, options);
         }
-        catch (IOException)
+        catch (IOException) when (File.Exists(path))
         {
-            Console.Error.WriteLine($"echo-chat: {directory} is in use by another echo-chat; give this one another --name or --data-dir");
-            handle = null;
-            return false;
+            throw new StartupException($"{directory} is in use by another echo-chat; give this one another --name or --data-dir");
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StartupException($"cannot use data directory {directory}: {PrivateFiles.Reason(e)}");
+        }
+    }
+
+    /// <summary>
+    /// Creates the schema of a new history database once, quietly: on failure (the disk filled up
+    /// since the room check) returns why and leaves nothing of it behind, so a first start stops
+    /// with one line instead of running without a history.
+    /// </summary>
+    private static async Task<string?> CreateHistoryAsync(string path)
+    {
+        string directory = Path.GetDirectoryName(path)!;
+        HashSet<string> before = [.. Directory.EnumerateFiles(directory)];
+        SqliteMessageStore store = SqliteMessageStore.Open(path);
+        string? problem = store.IsAvailable ? null : store.Problem ?? "unknown error";
+        await store.DisposeAsync();
+        if (problem is null)
+            return null;
+        string name = Path.GetFileName(path);
+        foreach (string file in Directory.EnumerateFiles(directory))
+        {
+            if (!before.Contains(file) && Path.GetFileName(file).StartsWith(name, StringComparison.Ordinal))
+                File.Delete(file);
+        }
+        PrivateFiles.RemoveNewDatabase(path, null);
+        return FirstReason(problem);
+    }
+
+    /// <summary>The cause in a store's problem text ("… cannot be read (the disk is full); …"), or all of it.</summary>
+    private static string FirstReason(string problem)
+    {
+        const string Marker = " cannot be read (";
+        int open = problem.IndexOf(Marker, StringComparison.Ordinal);
+        int close = open < 0 ? -1 : problem.IndexOf(");", open, StringComparison.Ordinal);
+        return close > open + Marker.Length ? problem[(open + Marker.Length)..close] : problem.ReplaceLineEndings(" ");
+    }
+
+    /// <summary>The one line a start-up failure prints; exit code 1.</summary>
+    private static async Task<int> FailAsync(string message)
+    {
+        await Console.Error.WriteLineAsync($"echo-chat: {message}");
+        return 1;
     }
 }

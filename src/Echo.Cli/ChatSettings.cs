@@ -50,6 +50,19 @@ internal sealed record ChatSettings(
         return this with { Web = web };
     }
 
+    /// <summary>
+    /// Reads a TCP port from <paramref name="text"/>; reports a bad one on <paramref name="result"/>,
+    /// naming it as <paramref name="source"/> (the option or the environment variable).
+    /// </summary>
+    public static int ParsePort(System.CommandLine.Parsing.ArgumentResult result, string text, string source)
+    {
+        if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port)
+            && port <= 65535)
+            return port;
+        result.AddError($"{source} {text}: not a TCP port (0 to 65535)");
+        return 0;
+    }
+
     /// <summary>Builds the settings; throws <see cref="ArgumentException"/> naming the bad option.</summary>
     public static ChatSettings Create(int port, string? name, IReadOnlyList<string> listen, IReadOnlyList<string> connect,
         string? room, string? dataDir, bool headless, bool noMdns, string? logFile)

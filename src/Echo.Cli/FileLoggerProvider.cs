@@ -19,11 +19,26 @@ internal sealed class FileLoggerProvider : ILoggerProvider, IAsyncDisposable
     private readonly StreamWriter _file;
     private readonly Task _writer;
 
-    public FileLoggerProvider(string path)
+    private FileLoggerProvider(FileStream file)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        _file = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read));
+        _file = new StreamWriter(file);
         _writer = WriteAsync();
+    }
+
+    /// <summary>Appends to <paramref name="path"/>, created 0600 (an existing one is made private too).</summary>
+    /// <exception cref="StartupException">The file cannot be created or written.</exception>
+    public static FileLoggerProvider Open(string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            PrivateFiles.Tighten(path);
+            return new FileLoggerProvider(new FileStream(path, PrivateFiles.AppendOptions()));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StartupException($"cannot write log file {path}: {e.Message.ReplaceLineEndings(" ")}");
+        }
     }
 
     public ILogger CreateLogger(string categoryName) => _loggers.GetOrAdd(categoryName, name => new FileLogger(name, this));
@@ -63,7 +78,8 @@ internal sealed class FileLoggerProvider : ILoggerProvider, IAsyncDisposable
         {
             if (!IsEnabled(logLevel))
                 return;
-            string line = $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {Level(logLevel)} {category}[{eventId.Id}] {formatter(state, exception)}";
+            string line = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {Level(logLevel)} {category}[{eventId.Id}] {formatter(state, exception)}");
             provider.Post(exception is null ? line : line + Environment.NewLine + exception);
         }
 

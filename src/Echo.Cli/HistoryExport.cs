@@ -23,13 +23,24 @@ internal static class HistoryExport
         TextWriter error, CancellationToken cancellationToken)
     {
         SqliteMessageStore store;
+        string path = Path.Combine(dataDirectory, SqliteMessageStore.FileName);
+        if (Directory.Exists(path))
+        {
+            await error.WriteLineAsync($"echo-chat: history database {path} is a directory, not a database; move it away");
+            return 1;
+        }
         try
         {
-            store = SqliteMessageStore.Open(Path.Combine(dataDirectory, SqliteMessageStore.FileName), mustExist: true);
+            store = SqliteMessageStore.Open(path, mustExist: true);
         }
         catch (MessageStoreException e)
         {
             await error.WriteLineAsync($"echo-chat: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await error.WriteLineAsync($"echo-chat: cannot open history database {path}: {PrivateFiles.Reason(e)}");
             return 1;
         }
         await using (store)

@@ -5,7 +5,8 @@ using Echo.Cli;
 Option<int> port = new("--port")
 {
     Description = "TCP port to listen on, all IPv4 interfaces (0 = any free port) [env: PORT]",
-    DefaultValueFactory = _ => int.TryParse(Environment.GetEnvironmentVariable("PORT"), out int p) ? p : 0,
+    DefaultValueFactory = r => Environment.GetEnvironmentVariable("PORT") is { Length: > 0 } env ? ChatSettings.ParsePort(r, env, "PORT") : 0,
+    CustomParser = r => ChatSettings.ParsePort(r, r.Tokens[0].Value, "--port"),
 };
 Option<string?> name = new("--name")
 {
@@ -91,4 +92,11 @@ history.SetAction(async (parse, ct) =>
     }
     return await HistoryExport.RunAsync(settings.DataDirectory, settings.Room, parse.GetValue(json), from, Console.Out, Console.Error, ct);
 });
-return await root.Parse(args).InvokeAsync();
+ParseResult parsed = root.Parse(args);
+if (CommandLineErrors.Describe(parsed) is { } problem)
+{
+    // One line on stderr, nothing on stdout: a script sees exit code 2 and the reason.
+    await Console.Error.WriteLineAsync($"echo-chat: {problem}");
+    return 2;
+}
+return await parsed.InvokeAsync();

@@ -1,4 +1,5 @@
 using Echo.Core;
+using Echo.Core.Commands;
 using Echo.Core.Events;
 
 namespace Echo.Headless;
@@ -6,7 +7,7 @@ namespace Echo.Headless;
 /// <summary>
 /// The chat without a screen, for bots, scripts and tests: each input line is sent to the current
 /// room, or run as a command when it starts with '/'; the output carries one JSON object per line,
-/// a <c>ready</c> line first. End of input or /quit ends it.
+/// a <c>ready</c> line first. End of input (once the dials it asked for are done) or /quit ends it.
 /// </summary>
 public static class HeadlessChat
 {
@@ -20,6 +21,7 @@ public static class HeadlessChat
         using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, manager.QuitRequested);
         await WriteLineAsync(output, HeadlessEventWriter.Ready(manager.LocalPeerId, manager.ListenAddresses)).ConfigureAwait(false);
         Task writer = WriteEventsAsync(subscription, output, stop.Token);
+        BackgroundTasks dials = new();
         try
         {
             while (!stop.IsCancellationRequested)
@@ -30,14 +32,22 @@ public static class HeadlessChat
                 string? line = await Task.Run(() => input.ReadLine(), CancellationToken.None).WaitAsync(stop.Token).ConfigureAwait(false);
                 if (line is null)
                     break;
-                await manager.SubmitAsync(line, stop.Token).ConfigureAwait(false);
+                // Lines run one after the other ("/join x" then "hi" says hi in x), but a /connect may
+                // take the whole dial timeout: it runs beside them, as in the TUI.
+                if (CommandParser.Parse(line) is ChatCommand.Connect)
+                    dials.Track(manager.SubmitAsync(line, stop.Token));
+                else
+                    await manager.SubmitAsync(line, stop.Token).ConfigureAwait(false);
             }
+            // End of input: the dials still running report how they went before the chat ends.
+            await Task.WhenAll(dials.Snapshot()).WaitAsync(stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
         // Let what the last commands produced reach the output before the caller shuts the chat down.
         await stop.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(dials.Snapshot()).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await writer.ConfigureAwait(false);
         while (subscription.Events.TryRead(out ChatEvent? chatEvent))
         {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Echo.Core.Chat;
@@ -39,7 +40,7 @@ internal static class HeadlessEventWriter
             if (message.SenderTag is not null)
                 w.WriteString("tag", message.SenderTag);
             w.WriteString("text", message.Text);
-            w.WriteString("ts", message.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
+            w.WriteString("ts", message.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
             w.WriteString("id", message.Id);
             w.WriteString("origin", message.Origin switch
             {
@@ -82,7 +83,7 @@ internal static class HeadlessEventWriter
             w.WriteString(m.Outgoing ? "to" : "from", m.PeerId);
             w.WriteString("nick", m.Nick);
             w.WriteString("text", m.Text);
-            w.WriteString("ts", m.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
+            w.WriteString("ts", m.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
             w.WriteString("id", m.Id);
             if (m.NotSaved)
                 w.WriteBoolean("notSaved", true);

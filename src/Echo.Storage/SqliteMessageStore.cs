@@ -347,9 +347,9 @@ public sealed partial class SqliteMessageStore : IMessageStore
     /// <summary>Copies the database and its write-ahead log aside; returns the copy's path.</summary>
     private static string Backup(string path, TimeProvider time)
     {
-        string backup = $"{path}.damaged-{time.GetUtcNow():yyyyMMddHHmmss}";
+        string backup = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{path}.damaged-{time.GetUtcNow():yyyyMMddHHmmss}");
         for (int n = 1; File.Exists(backup); n++)
-            backup = $"{path}.damaged-{time.GetUtcNow():yyyyMMddHHmmss}-{n}";
+            backup = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{path}.damaged-{time.GetUtcNow():yyyyMMddHHmmss}-{n}");
         try
         {
             File.Copy(path, backup);

@@ -204,6 +204,7 @@ internal sealed class ChatSession : IDisposable
     private async Task RunSubmittedAsync(ChatWindow window, CancellationToken cancellationToken)
     {
         await Task.Yield();
+        BackgroundTasks dials = new();
         try
         {
             await foreach (string line in _submitted.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
@@ -211,11 +212,15 @@ internal sealed class ChatSession : IDisposable
                 Task task = SubmitOneAsync(line, window, cancellationToken);
                 if (CommandParser.Parse(line) is not ChatCommand.Connect)
                     await task.ConfigureAwait(false);
+                else
+                    dials.Track(task);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
+        // The dials still running see the same cancellation; the session ends after them.
+        await Task.WhenAll(dials.Snapshot()).ConfigureAwait(false);
     }
 
     private async Task SubmitOneAsync(string line, ChatWindow window, CancellationToken cancellationToken)

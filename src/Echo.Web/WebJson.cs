@@ -101,7 +101,8 @@ internal static class WebJson
             Ts = Time(known.Received),
         };
 
-    private static string Time(DateTimeOffset time) => time.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ");
+    private static string Time(DateTimeOffset time) =>
+        time.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>An error for one page only (a request it sent was malformed).</summary>
     public static byte[] Error(string message) => Serialize(new ErrorJson("error", message), WebJsonContext.Default.ErrorJson);

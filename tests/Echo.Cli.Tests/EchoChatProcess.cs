@@ -66,10 +66,12 @@ internal sealed class EchoChatProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts a headless node and waits for its ready line. By default it listens on 127.0.0.1 with
-    /// mDNS off; <paramref name="networkNamespace"/> runs it in that namespace (`ip netns exec`).
+    /// mDNS off; <paramref name="networkNamespace"/> runs it in that namespace (`ip netns exec`);
+    /// <paramref name="environment"/> adds or replaces environment variables (LANG, LC_ALL…).
     /// </summary>
     public static async Task<EchoChatProcess> StartAsync(string name, IEnumerable<string> extraArgs, CancellationToken cancellationToken,
-        string? dataDirectory = null, string? networkNamespace = null, bool mdns = false, string listen = "/ip4/127.0.0.1/tcp/0")
+        string? dataDirectory = null, string? networkNamespace = null, bool mdns = false, string listen = "/ip4/127.0.0.1/tcp/0",
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         bool owns = dataDirectory is null;
         dataDirectory ??= Directory.CreateTempSubdirectory("echo-cli-test-").FullName;
@@ -80,6 +82,8 @@ internal sealed class EchoChatProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
+            start.Environment[key] = value;
         string[] prefix = networkNamespace is null ? [] : ["netns", "exec", networkNamespace, "dotnet"];
         foreach (string arg in (string[])[.. prefix, ExecutablePath, "--headless", .. (mdns ? (string[])[] : ["--no-mdns"]), "--name", name,
                      "--listen", listen, "--data-dir", dataDirectory, .. extraArgs])
@@ -110,7 +114,7 @@ internal sealed class EchoChatProcess : IAsyncDisposable
 
     /// <summary>Runs echo-chat with <paramref name="args"/> and no input until it exits; returns its exit code, stdout and stderr.</summary>
     public static async Task<(int ExitCode, string StandardOutput, string StandardError)> RunWithOutputAsync(IEnumerable<string> args,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
     {
         ProcessStartInfo start = new("dotnet")
         {
@@ -119,6 +123,8 @@ internal sealed class EchoChatProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
+            start.Environment[key] = value;
         start.ArgumentList.Add(ExecutablePath);
         foreach (string arg in args)
             start.ArgumentList.Add(arg);

@@ -35,7 +35,11 @@ internal sealed class FakeChatNetwork : IChatNetwork
         return Task.CompletedTask;
     }
 
-    public Task<string> ConnectAsync(string address, CancellationToken cancellationToken) => Task.FromResult(Connect(address));
+    /// <summary>When set, a dial waits on this instead of answering at once through <see cref="Connect"/>.</summary>
+    public Func<string, CancellationToken, Task<string>>? ConnectSlowly { get; set; }
+
+    public Task<string> ConnectAsync(string address, CancellationToken cancellationToken) =>
+        ConnectSlowly?.Invoke(address, cancellationToken) ?? Task.FromResult(Connect(address));
 
     public Task JoinRoomAsync(string room, CancellationToken cancellationToken)
     {

@@ -181,4 +181,36 @@ public sealed class HeadlessChatTests : IAsyncLifetime
         Assert.Equal("last words", Assert.Single(_network.Published).Text);
         Assert.Equal("last words", (await NextAsync("message")).GetProperty("text").GetString());
     }
+
+    [Fact(Timeout = 10_000)]
+    public async Task PendingConnect_DoesNotHoldUpLaterLines()
+    {
+        TaskCompletionSource<string> dial = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        _network.ConnectSlowly = (_, ct) => dial.Task.WaitAsync(ct);
+        await _stdinWriter.WriteLineAsync("/connect /ip4/127.0.0.1/tcp/4002/p2p/" + Bob);
+        await _stdinWriter.WriteLineAsync("/join dev");
+        await _stdinWriter.WriteLineAsync("while dialing");
+        // Order is kept for everything but the dial: the line goes to the room joined before it.
+        JsonElement message = await NextAsync("message");
+        Assert.Equal("while dialing", message.GetProperty("text").GetString());
+        Assert.Equal("dev", message.GetProperty("room").GetString());
+        Assert.False(dial.Task.IsCompleted);
+        dial.SetResult(Bob);
+        Assert.Contains(Bob, (await NextAsync("notice")).GetProperty("text").GetString());
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task EndOfInput_WaitsForAPendingConnectToReport()
+    {
+        TaskCompletionSource<string> dial = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        _network.ConnectSlowly = (_, ct) => dial.Task.WaitAsync(ct);
+        await _stdinWriter.WriteLineAsync("/connect /ip4/127.0.0.1/tcp/4002/p2p/" + Bob);
+        await _stdinWriter.WriteLineAsync("after the dial line");
+        await NextAsync("message");
+        await _stdin.Writer.CompleteAsync();
+        Assert.False(_run.IsCompleted);
+        dial.SetException(new ChatNetworkException("no answer"));
+        Assert.Contains("no answer", (await NextAsync("error")).GetProperty("message").GetString());
+        await _run.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+    }
 }

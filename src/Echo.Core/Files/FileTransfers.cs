@@ -635,7 +635,13 @@ internal sealed class FileTransfers : IAsyncDisposable
     private static void WriteAtomically(string path, byte[] bytes)
     {
         string temp = path + ".tmp";
-        File.WriteAllBytes(temp, bytes);
+        // The offer list names local files: readable by the owner only (0600), like the history.
+        FileStreamOptions create = new() { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+            create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        File.Delete(temp); // one a crash left behind keeps its own mode
+        using (FileStream file = new(temp, create))
+            file.Write(bytes);
         File.Move(temp, path, overwrite: true);
     }
 
@@ -674,7 +680,10 @@ internal sealed class FileTransfers : IAsyncDisposable
             List<OfferedFile> offers;
             lock (_gate)
                 offers = [.. _offered.Values];
-            Directory.CreateDirectory(_options.StateDirectory);
+            if (OperatingSystem.IsWindows())
+                Directory.CreateDirectory(_options.StateDirectory);
+            else
+                Directory.CreateDirectory(_options.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             WriteAtomically(Path.Combine(_options.StateDirectory, OffersFile),
                 JsonSerializer.SerializeToUtf8Bytes(offers, FileStateJson.Default.ListOfferedFile));
         }

@@ -126,7 +126,7 @@ public sealed class Connection : IAsyncDisposable
         }
         catch (Exception e)
         {
-            Log.AcceptLoopFailed(_logger, RemotePeer, e);
+            Log.AcceptLoopFailed(_logger, RemotePeer, e.Message);
         }
         finally
         {
@@ -159,6 +159,12 @@ public sealed class Connection : IAsyncDisposable
         catch (ProtocolViolationException e)
         {
             Log.InboundStreamRejected(_logger, RemotePeer, protocol ?? "(negotiation)", e.Message);
+            stream.Reset();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // The peer reset the stream, closed the connection or went away: ordinary, not a fault.
+            Log.InboundStreamEnded(_logger, RemotePeer, protocol ?? "(negotiation)", e.Message);
             stream.Reset();
         }
         catch (Exception e)

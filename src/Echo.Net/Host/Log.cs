@@ -30,8 +30,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1507, Level = LogLevel.Warning, Message = "Handler for {Protocol} failed on a stream from {Peer}")]
     public static partial void HandlerFailed(ILogger logger, PeerId peer, string protocol, Exception exception);
 
-    [LoggerMessage(EventId = 1508, Level = LogLevel.Debug, Message = "Accepting streams from {Peer} stopped")]
-    public static partial void AcceptLoopFailed(ILogger logger, PeerId peer, Exception exception);
+    [LoggerMessage(EventId = 1508, Level = LogLevel.Debug, Message = "Accepting streams from {Peer} stopped: {Reason}")]
+    public static partial void AcceptLoopFailed(ILogger logger, PeerId peer, string reason);
 
     [LoggerMessage(EventId = 1509, Level = LogLevel.Warning, Message = "{Count} stream handlers for {Peer} did not end after the connection closed")]
     public static partial void HandlersOutlivedConnection(ILogger logger, PeerId peer, int count);
@@ -41,6 +41,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1511, Level = LogLevel.Error, Message = "A connection event handler threw")]
     public static partial void EventHandlerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1520, Level = LogLevel.Debug, Message = "Stream from {Peer} for {Protocol} ended: {Reason}")]
+    public static partial void InboundStreamEnded(ILogger logger, PeerId peer, string protocol, string reason);
 
     [LoggerMessage(EventId = 1512, Level = LogLevel.Debug, Message = "Accept loop on {Address} ended")]
     public static partial void ListenerStopped(ILogger logger, Multiaddr address, Exception? exception);

@@ -22,10 +22,18 @@ public static class KeyFile
         FileStreamOptions options = new() { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = OwnerOnly;
-        using (FileStream stream = new(temp, options))
+        try
         {
+            using FileStream stream = new(temp, options);
             stream.Write(pair.ToProtobuf());
             stream.Flush(flushToDisk: true);
+        }
+        catch
+        {
+            // A full disk or a read-only folder: leave nothing half-written behind.
+            pair.Dispose();
+            File.Delete(temp);
+            throw;
         }
         try
         {

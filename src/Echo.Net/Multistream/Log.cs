@@ -16,6 +16,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 1203, Level = LogLevel.Trace, Message = "Answered na to {Protocol}")]
     public static partial void AnsweredNotAvailable(ILogger logger, string protocol);
 
-    [LoggerMessage(EventId = 1204, Level = LogLevel.Debug, Message = "Negotiation as {Role} failed")]
-    public static partial void NegotiationFailed(ILogger logger, string role, Exception exception);
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Debug, Message = "Negotiation as {Role} failed: {Reason}")]
+    public static partial void NegotiationFailed(ILogger logger, string role, string reason);
 }

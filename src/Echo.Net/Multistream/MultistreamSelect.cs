@@ -105,7 +105,7 @@ internal static class MultistreamSelect
         }
         catch (ProtocolViolationException e)
         {
-            Log.NegotiationFailed(logger, "initiator", e);
+            Log.NegotiationFailed(logger, "initiator", e.Message);
             throw;
         }
     }
@@ -169,7 +169,7 @@ internal static class MultistreamSelect
         }
         catch (ProtocolViolationException e)
         {
-            Log.NegotiationFailed(logger, "responder", e);
+            Log.NegotiationFailed(logger, "responder", e.Message);
             throw;
         }
     }

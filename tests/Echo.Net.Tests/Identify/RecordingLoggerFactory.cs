@@ -10,7 +10,7 @@ namespace Echo.Net.Tests.Identify;
 internal sealed class RecordingLoggerFactory(LogLevel minimum = LogLevel.Debug) : ILoggerFactory
 {
     public sealed record Entry(string Category, int EventId, LogLevel Level, string Message,
-        IReadOnlyList<KeyValuePair<string, object?>> Values)
+        IReadOnlyList<KeyValuePair<string, object?>> Values, Exception? Exception = null)
     {
         public object? this[string name] => Values.FirstOrDefault(v => v.Key == name).Value;
 
@@ -97,7 +97,7 @@ internal sealed class RecordingLoggerFactory(LogLevel minimum = LogLevel.Debug) 
             if (!IsEnabled(logLevel))
                 return;
             owner.Add(new Entry(category, eventId.Id, logLevel, formatter(state, exception),
-                state as IReadOnlyList<KeyValuePair<string, object?>> ?? []));
+                state as IReadOnlyList<KeyValuePair<string, object?>> ?? [], exception));
         }
     }
 
