@@ -7,8 +7,9 @@ namespace Echo.Core;
 
 /// <summary>
 /// Remembered peers (when the network offers <see cref="IPeerNetwork"/>): those that are away are
-/// listed with their next redial ("reconnecting in Ns") until they connect or are forgotten
-/// (/forget), and /connect says when the peer was connected already.
+/// listed with their next redial ("reconnecting in Ns") and the nick they last announced (so /msg
+/// and /forget find them by it) until they connect or are forgotten (/forget), and /connect says
+/// when the peer was connected already.
 /// </summary>
 public sealed partial class ChatManager
 {
@@ -95,6 +96,8 @@ public sealed partial class ChatManager
                 {
                     if (_peers.ContainsKey(remembered.PeerId))
                         break;          // connected again before this schedule was read
+                    if (remembered.Nick is { } nick && ChatLimits.CheckNick(nick) is null)
+                        LearnNickLocked(remembered.PeerId, nick, NickSource.History);   // what it announced last time; anything fresher wins
                     PeerInfo peer = new(remembered.PeerId, remembered.Address ?? "", PeerSource.Remembered, remembered.LastSeen,
                         _book.NickOf(remembered.PeerId), ReconnectAt: remembered.NextDial ?? DateTimeOffset.UtcNow);
                     _away[peer.PeerId] = peer;

@@ -60,7 +60,7 @@ public sealed partial class Libp2pChatNetwork : IPeerNetwork
             {
                 if (_host.GetConnection(peer) is not null)
                     continue;
-                away.Add(new RememberedPeer(peer.ToString(), FirstAddress(peer), lastSeen, _redialer?.NextDial(peer)));
+                away.Add(new RememberedPeer(peer.ToString(), FirstAddress(peer), lastSeen, _redialer?.NextDial(peer), _book.Nick(peer)));
             }
             return away;
         }
@@ -116,7 +116,7 @@ public sealed partial class Libp2pChatNetwork : IPeerNetwork
         _redialer.Scheduled += (peer, due) =>
         {
             if (_book.LastSeen(peer) is { } lastSeen)
-                Post(new PeerReconnecting(new RememberedPeer(peer.ToString(), FirstAddress(peer), lastSeen, due)));
+                Post(new PeerReconnecting(new RememberedPeer(peer.ToString(), FirstAddress(peer), lastSeen, due, _book.Nick(peer))));
         };
         IReadOnlyList<PeerId> expired = _book.Expire(_time.GetUtcNow() - remember.ForgetAfter, peer => _host.GetConnection(peer) is not null);
         foreach (PeerId peer in expired)
@@ -189,6 +189,13 @@ public sealed partial class Libp2pChatNetwork : IPeerNetwork
             return;
         _book.Reported(connection.RemotePeer, info.ListenAddresses);
         ScheduleSave();
+    }
+
+    /// <summary>A connected peer announced its nick (its signed profile, checked): the book keeps it for when the peer is away.</summary>
+    private void RememberNick(PeerId peer, string nick)
+    {
+        if (_book is not null && _book.Announced(peer, nick))
+            ScheduleSave();
     }
 
     /// <summary>A remembered peer's connection dropped: it was seen until now, and is redialed after the back-off's first wait.</summary>

@@ -13,7 +13,15 @@ public sealed partial class Libp2pChatNetwork : IProfileNetwork
     private ProfileProtocol? _profile;
 
     internal ProfileProtocol Profiles =>
-        LazyInitializer.EnsureInitialized(ref _profile, () => new ProfileProtocol(_host, _time, Post, _logger));
+        LazyInitializer.EnsureInitialized(ref _profile, () => new ProfileProtocol(_host, _time, PostProfile, _logger));
+
+    /// <summary>An accepted profile: its nick goes into the peer book too, then to the chat.</summary>
+    private void PostProfile(NetworkEvent networkEvent)
+    {
+        if (networkEvent is PeerNickAnnounced announced && PeerId.TryParse(announced.PeerId, out PeerId? peer, out _) && peer is not null)
+            RememberNick(peer, announced.Nick);
+        Post(networkEvent);
+    }
 
     /// <inheritdoc />
     public void AnnounceNick(string nick)

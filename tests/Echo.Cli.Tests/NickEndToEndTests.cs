@@ -75,6 +75,34 @@ public sealed class NickEndToEndTests
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task AfterARestart_MsgByNick_WorksForAPeerThatOnlyAnnouncedItsNick_WhileItIsAway()
+    {
+        DirectoryInfo bobData = Directory.CreateTempSubdirectory("echo-nick-test-");
+        try
+        {
+            string aliceId;
+            await using (EchoChatProcess alice = await EchoChatProcess.StartAsync("alice", [], Ct))
+            {
+                aliceId = alice.PeerId;
+                await using EchoChatProcess bob = await EchoChatProcess.StartAsync("bob", ["--connect", alice.Address], Ct, bobData.FullName);
+                // alice never writes: bob knows her nick only from her profile.
+                await bob.NextAsync(e => IsPeer(e, alice.PeerId) && Text(e, "nick") == "alice", Wait, Ct);
+            }
+
+            // alice is gone; bob starts again, lists her as away under her nick, and /msg alice queues for her.
+            await using EchoChatProcess bobAgain = await EchoChatProcess.StartAsync("bob", [], Ct, bobData.FullName);
+            await bobAgain.NextAsync(e => IsPeer(e, aliceId) && Text(e, "event") == "reconnecting" && Text(e, "nick") == "alice", Wait, Ct);
+            await bobAgain.SendLineAsync("/msg alice for when you are back");
+            JsonElement queued = await bobAgain.NextAsync(e => Is(e, "dm-sent") || Is(e, "error"), Wait, Ct);
+            Assert.Equal(("dm-sent", aliceId), (Text(queued, "type"), Text(queued, "to")));
+        }
+        finally
+        {
+            bobData.Delete(recursive: true);
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task TwoAlices_AreShownApart_MsgListsThem_AndNickAtTagPicksOne()
     {
         await using EchoChatProcess alice1 = await EchoChatProcess.StartAsync("alice", [], Ct);

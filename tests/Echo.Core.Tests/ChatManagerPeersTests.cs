@@ -128,6 +128,37 @@ public sealed class ChatManagerPeersTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task AnAwayPeer_IsListedAndForgottenByItsRememberedNick_ButANewAnnouncementWins()
+    {
+        _network.Remembered[Bob] = true;
+        _network.Chat.Inject(new PeerReconnecting(Away(Bob, 30) with { Nick = "bob" }));
+        Assert.Equal("bob", (await NextAsync<PeerUpdatedEvent>()).Peer.Nick);
+        Assert.Equal("bob", _manager.LabelOf(Bob));
+
+        // Bob comes back announcing another nick, leaves, and the remembered (older) nick does not undo it.
+        _network.Chat.Inject(new PeerJoined(new PeerInfo(Bob, "/ip4/127.0.0.1/tcp/4001/p2p/" + Bob, PeerSource.Remembered, DateTimeOffset.UtcNow)));
+        _network.Chat.Inject(new PeerNickAnnounced(Bob, "robert"));
+        await NextAsync<NoticeEvent>(n => n.Text == "bob is now known as robert");
+        _network.Chat.Inject(new PeerLeft(Bob));
+        _network.Chat.Inject(new PeerReconnecting(Away(Bob, 30) with { Nick = "bob" }));
+        Assert.Equal("robert", (await NextAsync<PeerUpdatedEvent>(u => u.Peer.IsAway)).Peer.Nick);
+
+        await _manager.SubmitAsync("/forget bob", Ct);
+        Assert.Equal("no remembered peer known as bob; /peers lists them", (await NextAsync<ErrorEvent>()).Message);
+        await _manager.SubmitAsync("/forget robert", Ct);
+        Assert.Equal($"forgot {Bob}; it is no longer redialed", (await NextAsync<NoticeEvent>()).Text);
+        Assert.Equal([Bob], _network.Forgotten);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task ARememberedNickThatIsNoNick_IsNotLearned()
+    {
+        _network.Chat.Inject(new PeerReconnecting(Away(Bob, 30) with { Nick = "two words" }));
+        Assert.Null((await NextAsync<PeerUpdatedEvent>()).Peer.Nick);
+        Assert.Null(_manager.LabelOf(Bob));
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task Forget_AnUnknownName_SaysSo_AndAnUnrememberedId_SaysItWasNotRemembered()
     {
         await _manager.SubmitAsync("/forget nobody", Ct);

@@ -10,7 +10,8 @@ public sealed record ConnectResult(string PeerId, bool AlreadyConnected);
 /// <param name="Address">The address most likely to work (the last one a dial succeeded at), with /p2p/; null when none is known.</param>
 /// <param name="LastSeen">When we were last connected to it.</param>
 /// <param name="NextDial">When it is dialed next; null while a dial is under way.</param>
-public sealed record RememberedPeer(string PeerId, string? Address, DateTimeOffset LastSeen, DateTimeOffset? NextDial);
+/// <param name="Nick">The last nick it announced while connected (verified, kept across restarts); null when none is known.</param>
+public sealed record RememberedPeer(string PeerId, string? Address, DateTimeOffset LastSeen, DateTimeOffset? NextDial, string? Nick = null);
 
 /// <summary>
 /// Remembered peers and reconnection: the network keeps the peers we were connected to and redials

@@ -1,11 +1,13 @@
 using System.Text.Json;
+using Echo.Core.Chat;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
 
 namespace Echo.Protocols.Peers;
 
 /// <summary>
-/// The peers we were connected to, each with when we last saw it and the addresses to dial it at:
+/// The peers we were connected to, each with when we last saw it, the last nick it announced (in
+/// its signed profile) and the addresses to dial it at:
 /// first those a dial of ours succeeded at (newest first), then those its identify reported. Kept
 /// in memory and, with a file, on disk: a small JSON file written whole to a temporary file and
 /// renamed over the old one (so a crash leaves the old or the new book), readable by the owner only.
@@ -35,6 +37,7 @@ public sealed class PeerBook
         public DateTimeOffset LastSeen { get; set; }
         public List<Multiaddr> Dialed { get; } = [];
         public List<Multiaddr> Reported { get; set; } = [];
+        public string? Nick { get; set; }
     }
 
     private PeerBook(string? path) => _path = path;
@@ -113,6 +116,30 @@ public sealed class PeerBook
     {
         lock (_gate)
             return _peers.TryGetValue(peer, out Entry? entry) ? [.. entry.Dialed.Concat(entry.Reported).Distinct().Take(MaxAddresses)] : [];
+    }
+
+    /// <summary>The last nick <paramref name="peer"/> announced; null when none is known or it is not remembered.</summary>
+    public string? Nick(PeerId peer)
+    {
+        lock (_gate)
+            return _peers.TryGetValue(peer, out Entry? entry) ? entry.Nick : null;
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="nick"/>, verified as announced by <paramref name="peer"/> itself, if the
+    /// peer is remembered and the nick is valid; returns whether the book changed.
+    /// </summary>
+    public bool Announced(PeerId peer, string nick)
+    {
+        if (ChatLimits.CheckNick(nick) is not null)
+            return false;
+        lock (_gate)
+        {
+            if (!_peers.TryGetValue(peer, out Entry? entry) || entry.Nick == nick)
+                return false;
+            entry.Nick = nick;
+            return true;
+        }
     }
 
     /// <summary>
@@ -245,6 +272,8 @@ public sealed class PeerBook
                     w.WriteStartObject();
                     w.WriteString("id", peer.ToString());
                     w.WriteString("lastSeen", entry.LastSeen.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+                    if (entry.Nick is not null)
+                        w.WriteString("nick", entry.Nick);
                     w.WriteStartArray("dialed");
                     foreach (Multiaddr address in entry.Dialed)
                         w.WriteStringValue(address.ToString());
@@ -279,6 +308,9 @@ public sealed class PeerBook
                 LastSeen = DateTimeOffset.Parse(item.GetProperty("lastSeen").GetString() ?? "", System.Globalization.CultureInfo.InvariantCulture,
                     System.Globalization.DateTimeStyles.AssumeUniversal),
             };
+            if (item.TryGetProperty("nick", out JsonElement nick) && nick.ValueKind == JsonValueKind.String
+                && nick.GetString() is { } text && ChatLimits.CheckNick(text) is null)
+                entry.Nick = text;       // an invalid nick is dropped, the peer kept
             entry.Dialed.AddRange(ReadAddresses(item, "dialed"));
             entry.Reported = [.. ReadAddresses(item, "reported")];
             _peers[peer] = entry;

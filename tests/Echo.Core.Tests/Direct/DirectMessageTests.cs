@@ -71,6 +71,25 @@ public sealed class DirectMessageTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task Msg_ByTheNickAnAwayPeerAnnouncedBefore_WaitsInThatPeersOutbox()
+    {
+        // After a restart: bob never wrote, but the network remembers the nick he announced.
+        _network.Inject(new PeerReconnecting(new RememberedPeer(Bob, "/ip4/127.0.0.1/tcp/1/p2p/" + Bob, DateTimeOffset.UtcNow.AddMinutes(-5),
+            DateTimeOffset.UtcNow.AddSeconds(30), Nick: "bob")));
+        await NextAsync<PeerUpdatedEvent>();
+
+        await _manager.SubmitAsync("/msg bob hi", Ct);
+
+        DirectMessageEvent queued = await NextAsync<DirectMessageEvent>();
+        Assert.Equal((Bob, true, false), (queued.Message.PeerId, queued.Message.Outgoing, queued.Message.Delivered));
+        Assert.Empty(_network.Sent);
+        _network.Connected[Bob] = true;
+        _network.Inject(new PeerJoined(new PeerInfo(Bob, "/ip4/127.0.0.1/tcp/1/p2p/" + Bob, PeerSource.Remembered, DateTimeOffset.UtcNow)));
+        Assert.Equal(queued.Message.Id, (await NextAsync<DirectDeliveredEvent>()).Id);
+        Assert.Equal(("hi", Bob), (Assert.Single(_network.Sent).Envelope.Text, _network.Sent.Single().PeerId));
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task Msg_ToAnUnknownNick_IsAnError()
     {
         await _manager.SubmitAsync("/msg nobody hello", Ct);

@@ -61,6 +61,70 @@ public sealed class PeerBookTests : IDisposable
     }
 
     [Fact]
+    public async Task Save_ThenOpen_KeepsTheAnnouncedNick_OfRememberedPeersOnly()
+    {
+        PeerBook book = PeerBook.Open(BookFile, out _);
+        PeerId alice = NewPeer();
+        PeerId carol = NewPeer();
+        book.Seen(alice, Now);
+        book.Seen(carol, Now);
+        Assert.True(book.Announced(alice, "alice"));
+        Assert.False(book.Announced(alice, "alice"));
+        Assert.False(book.Announced(carol, "two words"));
+        Assert.False(book.Announced(NewPeer(), "stranger"));
+        await book.SaveAsync(TestContext.Current.CancellationToken);
+
+        PeerBook reopened = PeerBook.Open(BookFile, out string? problem);
+        Assert.Null(problem);
+        Assert.Equal("alice", reopened.Nick(alice));
+        Assert.Null(reopened.Nick(carol));
+        Assert.True(reopened.Announced(alice, "alicia"));
+        Assert.Equal("alicia", reopened.Nick(alice));
+    }
+
+    [Fact]
+    public void Open_AnOlderFileWithoutNicks_KeepsItsPeers()
+    {
+        PeerId peer = NewPeer();
+        File.WriteAllText(BookFile, $$"""
+            {"version":1,"peers":[{"id":"{{peer}}","lastSeen":"2026-06-01T12:00:00.000Z","dialed":["/ip4/127.0.0.1/tcp/4001"],"reported":[]}]}
+            """);
+
+        PeerBook book = PeerBook.Open(BookFile, out string? problem);
+
+        Assert.Null(problem);
+        Assert.Equal(Now, book.LastSeen(peer));
+        Assert.Null(book.Nick(peer));
+        Assert.Equal(["/ip4/127.0.0.1/tcp/4001"], book.Addresses(peer).Select(a => a.ToString()));
+    }
+
+    [Theory]
+    [InlineData("\"two words\"")]
+    [InlineData("\"\"")]
+    [InlineData("\"a|b\"")]
+    [InlineData("\"bell\\u0007\"")]
+    [InlineData("42")]
+    [InlineData("null")]
+    public void Open_ABadNickInTheFile_IsIgnored_ThePeerKept(string nick)
+    {
+        PeerId peer = NewPeer();
+        PeerId other = NewPeer();
+        string tooLong = new('x', Echo.Core.Chat.ChatLimits.MaxNickLength + 1);
+        File.WriteAllText(BookFile, $$"""
+            {"version":1,"peers":[
+              {"id":"{{peer}}","lastSeen":"2026-06-01T12:00:00.000Z","nick":{{nick}}},
+              {"id":"{{other}}","lastSeen":"2026-06-01T12:00:00.000Z","nick":"{{tooLong}}"}]}
+            """);
+
+        PeerBook book = PeerBook.Open(BookFile, out string? problem);
+
+        Assert.Null(problem);
+        Assert.Equal(Now, book.LastSeen(peer));
+        Assert.Null(book.Nick(peer));
+        Assert.Null(book.Nick(other));
+    }
+
+    [Fact]
     public async Task Open_AFileOthersCanRead_MakesItOwnerOnly()
     {
         PeerBook book = PeerBook.Open(BookFile, out _);
