@@ -1060,6 +1060,7 @@ public sealed class PubsubRouter : IAsyncDisposable
             mesh.Add(peer.Id);
             _score.Graft(peer.Id, topic);
             Log.Grafted(_logger, peer.Id, topic, "their GRAFT");
+            OfferRecent(peer, topic);
         }
         return prunes;
     }
@@ -1284,6 +1285,10 @@ public sealed class PubsubRouter : IAsyncDisposable
                 control.Prune.AddRange(p);
             if (control.Graft.Count + control.Prune.Count > 0)
                 Send(peer, ControlRpc(control), messages: 0);
+            // A peer grafted now got none of what we forwarded while it was subscribed but outside the
+            // mesh, and gossip skips mesh peers: offer it the window, as when its subscription arrived.
+            foreach (Pb.ControlGraft graft in control.Graft)
+                OfferRecent(peer, graft.TopicID);
             // Each IHAVE in its own RPC keeps every control section under the receivers' size limit.
             if (gossip.TryGetValue(id, out List<Pb.ControlIHave>? ihaves))
             {
@@ -1364,9 +1369,10 @@ public sealed class PubsubRouter : IAsyncDisposable
     }
 
     /// <summary>
-    /// A peer just subscribed to a topic we are in: what was published here in the moments before
-    /// its subscription arrived went past it (a message sent right after connecting, say). Offer it
-    /// the ids still in the gossip window, as IHAVE; it asks for the ones it lacks.
+    /// A peer just subscribed to a topic we are in, or just joined our mesh for it: what was published
+    /// or forwarded here in the moments before went past it (a message sent right after connecting,
+    /// say, or one forwarded while it was subscribed but not yet in the mesh). Offer it the ids still
+    /// in the gossip window, as IHAVE; it asks for the ones it lacks.
     /// </summary>
     private void OfferRecent(PeerState peer, string topic)
     {

@@ -272,6 +272,36 @@ public class PubsubMeshTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task AMessageForwardedWhileAPeerWasOutsideTheMesh_IsOfferedToItWhenItIsGrafted()
+    {
+        FakeTimeProvider time = new();
+        await using PubsubNode r = await PubsubNode.StartAsync(Small, time);
+        await using PubsubSubscription sub = r.Router.Subscribe("t");
+        List<BadPeer> peers = await ConnectManyAsync(r, 2, "t");
+        try
+        {
+            // Subscribed, but no heartbeat yet: the mesh is empty and the author's message reaches no one.
+            Assert.Empty(r.Router.MeshPeers("t"));
+            BadPeer author = peers[0], late = peers[1];
+            Wire.Message sent = author.Sign("t", "forwarded before the graft", 1);
+            await author.SendAsync(BadPeer.Publish(sent));
+            Assert.Equal("forwarded before the graft", Encoding.UTF8.GetString((await PubsubWait.NextAsync(sub)).Data.Span));
+            Assert.DoesNotContain(late.Received, x => x.Publish.Count > 0);
+
+            // The heartbeat grafts both; the one that missed it is offered the message with its GRAFT.
+            time.Advance(TimeSpan.FromSeconds(1));
+            Assert.Contains(late.Id, r.Router.MeshPeers("t"));
+            byte[] id = [.. sent.From.ToByteArray(), .. sent.Seqno.ToByteArray()];     // from || seqno
+            await TestHosts.WaitUntilAsync(() => late.Received.Any(x => x.Control?.Ihave.Any(i => i.MessageIDs.Contains(ByteString.CopyFrom(id))) == true),
+                "IHAVE with the graft");
+        }
+        finally
+        {
+            await DisposeAllAsync(peers);
+        }
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task IDontWant_HonouredForThatMessage_AndSentToV12MeshPeersForLargeOnes()
     {
         FakeTimeProvider time = new();

@@ -82,9 +82,11 @@ public sealed class PeerDialingTests
         await b.ConnectAsync(a.ListenAddresses[0], Ct);
         FileOffer offer = new(DirectIds.New(), "report.pdf", 1234, new string('a', 64));
 
-        await b.SendDirectAsync(a.LocalPeerId, new DirectEnvelope(DirectIds.New(), "bob", DateTimeOffset.UtcNow, null, offer), Ct);
+        Task sending = b.SendDirectAsync(a.LocalPeerId, new DirectEnvelope(DirectIds.New(), "bob", DateTimeOffset.UtcNow, null, offer), Ct);
 
         DirectArrived arrived = await a.Events.NextAsync<DirectArrived>();
+        arrived.Receipt!.Stored();
+        await sending.WaitAsync(TestNetworks.Wait, Ct);
         Assert.Equal(offer with { Addresses = [b.Host.ListenAddresses[0].ToString()] }, arrived.Envelope.Offer);
     }
 
