@@ -248,7 +248,9 @@ public sealed class Libp2pHost : IAsyncDisposable
         if (IsOwnAddress(address))
             throw new DialFailedException(address, "that is our own address");
         Task<Connection> dial;
-        string key = expected?.ToString() ?? address.ToString();
+        // One dial per address: a second dial of the same address waits for the first, but a dial of
+        // the same peer at another address does not inherit the fate of one that may never answer.
+        string key = address.ToString();
         lock (_gate)
         {
             if (expected is not null && _connections.TryGetValue(expected, out Connection? existing) && !existing.IsClosed)

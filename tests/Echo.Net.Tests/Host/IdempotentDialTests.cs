@@ -44,6 +44,31 @@ public class IdempotentDialTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task DialOfAPeerAtAWorkingAddress_DoesNotWaitForAPendingDialOfItAtOneThatStalls()
+    {
+        await using Libp2pHost a = await TestHosts.StartAsync();
+        await using Libp2pHost b = await TestHosts.StartAsync(new HostOptions { DialTimeout = TimeSpan.FromSeconds(20) });
+        // Accepts TCP and then says nothing: a handshake there waits for the dial timeout.
+        using Socket stalling = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        stalling.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        stalling.Listen(8);
+        Multiaddr stalled = Multiaddr.Parse($"/ip4/127.0.0.1/tcp/{((IPEndPoint)stalling.LocalEndPoint!).Port}/p2p/{a.PeerId}");
+
+        Task<Connection> pending = b.DialAsync(stalled, Ct);
+        Connection connection = await b.DialAsync(TestHosts.AddressOf(a), Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        Assert.Equal(a.PeerId, connection.RemotePeer);
+        Assert.False(pending.IsCompleted);
+        stalling.Close();
+        // The stalled dial ends with the listener's reset: a failure of that address, or the connection
+        // the peer has by then; never a second one.
+        Exception? failure = await Record.ExceptionAsync(async () => Assert.Same(connection, await pending.WaitAsync(TimeSpan.FromSeconds(30), Ct)));
+        Assert.True(failure is null or DialFailedException, failure?.ToString());
+        Assert.Same(connection, b.GetConnection(a.PeerId));
+        Assert.Single(b.Connections);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task DialBack_WithoutPeerId_FromTheAcceptingSide_ReturnsTheInboundConnection()
     {
         await using Libp2pHost a = await TestHosts.StartAsync();
