@@ -13,7 +13,7 @@ namespace Echo.Bench;
 /// subscribe, unsubscribe, publish, meshPeers, and for the benchmark benchReset, benchPublish,
 /// benchCount, benchReceived. Outside a benchmark every received message is an event line
 /// <c>pubsub:message</c>; after benchReset messages are only recorded (see <see cref="BenchPayload"/>).
-/// benchCount also reports the process's CPU time and, unlike js, what our queues and subscription dropped.
+/// benchCount also reports the process's CPU time and, unlike js, what our queues dropped.
 /// </summary>
 /// <remarks>
 /// The router uses js's message id (encoded key || seqno) so that IHAVE/IWANT ids match in mixed meshes.
@@ -107,9 +107,8 @@ internal sealed class PubsubPeer : IAsyncDisposable
             }
             case "benchCount":
             {
-                // Losses on our side: RPCs a full queue dropped, messages a lagging subscription dropped.
+                // Losses on our side: RPCs a full queue dropped (a lagging subscription drops nothing: it slows the senders).
                 long queueDrops = _router.Peers.Sum(p => _router.GetPeer(p)?.RpcsDropped ?? 0);
-                long subscriberDrops = _subscriptions.Values.Sum(s => s.Subscription.Dropped);
                 double cpuMs;
                 using (Process self = Process.GetCurrentProcess())
                     cpuMs = self.TotalProcessorTime.TotalMilliseconds;
@@ -118,7 +117,7 @@ internal sealed class PubsubPeer : IAsyncDisposable
                     return new JsonObject
                     {
                         ["count"] = _received.Count, ["lastNs"] = Ns(_lastNs), ["cpuMs"] = cpuMs,
-                        ["queueDrops"] = queueDrops, ["subscriberDrops"] = subscriberDrops,
+                        ["queueDrops"] = queueDrops,
                     };
                 }
             }

@@ -78,8 +78,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 2023, Level = LogLevel.Debug, Message = "Outbound queue to {Peer} is full; {Dropped} RPCs dropped so far")]
     public static partial void QueueFull(ILogger logger, PeerId peer, long dropped);
 
-    [LoggerMessage(EventId = 2024, Level = LogLevel.Debug, Message = "A subscriber of \"{Topic}\" lags; a message was dropped for it")]
-    public static partial void SubscriberLagging(ILogger logger, string topic);
 
     [LoggerMessage(EventId = 2025, Level = LogLevel.Error, Message = "Pubsub heartbeat failed")]
     public static partial void HeartbeatFailed(ILogger logger, Exception exception);

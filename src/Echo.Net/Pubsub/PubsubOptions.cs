@@ -107,7 +107,10 @@ public sealed record PubsubOptions
     /// </summary>
     public TimeSpan MaxPublishWait { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Messages buffered per subscription; when the reader lags further, new messages are dropped for it.</summary>
+    /// <summary>
+    /// Messages buffered per subscription; while its reader lags this far, the router stops reading
+    /// RPCs that carry the topic (the senders' streams fill and slow them), so none is dropped.
+    /// </summary>
     public int SubscriptionCapacity { get; init; } = 4096;
 
     /// <summary>PX peers looked at from one PRUNE (go's GossipSubPrunePeers).</summary>

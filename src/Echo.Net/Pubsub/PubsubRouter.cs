@@ -615,6 +615,8 @@ public sealed class PubsubRouter : IAsyncDisposable
                 if (frame is null)
                     break;
                 DecodedRpc rpc = PubsubRpcCodec.Decode(frame, _options.MaxSubscriptionsPerPeer, _options.MaxControlBytes);
+                if (rpc.Messages.Count > 0)
+                    await WaitForSubscribersAsync(rpc, lifetime.Token).ConfigureAwait(false);
                 if (!HandleRpc(peer, rpc))
                 {
                     stream.Reset();
@@ -636,6 +638,40 @@ public sealed class PubsubRouter : IAsyncDisposable
                 if (peer.Inbound == stream)
                     peer.Inbound = null;
             }
+        }
+    }
+
+    /// <summary>
+    /// Backpressure instead of loss: while a local subscription of a topic this RPC carries is a whole
+    /// capacity behind, this peer's reader waits (and its stream's flow control slows the peer), so
+    /// a flood costs its senders, not the messages.
+    /// </summary>
+    private async ValueTask WaitForSubscribersAsync(DecodedRpc rpc, CancellationToken cancellationToken)
+    {
+        string? last = null;
+        foreach (Pb.Message message in rpc.Messages)
+        {
+            if (message.Topic == last)
+                continue;
+            last = message.Topic;
+            while (FullSubscription(last) is { } full)
+                await full.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private PubsubSubscription? FullSubscription(string topic)
+    {
+        lock (_gate)
+        {
+            if (_subscriptions.TryGetValue(topic, out List<PubsubSubscription>? subscriptions))
+            {
+                foreach (PubsubSubscription subscription in subscriptions)
+                {
+                    if (!subscription.HasRoom)
+                        return subscription;
+                }
+            }
+            return null;
         }
     }
 
@@ -804,10 +840,7 @@ public sealed class PubsubRouter : IAsyncDisposable
             return;
         Counters.Delivered++;
         foreach (PubsubSubscription subscription in subscriptions)
-        {
-            if (!subscription.TryDeliver(message))
-                Log.SubscriberLagging(_logger, message.Topic);
-        }
+            subscription.Deliver(message);
     }
 
     private void Forward(PubsubMessage message, MessageId id, PeerId source)

@@ -365,6 +365,27 @@ public class PubsubMeshTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task ASubscriberThatLags_SlowsThePeersThatSend_AndLosesNothing()
+    {
+        const int capacity = 16, count = 300;
+        await using PubsubNode publisher = await PubsubNode.StartAsync(PubsubNode.Fast with { MaxPublishWait = TimeSpan.FromSeconds(30) });
+        await using PubsubNode subscriber = await PubsubNode.StartAsync(PubsubNode.Fast with { SubscriptionCapacity = capacity });
+        await using PubsubSubscription sub = subscriber.Router.Subscribe("t");
+        await subscriber.ConnectAsync(publisher);
+        await PubsubWait.TopicPeersAsync(publisher, "t", 1);
+
+        // Nobody reads: the subscriber takes a capacity's worth, then leaves the rest in the stream.
+        for (int i = 0; i < count; i++)
+            await publisher.Router.PublishAsync("t", BitConverter.GetBytes(i), Ct);
+        await TestHosts.WaitUntilAsync(() => sub.Waiting >= capacity, "the subscription filled");
+        Assert.InRange(sub.Waiting, capacity, 2 * capacity);
+
+        for (int i = 0; i < count; i++)
+            Assert.Equal(i, BitConverter.ToInt32((await PubsubWait.NextAsync(sub)).Data.Span));
+        Assert.Equal(0, publisher.Router.GetPeer(subscriber.Id)!.RpcsDropped);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task SlowPeer_QueueStaysBounded_OthersStillGetEverything()
     {
         PubsubOptions options = PubsubNode.Fast with { MaxOutboundQueueBytes = 1 << 20 };
