@@ -37,8 +37,9 @@ internal static class DirectBench
             Console.WriteLine();
             Console.WriteLine("| sender | in flight | messages | time | acknowledged/s | stored at the receiver |");
             Console.WriteLine("|---|---|---|---|---|---|");
-            // At most 64 in flight: from about 120 at once the receiver resets some of the streams (not yet
-            // understood; yamux accepts 256 inbound streams). Real senders keep one in flight per peer.
+            // At most 64 in flight: every open yamux stream reserves its 256 KiB initial window from the
+            // connection's 32 MiB receive budget, so the 128th stream at once is refused. Real senders
+            // keep one in flight per peer.
             foreach (int inFlight in (int[])[1, 16, 64])
                 await ConcurrentAsync(root, quick ? 2_000 : 10_000, inFlight);
             await ThroughOutboxAsync(root, quick ? 100 : 300);
