@@ -19,8 +19,9 @@ public sealed record ChatNetworkOptions
     public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Events buffered for the chat. When the reader falls this far behind, the oldest are dropped
-    /// (and logged) rather than stalling the network.
+    /// Events from peers that may wait for the chat (docs/LIMITS.md, L-event-queue). When the reader
+    /// falls this far behind, the writers wait (one source at most a sixteenth of this, up to 256);
+    /// nothing is dropped.
     /// </summary>
     public int EventCapacity { get; init; } = 10_000;
 

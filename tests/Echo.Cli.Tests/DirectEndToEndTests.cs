@@ -87,7 +87,7 @@ public sealed class DirectEndToEndTests : IDisposable
     }
 
     /// <summary>
-    /// RELIABILITY F-1, scaled to CI time: 200 MiB, the receiver killed (SIGKILL) early on and
+    /// Rule F-1 of docs/LIMITS.md, scaled to CI time: 200 MiB, the receiver killed (SIGKILL) early on and
     /// restarted, then the sender killed at about half and restarted; the download resumes from the
     /// partial file's length each time (never from zero), and the result is verified.
     /// </summary>

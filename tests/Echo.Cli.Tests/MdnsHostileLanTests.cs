@@ -17,7 +17,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Echo.Cli.Tests;
 
 /// <summary>
-/// Hostile hosts on the LAN (RELIABILITY-PLAN D-3, D-4): an attacker answering for an honest
+/// Hostile hosts on the LAN (docs/LIMITS.md, rules D-3 and D-4): an attacker answering for an honest
 /// peer's id at its own address, and a flood of malformed and made-up mDNS packets. The attackers
 /// run in this test process, with sockets made inside their own namespace.
 /// </summary>
@@ -26,12 +26,12 @@ public sealed partial class MdnsHostileLanTests
 {
     private static readonly IPEndPoint GroupV4 = new(IPAddress.Parse("224.0.0.251"), 5353);
 
-    /// <summary>The flood lasts this long (the plan's figure is 60 s; scaled down to keep the suite fast).</summary>
+    /// <summary>The flood lasts this long (a full measure would be 60 s; scaled down to keep the suite fast).</summary>
     private static readonly TimeSpan FloodTime = TimeSpan.FromSeconds(12);
 
     /// <summary>
     /// The first seconds of the flood are not counted in its CPU: they compile the code it runs
-    /// (the runtime's tiered JIT), a one-time cost the plan's 60-second flood would hardly notice.
+    /// (the runtime's tiered JIT), a one-time cost a 60-second flood would hardly notice.
     /// </summary>
     private static readonly TimeSpan WarmUpTime = TimeSpan.FromSeconds(5);
 
@@ -163,7 +163,7 @@ public sealed partial class MdnsHostileLanTests
             long[] dropped = [.. log.Select(l => PacketsLimited().Match(l)).Where(m => m.Success).Select(m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))];
             Report($"alice's drop reports: {string.Join(", ", dropped)} packets dropped unread");
             Assert.InRange(dropped.Length, 1, (int)(seconds / 10) + 1);
-            // The plan's figure is CPU <= 10 % of a core once warmed up; on an idle machine this
+            // Rule D-4 (docs/LIMITS.md) asks for CPU <= 10 % of a core once warmed up; on an idle machine this
             // measures 6-7 %. The process's own CPU time still grows with the machine's load (cache
             // and scheduler effects: 10.5-14 % at load 4-15), so the bound asserted here, shared with
             // the rest of the suite, is twice that; unbounded, the flood cost 55 %.

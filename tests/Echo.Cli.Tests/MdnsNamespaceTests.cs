@@ -47,7 +47,7 @@ public sealed class MdnsNamespaceTests
     }
 
     /// <summary>
-    /// RELIABILITY-PLAN D-1 asks for discovery in 20 runs out of 20: fresh nodes (new peer ids, new
+    /// Rule D-1 of docs/LIMITS.md asks for discovery in 20 runs out of 20: fresh nodes (new peer ids, new
     /// random mDNS names) on one LAN, twenty times over, each pair connected both ways within the limit.
     /// </summary>
     [Fact(Timeout = 300_000)]

@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace Echo.Cli.Tests;
 
 /// <summary>
-/// RELIABILITY-PLAN W-1 from another host: a node serving `--web` on its default loopback address,
+/// Rule W-1 of docs/LIMITS.md from another host: a node serving `--web` on its default loopback address,
 /// in one namespace of a two-host LAN, is not reachable from the other host at its LAN address;
 /// with `--web 0.0.0.0:0 --web-allow-remote` the same connection is answered (and still needs the token).
 /// </summary>

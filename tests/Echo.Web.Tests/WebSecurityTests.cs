@@ -4,7 +4,7 @@ using System.Net.Sockets;
 
 namespace Echo.Web.Tests;
 
-/// <summary>RELIABILITY-PLAN W-1 to W-5 against the in-process server, over real HTTP on 127.0.0.1.</summary>
+/// <summary>Rules W-1 to W-5 of docs/LIMITS.md against the in-process server, over real HTTP on 127.0.0.1.</summary>
 public sealed class WebSecurityTests : IAsyncLifetime
 {
     private TestWebChat _web = null!;

@@ -35,7 +35,7 @@ public sealed record MdnsOptions
     /// <summary>Records from others live at most this long, whatever TTL they carry.</summary>
     public TimeSpan MaxRecordTtl { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Peers remembered at once (RELIABILITY-PLAN D-4); a flood of fake peers cannot grow the table.</summary>
+    /// <summary>Peers remembered at once (docs/LIMITS.md, L-mdns-peers); a flood of fake peers cannot grow the table.</summary>
     public int MaxPeers { get; init; } = 64;
 
     /// <summary>Addresses kept per peer; also the most we advertise.</summary>
@@ -44,7 +44,7 @@ public sealed record MdnsOptions
     /// <summary>
     /// Packets read per second on one interface (per address family), bursts of as many; the rest
     /// are dropped unread. It bounds what a flood costs whatever it holds and whoever it claims to
-    /// be from (RELIABILITY-PLAN D-4): the costliest packet, an answer of 32 made-up peers, takes
+    /// be from (docs/LIMITS.md, L-mdns-rate): the costliest packet, an answer of 32 made-up peers, takes
     /// about 0.5 ms, so at most about 5 % of a core. A few dozen peers answering one query fit in
     /// the burst; an answer dropped in a larger crowd is heard at the next query.
     /// </summary>

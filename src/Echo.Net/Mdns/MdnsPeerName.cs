@@ -4,7 +4,7 @@ namespace Echo.Net.Mdns;
 
 /// <summary>
 /// The name we publish under: random letters and digits, 32 to 63 of them (one DNS label), new on
-/// every start. It says nothing about us: no peer id, no nick (RELIABILITY-PLAN D-5).
+/// every start. It says nothing about us: no peer id, no nick (docs/LIMITS.md, rule D-5).
 /// </summary>
 public static class MdnsPeerName
 {

@@ -190,7 +190,7 @@ public sealed class FileSharingTests : IAsyncLifetime
         Assert.Empty(_network.Requests);
     }
 
-    /// <summary>RELIABILITY F-4: an existing file or a link with the name is never overwritten or followed.</summary>
+    /// <summary>Rule F-4 (docs/LIMITS.md): an existing file or a link with the name is never overwritten or followed.</summary>
     [Fact(Timeout = 20_000)]
     public async Task Get_NameTakenByAFileOrALink_GetsANumberedName()
     {

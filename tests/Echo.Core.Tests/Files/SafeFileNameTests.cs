@@ -91,7 +91,7 @@ public sealed class SafeFileNameTests
         (2, Gen.Select(Gen.String[HostileChar, 0, 10], Gen.OneOf<string>("..", "../", "..\\", "/", "C:\\", "\\\\srv\\", "CON", "nul", "COM1."),
             Gen.String[HostileChar, 0, 10], (a, b, c) => b + a + b + c)));
 
-    /// <summary>RELIABILITY F-3: every generated name stays inside the downloads root as one safe component.</summary>
+    /// <summary>Rule F-3 (docs/LIMITS.md): every generated name stays inside the downloads root as one safe component.</summary>
     [Fact(Timeout = 120_000)]
     public void Sanitize_GeneratedNames_NeverLeaveTheRoot()
     {

@@ -11,7 +11,7 @@ using static Echo.Net.Tests.Identify.BadPeerKit;
 namespace Echo.Net.Tests.Identify;
 
 /// <summary>
-/// RELIABILITY-PLAN I-1 for the answer to our identify request: the honest host dials a bad peer
+/// Rule I-1 of docs/LIMITS.md for the answer to our identify request: the honest host dials a bad peer
 /// whose /ipfs/id/1.0.0 handler answers with hand-made bytes. A rejected answer stores nothing and
 /// costs only the identify stream; an oversized list is stored truncated.
 /// </summary>

@@ -10,7 +10,7 @@ using IdentifyMessage = Echo.Net.Identify.Pb.Identify;
 namespace Echo.Net.Tests.Identify;
 
 /// <summary>
-/// RELIABILITY-PLAN P-1 for the identify decoder (one length-delimited message: protobuf parse,
+/// Rule P-1 of docs/LIMITS.md for the identify decoder (one length-delimited message: protobuf parse,
 /// merge, then <see cref="IdentifyProtocol.ToInfo"/>): random and mutated-valid input is either
 /// refused with <see cref="ProtocolViolationException"/> or becomes an <see cref="IdentifyInfo"/>
 /// within the stored limits, and what a decode allocates follows the input's length, never a

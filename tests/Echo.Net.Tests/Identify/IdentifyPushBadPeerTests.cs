@@ -10,7 +10,7 @@ using static Echo.Net.Tests.Identify.BadPeerKit;
 namespace Echo.Net.Tests.Identify;
 
 /// <summary>
-/// RELIABILITY-PLAN I-1 for identify push (/ipfs/id/push/1.0.0): the same abuses as in an identify
+/// Rule I-1 of docs/LIMITS.md for identify push (/ipfs/id/push/1.0.0): the same abuses as in an identify
 /// answer, pushed by a connected peer. A push is merged into what we know (absent fields keep their
 /// values); a rejected push resets its stream and leaves what we know untouched.
 /// </summary>

@@ -10,7 +10,7 @@ namespace Echo.Net.Tests.Multiformats;
 
 /// <summary>
 /// Generated addresses with their expected binary form built here, independently of the codec
-/// (round trips, P-3), and random or mutated input that may only ever be refused with
+/// (round trips, rule P-3 of docs/LIMITS.md), and random or mutated input that may only ever be refused with
 /// <see cref="MultiaddrFormatException"/> (P-1).
 /// </summary>
 public class MultiaddrPropertyTests
@@ -172,7 +172,7 @@ public class MultiaddrPropertyTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         bool accepted = Multiaddr.TryFromBytes(bytes, out Multiaddr? viaTry, out string? error);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        // Allocation follows the input, never a length the input announces (RELIABILITY-PLAN P-1).
+        // Allocation follows the input, never a length the input announces (docs/LIMITS.md, rule P-1).
         Assert.True(allocated <= 4096 + 64L * bytes.Length, $"{allocated} bytes allocated for {bytes.Length} input bytes");
         try
         {

@@ -16,7 +16,7 @@ public class MultiaddrTests
     private const string CertHashHex = "1220000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
     private const string CertHashBase64Url = "uEiAAAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHw";
 
-    [Theory]                                   // vectors from the wire notes (multiaddr.feature, README, computed)
+    [Theory]                                   // vectors from the multiaddr spec (multiaddr.feature, README, computed)
     [InlineData("/ip4/192.0.2.42/tcp/443", "04c000022a0601bb")]
     [InlineData("/ip4/127.0.0.1/udp/1234", "047f000001910204d2")]
     [InlineData("/ip4/127.0.0.1/tcp/4001/p2p/" + PeerText, "047f000001060fa1a50326" + PeerHex)]

@@ -10,7 +10,7 @@ using static Echo.Net.Tests.Identify.BadPeerKit;
 namespace Echo.Net.Tests.Ping;
 
 /// <summary>
-/// RELIABILITY-PLAN B-1: one malformed or oversized frame from a peer costs only the stream it came
+/// Rule B-1 of docs/LIMITS.md: one malformed or oversized frame from a peer costs only the stream it came
 /// on. The connection it came on and the process stay up, the host logs it, and another peer's
 /// traffic on the same host keeps flowing.
 /// </summary>

@@ -9,7 +9,7 @@ using static Echo.Net.Tests.Identify.BadPeerKit;
 namespace Echo.Net.Tests.Ping;
 
 /// <summary>
-/// RELIABILITY-PLAN I-5: a ping answer that is not our 32 bytes, or no answer, fails that ping and
+/// Rule I-5 of docs/LIMITS.md: a ping answer that is not our 32 bytes, or no answer, fails that ping and
 /// resets that stream only; a listener resets a ping stream left idle for 10 s. The host under test
 /// runs on a fake clock, so the 10 s timeouts pass without waiting.
 /// </summary>

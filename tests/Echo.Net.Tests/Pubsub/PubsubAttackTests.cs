@@ -11,7 +11,7 @@ using Wire = Echo.Net.Pubsub.Pb;
 namespace Echo.Net.Tests.Pubsub;
 
 /// <summary>
-/// The gossipsub rows of the reliability plan (G-1..G-8, G-12): a raw peer writes hand-made RPCs to a
+/// The gossipsub rules of docs/LIMITS.md (G-1..G-8, G-12): a raw peer writes hand-made RPCs to a
 /// router whose clock is a <see cref="FakeTimeProvider"/>, so heartbeats happen only when a test says.
 /// </summary>
 public class PubsubAttackTests

@@ -5,8 +5,8 @@ using Echo.Net.Yamux;
 namespace Echo.Net.Tests.Yamux;
 
 /// <summary>
-/// A session facing a hand-driven remote (RawPeer) that sends crafted frames: reliability rows
-/// M-1 to M-5 and the interop rules of the wire notes. The session is the client (odd ids) unless
+/// A session facing a hand-driven remote (RawPeer) that sends crafted frames: rules
+/// M-1 to M-5 of docs/LIMITS.md and the interop rules of the yamux spec and go-yamux. The session is the client (odd ids) unless
 /// told otherwise, so the raw peer opens even ids.
 /// </summary>
 public class YamuxBadPeerTests

@@ -14,7 +14,7 @@ public class YamuxMemoryTests
     [Fact]
     public async Task SlowReader_SenderBlocksAtWindow_HeapGrowthBounded()
     {
-        // M-5: the receiving application never reads; the sender must stop at the window.
+        // Rule M-5 (docs/LIMITS.md): the receiving application never reads; the sender must stop at the window.
         await using SessionPair pair = new();
         const int streams = 8;
         const int perStream = 1024 * 1024;

@@ -85,7 +85,7 @@ public sealed class HistorySyncTests : IAsyncDisposable
         });
         Assert.Equal(0, carol.History!.InvalidFrom(bob.Id()));
 
-        // A second sync with the same peer asks from where the first ended: one empty page (S-4: at most 1 KiB).
+        // A second sync with the same peer asks from where the first ended: one empty page (rule S-4 of docs/LIMITS.md: at most 1 KiB).
         long before = carol.History.BytesReceived;
         await carol.History.SyncAsync(bob.Id(), "lobby", Ct);
         long second = carol.History.BytesReceived - before;
@@ -214,7 +214,7 @@ public sealed class HistorySyncTests : IAsyncDisposable
             RoomMessageCodec.Encode("i am alice", alice.LocalPeerId, "alice", DateTimeOffset.UtcNow), Ct);
         ChatMessage impersonation = new($"{alice.LocalPeerId}:{resigned.Seqno:x16}", "lobby", alice.LocalPeerId, "alice", "i am alice",
             DateTimeOffset.UtcNow, MessageOrigin.Room) { Envelope = SignedRoomMessage.Envelope(resigned) };
-        // 3. A replay mallory re-signed as herself (S-6): it is hers, and counts as hers.
+        // 3. A replay mallory re-signed as herself (rule S-6 of docs/LIMITS.md): it is hers, and counts as hers.
         ChatMessage replayedAsOwn = await mallory.PublishAsync("lobby", "mallory", original.Text, Ct) with { Origin = MessageOrigin.Room };
         // 4. Alice's message from another room: the topic is under the signature.
         ChatMessage otherRoom = original with { Id = original.Id.Replace(original.Id[^4..], "beef", StringComparison.Ordinal) };
