@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 
 namespace Echo.Bench;
@@ -151,7 +152,7 @@ internal static class ChatBench
             string address = (await peer.NextAsync("ready", _ => true, TimeSpan.FromSeconds(60))).GetProperty("addrs")[0].GetString()!;
             await Run("tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
                 $"exec dotnet {echoChat} --no-mdns --name tui --listen /ip4/127.0.0.1/tcp/0 --data-dir {tuiDir} --connect {address}");
-            int pid = int.Parse((await Run("tmux", "list-panes", "-t", session, "-F", "#{pane_pid}")).Trim());
+            int pid = int.Parse((await Run("tmux", "list-panes", "-t", session, "-F", "#{pane_pid}")).Trim(), CultureInfo.InvariantCulture);
             await peer.NextAsync("peer", p => p.GetProperty("event").GetString() == "connected", TimeSpan.FromSeconds(60));
             await Task.Delay(TimeSpan.FromSeconds(3)); // let start-up work (JIT, first paint) finish
             double before = CpuSeconds(pid);
@@ -172,7 +173,7 @@ internal static class ChatBench
     {
         string stat = File.ReadAllText($"/proc/{pid}/stat");
         string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // clock ticks (USER_HZ = 100)
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0; // clock ticks (USER_HZ = 100)
     }
 
     private static async Task<string> Run(string file, params string[] args)

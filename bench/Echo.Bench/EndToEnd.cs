@@ -64,8 +64,8 @@ internal static class EndToEnd
             Line($"| {client} → {server} | {Mb(Median(up))} | {Mb(Median(down))} |");
         }
         Line("");
-        if (upload.ContainsKey("jsjs"))
-            Line($"C#→C# / js→js: {upload["C#C#"] / upload["jsjs"]:F1}x; C#→C# / one-core AEAD: {upload["C#C#"] / aead:P0}");
+        if (upload.TryGetValue("jsjs", out double jsjs))
+            Line($"C#→C# / js→js: {upload["C#C#"] / jsjs:F1}x; C#→C# / one-core AEAD: {upload["C#C#"] / aead:P0}");
 
         // Dial
         int dials = quick ? 50 : 200;

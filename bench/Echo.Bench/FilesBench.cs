@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using Echo.Core;
 using Echo.Core.Events;
@@ -61,8 +62,8 @@ internal static class FilesBench
             Console.WriteLine();
             Console.WriteLine("| what | MB/s | runs |");
             Console.WriteLine("|---|---|---|");
-            Console.WriteLine($"| /perf/1.0.0 download (raw stream) | {perfMedian:0} | {string.Join(", ", perf.Select(v => v.ToString("0")))} |");
-            Console.WriteLine($"| /get (disk → /echo/file/1.0.0 → SHA-256 → disk) | {filesMedian:0} | {string.Join(", ", files.Select(v => v.ToString("0")))} |");
+            Console.WriteLine($"| /perf/1.0.0 download (raw stream) | {perfMedian:0} | {string.Join(", ", perf.Select(v => v.ToString("0", CultureInfo.InvariantCulture)))} |");
+            Console.WriteLine($"| /get (disk → /echo/file/1.0.0 → SHA-256 → disk) | {filesMedian:0} | {string.Join(", ", files.Select(v => v.ToString("0", CultureInfo.InvariantCulture)))} |");
             Console.WriteLine($"| files / perf | {filesMedian / perfMedian:P0} | |");
             return 0;
         }

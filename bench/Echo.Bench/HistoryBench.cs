@@ -50,8 +50,10 @@ internal static class HistoryBench
         // What bob heard while carol was away: alice's signed messages, ~60 characters of text each.
         List<ChatMessage> written = new(count);
         for (int i = 0; i < count; i++)
-            written.Add(await alice.PublishAsync("lobby", "alice", $"message {i:D6} about nothing much, the usual chat line", default)
-                with { Origin = MessageOrigin.Room });
+        {
+            ChatMessage published = await alice.PublishAsync("lobby", "alice", $"message {i:D6} about nothing much, the usual chat line", default);
+            written.Add(published with { Origin = MessageOrigin.Room });
+        }
         for (int i = 0; i < count; i += 1000)
             await bobStore.AddAsync(written.GetRange(i, Math.Min(1000, count - i)), default);
 

@@ -60,7 +60,7 @@ internal sealed class PubsubPeer : IAsyncDisposable
                 }
                 return [];
             case "unsubscribe":
-                if (_subscriptions.Remove(topic, out var entry))
+                if (_subscriptions.Remove(topic, out (PubsubSubscription Subscription, Task Reader) entry))
                 {
                     await entry.Subscription.DisposeAsync();
                     await entry.Reader;

@@ -385,8 +385,8 @@ public sealed partial class ChatManager : IAsyncDisposable
             ? $"{SafeText.ForDisplay(p.Label),-16} {p.PeerId}  {p.Address}  away, {p.ReconnectText(now)}" +
                 $"  (last seen {p.ConnectedSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)})"
             : $"{SafeText.ForDisplay(p.Label),-16} {p.PeerId}  {p.Address}  {p.Source.ToString().ToLowerInvariant()}" +
-            $"{(p.IsEchoGo ? " echo-go" : "")}  since {p.ConnectedSince.ToLocalTime():HH:mm:ss}" +
-            (p.RoundTrip is { } rtt ? $"  {rtt.TotalMilliseconds:0.0} ms" : ""));
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{(p.IsEchoGo ? " echo-go" : "")}  since {p.ConnectedSince.ToLocalTime():HH:mm:ss}") +
+            (p.RoundTrip is { } rtt ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"  {rtt.TotalMilliseconds:0.0} ms") : ""));
         Publish(new NoticeEvent($"{peers.Count} peer(s):\n" + string.Join('\n', lines)));
     }
 

@@ -285,7 +285,8 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
                 DateTimeOffset received = _time.GetUtcNow();
                 await PostAsync("room:" + room, new MessageArrived(MessageClock.Clamp(new ChatMessage(RoomMessageId(message), room, from,
                     nick, decoded.Text, decoded.Timestamp ?? received,
-                    MessageOrigin.Room) { Envelope = SignedRoomMessage.Envelope(message) }, received)), _stopping.Token).ConfigureAwait(false);
+                    MessageOrigin.Room)
+                { Envelope = SignedRoomMessage.Envelope(message) }, received)), _stopping.Token).ConfigureAwait(false);
                 await PostRoomOfferAsync(room, from, nick, decoded).ConfigureAwait(false);
             }
         }

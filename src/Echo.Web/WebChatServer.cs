@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
 
 namespace Echo.Web;
 
@@ -139,7 +140,7 @@ public sealed class WebChatServer : IAsyncDisposable
             await RefuseAsync(context, StatusCodes.Status403Forbidden, "only GET; changes go over the page's WebSocket").ConfigureAwait(false);
             return;
         }
-        if (request.Path == "/" && request.Query.TryGetValue("token", out var token))
+        if (request.Path == "/" && request.Query.TryGetValue("token", out StringValues token))
         {
             if (!_access.IsToken(token.Count == 1 ? token[0] : null))
             {

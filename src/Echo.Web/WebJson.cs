@@ -2,8 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Echo.Core;
 using Echo.Core.Chat;
-using Echo.Core.Events;
 using Echo.Core.Direct;
+using Echo.Core.Events;
 using Echo.Core.Files;
 using Echo.Core.Peers;
 

@@ -28,7 +28,7 @@ public sealed class HeadlessEndToEndTests
                     // were exchanged) does not show that the room has formed.
                     await listener.NextAsync(e => e.GetProperty("type").GetString() == "message"
                                                   && e.GetProperty("origin").GetString() == "room"
-                                                  && e.GetProperty("text").GetString()!.StartsWith($"probe {room} {listener.PeerId[^6..]}"),
+                                                  && e.GetProperty("text").GetString()!.StartsWith($"probe {room} {listener.PeerId[^6..]}", StringComparison.Ordinal),
                         TimeSpan.FromMilliseconds(500), limit.Token);
                     break;
                 }

@@ -32,7 +32,7 @@ public sealed class MdnsLanTests
         TimeSpan allReady = clock.Elapsed;
 
         // Each node waits on its own events, so every connection is timed when it is reported.
-        var connected = new Dictionary<(int At, int Peer), TimeSpan>();
+        Dictionary<(int At, int Peer), TimeSpan> connected = new();
         async Task WatchAsync(int at)
         {
             HashSet<string> missing = [.. nodes.Where((_, i) => i != at).Select(n => n.PeerId)];

@@ -34,24 +34,24 @@ internal sealed class NetworkNamespaceLan : IAsyncDisposable
         NetworkNamespaceLan lan = new(tag, hosts);
         try
         {
-            await lan.StepAsync(["ip", "netns", "add", lan._switch], cancellationToken);
+            await StepAsync(["ip", "netns", "add", lan._switch], cancellationToken);
             lan._created.Add(lan._switch);
             // Without snooping the bridge floods every multicast group to every port, as a plain switch does.
-            await lan.StepAsync(["ip", "-n", lan._switch, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"], cancellationToken);
-            await lan.StepAsync(["ip", "-n", lan._switch, "link", "set", "br0", "up"], cancellationToken);
+            await StepAsync(["ip", "-n", lan._switch, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"], cancellationToken);
+            await StepAsync(["ip", "-n", lan._switch, "link", "set", "br0", "up"], cancellationToken);
             for (int i = 0; i < hosts; i++)
             {
                 string host = lan.Hosts[i], nic = lan.Interfaces[i], port = $"el{tag}s{i}";
-                await lan.StepAsync(["ip", "netns", "add", host], cancellationToken);
+                await StepAsync(["ip", "netns", "add", host], cancellationToken);
                 lan._created.Add(host);
-                await lan.StepAsync(["ip", "link", "add", nic, "netns", host, "type", "veth", "peer", "name", port, "netns", lan._switch],
+                await StepAsync(["ip", "link", "add", nic, "netns", host, "type", "veth", "peer", "name", port, "netns", lan._switch],
                     cancellationToken);
-                await lan.StepAsync(["ip", "-n", lan._switch, "link", "set", port, "master", "br0"], cancellationToken);
-                await lan.StepAsync(["ip", "-n", lan._switch, "link", "set", port, "up"], cancellationToken);
-                await lan.StepAsync(["ip", "-n", host, "addr", "add", Address(i) + "/24", "dev", nic], cancellationToken);
-                await lan.StepAsync(["ip", "-n", host, "-6", "addr", "add", $"fd77::{i + 1}/64", "dev", nic, "nodad"], cancellationToken);
-                await lan.StepAsync(["ip", "-n", host, "link", "set", "lo", "up"], cancellationToken);
-                await lan.StepAsync(["ip", "-n", host, "link", "set", nic, "up"], cancellationToken);
+                await StepAsync(["ip", "-n", lan._switch, "link", "set", port, "master", "br0"], cancellationToken);
+                await StepAsync(["ip", "-n", lan._switch, "link", "set", port, "up"], cancellationToken);
+                await StepAsync(["ip", "-n", host, "addr", "add", Address(i) + "/24", "dev", nic], cancellationToken);
+                await StepAsync(["ip", "-n", host, "-6", "addr", "add", $"fd77::{i + 1}/64", "dev", nic, "nodad"], cancellationToken);
+                await StepAsync(["ip", "-n", host, "link", "set", "lo", "up"], cancellationToken);
+                await StepAsync(["ip", "-n", host, "link", "set", nic, "up"], cancellationToken);
             }
             return lan;
         }
@@ -62,7 +62,7 @@ internal sealed class NetworkNamespaceLan : IAsyncDisposable
         }
     }
 
-    private async Task StepAsync(string[] step, CancellationToken cancellationToken)
+    private static async Task StepAsync(string[] step, CancellationToken cancellationToken)
     {
         if (await NetworkNamespacePair.RunAsync(step, cancellationToken) is { } error)
             throw new InvalidOperationException($"`{string.Join(' ', step)}` failed: {error}");

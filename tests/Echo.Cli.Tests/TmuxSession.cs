@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace Echo.Cli.Tests;
 
@@ -14,7 +15,7 @@ internal sealed class TmuxSession : IAsyncDisposable
     public static async Task<TmuxSession> StartAsync(string name, string shellCommand, int width = 140, int height = 40)
     {
         TmuxSession session = new($"echo-test-{Environment.ProcessId}-{name}");
-        await RunAsync("new-session", "-d", "-s", session.Name, "-x", width.ToString(), "-y", height.ToString(), shellCommand);
+        await RunAsync("new-session", "-d", "-s", session.Name, "-x", width.ToString(CultureInfo.InvariantCulture), "-y", height.ToString(CultureInfo.InvariantCulture), shellCommand);
         return session;
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Echo.Core.Chat;
 using Echo.Core.Events;
 using Echo.Core.Ports;
@@ -107,7 +108,7 @@ public sealed class ChatManagerHistoryTests : IAsyncDisposable
         ChatManager manager = await StartAsync(historyOnJoin: 3);
         Assert.Equal(["dev", "lobby"], manager.Rooms);
         Assert.Equal("lobby", manager.CurrentRoom);
-        Assert.Equal([3, 4, 5], manager.RecentMessages("lobby").Select(m => int.Parse(m.Text[8..])));
+        Assert.Equal([3, 4, 5], manager.RecentMessages("lobby").Select(m => int.Parse(m.Text[8..], CultureInfo.InvariantCulture)));
         Assert.All(manager.RecentMessages("dev"), m => Assert.True(m.FromHistory));
         MessageEvent first = await NextAsync<MessageEvent>();
         Assert.True(first.Message.FromHistory);
@@ -129,7 +130,7 @@ public sealed class ChatManagerHistoryTests : IAsyncDisposable
         MessageEvent one = await NextAsync<MessageEvent>();
         MessageEvent three = await NextAsync<MessageEvent>();
         Assert.True(one.Message.FromHistory && three.Message.FromHistory);
-        Assert.Equal([1, 3, 5], manager.RecentMessages("lobby").Select(m => int.Parse(m.Text[8..])));
+        Assert.Equal([1, 3, 5], manager.RecentMessages("lobby").Select(m => int.Parse(m.Text[8..], CultureInfo.InvariantCulture)));
     }
 
     [Fact(Timeout = 10_000)]

@@ -2,11 +2,11 @@ using System.Text;
 using System.Text.Json;
 using Echo.Core.Chat;
 using Echo.Core.Events;
+using Echo.Net.Identity;
+using Echo.Net.Tests.Host;
 using Echo.Protocols;
 using Echo.Protocols.EchoGo;
 using Echo.Protocols.Tests;
-using Echo.Net.Identity;
-using Echo.Net.Tests.Host;
 
 namespace Echo.Interop.Tests;
 

@@ -76,9 +76,13 @@ public sealed class JsPeer : IAsyncDisposable
     /// environment (transport, security, muxer, LISTEN, AGENT, GOSSIPSUB, ...) and waits for its
     /// "ready" line.
     /// </summary>
+    public static Task<JsPeer> StartAsync(IDictionary<string, string>? env, CancellationToken cancellationToken) =>
+        StartAsync(env, null, cancellationToken);
+
+    /// <summary>As <see cref="StartAsync(IDictionary{string, string}?, CancellationToken)"/>, inside a network namespace.</summary>
     /// <param name="networkNamespace">Runs node in this network namespace (`ip netns exec`, which execs node itself).</param>
-    public static async Task<JsPeer> StartAsync(IDictionary<string, string>? env = null, CancellationToken cancellationToken = default,
-        string? networkNamespace = null)
+    public static async Task<JsPeer> StartAsync(IDictionary<string, string>? env, string? networkNamespace,
+        CancellationToken cancellationToken)
     {
         string directory = FindDirectory();
         ProcessStartInfo startInfo = new(networkNamespace is null ? "node" : "ip")

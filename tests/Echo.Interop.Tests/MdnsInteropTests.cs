@@ -29,7 +29,7 @@ public sealed class MdnsInteropTests
             ["MDNS"] = "1",
             ["GOSSIPSUB"] = "1",
             ["LISTEN"] = "/ip4/0.0.0.0/tcp/0",
-        }, Ct, lan.First);
+        }, lan.First, Ct);
         await js.CommandAsync("subscribe", new { topic = "chat-room:lobby" }, Ct);
         await using EchoChatProcess echo = await EchoChatProcess.StartAsync("alice", [], Ct, networkNamespace: lan.Second, mdns: true,
             listen: "/ip4/0.0.0.0/tcp/0");

@@ -145,7 +145,8 @@ public sealed class ReceiveOrderTests : IDisposable
         await using SqliteMessageStore store = SqliteMessageStore.Open(path);
         Assert.Null(store.Problem);
         Dictionary<string, ChatMessage> read = (await store.LatestAsync("lobby", 10, Ct)).ToDictionary(m => m.Id);
-        Assert.All(new[] { "a:future", "a:ancient" }, id =>
+        string[] ids = ["a:future", "a:ancient"];
+        Assert.All(ids, id =>
         {
             Assert.True(read[id].ClockClamped);
             Assert.Equal(received, read[id].Timestamp.ToUnixTimeMilliseconds());

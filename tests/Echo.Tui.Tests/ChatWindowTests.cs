@@ -1,11 +1,11 @@
+using System.Drawing;
 using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Commands;
 using Echo.Core.Events;
 using Echo.Core.Ports;
-using Terminal.Gui.Drawing;
-using System.Drawing;
 using Echo.Tui.Views;
+using Terminal.Gui.Drawing;
 using Terminal.Gui.Input;
 using Terminal.Gui.Testing;
 using Attribute = Terminal.Gui.Drawing.Attribute;

@@ -40,7 +40,7 @@ public sealed class WebEndToEndTests(BrowserFixture browser)
                 try
                 {
                     await bob.NextAsync(e => e.GetProperty("type").GetString() == "message"
-                                             && e.GetProperty("text").GetString()!.StartsWith("probe "),
+                                             && e.GetProperty("text").GetString()!.StartsWith("probe ", StringComparison.Ordinal),
                         TimeSpan.FromMilliseconds(500), limit.Token);
                     break;
                 }

@@ -24,7 +24,9 @@ public sealed class WebNotSavedTests
     }
 
     [Fact]
-    public void NotSaved_Of_AnOwnDirectMessage_IsSent() =>
-        Assert.True(Parse(new DirectMessageEvent(new DirectMessage("d2", "12D3KooWBob", "me", "hi", At, Outgoing: true, Delivered: false)
-            { NotSaved = true })).GetProperty("notSaved").GetBoolean());
+    public void NotSaved_Of_AnOwnDirectMessage_IsSent()
+    {
+        DirectMessage message = new("d2", "12D3KooWBob", "me", "hi", At, Outgoing: true, Delivered: false) { NotSaved = true };
+        Assert.True(Parse(new DirectMessageEvent(message)).GetProperty("notSaved").GetBoolean());
+    }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
@@ -67,7 +68,7 @@ public sealed class WebSecurityTests : IAsyncLifetime
     public async Task W2_OnlyLoopbackHostNamesWithOurPort_AreServed_EvenWithASession(string host, bool served)
     {
         string cookie = await _web.SignInAsync(Ct);
-        using HttpResponseMessage response = await _web.GetAsync("/", cookie, Ct, host.Replace("{port}", _web.Port.ToString()));
+        using HttpResponseMessage response = await _web.GetAsync("/", cookie, Ct, host.Replace("{port}", _web.Port.ToString(CultureInfo.InvariantCulture)));
         Assert.Equal(served ? HttpStatusCode.OK : HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Equal(served, (await response.Content.ReadAsStringAsync(Ct)).Contains("<html"));
     }
@@ -241,7 +242,7 @@ public sealed class WebSecurityTests : IAsyncLifetime
     public async Task W4_AWebSocketFromAnotherOrigin_IsRefusedEvenWithASession(string? origin)
     {
         string cookie = await _web.SignInAsync(Ct);
-        Assert.Equal(HttpStatusCode.Forbidden, await _web.RefusedSocketStatusAsync(cookie, origin?.Replace("{port}", _web.Port.ToString()), Ct));
+        Assert.Equal(HttpStatusCode.Forbidden, await _web.RefusedSocketStatusAsync(cookie, origin?.Replace("{port}", _web.Port.ToString(CultureInfo.InvariantCulture)), Ct));
     }
 
     [Fact(Timeout = 10_000)]

@@ -223,7 +223,7 @@ internal sealed class FileTransfers : IAsyncDisposable
                 return;
             foreach (string id in ids)
             {
-                if (_known.TryGetValue(id, out var known))
+                if (_known.TryGetValue(id, out (FileOffer Offer, string PeerId, string Nick, string? Room, long Seq, DateTimeOffset Received) known))
                     resume.Add(new PendingDownload(known.Offer, known.PeerId, known.Nick));
             }
         }
@@ -259,7 +259,7 @@ internal sealed class FileTransfers : IAsyncDisposable
             }
             foreach ((string peerId, HashSet<string> ids) in _waiting)
             {
-                if (ids.Remove(id) && _known.TryGetValue(id, out var known))
+                if (ids.Remove(id) && _known.TryGetValue(id, out (FileOffer Offer, string PeerId, string Nick, string? Room, long Seq, DateTimeOffset Received) known))
                 {
                     waiting = new PendingDownload(known.Offer, known.PeerId, known.Nick);
                     if (ids.Count == 0)

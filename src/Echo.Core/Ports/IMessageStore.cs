@@ -23,6 +23,18 @@ public readonly record struct HistoryCursor(long TimestampMs, string Id) : IComp
         int byTime = TimestampMs.CompareTo(other.TimestampMs);
         return byTime != 0 ? byTime : string.CompareOrdinal(Id, other.Id);
     }
+
+    /// <summary>True when <paramref name="left"/> comes before <paramref name="right"/> in history order.</summary>
+    public static bool operator <(HistoryCursor left, HistoryCursor right) => left.CompareTo(right) < 0;
+
+    /// <summary>True when <paramref name="left"/> does not come after <paramref name="right"/>.</summary>
+    public static bool operator <=(HistoryCursor left, HistoryCursor right) => left.CompareTo(right) <= 0;
+
+    /// <summary>True when <paramref name="left"/> comes after <paramref name="right"/> in history order.</summary>
+    public static bool operator >(HistoryCursor left, HistoryCursor right) => left.CompareTo(right) > 0;
+
+    /// <summary>True when <paramref name="left"/> does not come before <paramref name="right"/>.</summary>
+    public static bool operator >=(HistoryCursor left, HistoryCursor right) => left.CompareTo(right) >= 0;
 }
 
 /// <summary>

@@ -1154,7 +1154,7 @@ public sealed class PubsubRouter : IAsyncDisposable
         }
     }
 
-    private Pb.ControlPrune Prune(PeerState peer, string topic, TimeSpan backoff)
+    private static Pb.ControlPrune Prune(PeerState peer, string topic, TimeSpan backoff)
     {
         Pb.ControlPrune prune = new() { TopicID = topic };
         if (peer.SupportsBackoff)

@@ -18,7 +18,7 @@ internal sealed class TimeCache<TKey>(TimeSpan ttl, int capacity, TimeProvider t
         if (!_entries.Add(key))
             return false;
         _order.Enqueue((key, time.GetUtcNow() + ttl));
-        while (_entries.Count > capacity && _order.TryDequeue(out var oldest))
+        while (_entries.Count > capacity && _order.TryDequeue(out (TKey Key, DateTimeOffset Expires) oldest))
             _entries.Remove(oldest.Key);
         return true;
     }
@@ -32,7 +32,7 @@ internal sealed class TimeCache<TKey>(TimeSpan ttl, int capacity, TimeProvider t
     public void Sweep()
     {
         DateTimeOffset now = time.GetUtcNow();
-        while (_order.TryPeek(out var oldest) && oldest.Expires <= now)
+        while (_order.TryPeek(out (TKey Key, DateTimeOffset Expires) oldest) && oldest.Expires <= now)
         {
             _order.Dequeue();
             _entries.Remove(oldest.Key);

@@ -366,7 +366,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         if (cancellationToken.CanBeCanceled)
         {
             CancellationTokenRegistration registration = cancellationToken.UnsafeRegister(
-                static (state, token) => ((YamuxStream)state!).CancelDirect(token, canceledResult: false), this);
+                static (state, token) => ((YamuxStream)state!).CancelDirect(canceledResult: false, token), this);
             bool stale;
             lock (_sync)
             {
@@ -382,7 +382,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
     }
 
     /// <summary>Cancels a pending direct write (token fired, or <c>CancelPendingFlush</c>).</summary>
-    internal void CancelDirect(CancellationToken token, bool canceledResult)
+    internal void CancelDirect(bool canceledResult, CancellationToken token)
     {
         CancellationTokenRegistration registration;
         lock (_sync)

@@ -66,7 +66,7 @@ internal sealed class YamuxStreamOutput(YamuxStream stream, PipeWriter inner) : 
     public override void CancelPendingFlush()
     {
         inner.CancelPendingFlush();
-        stream.CancelDirect(default, canceledResult: true);
+        stream.CancelDirect(canceledResult: true, default);
     }
 
     public override void Complete(Exception? exception = null)

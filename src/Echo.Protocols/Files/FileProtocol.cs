@@ -199,12 +199,5 @@ internal sealed class FileProtocol(Libp2pHost host, Func<OfferLookup?> offers, I
                 stream.Reset();
             base.Dispose(disposing);
         }
-
-        public override ValueTask DisposeAsync()
-        {
-            Dispose(true);
-            GC.SuppressFinalize(this);
-            return ValueTask.CompletedTask;
-        }
     }
 }

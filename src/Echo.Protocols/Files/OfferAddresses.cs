@@ -26,7 +26,7 @@ public static class OfferAddresses
     {
         if (raw is null)
             return null;
-        PeerId.TryParse(offerer, out PeerId? offererId);
+        PeerId? offererId = PeerId.TryParse(offerer, out PeerId? parsed) ? parsed : null;
         List<string> result = [];
         foreach (string? text in raw.Take(MaxEntriesRead))
         {

@@ -107,10 +107,10 @@ internal sealed partial class ChatWindow
             _rooms.Add(key);
         AddMessage(new ChatMessage(message.Id, key, message.Outgoing ? _manager.LocalPeerId : message.PeerId, message.Nick,
             message.Text, message.Timestamp, message.Outgoing ? MessageOrigin.Local : MessageOrigin.Room)
-            {
-                FromHistory = fromStore,
-                NotSaved = message.NotSaved,
-            },
+        {
+            FromHistory = fromStore,
+            NotSaved = message.NotSaved,
+        },
             countUnread: !fromStore);
         if (message.Outgoing && !message.Delivered && !_peers.Exists(p => p.PeerId == message.PeerId))
         {

@@ -47,7 +47,7 @@ public class RedialerTests
         ConcurrentQueue<TimeSpan> waits = new();
         await using Redialer redialer = new((_, _) =>
         {
-            dials.Add(time.GetUtcNow());
+            dials.Add(time.GetUtcNow(), CancellationToken.None);
             if (Interlocked.Increment(ref attempts) < 4)
                 throw new IOException("refused");
             connected = true;

@@ -6,9 +6,9 @@ using Echo.Net.Multiformats;
 using Echo.Net.Tests.Host;
 using Echo.Net.Yamux;
 using Google.Protobuf;
-using IdentifyMessage = Echo.Net.Identify.Pb.Identify;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using IdentifyMessage = Echo.Net.Identify.Pb.Identify;
 
 namespace Echo.Net.Tests.Identify;
 

@@ -5,8 +5,8 @@ using Echo.Net.Identity;
 using Echo.Net.Multiformats;
 using Echo.Net.Tests.Host;
 using Google.Protobuf;
-using IdentifyMessage = Echo.Net.Identify.Pb.Identify;
 using static Echo.Net.Tests.Identify.BadPeerKit;
+using IdentifyMessage = Echo.Net.Identify.Pb.Identify;
 
 namespace Echo.Net.Tests.Identify;
 

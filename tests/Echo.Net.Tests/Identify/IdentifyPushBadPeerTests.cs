@@ -4,8 +4,8 @@ using Echo.Net.Identify;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
 using Google.Protobuf;
-using IdentifyMessage = Echo.Net.Identify.Pb.Identify;
 using static Echo.Net.Tests.Identify.BadPeerKit;
+using IdentifyMessage = Echo.Net.Identify.Pb.Identify;
 
 namespace Echo.Net.Tests.Identify;
 

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Globalization;
 using System.Net;
 using System.Text;
 using CsCheck;
@@ -58,8 +59,8 @@ public class MultiaddrPropertyTests
 
     private static readonly Gen<Encoded> GenPort = Gen.Select(Gen.Bool, Gen.UShort, (udp, port) =>
         udp
-            ? Component([0x91, 0x02], "udp", port.ToString(), [(byte)(port >> 8), (byte)port])
-            : Component([0x06], "tcp", port.ToString(), [(byte)(port >> 8), (byte)port]));
+            ? Component([0x91, 0x02], "udp", port.ToString(CultureInfo.InvariantCulture), [(byte)(port >> 8), (byte)port])
+            : Component([0x06], "tcp", port.ToString(CultureInfo.InvariantCulture), [(byte)(port >> 8), (byte)port]));
 
     private static readonly (byte[] Code, string Name)[] NameProtocols =
     [

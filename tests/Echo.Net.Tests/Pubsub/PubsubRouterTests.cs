@@ -93,7 +93,8 @@ public class PubsubRouterTests
         await a.Router.PublishAsync("chat", Text("said right after connecting"), Ct);
         await using PubsubSubscription subB = b.Router.Subscribe("chat");
         Assert.Equal("said right after connecting", Text(await PubsubWait.NextAsync(subB)));
-        Assert.Equal(1, a.Router.Counters.RecentOffered);
+        // Offered when b's subscription arrived (and again if a grafts b while it is still in the window).
+        Assert.InRange(a.Router.Counters.RecentOffered, 1, 2);
     }
 
     [Fact(Timeout = 30_000)]

@@ -213,7 +213,8 @@ public sealed class HistorySyncTests : IAsyncDisposable
         PubsubMessage resigned = await mallory.Router.PublishAsync("chat-room:lobby",
             RoomMessageCodec.Encode("i am alice", alice.LocalPeerId, "alice", DateTimeOffset.UtcNow), Ct);
         ChatMessage impersonation = new($"{alice.LocalPeerId}:{resigned.Seqno:x16}", "lobby", alice.LocalPeerId, "alice", "i am alice",
-            DateTimeOffset.UtcNow, MessageOrigin.Room) { Envelope = SignedRoomMessage.Envelope(resigned) };
+            DateTimeOffset.UtcNow, MessageOrigin.Room)
+        { Envelope = SignedRoomMessage.Envelope(resigned) };
         // 3. A replay mallory re-signed as herself (rule S-6 of docs/LIMITS.md): it is hers, and counts as hers.
         ChatMessage replayedAsOwn = await mallory.PublishAsync("lobby", "mallory", original.Text, Ct) with { Origin = MessageOrigin.Room };
         // 4. Alice's message from another room: the topic is under the signature.

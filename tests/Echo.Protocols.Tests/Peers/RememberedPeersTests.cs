@@ -21,7 +21,7 @@ public sealed class RememberedPeersTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private ChatNetworkOptions Remembering(string? file = null) =>
+    private static ChatNetworkOptions Remembering(string? file = null) =>
         TestNetworks.Options with { RememberPeers = new RememberedPeersOptions { File = file, Redial = FastRedial } };
 
     /// <summary>A started network with a given identity and listen address (so it can come back as the same peer at the same place).</summary>
