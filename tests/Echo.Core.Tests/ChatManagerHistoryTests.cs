@@ -33,17 +33,7 @@ public sealed class ChatManagerHistoryTests : IAsyncDisposable
             await _manager.DisposeAsync();
     }
 
-    private async Task<T> NextAsync<T>(Func<T, bool>? match = null) where T : ChatEvent
-    {
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        while (true)
-        {
-            ChatEvent next = await _events!.Events.ReadAsync(timeout.Token);
-            if (next is T wanted && (match is null || match(wanted)))
-                return wanted;
-        }
-    }
+    private Task<T> NextAsync<T>(Func<T, bool>? match = null) where T : ChatEvent => _events!.NextAsync(match);
 
     private static ChatMessage Said(string room, int n, string from = Alice) =>
         new($"{from}:{n:x16}", room, from, "alice", $"message {n}", DateTimeOffset.FromUnixTimeMilliseconds(1_000_000 + n * 1000),

@@ -28,17 +28,7 @@ public sealed class ChatManagerPeersTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _manager.DisposeAsync();
 
-    private async Task<T> NextAsync<T>(Func<T, bool>? match = null) where T : ChatEvent
-    {
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        while (true)
-        {
-            ChatEvent next = await _events.Events.ReadAsync(timeout.Token);
-            if (next is T wanted && (match is null || match(wanted)))
-                return wanted;
-        }
-    }
+    private Task<T> NextAsync<T>(Func<T, bool>? match = null) where T : ChatEvent => _events!.NextAsync(match);
 
     private static RememberedPeer Away(string peerId, int inSeconds) =>
         new(peerId, "/ip4/127.0.0.1/tcp/4001/p2p/" + peerId, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddSeconds(inSeconds));

@@ -27,17 +27,7 @@ public sealed class ChatManagerTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _manager.DisposeAsync();
 
-    private async Task<T> NextAsync<T>() where T : ChatEvent
-    {
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        while (true)
-        {
-            ChatEvent next = await _events.Events.ReadAsync(timeout.Token);
-            if (next is T wanted)
-                return wanted;
-        }
-    }
+    private Task<T> NextAsync<T>() where T : ChatEvent => _events!.NextAsync<T>();
 
     private static ChatMessage Incoming(string id, string room, string from, string nick, string text) =>
         new(id, room, from, nick, text, DateTimeOffset.UtcNow, MessageOrigin.Room);

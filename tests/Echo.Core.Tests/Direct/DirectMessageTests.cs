@@ -26,16 +26,7 @@ public sealed class DirectMessageTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _manager.DisposeAsync();
 
-    private async Task<T> NextAsync<T>() where T : ChatEvent
-    {
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        while (true)
-        {
-            if (await _events.Events.ReadAsync(timeout.Token) is T wanted)
-                return wanted;
-        }
-    }
+    private Task<T> NextAsync<T>() where T : ChatEvent => _events!.NextAsync<T>();
 
     [Fact(Timeout = 10_000)]
     public async Task Msg_ToAnOfflinePeer_WaitsInTheOutboxAndGoesWhenItConnects()

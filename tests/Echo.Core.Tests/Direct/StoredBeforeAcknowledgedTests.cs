@@ -37,17 +37,7 @@ public sealed class StoredBeforeAcknowledgedTests : IAsyncDisposable
             await _manager.DisposeAsync();
     }
 
-    private async Task<T> NextAsync<T>(Func<T, bool>? match = null) where T : ChatEvent
-    {
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        while (true)
-        {
-            ChatEvent next = await _events!.Events.ReadAsync(timeout.Token);
-            if (next is T wanted && (match is null || match(wanted)))
-                return wanted;
-        }
-    }
+    private Task<T> NextAsync<T>(Func<T, bool>? match = null) where T : ChatEvent => _events!.NextAsync(match);
 
     /// <summary>Every event until a <see cref="NoticeEvent"/> with <paramref name="marker"/> (published after the rest).</summary>
     private async Task<List<ChatEvent>> UntilMarkerAsync(string marker)

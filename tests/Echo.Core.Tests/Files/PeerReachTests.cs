@@ -60,17 +60,7 @@ public sealed class PeerReachTests : IAsyncLifetime
         await _manager.StartAsync(Ct);
     }
 
-    private async Task<T> NextAsync<T>(Func<T, bool>? match = null) where T : ChatEvent
-    {
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(10));
-        while (true)
-        {
-            ChatEvent next = await _events!.Events.ReadAsync(timeout.Token);
-            if (next is T wanted && (match is null || match(wanted)))
-                return wanted;
-        }
-    }
+    private Task<T> NextAsync<T>(Func<T, bool>? match = null) where T : ChatEvent => _events!.NextAsync(match, timeout: TimeSpan.FromSeconds(10));
 
     private async Task<FileOffer> OfferFromBobAsync(byte[] content)
     {

@@ -78,16 +78,7 @@ public sealed class NickTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _manager.DisposeAsync();
 
-    private async Task<T> NextAsync<T>(Func<T, bool>? match = null) where T : ChatEvent
-    {
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        while (true)
-        {
-            if (await _events.Events.ReadAsync(timeout.Token) is T wanted && (match is null || match(wanted)))
-                return wanted;
-        }
-    }
+    private Task<T> NextAsync<T>(Func<T, bool>? match = null) where T : ChatEvent => _events!.NextAsync(match);
 
     private void Connect(string peerId)
     {
