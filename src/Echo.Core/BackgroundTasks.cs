@@ -31,4 +31,15 @@ public sealed class BackgroundTasks
         lock (_gate)
             return [.. _running];
     }
+
+    /// <summary>
+    /// Waits up to <paramref name="timeout"/> for every task tracked so far (failures are the tasks'
+    /// own to log). Returns false when some were still running at the deadline.
+    /// </summary>
+    public async Task<bool> DrainAsync(TimeSpan timeout)
+    {
+        Task all = Task.WhenAll(Snapshot());
+        await all.WaitAsync(timeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        return all.IsCompleted;
+    }
 }

@@ -6,6 +6,7 @@ using Echo.Net.Noise;
 using Echo.Net.Perf;
 using Echo.Net.Ping;
 using Echo.Net.Transport.Tcp;
+using Echo.Net.Threading;
 using Echo.Net.Yamux;
 using Microsoft.Extensions.Logging;
 
@@ -32,7 +33,7 @@ public sealed class Libp2pHost : IAsyncDisposable
     private readonly Dictionary<PeerId, Connection> _connections = [];
     private readonly Dictionary<string, Task<Connection>> _dials = [];
     private readonly Dictionary<string, StreamHandler> _handlers = new(StringComparer.Ordinal);
-    private readonly HashSet<Task> _background = [];
+    private readonly BackgroundTasks _background = new();
     private readonly List<(Socket Socket, Multiaddr Address)> _listeners = [];
     private readonly CancellationTokenSource _stopping = new();
     private int _pendingInbound;
@@ -528,20 +529,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
     }
 
-    private void StartBackground(Task task)
-    {
-        lock (_gate)
-        {
-            if (task.IsCompleted)
-                return;
-            _background.Add(task);
-        }
-        task.ContinueWith(t =>
-        {
-            lock (_gate)
-                _background.Remove(t);
-        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
+    private void StartBackground(Task task) => _background.Track(task);
 
     /// <summary>Stops listening, closes every connection gracefully and waits for background work.</summary>
     public async ValueTask DisposeAsync()
@@ -558,17 +546,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(connections.Select(c => c.CloseAsync())).ConfigureAwait(false);
-        Task[] background;
-        lock (_gate)
-            background = [.. _background];
-        try
-        {
-            await Task.WhenAll(background).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // Background tasks log their own failures; shutdown goes on.
-        }
+        await _background.DrainAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         _stopping.Dispose();
     }
 }
