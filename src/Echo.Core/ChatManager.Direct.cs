@@ -31,7 +31,7 @@ public sealed partial class ChatManager
         PeerDialing dialing = new(direct, options.PeerConnectTimeout, publish, logger);
         return (new DirectChat(direct, store ?? new InMemoryDirectStore(), publish, logger, health: health,
                 notDurable: store is null && history is not null ? history.Problem ?? "the history file is read-only" : null),
-            new FileTransfers(direct, options.Files, publish, logger, dialing), dialing);
+            new FileTransfers(direct, options.Files, publish, logger, dialing.ConnectAsync), dialing);
     }
 
     /// <summary>The last <paramref name="count"/> direct messages with <paramref name="peerId"/> (with anyone when null), oldest first.</summary>
@@ -161,17 +161,7 @@ public sealed partial class ChatManager
     }
 
     /// <summary>"1.5 MiB" and the like.</summary>
-    public static string FormatSize(double bytes)
-    {
-        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
-        int unit = 0;
-        while (bytes >= 1024 && unit < units.Length - 1)
-        {
-            bytes /= 1024;
-            unit++;
-        }
-        return unit == 0 ? $"{bytes:0} B" : $"{bytes:0.0} {units[unit]}";
-    }
+    public static string FormatSize(double bytes) => SizeText.Format(bytes);
 
     private void StartDirect()
     {

@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using Echo.Core.Chat;
 using Echo.Core.Events;
+using Echo.Core.Files;
 using Echo.Core.Peers;
 
 namespace Echo.Headless;

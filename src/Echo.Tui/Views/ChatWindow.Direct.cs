@@ -2,6 +2,7 @@ using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Direct;
 using Echo.Core.Events;
+using Echo.Core.Files;
 using Echo.Core.Peers;
 using Echo.Tui.Rendering;
 

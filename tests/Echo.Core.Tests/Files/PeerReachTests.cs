@@ -208,7 +208,7 @@ public sealed class PeerReachTests : IAsyncLifetime
         // A restart leaves the paused download alone; /get resumes it.
         Channel<ChatEvent> after = Channel.CreateUnbounded<ChatEvent>();
         FileTransfers restarted = new(_network, FileOptions, e => after.Writer.TryWrite(e), NullLogger.Instance,
-            Own(new PeerDialing(_network, TimeSpan.FromSeconds(15), e => after.Writer.TryWrite(e), NullLogger.Instance, time)), time);
+            Own(new PeerDialing(_network, TimeSpan.FromSeconds(15), e => after.Writer.TryWrite(e), NullLogger.Instance, time)).ConnectAsync, time);
         _owned.Add(restarted);
         restarted.Start();
         Assert.False(Assert.Single(restarted.KnownOffers()).Downloading);
@@ -292,7 +292,7 @@ public sealed class PeerReachTests : IAsyncLifetime
     private FileTransfers NewTransfers(TimeProvider time, Channel<ChatEvent> events, out FileOffer offer, byte[] content)
     {
         PeerDialing dialing = Own(new PeerDialing(_network, TimeSpan.FromSeconds(15), e => events.Writer.TryWrite(e), NullLogger.Instance, time));
-        FileTransfers files = new(_network, FileOptions, e => events.Writer.TryWrite(e), NullLogger.Instance, dialing, time);
+        FileTransfers files = new(_network, FileOptions, e => events.Writer.TryWrite(e), NullLogger.Instance, dialing.ConnectAsync, time);
         _owned.Add(files);
         files.Start();
         offer = _network.Inner.AddRemote("bob.bin", content) with { Addresses = BobAddresses };

@@ -1,0 +1,34 @@
+using Echo.Core.Ports;
+
+namespace Echo.Core.Files;
+
+/// <summary>Which of our offered files <paramref name="peerId"/> may fetch as <paramref name="fileId"/>; null refuses.</summary>
+public delegate OfferedFile? OfferLookup(string peerId, string fileId);
+
+/// <summary>
+/// Makes sure a peer a download needs is connected: null once it is, else why it could not be
+/// reached (the chat dials it with <paramref name="hints"/>, the addresses of its offer, first).
+/// </summary>
+public delegate Task<string?> ReachPeer(string peerId, string nick, IReadOnlyList<string> hints, CancellationToken cancellationToken);
+
+/// <summary>
+/// The file side of the network: file bytes from a peer, and which of our files a peer may fetch.
+/// Implemented over libp2p (<c>/echo/file/1.0.0</c>) by Echo.Protocols as part of
+/// <see cref="IDirectNetwork"/>; a network without it has no /send or /get.
+/// </summary>
+public interface IFileTransport
+{
+    /// <summary>True while <paramref name="peerId"/> is connected.</summary>
+    bool IsConnected(string peerId);
+
+    /// <summary>
+    /// Asks <paramref name="peerId"/> for the bytes of <paramref name="fileId"/> from
+    /// <paramref name="offset"/> on. Returns a stream of the remaining bytes and the file's size as
+    /// the sender states it; throws <see cref="ChatNetworkException"/> when the peer refuses or
+    /// cannot be reached.
+    /// </summary>
+    Task<(Stream Bytes, long Size)> OpenFileAsync(string peerId, string fileId, long offset, CancellationToken cancellationToken);
+
+    /// <summary>Set once before start: which file a fetch of (peer, id) may read; null refuses.</summary>
+    OfferLookup? Offers { get; set; }
+}
