@@ -149,6 +149,8 @@ internal sealed class ChatSession : IDisposable
         }
         else if (key == Key.PageDown)
             window.Scrollback.ScrollPages(-1);
+        else if (key == Key.F6)
+            window.CycleFocus();
         else if (key == Key.Esc)
             window.Scrollback.ScrollToEnd(); // and not Terminal.Gui's default of quitting
         else

@@ -30,6 +30,17 @@ internal sealed class TmuxSession : IAsyncDisposable
 
     public Task<string> CaptureAsync() => RunAsync("capture-pane", "-p", "-t", Name);
 
+    /// <summary>The column of the terminal's cursor (0-based).</summary>
+    public async Task<int> CursorColumnAsync() =>
+        int.Parse((await RunAsync("display-message", "-p", "-t", Name, "#{cursor_x}")).Trim(), CultureInfo.InvariantCulture);
+
+    /// <summary>The process the pane runs (the command, when it was started with exec).</summary>
+    public async Task<int> PanePidAsync() =>
+        int.Parse((await RunAsync("display-message", "-p", "-t", Name, "#{pane_pid}")).Trim(), CultureInfo.InvariantCulture);
+
+    /// <summary>Copies everything the pane's program writes to <paramref name="path"/> from now on (tmux pipe-pane).</summary>
+    public Task PipeOutputToAsync(string path) => RunAsync("pipe-pane", "-o", "-t", Name, $"cat >> '{path}'");
+
     /// <summary>Polls the screen until <paramref name="condition"/> holds; throws with the last screen on timeout.</summary>
     public async Task<string> WaitForScreenAsync(Func<string, bool> condition, TimeSpan timeout, CancellationToken cancellationToken)
     {

@@ -119,8 +119,8 @@ public sealed class ChatWindowTests
         await tui.SubmitAsync("/join dev");
         await tui.WaitUntilAsync(w => w.CurrentRoom == "dev", "dev is the current room");
 
-        await tui.PressAsync(Key.Tab);
-        Assert.True(await tui.OnUiAsync(() => tui.Window.Rooms.HasFocus), "Tab moves to the room list");
+        await tui.PressAsync(Key.F6);
+        Assert.True(await tui.OnUiAsync(() => tui.Window.Rooms.HasFocus), "F6 moves to the room list");
         await tui.PressAsync(Key.CursorUp);
         await tui.PressAsync(Key.Enter);
 

@@ -3,6 +3,7 @@ using Echo.Core.Chat;
 using Echo.Core.Events;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
+using Echo.Tui.Input;
 using Echo.Tui.Rendering;
 using Terminal.Gui.Input;
 using Terminal.Gui.ViewBase;
@@ -27,7 +28,6 @@ internal sealed partial class ChatWindow : Runnable
     private readonly Action<string> _submit;
     private readonly TimeProvider _clock;
     private readonly int _scrollbackLines;
-    private readonly InputHistory _history = new();
     private readonly List<string> _rooms = [];
     private readonly Dictionary<string, RoomBuffer> _buffers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _unread = new(StringComparer.Ordinal);
@@ -55,8 +55,9 @@ internal sealed partial class ChatWindow : Runnable
         _scrollFrame.Add(Scrollback);
 
         Label prompt = new() { X = 0, Y = Pos.AnchorEnd(2), Width = 2, Height = 1, Text = "> " };
-        Input = new TextField { X = 2, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
-        Input.KeyDown += OnInputKey;
+        Input = new InputLine { X = 2, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
+        Input.Submitted += OnSubmitted;
+        Input.CompletionSources = CompletionSources;
 
         Rooms = new RoomListView { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
         Rooms.RoomChosen += room =>
@@ -65,7 +66,7 @@ internal sealed partial class ChatWindow : Runnable
             Input.SetFocus();
         };
         Rooms.Label = NickOf;
-        // Tab moves between the input line and the room list.
+        // F6 moves between the input line and the room list (Tab completes in the input line).
         _roomsFrame = new FrameView
         {
             X = Pos.AnchorEnd(SideWidth), Y = 0, Width = SideWidth, Height = 3, Title = "Rooms",
@@ -92,7 +93,7 @@ internal sealed partial class ChatWindow : Runnable
 
     public PeerListView Peers { get; }
 
-    public TextField Input { get; }
+    public InputLine Input { get; }
 
     public StatusLine Status { get; }
 
@@ -180,6 +181,15 @@ internal sealed partial class ChatWindow : Runnable
         int index = _current is null ? 0 : _rooms.IndexOf(_current);
         int next = ((index + step) % _rooms.Count + _rooms.Count) % _rooms.Count;
         Choose(_rooms[next]);
+    }
+
+    /// <summary>F6: moves the focus from the input line to the room list and back.</summary>
+    public void CycleFocus()
+    {
+        if (Input.HasFocus && _roomsFrame.Visible)
+            Rooms.SetFocus();
+        else
+            Input.SetFocus();
     }
 
     /// <summary>Switches to the room at 1-based <paramref name="number"/> in the list, if there is one.</summary>
@@ -288,7 +298,7 @@ internal sealed partial class ChatWindow : Runnable
     {
         RoomBuffer shown = _current is not null ? Buffer(_current) : _homeless;
         Scrollback.Show(shown.Lines);
-        _scrollFrame.Title = _current is null ? "no room: /join <room>" : ConversationTitle(_current);
+        _scrollFrame.Title = _current is null ? "no room: /join <room>" : Columns.ForTerminal(ConversationTitle(_current));
         ShowStatus();
     }
 
@@ -348,41 +358,19 @@ internal sealed partial class ChatWindow : Runnable
             new Span(SafeText.ForDisplay(PeerInfo.ShortPeerId(_manager.LocalPeerId)), Tone.Text),
             new Span(" | ", Tone.Dim),
             new Span(listen, Tone.Text),
-            new Span(" | ^N/^P Alt+1-9 room  PgUp/PgDn scroll  Tab focus  ^Q quit", Tone.Dim),
+            new Span(" | ^N/^P Alt+1-9 room  PgUp/PgDn scroll  Tab complete  F6 rooms  ^Q quit", Tone.Dim),
         ]);
     }
 
-    private void OnInputKey(object? sender, Key key)
+    private void OnSubmitted(string line)
     {
-        if (key == Key.Enter)
-        {
-            string line = Input.Text;
-            _history.Add(line);
-            Input.Text = "";
-            Scrollback.ScrollToEnd();
-            if (!string.IsNullOrWhiteSpace(line))
-                _submit(ToConversation(line));
-            key.Handled = true;
-        }
-        else if (key == Key.CursorUp)
-        {
-            if (_history.Previous(Input.Text) is { } previous)
-                SetInput(previous);
-            key.Handled = true;
-        }
-        else if (key == Key.CursorDown)
-        {
-            if (_history.Next() is { } next)
-                SetInput(next);
-            key.Handled = true;
-        }
+        Scrollback.ScrollToEnd();
+        _submit(ToConversation(line));
     }
 
-    private void SetInput(string text)
-    {
-        Input.Text = text;
-        Input.InsertionPoint = text.Length;
-    }
+    /// <summary>What Tab completes to: the nicks of known peers and the rooms joined.</summary>
+    private CompletionSources CompletionSources() =>
+        new([.. _peers.Select(p => p.Nick).OfType<string>()], [.. _rooms.Where(r => !r.StartsWith('@'))]);
 
     private void FitToWidth()
     {
