@@ -54,6 +54,7 @@ public sealed partial class ChatManager : IAsyncDisposable
         _nick = options.Nick;
         _seen = new BoundedIdSet(options.SeenMessageIds);
         _storeHealth = new StoreHealth(Publish);
+        _historyWriter = new Rooms.RoomHistoryWriter(store, logger);
         (_direct, _files, _dialing) = CreateDirect(network, options, directStore, store, _storeHealth, Publish, logger);
     }
 
@@ -430,6 +431,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     await AcceptDirectAsync(directBatch, cancellationToken).ConfigureAwait(false);
                     directBatch.Clear();
                     await ApplyDirectAsync(networkEvent, cancellationToken).ConfigureAwait(false);
+                    await ApplyHistoryAsync(networkEvent, cancellationToken).ConfigureAwait(false);
                     Apply(networkEvent);
                     ApplyPeers(networkEvent);
                 }
@@ -450,9 +452,6 @@ public sealed partial class ChatManager : IAsyncDisposable
     {
         switch (networkEvent)
         {
-            case HistoryArrived history:
-                ShowHistory(history.Room, history.Messages);
-                break;
             case PeerJoined joined:
                 lock (_gate)
                 {
@@ -526,9 +525,8 @@ public sealed partial class ChatManager : IAsyncDisposable
                 _storeHealth.Failed(e.Message);   // told once; each message says "not saved"
                 toShow = [.. fresh.Select(m => m with { NotSaved = true })];
             }
-            // What the store already had is not shown now, and not marked as seen either: the
-            // history sync may have stored it a moment ago, with its HistoryArrived still on the
-            // way, and that one must still show it.
+            // What the store already had is not shown now: it was stored and shown before (or in
+            // an earlier run). History sync's pages are stored on this same loop (ChatManager.History.cs).
         }
         else if (_store is not null)
         {

@@ -56,11 +56,12 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
     private sealed record Room(PubsubSubscription Subscription, Task Pump);
 
     /// <param name="store">
-    /// The history: with it, the node answers history sync requests from it and fetches what peers
-    /// have of each joined room into it (<c>/echo/history/1.0.0</c>).
+    /// The history, read only: with it, the node answers history sync requests from it and fetches
+    /// what peers have of each joined room (<c>/echo/history/1.0.0</c>), handing each verified page
+    /// to the chat (<see cref="HistoryPageFetched"/>), which stores it.
     /// </param>
     public Libp2pChatNetwork(Libp2pHost host, ChatNetworkOptions options, ILoggerFactory loggers, TimeProvider? time = null,
-        IMessageStore? store = null)
+        IHistoryReader? store = null)
     {
         options.Validate();
         _host = host;
