@@ -180,8 +180,11 @@ public sealed partial class ChatManager : IAsyncDisposable
     }
 
     /// <summary>Runs one line as typed by the user: a slash command, or text for the current room.</summary>
-    public Task SubmitAsync(string line, CancellationToken cancellationToken) =>
-        CommandParser.Parse(line) switch
+    public Task SubmitAsync(string line, CancellationToken cancellationToken) => RunAsync(CommandParser.Parse(line), cancellationToken);
+
+    /// <summary>Runs a typed line a view already parsed (<see cref="CommandParser.Parse"/>), so it is parsed once.</summary>
+    public Task RunAsync(ChatCommand command, CancellationToken cancellationToken) =>
+        command switch
         {
             ChatCommand.Say say => SendAsync(say.Text, cancellationToken),
             ChatCommand.Connect connect => ConnectAsync(connect.Address, cancellationToken),
