@@ -54,6 +54,7 @@ public sealed partial class ChatManager : IAsyncDisposable
         _nick = options.Nick;
         _seen = new BoundedIdSet(options.SeenMessageIds);
         _storeHealth = new StoreHealth(Publish);
+        _historyWriter = new Rooms.RoomHistoryWriter(store, logger);
         (_direct, _files, _dialing) = CreateDirect(network, options, directStore, store, _storeHealth, Publish, logger);
     }
 
@@ -179,8 +180,11 @@ public sealed partial class ChatManager : IAsyncDisposable
     }
 
     /// <summary>Runs one line as typed by the user: a slash command, or text for the current room.</summary>
-    public Task SubmitAsync(string line, CancellationToken cancellationToken) =>
-        CommandParser.Parse(line) switch
+    public Task SubmitAsync(string line, CancellationToken cancellationToken) => RunAsync(CommandParser.Parse(line), cancellationToken);
+
+    /// <summary>Runs a typed line a view already parsed (<see cref="CommandParser.Parse"/>), so it is parsed once.</summary>
+    public Task RunAsync(ChatCommand command, CancellationToken cancellationToken) =>
+        command switch
         {
             ChatCommand.Say say => SendAsync(say.Text, cancellationToken),
             ChatCommand.Connect connect => ConnectAsync(connect.Address, cancellationToken),
@@ -430,6 +434,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     await AcceptDirectAsync(directBatch, cancellationToken).ConfigureAwait(false);
                     directBatch.Clear();
                     await ApplyDirectAsync(networkEvent, cancellationToken).ConfigureAwait(false);
+                    await ApplyHistoryAsync(networkEvent, cancellationToken).ConfigureAwait(false);
                     Apply(networkEvent);
                     ApplyPeers(networkEvent);
                 }
@@ -450,9 +455,6 @@ public sealed partial class ChatManager : IAsyncDisposable
     {
         switch (networkEvent)
         {
-            case HistoryArrived history:
-                ShowHistory(history.Room, history.Messages);
-                break;
             case PeerJoined joined:
                 lock (_gate)
                 {
@@ -526,9 +528,8 @@ public sealed partial class ChatManager : IAsyncDisposable
                 _storeHealth.Failed(e.Message);   // told once; each message says "not saved"
                 toShow = [.. fresh.Select(m => m with { NotSaved = true })];
             }
-            // What the store already had is not shown now, and not marked as seen either: the
-            // history sync may have stored it a moment ago, with its HistoryArrived still on the
-            // way, and that one must still show it.
+            // What the store already had is not shown now: it was stored and shown before (or in
+            // an earlier run). History sync's pages are stored on this same loop (ChatManager.History.cs).
         }
         else if (_store is not null)
         {

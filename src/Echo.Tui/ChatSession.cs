@@ -211,8 +211,9 @@ internal sealed class ChatSession : IDisposable
         {
             await foreach (string line in _submitted.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                Task task = SubmitOneAsync(line, window, cancellationToken);
-                if (CommandParser.Parse(line) is not ChatCommand.Connect)
+                ChatCommand command = CommandParser.Parse(line);   // parsed once: the chat runs it as it is
+                Task task = SubmitOneAsync(command, window, cancellationToken);
+                if (command is not ChatCommand.Connect)
                     await task.ConfigureAwait(false);
                 else
                     dials.Track(task);
@@ -225,11 +226,11 @@ internal sealed class ChatSession : IDisposable
         await Task.WhenAll(dials.Snapshot()).ConfigureAwait(false);
     }
 
-    private async Task SubmitOneAsync(string line, ChatWindow window, CancellationToken cancellationToken)
+    private async Task SubmitOneAsync(ChatCommand command, ChatWindow window, CancellationToken cancellationToken)
     {
         try
         {
-            await _manager.SubmitAsync(line, cancellationToken).ConfigureAwait(false);
+            await _manager.RunAsync(command, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -375,7 +375,7 @@ public sealed class ChatWindowTests
         Assert.DoesNotContain("<bob> old 200", screen.Split('\n')[^2]);
 
         // A message history sync brings later takes its place in time, not the bottom.
-        tui.Network.Inject(new HistoryArrived("lobby",
+        tui.Network.Inject(new HistoryPageFetched("lobby", NetworkScript.BobId,
             [new ChatMessage($"{NetworkScript.BobId}:late", "lobby", NetworkScript.BobId, "bob", "late one", start.AddSeconds(250.5), MessageOrigin.Room)]));
         await tui.PressAsync(Key.Esc);
         await tui.WaitUntilAsync(w => tui.Manager.RecentMessages("lobby").Any(m => m.Text == "late one"), "the late one arrived");

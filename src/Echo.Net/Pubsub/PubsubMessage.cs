@@ -68,6 +68,13 @@ public sealed class PubsubMessage
     /// <summary>The peer that handed us this copy; null for a message we published.</summary>
     public PeerId? ReceivedFrom { get; internal set; }
 
+    /// <summary>
+    /// What a topic validator made of this copy (e.g. its decoded payload), handed on with it to the
+    /// subscribers so they need not decode it again; null when no validator set it (go-libp2p-pubsub's
+    /// <c>ValidatorData</c>).
+    /// </summary>
+    public object? ValidatorData { get; set; }
+
     /// <summary>The author's key, from <see cref="Key"/> or extracted from <see cref="From"/>.</summary>
     internal PublicKey PublicKey { get; }
 
