@@ -1,3 +1,5 @@
+using Echo.Net.ResourceManager;
+
 namespace Echo.Net.Yamux;
 
 /// <summary>
@@ -7,17 +9,29 @@ namespace Echo.Net.Yamux;
 /// stream or keeps the window as it is. Growth may take at most half the limit in total, so a few bulk
 /// transfers with large windows never leave the connection unable to accept new streams.
 /// </summary>
-/// <remarks>Thread-safe; its lock is a leaf (callers may hold their own locks, nothing is taken under it).</remarks>
+/// <remarks>
+/// With a process-wide <see cref="MemoryBudget"/> (its scope for this connection), whatever passes the
+/// connection's floor is reserved there too, before it is granted: then a reservation also fails when
+/// the connection's or the peer's share, or the whole budget, is used up. What is charged there is
+/// always <c>max(0, reserved - floor)</c>, and all of it goes back when the session ends.
+/// Thread-safe; its lock is taken before the budget's, and nothing else is taken under either.
+/// </remarks>
 internal sealed class YamuxReceiveBudget
 {
     private readonly Lock _lock = new();
+    private readonly MemoryBudgetScope? _shared;
+    private readonly long _floor;
     private long _reserved;   // guarded by _lock
     private long _grown;      // guarded by _lock
+    private long _charged;    // guarded by _lock: held in the shared budget
+    private bool _closed;     // guarded by _lock
 
-    public YamuxReceiveBudget(long limit)
+    public YamuxReceiveBudget(long limit, MemoryBudgetScope? shared = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, YamuxOptions.InitialWindow);
         Limit = limit;
+        _shared = shared;
+        _floor = shared?.FloorBytes ?? 0;
     }
 
     /// <summary>Most bytes the connection's windows may add up to.</summary>
@@ -33,24 +47,24 @@ internal sealed class YamuxReceiveBudget
         }
     }
 
-    /// <summary>Reserves a new stream's initial window; false when it would pass the limit.</summary>
+    /// <summary>Reserves a new stream's initial window; false when it would pass a limit.</summary>
     public bool TryReserveStream()
     {
         lock (_lock)
         {
-            if (_reserved + YamuxOptions.InitialWindow > Limit)
+            if (_reserved + YamuxOptions.InitialWindow > Limit || !TryCharge(YamuxOptions.InitialWindow))
                 return false;
             _reserved += YamuxOptions.InitialWindow;
             return true;
         }
     }
 
-    /// <summary>Reserves <paramref name="bytes"/> of window growth; false when past the limit or past half of it for growth.</summary>
+    /// <summary>Reserves <paramref name="bytes"/> of window growth; false when past a limit or past half of this one for growth.</summary>
     public bool TryGrow(long bytes)
     {
         lock (_lock)
         {
-            if (_reserved + bytes > Limit || _grown + bytes > Limit / 2)
+            if (_reserved + bytes > Limit || _grown + bytes > Limit / 2 || !TryCharge(bytes))
                 return false;
             _reserved += bytes;
             _grown += bytes;
@@ -61,10 +75,47 @@ internal sealed class YamuxReceiveBudget
     /// <summary>A stream whose window was <paramref name="window"/> bytes has gone: frees all of it.</summary>
     public void Release(uint window)
     {
+        long give = 0;
         lock (_lock)
         {
             _reserved -= window;
             _grown -= window - YamuxOptions.InitialWindow;
+            if (_shared is not null && !_closed)
+            {
+                long charged = Math.Max(0, _reserved - _floor);
+                give = _charged - charged;
+                _charged = charged;
+            }
         }
+        _shared?.Release(give);
+    }
+
+    /// <summary>The session ended: everything held in the shared budget goes back, nothing more is reserved there.</summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            if (_closed)
+                return;
+            _closed = true;
+            _charged = 0;
+        }
+        _shared?.Dispose();
+    }
+
+    // Under _lock: reserves in the shared budget what passes the floor once _reserved grows by bytes.
+    private bool TryCharge(long bytes)
+    {
+        if (_shared is null)
+            return true;
+        if (_closed)
+            return false;
+        long need = Math.Max(0, _reserved + bytes - _floor) - _charged;
+        if (need <= 0)
+            return true;
+        if (!_shared.TryReserve(need))
+            return false;
+        _charged += need;
+        return true;
     }
 }

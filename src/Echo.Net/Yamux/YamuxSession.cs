@@ -14,6 +14,7 @@
 // Receive memory is counted by YamuxReceiveBudget, windows by YamuxWindows.cs. Frame layout: YamuxFrame.cs.
 
 using System.IO.Pipelines;
+using Echo.Net.ResourceManager;
 using Microsoft.Extensions.Logging;
 
 namespace Echo.Net.Yamux;
@@ -52,7 +53,12 @@ internal sealed partial class YamuxSession : IAsyncDisposable
 
     private Exception? _error;
 
-    public YamuxSession(IDuplexPipe connection, bool isClient, YamuxOptions options, TimeProvider time, ILogger logger)
+    /// <param name="memory">
+    /// This connection's scope in the process-wide memory budget, or null for none; the session
+    /// reserves its windows there beyond the floor and closes the scope when it ends.
+    /// </param>
+    public YamuxSession(IDuplexPipe connection, bool isClient, YamuxOptions options, TimeProvider time, ILogger logger,
+        MemoryBudgetScope? memory = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
@@ -65,7 +71,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
         Time = time;
         _logger = logger;
         _nextStreamId = isClient ? 1 : 2;
-        ReceiveBudget = new YamuxReceiveBudget(options.MaxSessionReceiveBuffer);
+        ReceiveBudget = new YamuxReceiveBudget(options.MaxSessionReceiveBuffer, memory);
         _sender = new YamuxSendLoop(this, connection.Output, options, logger);
         _keepAlive = new YamuxKeepAlive(this, _sender, options, time, logger);
     }
@@ -315,6 +321,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
                 stream.OnSessionEnded(error, read: true, write: false);
         }
         _keepAlive.Stop();
+        ReceiveBudget.Close();
         slotWaiter?.TrySetResult();
         acceptWaiter?.TrySetResult();   // the backlog is still handed out, then null
         _sender.OnSessionEnded();
