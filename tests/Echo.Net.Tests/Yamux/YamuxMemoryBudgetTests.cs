@@ -86,6 +86,46 @@ public class YamuxMemoryBudgetTests
         Assert.Equal(options.MaxSessionReceiveBuffer - budget.ConnectionFloorBytes, snapshot.InUseBytes);
     }
 
+    [Fact]
+    public async Task ManyNeverReadingConnections_BufferedAtMostBudgetPlusFloors_ReleasedWhenTheyGo()
+    {
+        // The issue's attack scaled down: connections pushing unread data into many streams each. A
+        // 16 MiB budget (4 MiB a connection, 1 MiB floor): four connections use it up, the rest keep
+        // only their floor, and what is buffered stays within the budget plus one floor per connection.
+        const long MiB = 1024 * 1024;
+        MemoryBudget budget = new(limitBytes: 16 * MiB);
+        const int connections = 6;
+        const int pushed = 24;
+        List<RawPeer> peers = [];
+        try
+        {
+            List<int> kept = [];
+            for (int i = 0; i < connections; i++)
+            {
+                RawPeer peer = RawPeer.Start(memory: budget.OpenConnection(NewPeer()));
+                peers.Add(peer);
+                await peer.AnswerFirstPingAsync(Ct);
+                kept.Add(pushed - await CountRefusalsAsync(peer, pushed));
+            }
+            long buffered = peers.Sum(p => p.Session.BufferedReceiveBytes);
+            MemoryBudgetSnapshot snapshot = budget.Snapshot();
+            TestContext.Current.TestOutputHelper?.WriteLine($"streams kept per connection: {string.Join(", ", kept)}; buffered {buffered}; {snapshot}");
+
+            Assert.Equal([20, 20, 20, 20, 4, 4], kept);
+            Assert.Equal(budget.LimitBytes, snapshot.InUseBytes);
+            Assert.True(buffered <= budget.LimitBytes + (connections * budget.ConnectionFloorBytes), $"buffered {buffered}");
+            Assert.Equal(2 * (pushed - 4), snapshot.RefusedByLimit);
+            Assert.Equal(4 * (pushed - 20), snapshot.RefusedByConnectionShare);
+        }
+        finally
+        {
+            foreach (RawPeer peer in peers)
+                await peer.DisposeAsync();
+        }
+        Assert.Equal(new MemoryBudgetSnapshot(0, budget.LimitBytes, budget.ConnectionShareBytes, budget.PeerShareBytes, 0, 0,
+            budget.Snapshot().RefusedByLimit, 0, budget.Snapshot().RefusedByConnectionShare), budget.Snapshot());
+    }
+
     /// <summary>
     /// Opens <paramref name="count"/> streams from the raw peer, each filled with a whole window that the
     /// session's side never reads; returns how many the session refused with RST.
