@@ -35,6 +35,12 @@ public sealed record HostOptions
 
     public YamuxOptions Yamux { get; init; } = new();
 
+    /// <summary>
+    /// Process-wide budget for buffered inbound data (yamux receive windows), shared by all connections;
+    /// a connection and a peer may each take a quarter of it. See <see cref="ResourceManager.MemoryBudget"/>.
+    /// </summary>
+    public long MemoryBudgetBytes { get; init; } = ResourceManager.MemoryBudget.DefaultLimitBytes;
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInboundConnections, 1);
@@ -42,6 +48,7 @@ public sealed record HostOptions
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(DialTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HandshakeTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(StreamNegotiationTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MemoryBudgetBytes, YamuxOptions.InitialWindow);
         foreach (Multiaddr address in ListenAddresses)
             if (!Transport.Tcp.TcpTransport.CanHandle(address))
                 throw new ArgumentException($"cannot listen on {address}: only TCP addresses are supported", nameof(ListenAddresses));

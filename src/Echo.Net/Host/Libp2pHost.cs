@@ -5,6 +5,7 @@ using Echo.Net.Multiformats;
 using Echo.Net.Noise;
 using Echo.Net.Perf;
 using Echo.Net.Ping;
+using Echo.Net.ResourceManager;
 using Echo.Net.Transport.Tcp;
 using Echo.Net.Threading;
 using Echo.Net.Yamux;
@@ -50,6 +51,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         _logger = loggerFactory.CreateLogger<Libp2pHost>();
         Time = time ?? TimeProvider.System;
         PeerStore = new PeerStore();
+        MemoryBudget = new MemoryBudget(options.MemoryBudgetBytes);
         Identify = new IdentifyProtocol(this, loggerFactory.CreateLogger<IdentifyProtocol>());
         Ping = new PingProtocol(Time, loggerFactory.CreateLogger<PingProtocol>());
         SetStreamHandler(IdentifyProtocol.ProtocolId, Identify.HandleIdentifyAsync);
@@ -64,6 +66,9 @@ public sealed class Libp2pHost : IAsyncDisposable
     public HostOptions Options { get; }
 
     public PeerStore PeerStore { get; }
+
+    /// <summary>The process-wide budget for buffered inbound data; <see cref="MemoryBudget.Snapshot"/> shows its counters.</summary>
+    public MemoryBudget MemoryBudget { get; }
 
     internal KeyPair IdentityKey => _identity;
 
@@ -290,7 +295,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             try
             {
                 (channel, session) = await ConnectionUpgrader.UpgradeOutboundAsync(tcp, _identity, expected, Options.Yamux,
-                    Time, _loggers, timeout.Token, remote => CheckDialedPeer(remote, expected)).ConfigureAwait(false);
+                    Time, _loggers, timeout.Token, remote => CheckDialedPeer(remote, expected), MemoryBudget).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -435,7 +440,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             timeout.CancelAfter(Options.HandshakeTimeout);
             (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeInboundAsync(tcp, _identity,
-                Options.Yamux, Time, _loggers, timeout.Token).ConfigureAwait(false);
+                Options.Yamux, Time, _loggers, timeout.Token, MemoryBudget).ConfigureAwait(false);
             Connection connection = new(tcp, channel, session, ConnectionDirection.Inbound, this, _loggers.CreateLogger<Connection>());
             lock (_gate)
             {
