@@ -55,7 +55,7 @@ public sealed partial class ChatManager : IAsyncDisposable
         _nick = options.Nick;
         _seen = new BoundedIdSet(options.SeenMessageIds);
         _storeHealth = new StoreHealth(Publish);
-        (_direct, _files, _dialing) = CreateDirect(network, options, directStore, store, _storeHealth, Publish, logger);
+        (_direct, _files) = CreateDirect(network, options, directStore, store, _storeHealth, Publish, logger);
     }
 
     /// <summary>Our peer id.</summary>
