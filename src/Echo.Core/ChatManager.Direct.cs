@@ -212,10 +212,6 @@ public sealed partial class ChatManager
         await _direct.OnArrivedAsync(arrivals, cancellationToken).ConfigureAwait(false);   // stored, then acknowledged and shown
     }
 
-    /// <summary>Base58 text of peer-id length (the network checks it properly when it dials).</summary>
-    private static bool LooksLikePeerId(string text) =>
-        text.Length is >= 40 and <= 128 && text.All(c => char.IsAsciiLetterOrDigit(c) && c is not ('0' or 'O' or 'I' or 'l'));
-
     private async ValueTask DisposeDirectAsync()
     {
         if (_direct is not null)

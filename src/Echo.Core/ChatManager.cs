@@ -27,7 +27,6 @@ public sealed partial class ChatManager : IAsyncDisposable
     private readonly List<ChatSubscription> _subscribers = [];
     private readonly List<string> _rooms = [];
     private readonly Dictionary<string, ConversationLog<ChatMessage>> _scrollback = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, PeerInfo> _peers = new(StringComparer.Ordinal);
     private readonly BoundedIdSet _seen;
     private readonly CancellationTokenSource _stopping = new();
     private readonly StoreHealth _storeHealth;
@@ -55,6 +54,7 @@ public sealed partial class ChatManager : IAsyncDisposable
         _nick = options.Nick;
         _seen = new BoundedIdSet(options.SeenMessageIds);
         _storeHealth = new StoreHealth(Publish);
+        _directory = new PeerDirectory(() => _network.LocalPeerId, PublishLocked);
         (_direct, _files) = CreateDirect(network, options, directStore, store, _storeHealth, Publish, logger);
     }
 
@@ -88,7 +88,7 @@ public sealed partial class ChatManager : IAsyncDisposable
     /// <summary>Connected peers, oldest connection first, then remembered peers that are away (<see cref="PeerInfo.IsAway"/>).</summary>
     public IReadOnlyList<PeerInfo> Peers
     {
-        get { lock (_gate) return [.. _peers.Values.OrderBy(p => p.ConnectedSince), .. AwayPeersLocked()]; }
+        get { lock (_gate) return _directory.All; }
     }
 
     /// <summary>The last messages of <paramref name="room"/> kept in memory, oldest first.</summary>
@@ -102,7 +102,7 @@ public sealed partial class ChatManager : IAsyncDisposable
     public string? NickOf(string peerId)
     {
         lock (_gate)
-            return _book.NickOf(peerId);
+            return _directory.NickOf(peerId);
     }
 
     /// <summary>Where the web UI serves this chat, once it announced itself; a view that starts later shows it from here.</summary>
@@ -313,7 +313,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     foreach (ChatMessage message in past)
                     {
                         _seen.Add(message.Id);
-                        AddToLogLocked(log, ShowLocked(message), inPlace: false);
+                        AddToLogLocked(log, _directory.Show(message), inPlace: false);
                     }
                 }
             }
@@ -491,41 +491,6 @@ public sealed partial class ChatManager : IAsyncDisposable
             case HistoryArrived history:
                 ShowHistory(history.Room, history.Messages);
                 break;
-            case PeerJoined joined:
-                lock (_gate)
-                {
-                    PeerInfo peer = LabelLocked(joined.Peer);
-                    _peers[peer.PeerId] = peer;
-                    PublishLocked(new PeerConnectedEvent(peer));
-                }
-                Log.PeerConnected(_logger, joined.Peer.PeerId, joined.Peer.Address);
-                break;
-            case PeerLeft left:
-                lock (_gate)
-                {
-                    if (_peers.Remove(left.PeerId, out PeerInfo? peer))
-                        PublishLocked(new PeerDisconnectedEvent(peer));
-                }
-                Log.PeerDisconnected(_logger, left.PeerId);
-                break;
-            case PeerNickAnnounced announced:
-                ApplyNickAnnounced(announced);
-                break;
-            case PeerChanged changed:
-                lock (_gate)
-                {
-                    if (_peers.TryGetValue(changed.PeerId, out PeerInfo? peer))
-                    {
-                        peer = peer with
-                        {
-                            RoundTrip = changed.RoundTrip ?? peer.RoundTrip,
-                            IsEchoGo = changed.IsEchoGo ?? peer.IsEchoGo,
-                        };
-                        _peers[peer.PeerId] = peer;
-                        PublishLocked(new PeerUpdatedEvent(peer));
-                    }
-                }
-                break;
         }
     }
 
@@ -578,7 +543,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             {
                 if (!_scrollback.TryGetValue(stored.Room, out ConversationLog<ChatMessage>? log) || !_seen.Add(stored.Id))
                     continue;
-                AddToLogLocked(log, ShowLocked(stored), inPlace: false);
+                AddToLogLocked(log, _directory.Show(stored), inPlace: false);
             }
         }
     }
@@ -594,7 +559,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             {
                 if (arrived.Room != room || !_seen.Add(arrived.Id))
                     continue;
-                AddToLogLocked(log, ShowLocked(arrived.FromHistory ? arrived : arrived with { FromHistory = true }), inPlace: true);
+                AddToLogLocked(log, _directory.Show(arrived.FromHistory ? arrived : arrived with { FromHistory = true }), inPlace: true);
             }
         }
     }
