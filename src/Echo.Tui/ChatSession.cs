@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Commands;
+using Echo.Core.Conversations;
 using Echo.Core.Direct;
 using Echo.Core.Events;
 using Echo.Tui.Views;
@@ -26,7 +27,8 @@ internal sealed class ChatSession : IDisposable
     private readonly ChatManager _manager;
     private readonly ChatTuiOptions _options;
     private readonly ILogger _logger;
-    private readonly Channel<string> _submitted = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<(ChatCommand Command, ConversationId? Conversation)> _submitted =
+        Channel.CreateUnbounded<(ChatCommand, ConversationId?)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _running;
@@ -158,7 +160,8 @@ internal sealed class ChatSession : IDisposable
         key.Handled = true;
     }
 
-    private void Submit(string line) => _submitted.Writer.TryWrite(line);
+    /// <summary>A typed line, parsed here once, to run in the conversation it was typed in.</summary>
+    private void Submit(string line, ConversationId? conversation) => _submitted.Writer.TryWrite((CommandParser.Parse(line), conversation));
 
     /// <summary>Lists the direct conversations of earlier runs (their newest messages) once the window is up.</summary>
     private async Task LoadConversationsAsync(ChatWindow window, CancellationToken cancellationToken)
@@ -209,10 +212,9 @@ internal sealed class ChatSession : IDisposable
         BackgroundTasks dials = new();
         try
         {
-            await foreach (string line in _submitted.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach ((ChatCommand command, ConversationId? conversation) in _submitted.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                ChatCommand command = CommandParser.Parse(line);   // parsed once: the chat runs it as it is
-                Task task = SubmitOneAsync(command, window, cancellationToken);
+                Task task = SubmitOneAsync(command, conversation, window, cancellationToken);
                 if (command is not ChatCommand.Connect)
                     await task.ConfigureAwait(false);
                 else
@@ -226,11 +228,11 @@ internal sealed class ChatSession : IDisposable
         await Task.WhenAll(dials.Snapshot()).ConfigureAwait(false);
     }
 
-    private async Task SubmitOneAsync(ChatCommand command, ChatWindow window, CancellationToken cancellationToken)
+    private async Task SubmitOneAsync(ChatCommand command, ConversationId? conversation, ChatWindow window, CancellationToken cancellationToken)
     {
         try
         {
-            await _manager.RunAsync(command, cancellationToken).ConfigureAwait(false);
+            await _manager.RunAsync(command, conversation, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

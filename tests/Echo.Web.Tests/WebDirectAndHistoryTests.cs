@@ -154,6 +154,7 @@ public sealed class WebDirectAndHistoryTests
     [Theory(Timeout = 10_000)]
     [InlineData("""{"type":"dm","to":"bob"}""", "text")]
     [InlineData("""{"type":"get"}""", "id")]
+    [InlineData("""{"type":"line","text":"hi","conversation":"lobby"}""", "conversation")]
     [InlineData("""{"type":"cancel"}""", "id")]
     [InlineData("""{"type":"older","room":"lobby","ts":"yesterday","id":"x"}""", "ts")]
     public async Task MalformedNewRequests_AreErrorsThatNameTheField(string request, string field)
