@@ -247,7 +247,7 @@ public sealed partial class PubsubRouter : IAsyncDisposable
     }
 
     /// <summary>The peers in our mesh for <paramref name="topic"/>.</summary>
-    public IReadOnlyCollection<PeerId> MeshPeers(string topic)
+    internal IReadOnlyCollection<PeerId> MeshPeers(string topic)
     {
         lock (_gate)
             return _mesh.TryGetValue(topic, out HashSet<PeerId>? mesh) ? [.. mesh] : [];
@@ -261,7 +261,7 @@ public sealed partial class PubsubRouter : IAsyncDisposable
     }
 
     /// <summary>The connected peers that speak a pubsub protocol with us.</summary>
-    public IReadOnlyCollection<PeerId> Peers
+    internal IReadOnlyCollection<PeerId> Peers
     {
         get
         {
