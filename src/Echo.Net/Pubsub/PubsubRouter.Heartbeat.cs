@@ -2,9 +2,9 @@ using Echo.Net.Identity;
 
 namespace Echo.Net.Pubsub;
 
-// The heartbeat: mesh upkeep (D_lo..D_hi, D_score, D_out, opportunistic grafting), fanout upkeep and
-// the choice of publish targets, IHAVE gossip, the expiry of IDONTWANTs, promises and backoffs. It runs
-// under the router's lock and shares the mesh with the control handlers.
+// The heartbeat: mesh upkeep (D_lo..D_hi, D_score, D_out, opportunistic grafting), fanout upkeep, IHAVE
+// gossip, the expiry of IDONTWANTs, promises and backoffs; also the choice of targets for what we forward
+// and publish. It runs under the router's lock and shares the mesh with the control handlers.
 public sealed partial class PubsubRouter
 {
     /// <summary>IDONTWANT entries are kept this many heartbeats (go keeps them 3).</summary>
@@ -272,6 +272,7 @@ public sealed partial class PubsubRouter
     private bool IsMeshCandidate(PeerId id, double minScore) =>
         _peers.TryGetValue(id, out PubsubPeer? peer) && !peer.IsFloodsub && _score.Score(id) >= minScore;
 
+    /// <summary>Who gets a message we forward: our mesh of the topic and its floodsub peers.</summary>
     private IEnumerable<PubsubPeer> ForwardTargets(string topic)
     {
         if (_mesh.TryGetValue(topic, out HashSet<PeerId>? mesh))
@@ -293,6 +294,7 @@ public sealed partial class PubsubRouter
         }
     }
 
+    /// <summary>Who gets a message we publish: every topic peer above the publish threshold (flood publish), else the mesh or the fanout.</summary>
     private List<PubsubPeer> PublishTargets(string topic)
     {
         List<PubsubPeer> targets = [];
