@@ -57,7 +57,7 @@ public sealed class BrowserDirectAndFilesTests(BrowserFixture browser)
         web.Network.Inject(new MessageArrived(Said(4)));
         await browserPage.WaitForMessageAsync("said 4");
 
-        web.Network.Inject(new HistoryArrived("lobby", [Said(3, history: true), Said(0, history: true), Said(2, history: true)]));
+        web.Network.Inject(new HistoryPageFetched("lobby", Bob, [Said(3, history: true), Said(0, history: true), Said(2, history: true)]));
 
         await page.WaitForFunctionAsync("() => document.querySelectorAll('#messages li.msg').length === 5");
         Assert.Equal(["said 0", "said 1", "said 2", "said 3", "said 4"], await page.Locator("#messages li.msg .text").AllTextContentsAsync());

@@ -51,7 +51,7 @@ public sealed class WebConversationTests
         Assert.False(first.TryGetProperty("after", out _));
         Assert.Equal(Said(1).Id, (await TestWebChat.NextAsync(page, "message", Ct)).GetProperty("after").GetString());
 
-        web.Network.Inject(new HistoryArrived("lobby", [Said(2, history: true)]));
+        web.Network.Inject(new HistoryPageFetched("lobby", Bob, [Said(2, history: true)]));
         JsonElement late = await TestWebChat.NextAsync(page, "message", Ct);
         Assert.Equal((Said(2).Id, Said(1).Id), (late.GetProperty("id").GetString(), late.GetProperty("after").GetString()));
 

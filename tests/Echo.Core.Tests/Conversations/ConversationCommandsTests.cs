@@ -87,7 +87,7 @@ public sealed class ConversationCommandsTests : IAsyncLifetime
         Assert.Null((await _events.NextAsync<MessageEvent>()).After);
         Assert.Equal(Said(1).Id, (await _events.NextAsync<MessageEvent>()).After);
 
-        _network.Inject(new HistoryArrived("lobby", [Said(2), Said(0)]));
+        _network.Inject(new HistoryPageFetched("lobby", Bob, [Said(2), Said(0)]));
 
         MessageEvent two = await _events.NextAsync<MessageEvent>();
         Assert.True(two.Message.FromHistory);
