@@ -133,7 +133,7 @@ public sealed class PeerDialingTests
         await using Libp2pChatNetwork bob = await TestNetworks.StartAsync();
         await using Libp2pChatNetwork carol = await TestNetworks.StartAsync(Remembering);
         await carol.ConnectAsync(bob.ListenAddresses[0], Ct);
-        await Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(() => carol.Host.PeerStore.Get(bob.Id()) is not null, "identify answered");
+        await TestHosts.WaitUntilAsync(() => carol.Host.PeerStore.Get(bob.Id()) is not null, "identify answered");
         Multiaddr identified = bob.Host.ListenAddresses[0];
         carol.Book!.Seen(bob.Id(), DateTimeOffset.UtcNow);
         carol.Book.Reported(bob.Id(), [Multiaddr.Parse("/ip4/10.0.0.7/tcp/4001"), Multiaddr.Parse("/ip4/0.0.0.0/tcp/4001"), identified]);
@@ -213,7 +213,7 @@ public sealed class PeerDialingTests
             await bob.Chat.SubmitAsync($"/send {path}", Ct);
             FileOfferEvent second = await carol.EventAsync<FileOfferEvent>(o => o.Offer.Id != heard.Offer.Id);
             await bob.DisposeAsync();
-            await Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(() => !carol.Network.IsConnected(bob.Network.LocalPeerId), "bob is gone");
+            await TestHosts.WaitUntilAsync(() => !carol.Network.IsConnected(bob.Network.LocalPeerId), "bob is gone");
             long started = TimeProvider.System.GetTimestamp();
             await carol.Chat.SubmitAsync("/get " + second.Offer.Id, Ct);
             FileErrorEvent error = await carol.EventAsync<FileErrorEvent>(e => e.Id == second.Offer.Id);

@@ -2,13 +2,13 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
 
-namespace Echo.Cli.Tests;
+namespace Echo.TestKit;
 
 /// <summary>
 /// One `echo-chat --headless` process: its JSON events on a channel, its stdin for lines, and a
 /// private data directory removed at the end. Disposing closes stdin and kills it if it lingers.
 /// </summary>
-internal sealed class EchoChatProcess : IAsyncDisposable
+public sealed class EchoChatProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly Channel<JsonElement> _events = Channel.CreateUnbounded<JsonElement>();

@@ -1,6 +1,6 @@
 using System.IO.Pipelines;
 
-namespace Echo.Net.Tests;
+namespace Echo.TestKit;
 
 /// <summary>Two cross-wired in-memory duplex pipes: what one side writes, the other reads.</summary>
 public static class TestPipes

@@ -6,10 +6,10 @@ using Echo.Net.Identity;
 using Echo.Net.Multiformats;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Echo.Net.Tests.Host;
+namespace Echo.TestKit;
 
 /// <summary>Creates started hosts on 127.0.0.1:0 and a test echo protocol.</summary>
-internal static class TestHosts
+public static class TestHosts
 {
     public const string EchoProtocol = "/test/echo/1.0.0";
 

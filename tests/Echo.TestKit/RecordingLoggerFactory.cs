@@ -1,13 +1,13 @@
 using Echo.Net.Identity;
 using Microsoft.Extensions.Logging;
 
-namespace Echo.Net.Tests.Identify;
+namespace Echo.TestKit;
 
 /// <summary>
 /// Keeps every log event at or above a level, so a test can wait for what a host only logs
 /// ("identify of X failed", "stream rejected") instead of guessing when it has happened.
 /// </summary>
-internal sealed class RecordingLoggerFactory(LogLevel minimum = LogLevel.Debug) : ILoggerFactory
+public sealed class RecordingLoggerFactory(LogLevel minimum = LogLevel.Debug) : ILoggerFactory
 {
     public sealed record Entry(string Category, int EventId, LogLevel Level, string Message,
         IReadOnlyList<KeyValuePair<string, object?>> Values, Exception? Exception = null)

@@ -3,10 +3,10 @@ using System.Threading.Channels;
 using Echo.Core.Chat;
 using Echo.Core.Ports;
 
-namespace Echo.Core.Tests;
+namespace Echo.TestKit;
 
 /// <summary>An in-memory <see cref="IChatNetwork"/>: records what the chat asks, lets a test inject what the network says.</summary>
-internal sealed class FakeChatNetwork : IChatNetwork
+public sealed class FakeChatNetwork : IChatNetwork
 {
     private readonly Channel<NetworkEvent> _events = Channel.CreateUnbounded<NetworkEvent>();
     private long _seqno;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Echo.Cli.Tests;
+namespace Echo.TestKit;
 
 /// <summary>
 /// Two network namespaces joined by a veth pair (10.77.0.1/24 and fd77::1/64 in the first,
@@ -8,7 +8,7 @@ namespace Echo.Cli.Tests;
 /// unique per pair; disposing deletes both namespaces (and with them the veth pair), also when
 /// creation failed half way.
 /// </summary>
-internal sealed class NetworkNamespacePair : IAsyncDisposable
+public sealed class NetworkNamespacePair : IAsyncDisposable
 {
     private static int s_counter;
 
@@ -92,7 +92,7 @@ internal sealed class NetworkNamespacePair : IAsyncDisposable
     }
 
     /// <summary>Null when the command succeeded, else what went wrong.</summary>
-    internal static async Task<string?> RunAsync(string[] command, CancellationToken cancellationToken)
+    public static async Task<string?> RunAsync(string[] command, CancellationToken cancellationToken)
     {
         ProcessStartInfo start = new(command[0])
         {

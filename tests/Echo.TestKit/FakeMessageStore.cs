@@ -1,10 +1,10 @@
 using Echo.Core.Chat;
 using Echo.Core.Ports;
 
-namespace Echo.Core.Tests;
+namespace Echo.TestKit;
 
 /// <summary>An in-memory <see cref="IMessageStore"/> whose writes a test can hold back, to see what waits for them.</summary>
-internal sealed class FakeMessageStore : IMessageStore
+public sealed class FakeMessageStore : IMessageStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, ChatMessage> _messages = new(StringComparer.Ordinal);

@@ -7,13 +7,14 @@ using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
 using Echo.Net.Pubsub;
+using Echo.Protocols;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Echo.Protocols.Tests;
+namespace Echo.TestKit;
 
 /// <summary>Started adapters on 127.0.0.1:0 and ways to wait for what they report.</summary>
-internal static class TestNetworks
+public static class TestNetworks
 {
     public static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
 
@@ -60,19 +61,19 @@ internal static class TestNetworks
 
     /// <summary>Waits until both adapters see each other in <paramref name="room"/>'s topic.</summary>
     public static Task InTopicAsync(Libp2pChatNetwork a, Libp2pChatNetwork b, string room = "lobby") =>
-        Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(
+        TestHosts.WaitUntilAsync(
             () => a.Router.TopicPeers("chat-room:" + room).Contains(b.Id()) && b.Router.TopicPeers("chat-room:" + room).Contains(a.Id()),
             $"both peers are in {room}'s topic", Wait);
 
     /// <summary>Waits until each adapter has the other in its mesh for <paramref name="room"/> (relayed messages go to the mesh only).</summary>
     public static Task InMeshAsync(Libp2pChatNetwork a, Libp2pChatNetwork b, string room = "lobby") =>
-        Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(
+        TestHosts.WaitUntilAsync(
             () => a.Router.MeshPeers("chat-room:" + room).Contains(b.Id()) && b.Router.MeshPeers("chat-room:" + room).Contains(a.Id()),
             $"both peers are in each other's mesh for {room}", Wait);
 }
 
 /// <summary>An adapter wired to a <see cref="ChatManager"/>, with every chat event it produced.</summary>
-internal sealed class ChatNode : IAsyncDisposable
+public sealed class ChatNode : IAsyncDisposable
 {
     private readonly List<ChatEvent> _seen = [];
     private readonly ChatSubscription _feed;

@@ -5,13 +5,13 @@ using Echo.Core.Chat;
 using Echo.Core.Files;
 using Echo.Core.Ports;
 
-namespace Echo.Core.Tests;
+namespace Echo.TestKit;
 
 /// <summary>
 /// An in-memory network with the direct side: peers are "connected" by a flag, direct frames are
 /// recorded, and files are served from byte arrays through a hook a test can make misbehave.
 /// </summary>
-internal sealed class FakeDirectNetwork : IChatNetwork, IDirectNetwork
+public sealed class FakeDirectNetwork : IChatNetwork, IDirectNetwork
 {
     private readonly FakeChatNetwork _chat = new();
 
