@@ -1,10 +1,10 @@
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// What a script sees when the command line or the data directory is wrong: exit code 2 for a bad
 /// command line, 1 for a start-up failure, one line on stderr, nothing on stdout, nothing left behind.
 /// </summary>
-[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[global::System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class CommandLineTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -1,4 +1,4 @@
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// A LAN of several hosts: one network namespace per host, each joined by a veth pair to a bridge

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>Direct messages and file transfers between real `echo-chat --headless` processes on 127.0.0.1.</summary>
 public sealed class DirectEndToEndTests : IDisposable

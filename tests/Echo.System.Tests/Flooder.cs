@@ -7,7 +7,7 @@ using Echo.Net.Multiformats;
 using Echo.Protocols;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// A hostile peer in the test process that floods a node as fast as the node lets it: direct

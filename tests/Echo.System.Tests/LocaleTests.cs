@@ -4,7 +4,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// Under a locale whose calendar is not the Gregorian one (Thai Buddhist, Saudi Umm al-Qura) every

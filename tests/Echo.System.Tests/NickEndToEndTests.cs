@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>Nicks known on connect, between real `echo-chat --headless` processes on 127.0.0.1.</summary>
 public sealed class NickEndToEndTests

@@ -3,7 +3,7 @@ using Echo.Core.Ports;
 using Echo.Storage;
 using Microsoft.Data.Sqlite;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>History across real echo-chat processes: catch-up from another peer, restarts, and SIGKILL.</summary>
 public sealed class HistoryEndToEndTests : IDisposable
@@ -19,7 +19,7 @@ public sealed class HistoryEndToEndTests : IDisposable
     }
 
     private static DateTimeOffset Ts(JsonElement e) =>
-        DateTimeOffset.Parse(e.GetProperty("ts").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        DateTimeOffset.Parse(e.GetProperty("ts").GetString()!, global::System.Globalization.CultureInfo.InvariantCulture);
 
     private string DataDir(string name) => Directory.CreateDirectory(Path.Combine(_root, name)).FullName;
 
@@ -217,7 +217,7 @@ public sealed class HistoryEndToEndTests : IDisposable
         HashSet<string> missing = [.. wanted];
         List<JsonElement> seen = [];
         List<string> other = []; // everything else the node said, for the failure message
-        System.Diagnostics.Stopwatch sinceProgress = System.Diagnostics.Stopwatch.StartNew();
+        global::System.Diagnostics.Stopwatch sinceProgress = global::System.Diagnostics.Stopwatch.StartNew();
         TimeSpan patience = TimeSpan.FromSeconds(20);
         while (missing.Count > 0)
         {

@@ -1,4 +1,4 @@
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// Peers leaving is ordinary: a node whose peers quit, or are killed in the middle of talking to it,

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>Sends a POSIX signal to a process (System.Diagnostics.Process can only kill).</summary>
 internal static partial class Signals

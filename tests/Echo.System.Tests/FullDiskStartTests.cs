@@ -1,12 +1,12 @@
 using System.Diagnostics;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// A first start on a full disk (a small tmpfs this test mounts, filled up): one line, exit 1, no
 /// half-written key, no empty history, no temporary file left.
 /// </summary>
-[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[global::System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class FullDiskStartTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -55,7 +55,7 @@ public sealed class FullDiskStartTests
         /// <summary>Writes one file until the disk is full, then gives back <paramref name="leaveFree"/> bytes.</summary>
         public void Fill(int leaveFree)
         {
-            using FileStream filler = new(System.IO.Path.Combine(Path, "filler"), FileMode.CreateNew, FileAccess.Write);
+            using FileStream filler = new(global::System.IO.Path.Combine(Path, "filler"), FileMode.CreateNew, FileAccess.Write);
             byte[] page = new byte[4096];
             try
             {

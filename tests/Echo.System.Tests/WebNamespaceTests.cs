@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// Rule W-1 of docs/LIMITS.md from another host: a node serving `--web` on its default loopback address,

@@ -1,12 +1,12 @@
 using System.Text.Json;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// The data directory is the user's: 0700, its files 0600 (history with the direct messages, the
 /// log, the offer list), tightened at start when looser; a key others can read is refused like ssh does.
 /// </summary>
-[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[global::System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class PrivateFilesTests
 {
     private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;

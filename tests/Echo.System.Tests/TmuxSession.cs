@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>A detached tmux session running one command in a real terminal; killed on dispose.</summary>
 internal sealed class TmuxSession : IAsyncDisposable

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// The README's two-terminal scenario in real terminals (tmux): alice and bob started with only

@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Text.Json;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// Idempotent /connect and remembered peers between real `echo-chat --headless` processes on
 /// 127.0.0.1: a second /connect keeps the connection, a self-dial is refused, and a peer that was
 /// restarted or killed is reconnected without any /connect.
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[global::System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class ReconnectEndToEndTests : IDisposable
 {
     private readonly DirectoryInfo _temp = Directory.CreateTempSubdirectory("echo-reconnect-test-");
@@ -144,7 +144,7 @@ public sealed class ReconnectEndToEndTests : IDisposable
         }
         await alice.PeerEventAsync("disconnected", bob.PeerId, Ct);
         JsonElement away = await alice.PeerEventAsync("reconnecting", bob.PeerId, Ct);
-        DateTimeOffset reconnectAt = DateTimeOffset.Parse(Text(away, "reconnectAt"), System.Globalization.CultureInfo.InvariantCulture);
+        DateTimeOffset reconnectAt = DateTimeOffset.Parse(Text(away, "reconnectAt"), global::System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(reconnectAt - DateTimeOffset.UtcNow, TimeSpan.FromSeconds(-5), TimeSpan.FromSeconds(5));
         await alice.SendLineAsync("/peers");
         Assert.Matches($"{bob.PeerId} .*away, reconnecting in \\d+s",

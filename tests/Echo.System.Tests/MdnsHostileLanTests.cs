@@ -14,7 +14,7 @@ using Echo.Net.Multiformats;
 using Makaretu.Dns;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// Hostile hosts on the LAN (docs/LIMITS.md, rules D-3 and D-4): an attacker answering for an honest

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>Several real `echo-chat --headless` processes on 127.0.0.1, driven through stdin and stdout.</summary>
 public sealed class HeadlessEndToEndTests

@@ -8,7 +8,7 @@ using Echo.Storage;
 using Google.Protobuf;
 using Microsoft.Data.Sqlite;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// Offline catch-up with real echo-chat processes: alice syncs a room with bob, goes offline, bob
@@ -54,7 +54,7 @@ public sealed class HistoryCatchUpEndToEndTests : IDisposable
                     Assert.True(dated.GetProperty("history").GetBoolean());
                     // Shown at the time alice got it, marked, not in 2999 or 1970.
                     Assert.True(dated.GetProperty("clockClamped").GetBoolean());
-                    Assert.InRange(DateTimeOffset.Parse(dated.GetProperty("ts").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
+                    Assert.InRange(DateTimeOffset.Parse(dated.GetProperty("ts").GetString()!, global::System.Globalization.CultureInfo.InvariantCulture),
                         DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(1));
                 }
                 await MdnsHostileLanTests.WaitForLogLineAsync(aliceLog,

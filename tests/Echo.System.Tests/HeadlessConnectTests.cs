@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>A `/connect` to a peer that never answers does not hold up the lines typed after it.</summary>
 public sealed class HeadlessConnectTests

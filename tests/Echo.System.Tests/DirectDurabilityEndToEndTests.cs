@@ -3,7 +3,7 @@ using System.Text.Json;
 using Echo.Core.Direct;
 using Echo.Storage;
 
-namespace Echo.Cli.Tests;
+namespace Echo.System.Tests;
 
 /// <summary>
 /// An acknowledged direct message is stored: under a flood from a third peer, when the receiver is
