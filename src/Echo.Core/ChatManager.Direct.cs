@@ -177,7 +177,7 @@ public sealed partial class ChatManager
     {
         _files?.Start();
         if (_direct is not null)
-            _ = _direct.FlushAllAsync(_stopping.Token);
+            _direct.Track(_direct.FlushAllAsync(_stopping.Token));
     }
 
     /// <summary>The network's direct events, and connections (which send the outbox and resume downloads).</summary>
