@@ -9,7 +9,6 @@ using Echo.Core.Files;
 using Echo.Core.Ports;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
-using Echo.Protocols.Files;
 using Echo.Protocols.Peers;
 using Echo.Protocols.Rooms;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -141,32 +140,6 @@ public sealed class PeerDialingTests
         IReadOnlyList<Multiaddr> candidates = carol.DialCandidates(bob.Id(), ["/ip4/192.168.1.20/tcp/4001", "/ip4/10.0.0.7/tcp/4001"]);
 
         Assert.Equal(["/ip4/192.168.1.20/tcp/4001", "/ip4/10.0.0.7/tcp/4001", identified.ToString()], candidates.Select(a => a.ToString()));
-    }
-
-    [Fact]
-    public void OfferAddresses_KeepsBoundedDialableTcpAddresses_OfTheOfferer()
-    {
-        string[] raw =
-        [
-            "/ip4/127.0.0.1/tcp/4001",                              // loopback: kept (one machine)
-            $"/ip4/192.168.1.20/tcp/4001/p2p/{Offerer}",            // its own id: kept, without it
-            $"/ip4/192.168.1.21/tcp/4001/p2p/{KeyPair.Generate().PeerId}",   // another peer's: dropped
-            "/ip4/0.0.0.0/tcp/4001",                                 // unspecified: dropped
-            "/ip4/10.0.0.1/tcp/0",                                   // port 0: dropped
-            "/ip4/10.0.0.1/udp/4001/quic-v1",                        // not TCP: dropped
-            "/dns4/example.test/tcp/4001",                           // a name: kept
-            "/ip6/::1/tcp/4001",
-            "not a multiaddr",
-            "/ip4/10.0.0.1/tcp/1" + new string('0', 300),            // too long: dropped
-            "/ip4/127.0.0.1/tcp/4001",                               // duplicate: dropped
-        ];
-
-        Assert.Equal(["/ip4/127.0.0.1/tcp/4001", "/ip4/192.168.1.20/tcp/4001", "/dns4/example.test/tcp/4001", "/ip6/::1/tcp/4001"],
-            OfferAddresses.Read(raw, Offerer));
-        Assert.Equal(FileOffer.MaxAddresses,
-            OfferAddresses.Read(Enumerable.Range(1, 1000).Select(i => $"/ip4/10.0.{i / 250}.{i % 250}/tcp/4001"), Offerer)!.Count);
-        Assert.Null(OfferAddresses.Read(Enumerable.Repeat("junk", 1000).Append("/ip4/10.0.0.1/tcp/4001"), Offerer));
-        Assert.Null(OfferAddresses.Read(null, Offerer));
     }
 
     [Fact]
