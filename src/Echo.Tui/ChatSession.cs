@@ -31,6 +31,7 @@ internal sealed class ChatSession : IDisposable
         Channel.CreateUnbounded<(ChatCommand, ConversationId?)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly BackgroundTasks _background = new();   // the stored conversations' load, PgUp's older pages
     private volatile bool _running;
     private int _started;
     private int _loadingOlder;
@@ -103,7 +104,7 @@ internal sealed class ChatSession : IDisposable
             App.Keyboard.KeyDown += OnKey;
             _running = true;
             pump = PumpEventsAsync(subscription, window, stop.Token);
-            _ = LoadConversationsAsync(window, stop.Token);
+            _background.Track(LoadConversationsAsync(window, stop.Token));
             submitter = RunSubmittedAsync(window, stop.Token);
             ticker = TickAsync(window, stop.Token);
             using CancellationTokenRegistration onStop = stop.Token.Register(() => Invoke(() => App.RequestStop()));
@@ -121,6 +122,7 @@ internal sealed class ChatSession : IDisposable
             WaitQuietly(pump);
             WaitQuietly(submitter);
             WaitQuietly(ticker);
+            WaitQuietly(Task.WhenAll(_background.Snapshot()));
             window?.Dispose();
             App.Dispose();
             Log.Stopped(_logger);
@@ -184,7 +186,7 @@ internal sealed class ChatSession : IDisposable
             || Interlocked.Exchange(ref _loadingOlder, 1) != 0)
             return;
         CancellationToken stopping = _stopping.Token;
-        _ = Task.Run(async () =>
+        _background.Track(Task.Run(async () =>
         {
             try
             {
@@ -199,7 +201,7 @@ internal sealed class ChatSession : IDisposable
             {
                 Volatile.Write(ref _loadingOlder, 0);
             }
-        });
+        }));
     }
 
     /// <summary>

@@ -4,7 +4,6 @@ using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Echo.Headless.Tests;

@@ -356,7 +356,7 @@ public sealed class ChatWindowTests
     [Fact(Timeout = Timeout)]
     public async Task History_is_shown_at_start_and_PageUp_at_the_top_loads_older_messages()
     {
-        Echo.Core.Tests.FakeMessageStore store = new();
+        Echo.TestKit.FakeMessageStore store = new();
         DateTimeOffset start = new(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
         store.Seed([.. Enumerable.Range(0, 300).Select(i => new ChatMessage($"{NetworkScript.BobId}:{i:x16}", "lobby",
             NetworkScript.BobId, "bob", $"old {i}", start.AddSeconds(i), MessageOrigin.Room))], "lobby");

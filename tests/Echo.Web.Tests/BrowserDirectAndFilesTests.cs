@@ -4,7 +4,6 @@ using Echo.Core.Direct;
 using Echo.Core.Files;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
 using Microsoft.Playwright;
 
 namespace Echo.Web.Tests;

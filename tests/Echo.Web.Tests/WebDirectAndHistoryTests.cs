@@ -6,7 +6,6 @@ using Echo.Core.Chat;
 using Echo.Core.Files;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
 
 namespace Echo.Web.Tests;
 

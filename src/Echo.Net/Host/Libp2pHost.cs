@@ -6,8 +6,8 @@ using Echo.Net.Noise;
 using Echo.Net.Perf;
 using Echo.Net.Ping;
 using Echo.Net.ResourceManager;
-using Echo.Net.Transport.Tcp;
 using Echo.Net.Threading;
+using Echo.Net.Transport.Tcp;
 using Echo.Net.Yamux;
 using Microsoft.Extensions.Logging;
 

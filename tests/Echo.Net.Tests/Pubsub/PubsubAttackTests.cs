@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Text;
 using Echo.Net.Identity;
 using Echo.Net.Pubsub;
-using Echo.Net.Tests.Host;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;

@@ -341,5 +341,5 @@ public sealed class HistorySyncTests : IAsyncDisposable
     }
 
     private static Task TestHostsWaitAsync(Func<bool> condition, string what) =>
-        Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(condition, what, TestNetworks.Wait);
+        TestHosts.WaitUntilAsync(condition, what, TestNetworks.Wait);
 }
