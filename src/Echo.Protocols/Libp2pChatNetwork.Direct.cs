@@ -66,7 +66,7 @@ public sealed partial class Libp2pChatNetwork : IDirectNetwork
         _direct = new DirectProtocol(_host, PostAsync, _logger);
         _files = new FileProtocol(_host, () => Offers, _logger);
         _host.SetStreamHandler(DirectProtocol.ProtocolId, _direct.HandleAsync);
-        _host.SetStreamHandler(FileProtocol.ProtocolId, _files.HandleAsync);
+        _host.SetStreamHandler(FileProtocol.ProtocolId, _files.HandleAsync, InboundStreamLimits.Files);
     }
 
     /// <summary>A room message that carries Echo's file offer also becomes an offer event.</summary>
