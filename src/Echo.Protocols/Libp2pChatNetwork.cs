@@ -105,7 +105,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         _host.PeerIdentified += OnPeerIdentified;
         _host.SetStreamHandler(EchoGoLine.ProtocolId, _echoGo.HandleInboundAsync);
         if (_history is not null)
-            _host.SetStreamHandler(HistorySync.ProtocolId, _history.HandleInboundAsync);
+            _host.SetStreamHandler(HistorySync.ProtocolId, _history.HandleInboundAsync, InboundStreamLimits.History);
         StartDirect();
         StartProfile();
         try

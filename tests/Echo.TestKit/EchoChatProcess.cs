@@ -67,15 +67,16 @@ public sealed class EchoChatProcess : IAsyncDisposable
     /// <summary>
     /// Starts a headless node and waits for its ready line. By default it listens on 127.0.0.1 with
     /// mDNS off; <paramref name="networkNamespace"/> runs it in that namespace (`ip netns exec`);
-    /// <paramref name="environment"/> adds or replaces environment variables (LANG, LC_ALL…).
+    /// <paramref name="environment"/> adds or replaces environment variables (LANG, LC_ALL…);
+    /// <paramref name="openFiles"/> starts it with that <c>RLIMIT_NOFILE</c> (soft and hard, through prlimit).
     /// </summary>
     public static async Task<EchoChatProcess> StartAsync(string name, IEnumerable<string> extraArgs, CancellationToken cancellationToken,
         string? dataDirectory = null, string? networkNamespace = null, bool mdns = false, string listen = "/ip4/127.0.0.1/tcp/0",
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null, int? openFiles = null)
     {
         bool owns = dataDirectory is null;
         dataDirectory ??= Directory.CreateTempSubdirectory("echo-cli-test-").FullName;
-        ProcessStartInfo start = new(networkNamespace is null ? "dotnet" : "ip")
+        ProcessStartInfo start = new(openFiles is not null ? "prlimit" : networkNamespace is null ? "dotnet" : "ip")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -85,6 +86,8 @@ public sealed class EchoChatProcess : IAsyncDisposable
         foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
             start.Environment[key] = value;
         string[] prefix = networkNamespace is null ? [] : ["netns", "exec", networkNamespace, "dotnet"];
+        if (openFiles is { } limit)
+            prefix = [$"--nofile={limit}:{limit}", "--", .. networkNamespace is null ? (string[])["dotnet"] : ["ip", .. prefix]];
         foreach (string arg in (string[])[.. prefix, ExecutablePath, "--headless", .. (mdns ? (string[])[] : ["--no-mdns"]), "--name", name,
                      "--listen", listen, "--data-dir", dataDirectory, .. extraArgs])
             start.ArgumentList.Add(arg);

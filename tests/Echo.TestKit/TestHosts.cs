@@ -19,7 +19,7 @@ public static class TestHosts
         if (options.ListenAddresses.Count == 0 && listen.Length > 0)
             options = options with { ListenAddresses = [Multiaddr.Parse(listen)] };
         Libp2pHost host = new(KeyPair.Generate(), options, NullLoggerFactory.Instance);
-        host.SetStreamHandler(EchoProtocol, EchoAsync);
+        host.SetStreamHandler(EchoProtocol, EchoAsync, maxInboundStreamsPerPeer: 256);   // tests open 100 at once
         await host.StartAsync(TestContext.Current.CancellationToken);
         return host;
     }

@@ -2,6 +2,7 @@ using Echo.Net.Identity;
 using Echo.Net.Multiformats;
 using Echo.Net.Multistream;
 using Echo.Net.Noise;
+using Echo.Net.ResourceManager;
 using Echo.Net.Threading;
 using Echo.Net.Transport.Tcp;
 using Echo.Net.Yamux;
@@ -59,6 +60,9 @@ public sealed class Connection : IAsyncDisposable
     public bool IsClosed => _session.Closed.IsCancellationRequested;
 
     internal int StreamCount => _session.StreamCount;
+
+    /// <summary>What this connection holds of the host's resource manager; released when it ends.</summary>
+    internal ConnectionSlot? Slot { get; init; }
 
     internal void Start()
     {
@@ -139,8 +143,21 @@ public sealed class Connection : IAsyncDisposable
                 stream.Reset();      // removed between negotiation and now
                 return;
             }
-            using CancellationTokenSource lifetime = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, Closed);
-            await handler(new P2PStream(stream, protocol, this), lifetime.Token).ConfigureAwait(false);
+            if (!_host.Resources.TryOpenStream(RemotePeer, protocol, _host.InboundStreamLimit(protocol)))
+            {
+                Log.InboundStreamRejected(_logger, RemotePeer, protocol, "too many streams of this protocol from this peer");
+                stream.Reset();
+                return;
+            }
+            try
+            {
+                using CancellationTokenSource lifetime = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, Closed);
+                await handler(new P2PStream(stream, protocol, this), lifetime.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _host.Resources.CloseStream(RemotePeer, protocol);
+            }
         }
         catch (OperationCanceledException)
         {

@@ -1,4 +1,5 @@
 using Echo.Net.Multiformats;
+using Echo.Net.ResourceManager;
 using Echo.Net.Yamux;
 
 namespace Echo.Net.Host;
@@ -24,7 +25,10 @@ public sealed record HostOptions
     /// <summary>How long protocol negotiation on a new stream may take; go-libp2p uses 10 s too.</summary>
     public TimeSpan StreamNegotiationTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Inbound connections at once; go's default limit for a small node.</summary>
+    /// <summary>
+    /// Inbound connections at once, counted from accept (in their handshake or open): a hard limit;
+    /// go's default for a small node.
+    /// </summary>
     public int MaxInboundConnections { get; init; } = 64;
 
     /// <summary>Inbound connections still in their handshake; go's transient scope allows 32.</summary>
@@ -41,6 +45,9 @@ public sealed record HostOptions
     /// </summary>
     public long MemoryBudgetBytes { get; init; } = ResourceManager.MemoryBudget.DefaultLimitBytes;
 
+    /// <summary>Per-address, stream, connection manager and descriptor limits (docs/LIMITS.md, "Resource manager").</summary>
+    public ResourceLimits Limits { get; init; } = new();
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInboundConnections, 1);
@@ -53,5 +60,6 @@ public sealed record HostOptions
             if (!Transport.Tcp.TcpTransport.CanHandle(address))
                 throw new ArgumentException($"cannot listen on {address}: only TCP addresses are supported", nameof(ListenAddresses));
         Yamux.Validate();
+        Limits.Validate();
     }
 }
