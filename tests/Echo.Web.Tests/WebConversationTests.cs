@@ -2,7 +2,6 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using Echo.Core.Chat;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
 
 namespace Echo.Web.Tests;
 
