@@ -36,6 +36,7 @@ public sealed class Libp2pHost : IAsyncDisposable
     private readonly Dictionary<string, StreamHandler> _handlers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _streamLimits = new(StringComparer.Ordinal);
     private readonly BackgroundTasks _background = new();
+    private readonly ConnectionTrimmer _trimmer;
     private readonly List<(Socket Socket, Multiaddr Address)> _listeners = [];
     private readonly CancellationTokenSource _stopping = new();
     private bool _started;
@@ -52,6 +53,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         PeerStore = new PeerStore();
         MemoryBudget = new MemoryBudget(options.MemoryBudgetBytes);
         Resources = new HostResources(options.MaxInboundConnections, options.MaxPendingInboundConnections, options.Limits);
+        _trimmer = new ConnectionTrimmer(this, _logger);
         Identify = new IdentifyProtocol(this, loggerFactory.CreateLogger<IdentifyProtocol>());
         Ping = new PingProtocol(Time, loggerFactory.CreateLogger<PingProtocol>());
         SetStreamHandler(IdentifyProtocol.ProtocolId, Identify.HandleIdentifyAsync);
@@ -200,7 +202,7 @@ public sealed class Libp2pHost : IAsyncDisposable
                 _streamLimits.Remove(protocol);
         }
         if (changed && _started)
-            StartBackground(Identify.PushToAllAsync(_stopping.Token));
+            TrackBackground(Identify.PushToAllAsync(_stopping.Token));
     }
 
     public void RemoveStreamHandler(string protocol)
@@ -212,7 +214,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             _streamLimits.Remove(protocol);
         }
         if (removed && _started)
-            StartBackground(Identify.PushToAllAsync(_stopping.Token));
+            TrackBackground(Identify.PushToAllAsync(_stopping.Token));
     }
 
     internal bool IsSupported(string protocol)
@@ -264,9 +266,10 @@ public sealed class Libp2pHost : IAsyncDisposable
         foreach ((Socket socket, Multiaddr address) in bound)
         {
             Log.Listening(_logger, address);
-            StartBackground(AcceptLoopAsync(socket, address));
+            InboundListener listener = new(socket, address, this, Resources, _logger);
+            TrackBackground(listener.RunAsync(AcceptConnectionAsync, _stopping.Token));
         }
-        StartBackground(TrimLoopAsync());
+        TrackBackground(_trimmer.RunAsync(_stopping.Token));
         return Task.CompletedTask;
     }
 
@@ -449,75 +452,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync(Socket listener, Multiaddr address)
-    {
-        TimeSpan backoff = TimeSpan.Zero;
-        int failures = 0;
-        try
-        {
-            while (!_stopping.IsCancellationRequested)
-            {
-                Socket socket;
-                try
-                {
-                    socket = await AcceptSocket(listener, _stopping.Token).ConfigureAwait(false);
-                }
-                catch (SocketException e) when (IsTransientAcceptError(e.SocketErrorCode))
-                {
-                    // Out of descriptors (EMFILE, ENFILE) or buffers: the pending connection stays in the
-                    // backlog; wait for descriptors to be freed and try again, logging once per outage.
-                    if (failures++ == 0)
-                        Log.AcceptPaused(_logger, address, e.Message);
-                    backoff = backoff == TimeSpan.Zero ? AcceptInitialBackoff : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, AcceptMaxBackoff.Ticks));
-                    await Task.Delay(backoff, Time, _stopping.Token).ConfigureAwait(false);
-                    continue;
-                }
-                catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
-                {
-                    continue;        // the client gave up before we accepted it
-                }
-                if (failures > 0)
-                {
-                    Log.AcceptResumed(_logger, address, failures);
-                    failures = 0;
-                    backoff = TimeSpan.Zero;
-                }
-                TcpConnection tcp = new(socket);
-                System.Net.IPAddress remote = (socket.RemoteEndPoint as System.Net.IPEndPoint)?.Address ?? System.Net.IPAddress.None;
-                ConnectionSlot? slot = Resources.TryOpenInbound(remote, out LimitKind refusal);
-                if (slot is null)
-                {
-                    Log.InboundRefused(_logger, tcp.RemoteAddress, RefusalReason(refusal));
-                    await tcp.DisposeAsync().ConfigureAwait(false);
-                    continue;
-                }
-                StartBackground(AcceptConnectionAsync(tcp, slot));
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-        {
-            Log.ListenerStopped(_logger, address, e is OperationCanceledException ? null : e);
-        }
-    }
-
     /// <summary>Accepts the next socket of a listener; tests replace it to make accepting fail as with EMFILE.</summary>
     internal Func<Socket, CancellationToken, ValueTask<Socket>> AcceptSocket { get; set; } = static (listener, ct) => listener.AcceptAsync(ct);
-
-    private static readonly TimeSpan AcceptInitialBackoff = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan AcceptMaxBackoff = TimeSpan.FromSeconds(1);
-
-    private static bool IsTransientAcceptError(SocketError error) =>
-        error is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable;
-
-    private string RefusalReason(LimitKind refusal) => refusal switch
-    {
-        LimitKind.InboundConnections => $"{Options.MaxInboundConnections} inbound connections is the limit",
-        LimitKind.PendingHandshakes => $"{Options.MaxPendingInboundConnections} connections are already in their handshake",
-        LimitKind.ConnectionsPerAddress => $"{Options.Limits.MaxConnectionsPerAddress} connections from one address is the limit",
-        LimitKind.PendingHandshakesPerAddress => $"{Options.Limits.MaxPendingPerAddress} handshakes from one address are already in progress",
-        LimitKind.Descriptors => $"all {Resources.Descriptors.Limit} descriptors for connections and files are in use",
-        _ => refusal.ToString(),
-    };
 
     private async Task AcceptConnectionAsync(TcpConnection tcp, ConnectionSlot slot)
     {
@@ -546,40 +482,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the least useful connections when there are more than the high watermark.</summary>
-    internal void TrimConnections()
-    {
-        Connection[] all;
-        lock (_gate)
-            all = [.. _connections.Values];
-        if (all.Length <= Options.Limits.HighWatermark)
-            return;
-        IReadOnlyList<PeerId> trim = Resources.ConnectionManager.SelectForTrim(
-            [.. all.Select(c => new TrimCandidate(c.RemotePeer, c.StreamCount, c.OpenedAt))], Time.GetUtcNow());
-        foreach (PeerId peer in trim)
-        {
-            if (GetConnection(peer) is not { } connection)
-                continue;
-            Resources.CountTrimmed();
-            Log.ConnectionTrimmed(_logger, peer, all.Length, Options.Limits.HighWatermark);
-            StartBackground(connection.CloseAsync());
-        }
-    }
-
-    private async Task TrimLoopAsync()
-    {
-        try
-        {
-            while (!_stopping.IsCancellationRequested)
-            {
-                await Task.Delay(Options.Limits.TrimInterval, Time, _stopping.Token).ConfigureAwait(false);
-                TrimConnections();
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
+    /// <summary>Closes the least useful connections when there are more than the high watermark (see <see cref="ConnectionTrimmer"/>).</summary>
+    internal void TrimConnections() => _trimmer.Trim();
 
     private Connection Register(Connection connection)
     {
@@ -610,10 +514,10 @@ public sealed class Libp2pHost : IAsyncDisposable
         {
             Log.PeerConnected(_logger, peer, connection.Direction, connection.RemoteAddress);
             Raise(() => PeerConnected?.Invoke(connection));
-            StartBackground(Identify.IdentifyPeerAsync(connection, _stopping.Token));
+            TrackBackground(Identify.IdentifyPeerAsync(connection, _stopping.Token));
         }
         if (loser is not null)
-            StartBackground(loser.CloseAsync());
+            TrackBackground(loser.CloseAsync());
         TrimConnections();
         return winner;
     }
@@ -631,7 +535,7 @@ public sealed class Libp2pHost : IAsyncDisposable
                 _connections.Remove(connection.RemotePeer);
         }
         connection.Slot?.Dispose();
-        StartBackground(connection.CloseAsync());
+        TrackBackground(connection.CloseAsync());
         if (wasActive)
         {
             PeerStore.OnDisconnected(connection.RemotePeer);
@@ -654,7 +558,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
     }
 
-    private void StartBackground(Task task) => _background.Track(task);
+    /// <summary>Keeps a task the host or its parts start (an upgrade, a close) until it ends, so disposing waits for it.</summary>
+    internal void TrackBackground(Task task) => _background.Track(task);
 
     /// <summary>Stops listening, closes every connection gracefully and waits for background work.</summary>
     public async ValueTask DisposeAsync()

@@ -106,7 +106,10 @@ internal static class Columns
         bool first = true;
         while (start < cells.Count || first)
         {
-            int available = first ? width : width - indent;
+            // A continuation row starts under the text, unless its first grapheme is too wide for
+            // what is left of the row after the indent: then that row starts at the left edge.
+            int rowIndent = first || start >= cells.Count || OfGrapheme(cells[start].Grapheme) <= width - indent ? indent : 0;
+            int available = first ? width : width - rowIndent;
             int used = 0;
             int end = start;
             int lastSpace = -1;
@@ -125,8 +128,8 @@ internal static class Columns
             if (end == start && start < cells.Count)
                 end = start + 1; // a grapheme wider than the row: show it anyway
             List<Span> row = [];
-            if (!first && indent > 0)
-                row.Add(new Span(new string(' ', indent), Tone.Text));
+            if (!first && rowIndent > 0)
+                row.Add(new Span(new string(' ', rowIndent), Tone.Text));
             for (int i = start; i < end; i++)
             {
                 (string grapheme, Tone tone, int colour) = cells[i];
