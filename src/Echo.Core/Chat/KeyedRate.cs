@@ -61,14 +61,15 @@ public sealed class KeyedRate<TKey> where TKey : notnull
 
     /// <summary>
     /// Takes <paramref name="amount"/> units even when the bucket holds fewer: it goes into debt
-    /// (down to minus one burst), so a cost known only afterwards (bytes served) is paid by what follows.
+    /// (down to minus one burst), so a cost known only afterwards (bytes served) is paid by what
+    /// follows. A negative amount gives units back (up to the burst).
     /// </summary>
     public void Charge(TKey key, double amount)
     {
         lock (_gate)
         {
             Bucket bucket = Refill(key, _time.GetTimestamp());
-            bucket.Tokens = Math.Max(-_burst, bucket.Tokens - amount);
+            bucket.Tokens = Math.Clamp(bucket.Tokens - amount, -_burst, _burst);
         }
     }
 
