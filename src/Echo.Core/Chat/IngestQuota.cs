@@ -9,7 +9,7 @@ namespace Echo.Core.Chat;
 public sealed record IngestQuotaOptions
 {
     /// <summary>Messages one author may have stored at once (a pasted paragraph, a burst of quick lines).</summary>
-    public int AuthorBurst { get; init; } = 30;
+    public int AuthorBurst { get; init; } = 100;
 
     /// <summary>Messages a second one author may have stored after the burst.</summary>
     public double AuthorPerSecond { get; init; } = 1;

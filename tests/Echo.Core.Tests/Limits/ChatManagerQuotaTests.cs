@@ -46,33 +46,33 @@ public sealed class ChatManagerQuotaTests : IAsyncLifetime
             _time.Advance(TimeSpan.FromSeconds(1));
         }
 
-        // Its burst of 30, then one a second: 99,871 of its 99,900 were dropped.
-        Assert.Equal(30 + 99, _store.Stored.Count(m => m.SenderId == Flooder));
+        // Its burst of 100, then one a second: 99,701 of its 99,900 were dropped.
+        Assert.Equal(100 + 99, _store.Stored.Count(m => m.SenderId == Flooder));
         Assert.Equal(100, _store.Stored.Count(m => m.SenderId == Honest));
-        Assert.Equal(99_900 - 129, _manager.Ingest.Refusals["store.author-rate"]);
+        Assert.Equal(99_900 - 199, _manager.Ingest.Refusals["store.author-rate"]);
 
         await _manager.SubmitAsync("/stats", Ct);
         NoticeEvent notice = await _events.NextAsync<NoticeEvent>(n => n.Text.StartsWith("connections:", StringComparison.Ordinal));
         Assert.Contains("store.author-rate", notice.Text, StringComparison.Ordinal);
         StatsEvent stats = await _events.NextAsync<StatsEvent>();
-        Assert.Equal(99_900 - 129, stats.Stats.Refused["store.author-rate"]);
+        Assert.Equal(99_900 - 199, stats.Stats.Refused["store.author-rate"]);
     }
 
     [Fact(Timeout = 10_000)]
     public async Task TheFloodersFirstRefusal_IsToldOnce_AndItsRateComesBackWithTime()
     {
-        for (int i = 0; i < 40; i++)
+        for (int i = 0; i < 120; i++)
             _network.Inject(new MessageArrived(From(Flooder, i, MessageOrigin.EchoGo)));
         NoticeEvent told = await _events.NextAsync<NoticeEvent>(n => n.Text.Contains("sends more than Echo stores", StringComparison.Ordinal));
         Assert.Contains("store.author-rate", told.Text, StringComparison.Ordinal);
-        await _events.NextAsync<MessageEvent>(e => e.Message.Id == $"{Flooder}:29");
+        await _events.NextAsync<MessageEvent>(e => e.Message.Id == $"{Flooder}:99");
 
         _time.Advance(TimeSpan.FromSeconds(5));
-        for (int i = 40; i < 80; i++)
+        for (int i = 120; i < 160; i++)
             _network.Inject(new MessageArrived(From(Flooder, i, MessageOrigin.EchoGo)));
         _network.Inject(new MessageArrived(From(Honest, 0)));
         await _events.NextAsync<MessageEvent>(e => e.Message.Id == $"{Honest}:0");
-        Assert.Equal(35, _store.Stored.Count(m => m.SenderId == Flooder));
+        Assert.Equal(105, _store.Stored.Count(m => m.SenderId == Flooder));
         while (_events.Events.TryRead(out ChatEvent? e))
             Assert.False(e is NoticeEvent n && n.Text.Contains("sends more", StringComparison.Ordinal));
     }

@@ -18,11 +18,11 @@ public sealed class IngestQuotaTests
         FakeTimeProvider time = new();
         IngestQuota quota = new(new IngestQuotaOptions(), time);
 
-        Assert.Equal(30, Admitted(quota, Flooder, null, 100_000));
+        Assert.Equal(100, Admitted(quota, Flooder, null, 100_000));
         Assert.Equal(IngestVerdict.AuthorRate, quota.AdmitLive(Flooder, null));
         time.Advance(TimeSpan.FromSeconds(10));
         Assert.Equal(10, Admitted(quota, Flooder, null, 1000));
-        Assert.Equal(100_000 - 30 + 1 + 1000 - 10, quota.Refusals["store.author-rate"]);
+        Assert.Equal(100_000 - 100 + 1 + 1000 - 10, quota.Refusals["store.author-rate"]);
     }
 
     [Fact]
