@@ -83,7 +83,8 @@ internal static class ChatBench
             await using HeadlessNode alice = HeadlessNode.Start(echoChat, "alice", aliceDir, []);
             JsonElement ready = await alice.NextAsync("ready", _ => true, TimeSpan.FromSeconds(60));
             string address = ready.GetProperty("addrs")[0].GetString()!;
-            await using HeadlessNode bob = HeadlessNode.Start(echoChat, "bob", bobDir, ["--connect", address]);
+            // Alice says far more than a person types: bob's storage quota is raised to let it all in.
+            await using HeadlessNode bob = HeadlessNode.Start(echoChat, "bob", bobDir, ["--connect", address, "--store-rate", "1000"]);
             await bob.NextAsync("ready", _ => true, TimeSpan.FromSeconds(60));
             // Until subscriptions are exchanged a message is not heard: probe until bob hears one.
             for (int probe = 0; ; probe++)

@@ -104,6 +104,7 @@ internal static class ChatApp
             {
                 Nick = settings.Nick,
                 DefaultRoom = settings.Room,
+                Ingest = settings.IngestQuota,
                 Files = new FileSharingOptions
                 {
                     DownloadsDirectory = settings.DownloadsDirectory,

@@ -1,3 +1,4 @@
+using Echo.Core.Chat;
 using Echo.Net.Multiformats;
 using Echo.Web;
 
@@ -83,6 +84,28 @@ internal sealed record ChatSettings(
         return new ChatSettings(nick, listenAddresses, connect, room, dataDir ?? DefaultDataDirectory(name), headless, !noMdns,
             logFile);
     }
+
+    /// <summary>Messages a second one author may have stored (--store-rate), or null for the default.</summary>
+    public double? StoreRate { get; init; }
+
+    /// <summary>Applies --store-rate; throws <see cref="ArgumentException"/> when it is not a positive number.</summary>
+    public ChatSettings WithStoreRate(double? perSecond) => perSecond switch
+    {
+        null => this,
+        > 0 and <= 1_000_000 => this with { StoreRate = perSecond },
+        _ => throw new ArgumentException($"--store-rate {perSecond}: messages a second, above 0"),
+    };
+
+    /// <summary>The storage quota for <see cref="StoreRate"/>: an author's rate, and room for as many authors through one peer.</summary>
+    public IngestQuotaOptions IngestQuota => StoreRate is not { } rate
+        ? new IngestQuotaOptions()
+        : new IngestQuotaOptions
+        {
+            AuthorPerSecond = rate,
+            AuthorPerHour = (int)Math.Clamp(rate * 3600, 1000, int.MaxValue),
+            PeerPerSecond = Math.Max(20, rate),
+            PeerPerHour = (int)Math.Clamp(rate * 3600, 20_000, int.MaxValue),
+        };
 
     /// <summary>Applies --downloads and --max-file-size; throws <see cref="ArgumentException"/> naming the bad one.</summary>
     public ChatSettings WithFiles(string? downloads, string? maxFileSize)

@@ -213,6 +213,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             ChatCommand.Peers => Run(ListPeers),
             ChatCommand.Forget forget => ForgetAsync(forget.Target, cancellationToken),
             ChatCommand.Rooms => Run(ListRooms),
+            ChatCommand.Stats => Run(ShowStats),
             ChatCommand.Help => Run(() => Publish(new NoticeEvent(string.Join('\n', CommandParser.HelpLines)))),
             ChatCommand.Quit => Run(RequestQuit),
             ChatCommand.Invalid invalid => Run(() => Publish(new ErrorEvent(invalid.Message))),
@@ -505,6 +506,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     fresh.Add(message);
             }
         }
+        fresh = WithinQuota(fresh);   // past an author's or peer's storage budget: counted and dropped
         if (fresh.Count == 0)
             return;
         IReadOnlyList<ChatMessage> toShow = fresh;

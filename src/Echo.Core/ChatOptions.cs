@@ -36,6 +36,12 @@ public sealed record ChatOptions
     /// <summary>File sharing: the downloads folder, the size limit, where our offers are remembered.</summary>
     public FileSharingOptions Files { get; init; } = new();
 
+    /// <summary>How much one author and one peer may make us store (rates and hourly quotas).</summary>
+    public IngestQuotaOptions Ingest { get; init; } = new();
+
+    /// <summary>The clock of the storage quota (tests pass a fake one).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>Throws when a setting is out of range.</summary>
     public void Validate()
     {
@@ -48,6 +54,7 @@ public sealed record ChatOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(SubscriberCapacity, 16);
         ArgumentOutOfRangeException.ThrowIfLessThan(SeenMessageIds, 1);
         Files.Validate();
+        Ingest.Validate();
         ArgumentOutOfRangeException.ThrowIfNegative(HistoryOnJoin);
     }
 }

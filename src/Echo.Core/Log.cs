@@ -42,4 +42,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3041, Level = LogLevel.Information, Message = "Download {Id} stopped: {Reason}")]
     public static partial void TransferStopped(ILogger logger, string id, string reason);
+
+    [LoggerMessage(EventId = 3060, Level = LogLevel.Warning, Message = "Messages from {PeerId} are over the storage limit ({Reason}); those past it are dropped and counted")]
+    public static partial void IngestRefused(ILogger logger, string peerId, string reason);
 }

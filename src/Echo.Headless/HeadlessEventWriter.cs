@@ -6,6 +6,7 @@ using Echo.Core.Chat;
 using Echo.Core.Events;
 using Echo.Core.Files;
 using Echo.Core.Peers;
+using Echo.Core.Ports;
 
 namespace Echo.Headless;
 
@@ -72,8 +73,27 @@ internal static class HeadlessEventWriter
             if (web.Remote)
                 w.WriteBoolean("remote", true);
         }),
+        StatsEvent stats => Stats(stats.Stats),
         _ => FormatDirect(chatEvent),
     };
+
+    /// <summary>The answer to /stats: counts a network does not know are left out.</summary>
+    private static string Stats(NodeStats stats) => Line(w =>
+    {
+        w.WriteString("type", "stats");
+        w.WriteNumber("connectionsIn", stats.ConnectionsIn);
+        w.WriteNumber("connectionsOut", stats.ConnectionsOut);
+        if (stats.Streams is { } streams)
+            w.WriteNumber("streams", streams);
+        if (stats.MemoryInUse is { } used)
+            w.WriteNumber("memoryInUse", used);
+        if (stats.MemoryBudget is { } budget)
+            w.WriteNumber("memoryBudget", budget);
+        w.WriteStartObject("refused");
+        foreach ((string name, long count) in stats.Refused.OrderBy(r => r.Key, StringComparer.Ordinal))
+            w.WriteNumber(name, count);
+        w.WriteEndObject();
+    });
 
     /// <summary>Direct messages and file sharing.</summary>
     private static string? FormatDirect(ChatEvent chatEvent) => chatEvent switch

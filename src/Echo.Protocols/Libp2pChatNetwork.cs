@@ -257,7 +257,8 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
                 await PostAsync("room:" + room, new MessageArrived(MessageClock.Clamp(new ChatMessage(RoomMessageId(message), room, from,
                     nick, decoded.Text, decoded.Timestamp ?? received,
                     MessageOrigin.Room)
-                { Envelope = SignedRoomMessage.Envelope(message) }, received)), _stopping.Token).ConfigureAwait(false);
+                { Envelope = SignedRoomMessage.Envelope(message), ReceivedFrom = message.ReceivedFrom?.ToString() }, received)),
+                    _stopping.Token).ConfigureAwait(false);
                 await PostRoomOfferAsync(room, from, nick, decoded).ConfigureAwait(false);
             }
         }
@@ -351,7 +352,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         OnEchoGoPeer(connection.RemotePeer);
         RememberIdentified(connection, info);
         OnProfilePeerIdentified(connection, info);
-        if (_history is not null && info.Supports(HistorySync.ProtocolId) && !connection.IsClosed)
+        if (_history is not null && info.Supports(HistorySync.ProtocolId) && FirstIdentified(connection))
         {
             string[] rooms;
             lock (_gate)

@@ -51,8 +51,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 3130, Level = LogLevel.Debug, Message = "Direct message from {Peer} rejected: {Reason}")]
     public static partial void DirectRejected(ILogger logger, PeerId peer, string reason);
 
-    [LoggerMessage(EventId = 3157, Level = LogLevel.Warning, Message = "Direct message from {Peer} not accepted: {Reason}")]
-    public static partial void DirectNotAccepted(ILogger logger, PeerId peer, string reason);
+    [LoggerMessage(EventId = 3157, Level = LogLevel.Warning, Message = "Direct message from {Peer} not accepted: {Reason} ({HeldBack} more from it in the last minute not logged)")]
+    public static partial void DirectNotAccepted(ILogger logger, PeerId peer, string reason, long heldBack);
 
     [LoggerMessage(EventId = 3160, Level = LogLevel.Debug, Message = "Profile from {Peer} rejected: {Reason}")]
     public static partial void ProfileRejected(ILogger logger, PeerId peer, string reason);

@@ -76,7 +76,8 @@ internal sealed class WebAccess
         return header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && IsToken(header[7..].Trim());
     }
 
-    private bool HasSession(HttpRequest request)
+    /// <summary>True when the request carries a live session cookie.</summary>
+    public bool HasSession(HttpRequest request)
     {
         if (!request.Cookies.TryGetValue(CookieName, out string? id) || id.Length > 100)
             return false;

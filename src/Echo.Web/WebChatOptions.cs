@@ -30,6 +30,18 @@ public sealed record WebChatOptions
     /// <summary>The largest message a browser may send over the WebSocket, in bytes.</summary>
     public int MaxIncomingMessageBytes { get; init; } = 64 * 1024;
 
+    /// <summary>
+    /// Connections without a session kept at once; a new one closes the oldest. A browser signs in
+    /// on its first request, so only a process without the token ever holds one for long.
+    /// </summary>
+    public int MaxUnauthenticatedConnections { get; init; } = 16;
+
+    /// <summary>How long a connection may stay without a session before it is closed.</summary>
+    public TimeSpan UnauthenticatedLifetime { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a request's headers may take to arrive (a browser on this machine sends them at once).</summary>
+    public TimeSpan HeadersTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Throws when a setting is out of range or a remote address is not explicitly allowed.</summary>
     public void Validate()
     {
@@ -39,6 +51,9 @@ public sealed record WebChatOptions
             throw new ArgumentException("the access token must have at least 128 bits (22 base64url characters)", nameof(Token));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSessions, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxWebSockets, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxUnauthenticatedConnections, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(UnauthenticatedLifetime, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HeadersTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxIncomingMessageBytes, 4096);
     }
 

@@ -43,6 +43,9 @@ public sealed class WebChatServer : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>The cap on connections without a session, and what it closed.</summary>
+    internal ConnectionGate Gate { get; private init; } = null!;
+
     /// <summary>The address served on (the real port when 0 was asked for).</summary>
     public IPEndPoint EndPoint { get; private set; } = WebChatOptions.DefaultEndPoint;
 
@@ -66,6 +69,7 @@ public sealed class WebChatServer : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         options.Validate();
+        ConnectionGate gate = new(options.MaxUnauthenticatedConnections, options.UnauthenticatedLifetime, TimeProvider.System);
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "Echo.Web" });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
@@ -73,7 +77,9 @@ public sealed class WebChatServer : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = 0;
             kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
             kestrel.Limits.MaxConcurrentConnections = 64;
-            kestrel.Listen(options.EndPoint);
+            kestrel.Limits.RequestHeadersTimeout = options.HeadersTimeout;
+            // Connections without a session are capped on their own (ConnectionGate): they cannot fill the 64.
+            kestrel.Listen(options.EndPoint, listen => listen.Use(next => connection => gate.RunAsync(connection, next)));
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.Logging.ClearProviders();
@@ -85,7 +91,7 @@ public sealed class WebChatServer : IAsyncDisposable
         {
             Remote = !IPAddress.IsLoopback(options.EndPoint.Address),
         };
-        WebChatServer server = new(app, chat, options, access, loggers.CreateLogger("Echo.Web"));
+        WebChatServer server = new(app, chat, options, access, loggers.CreateLogger("Echo.Web")) { Gate = gate };
         app.Use(server.GuardAsync);
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.Run(server.ServeAsync);
@@ -148,6 +154,7 @@ public sealed class WebChatServer : IAsyncDisposable
                 return;
             }
             _access.SetSessionCookie(response, _access.CreateSession());
+            Gate.Authenticated(context.Connection.Id);
             Log.SessionStarted(_logger, context.Connection.RemoteIpAddress?.ToString() ?? "?");
             // Off the address bar and history: the token has done its work.
             response.StatusCode = StatusCodes.Status303SeeOther;
@@ -160,6 +167,7 @@ public sealed class WebChatServer : IAsyncDisposable
                 .ConfigureAwait(false);
             return;
         }
+        Gate.Authenticated(context.Connection.Id);
         await next(context).ConfigureAwait(false);
     }
 
@@ -196,10 +204,16 @@ public sealed class WebChatServer : IAsyncDisposable
             await RefuseAsync(context, StatusCodes.Status400BadRequest, "a WebSocket upgrade is expected here").ConfigureAwait(false);
             return;
         }
+        // Only the page opens the WebSocket: it needs the session cookie (the token as a bearer is
+        // not enough; a script signs in with the token URL first).
+        if (!_access.HasSession(context.Request))
+        {
+            await RefuseAsync(context, StatusCodes.Status401Unauthorized, "a WebSocket needs the session cookie").ConfigureAwait(false);
+            return;
+        }
         // A page of another site may open a WebSocket to us and the browser would send our cookie
-        // along (SameSite does not cover every case): only our own page's Origin is accepted. A
-        // script with the bearer token is no browser and needs none.
-        if (!WebAccess.IsSameOrigin(context.Request) && !_access.HasBearerToken(context.Request))
+        // along (SameSite does not cover every case): only our own page's Origin is accepted.
+        if (!WebAccess.IsSameOrigin(context.Request))
         {
             await RefuseAsync(context, StatusCodes.Status403Forbidden, "cross-origin WebSocket").ConfigureAwait(false);
             return;

@@ -17,7 +17,9 @@ public sealed class ChatManagerTests : IAsyncLifetime
 
     public ChatManagerTests()
     {
-        _manager = new ChatManager(_network, new ChatOptions { Nick = "me" }, NullLogger<ChatManager>.Instance);
+        // Bursts of a few hundred messages from one author: above the storage quota's default burst.
+        _manager = new ChatManager(_network, new ChatOptions { Nick = "me", Ingest = new IngestQuotaOptions { AuthorBurst = 1000 } },
+            NullLogger<ChatManager>.Instance);
         _events = _manager.Subscribe();
     }
 

@@ -28,6 +28,9 @@ public sealed class DirectEventFormatTests
         { new FileResumedEvent("x", "a", 10, 42), """{"type":"file-resume","id":"x","offset":10,"size":42}""" },
         { new FileDoneEvent("x", "/d/a.txt", "ab"), """{"type":"file-done","id":"x","path":"/d/a.txt","sha256":"ab"}""" },
         { new FileErrorEvent("x", "SHA-256 mismatch"), """{"type":"file-error","id":"x","message":"SHA-256 mismatch"}""" },
+        { new StatsEvent(new Echo.Core.Ports.NodeStats(2, 1, null, 1024, 4096,
+                new Dictionary<string, long> { ["store.author-rate"] = 7, ["history.address-bytes"] = 3 })),
+            """{"type":"stats","connectionsIn":2,"connectionsOut":1,"memoryInUse":1024,"memoryBudget":4096,"refused":{"history.address-bytes":3,"store.author-rate":7}}""" },
     };
 
     [Theory]

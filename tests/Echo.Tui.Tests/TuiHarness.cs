@@ -20,6 +20,9 @@ namespace Echo.Tui.Tests;
 /// </summary>
 internal sealed class TuiHarness : IAsyncDisposable
 {
+    /// <summary>The tests have one peer say hundreds of lines at once: past the storage quota's default burst.</summary>
+    private static readonly Echo.Core.Chat.IngestQuotaOptions Bursts = new() { AuthorBurst = 10_000, PeerBurst = 10_000 };
+
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
     /// <summary>The zone the tests show times in: not UTC, so a missing conversion shows.</summary>
@@ -64,7 +67,7 @@ internal sealed class TuiHarness : IAsyncDisposable
         FakeTimeProvider clock = new(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
         clock.SetLocalTimeZone(Zone);
         FakeChatNetwork network = direct?.Chat ?? new();
-        ChatManager manager = new(direct ?? (IChatNetwork)network, new ChatOptions { Nick = nick }, NullLogger<ChatManager>.Instance, store,
+        ChatManager manager = new(direct ?? (IChatNetwork)network, new ChatOptions { Nick = nick, Ingest = Bursts }, NullLogger<ChatManager>.Instance, store,
             directStore);
         await manager.StartAsync(TestContext.Current.CancellationToken);
         if (beforeUi is not null)

@@ -16,6 +16,9 @@ namespace Echo.Web.Tests;
 /// </summary>
 internal sealed class TestWebChat : IAsyncDisposable
 {
+    /// <summary>The tests have one peer say hundreds of lines at once: past the storage quota's default burst.</summary>
+    private static readonly Echo.Core.Chat.IngestQuotaOptions Bursts = new() { AuthorBurst = 10_000, PeerBurst = 10_000 };
+
     private TestWebChat(FakeChatNetwork network, ChatManager chat, WebChatServer server)
     {
         Network = network;
@@ -50,7 +53,7 @@ internal sealed class TestWebChat : IAsyncDisposable
     public static async Task<TestWebChat> StartAsync(CancellationToken cancellationToken, WebChatOptions? options = null)
     {
         FakeChatNetwork network = new();
-        ChatManager chat = new(network, new ChatOptions { Nick = "alice" }, NullLogger<ChatManager>.Instance);
+        ChatManager chat = new(network, new ChatOptions { Nick = "alice", Ingest = Bursts }, NullLogger<ChatManager>.Instance);
         await chat.StartAsync(cancellationToken);
         WebChatServer server = await WebChatServer.StartAsync(chat, options ?? new WebChatOptions(), NullLoggerFactory.Instance,
             cancellationToken);

@@ -53,4 +53,7 @@ public sealed record ChatMessage(
 
     /// <summary>True when the history store failed to keep it: it is shown, but will not be there after a restart.</summary>
     public bool NotSaved { get; init; }
+
+    /// <summary>The peer that delivered it (the relay; the author itself when it came directly), when the network says; for the storage quota.</summary>
+    public string? ReceivedFrom { get; init; }
 }

@@ -35,6 +35,9 @@ public abstract record ChatCommand
     /// <summary>/peers</summary>
     public sealed record Peers : ChatCommand;
 
+    /// <summary>/stats: connections, streams, the memory budget and what each limit refused.</summary>
+    public sealed record Stats : ChatCommand;
+
     /// <summary>/rooms</summary>
     public sealed record Rooms : ChatCommand;
 

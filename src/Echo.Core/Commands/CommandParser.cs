@@ -18,6 +18,7 @@ public static class CommandParser
         "/peers                 list connected peers, and remembered ones that are away",
         "/forget <peer>         stop remembering and redialing a peer (id, short id or nick)",
         "/rooms                 list joined rooms",
+        "/stats                 connections, streams, memory budget and what each limit refused",
         "/help                  this list",
         "/quit                  leave the chat",
         "Anything else is sent to the current room. Start a message with // to send a leading '/'.",
@@ -64,6 +65,7 @@ public static class CommandParser
                 ? new ChatCommand.Invalid("usage: /forget <peer id|short id|nick>")
                 : new ChatCommand.Forget(argument),
             "rooms" => new ChatCommand.Rooms(),
+            "stats" => new ChatCommand.Stats(),
             "help" or "?" => new ChatCommand.Help(),
             "quit" or "exit" => new ChatCommand.Quit(),
             _ => new ChatCommand.Invalid($"unknown command /{name}; type /help for the list"),

@@ -23,6 +23,23 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
     public const string ProtocolId = "/ipfs/id/1.0.0";
     public const string PushProtocolId = "/ipfs/id/push/1.0.0";
 
+    /// <summary>
+    /// A peer's identify pushes are processed at most this often: a push sooner after the last
+    /// one is reset unread (a peer announces a change far less often; a flood of pushes must not
+    /// start work each time).
+    /// </summary>
+    public static readonly TimeSpan MinPushInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Peers whose last processed push is remembered; past it, entries older than the interval go.</summary>
+    private const int MaxPushPeers = 4096;
+
+    private readonly Lock _pushGate = new();
+    private readonly Dictionary<PeerId, long> _lastPush = [];
+    private long _pushesRefused;
+
+    /// <summary>Identify pushes reset unread because they came within <see cref="MinPushInterval"/> of the last one.</summary>
+    public long PushesRefused => Interlocked.Read(ref _pushesRefused);
+
     /// <summary>Serves <c>/ipfs/id/1.0.0</c>: write our identify message, then half-close.</summary>
     public async Task HandleIdentifyAsync(P2PStream stream, CancellationToken cancellationToken)
     {
@@ -34,12 +51,38 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
     /// <summary>Serves <c>/ipfs/id/push/1.0.0</c>: merge what the peer pushes into what we know of it.</summary>
     public async Task HandlePushAsync(P2PStream stream, CancellationToken cancellationToken)
     {
+        if (!TryStartPush(stream.RemotePeer))
+        {
+            Interlocked.Increment(ref _pushesRefused);
+            Log.PushTooSoon(logger, stream.RemotePeer);
+            stream.Reset();
+            return;
+        }
         IdentifyInfo? previous = host.PeerStore.Get(stream.RemotePeer);
         IdentifyInfo info = await ReadAsync(stream, previous, cancellationToken).ConfigureAwait(false);
         await stream.CompleteOutputAsync().ConfigureAwait(false);
         Store(stream.Connection, info);
         Log.PushReceived(logger, stream.RemotePeer, info.Protocols.Count);
         host.OnIdentified(stream.Connection, info);
+    }
+
+    /// <summary>True (and the time noted) when <paramref name="peer"/>'s last push was processed at least <see cref="MinPushInterval"/> ago.</summary>
+    private bool TryStartPush(PeerId peer)
+    {
+        TimeProvider time = host.Time;
+        long now = time.GetTimestamp();
+        lock (_pushGate)
+        {
+            if (_lastPush.TryGetValue(peer, out long last) && time.GetElapsedTime(last, now) < MinPushInterval)
+                return false;
+            if (_lastPush.Count >= MaxPushPeers)
+            {
+                foreach (PeerId old in _lastPush.Where(p => time.GetElapsedTime(p.Value, now) >= MinPushInterval).Select(p => p.Key).ToList())
+                    _lastPush.Remove(old);
+            }
+            _lastPush[peer] = now;
+            return true;
+        }
     }
 
     /// <summary>Asks the peer of <paramref name="connection"/> to identify itself; failures are logged, never thrown.</summary>

@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1702, Level = LogLevel.Debug, Message = "Identify push from {Peer}: {ProtocolCount} protocols")]
     public static partial void PushReceived(ILogger logger, PeerId peer, int protocolCount);
 
+    [LoggerMessage(EventId = 1710, Level = LogLevel.Debug, Message = "Identify push from {Peer} reset: less than a second after its last one")]
+    public static partial void PushTooSoon(ILogger logger, PeerId peer);
+
     [LoggerMessage(EventId = 1703, Level = LogLevel.Debug, Message = "Identify push to {Peer} failed: {Reason}")]
     public static partial void PushFailed(ILogger logger, PeerId peer, string reason);
 }

@@ -1,3 +1,4 @@
+using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Direct;
 using Echo.Core.Files;
@@ -20,6 +21,9 @@ namespace Echo.Protocols.Direct;
 /// <param name="post">Hands an event to the chat, waiting while the peer's share of the queue is full.</param>
 internal sealed class DirectProtocol(Libp2pHost host, Func<string, NetworkEvent, CancellationToken, ValueTask> post, ILogger logger)
 {
+    /// <summary>One "not accepted" warning per peer a minute (L-warnings).</summary>
+    private readonly WarningLimiter _warnings = new();
+
     public const string ProtocolId = "/echo/dm/1.0.0";
 
     /// <summary>A frame's limit: 4 KiB of text and a 16 KiB name fit many times over, even escaped.</summary>
@@ -59,8 +63,8 @@ internal sealed class DirectProtocol(Libp2pHost host, Func<string, NetworkEvent,
             DirectReceipt receipt = new();
             await post(peer, new DirectArrived(peer, envelope) { Receipt = receipt }, limit.Token).ConfigureAwait(false);
             problem = await receipt.Outcome.WaitAsync(limit.Token).ConfigureAwait(false);
-            if (problem is not null)
-                Log.DirectNotAccepted(logger, stream.RemotePeer, problem);
+            if (problem is not null && _warnings.ShouldReport(peer, out long heldBack))
+                Log.DirectNotAccepted(logger, stream.RemotePeer, problem, heldBack);
         }
         else
         {

@@ -49,7 +49,7 @@ internal sealed class HistorySync
     private readonly Lock _gate = new();
     private readonly Dictionary<(PeerId, string), Task> _running = [];
     private readonly ConcurrentDictionary<PeerId, int> _invalid = new();
-    private readonly ConcurrentDictionary<PeerId, TokenBucket> _buckets = new();
+    private readonly HistoryServeLimits _limits;
     private long _bytesReceived;
     private long _bytesSent;
 
@@ -63,7 +63,11 @@ internal sealed class HistorySync
         _penalize = penalize;
         _time = time;
         _logger = logger;
+        _limits = new HistoryServeLimits(options, time);
     }
+
+    /// <summary>Requests we did not serve, by the limit that refused them (for /stats).</summary>
+    public IReadOnlyDictionary<string, long> Refusals => _limits.Refusals;
 
     /// <summary>Frame bytes read from peers' answers (prefixes included).</summary>
     public long BytesReceived => Interlocked.Read(ref _bytesReceived);
@@ -240,6 +244,7 @@ internal sealed class HistorySync
     public async Task HandleInboundAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         PeerId peer = stream.RemotePeer;
+        string address = HistoryServeLimits.AddressKey(stream.Connection.RemoteAddress);
         try
         {
             for (int served = 0; served < MaxRequestsPerStream; served++)
@@ -248,7 +253,7 @@ internal sealed class HistorySync
                     .ConfigureAwait(false);
                 if (frame is null)
                     break;
-                HistoryResponse response = await AnswerAsync(peer, Parse(HistoryRequest.Parser, frame), cancellationToken)
+                HistoryResponse response = await AnswerAsync(peer, address, Parse(HistoryRequest.Parser, frame), cancellationToken)
                     .ConfigureAwait(false);
                 byte[] bytes = response.ToByteArray();
                 Interlocked.Add(ref _bytesSent, Varint.GetByteCount((ulong)bytes.Length) + bytes.Length);
@@ -265,15 +270,30 @@ internal sealed class HistorySync
         }
     }
 
-    private async Task<HistoryResponse> AnswerAsync(PeerId peer, HistoryRequest request, CancellationToken cancellationToken)
+    private async Task<HistoryResponse> AnswerAsync(PeerId peer, string address, HistoryRequest request, CancellationToken cancellationToken)
     {
         if (ChatLimits.CheckRoom(request.Room) is { } roomError)
             return new HistoryResponse { Error = roomError };
         if (request.Have.Count > MaxHaveIds)
             return new HistoryResponse { Error = $"more than {MaxHaveIds} ids in have" };
-        TokenBucket bucket = _buckets.GetOrAdd(peer, _ => new TokenBucket(_options.RequestBurst, _options.RequestsPerSecond, _time));
-        if (bucket.TryTake() is { } wait)
+        // Per peer and per address: a request rate, and bytes a minute (a page's worth reserved now).
+        if (_limits.TryAdmit(peer, address) is { } wait)
             return new HistoryResponse { RetryAfterMs = (uint)Math.Clamp(wait.TotalMilliseconds, 1, 60_000) };
+        try
+        {
+            HistoryResponse answer = await PageAsync(request, cancellationToken).ConfigureAwait(false);
+            _limits.Served(peer, address, answer.CalculateSize());
+            return answer;
+        }
+        catch
+        {
+            _limits.Served(peer, address, 0);
+            throw;
+        }
+    }
+
+    private async Task<HistoryResponse> PageAsync(HistoryRequest request, CancellationToken cancellationToken)
+    {
         int limit = (int)Math.Clamp(request.Limit, 1, MaxPageMessages);
         HashSet<string> have = new(request.Have, StringComparer.Ordinal);
         HistoryResponse response;
@@ -334,31 +354,6 @@ internal sealed class HistorySync
         catch (InvalidProtocolBufferException e)
         {
             throw new ProtocolViolationException(ProtocolId, "malformed frame: " + e.Message, e);
-        }
-    }
-
-    /// <summary>Allows <c>burst</c> requests at once and <c>rate</c> per second after that.</summary>
-    private sealed class TokenBucket(int burst, double rate, TimeProvider time)
-    {
-        private readonly Lock _gate = new();
-        private double _tokens = burst;
-        private long _last = time.GetTimestamp();
-
-        /// <summary>Null when a request may go ahead; otherwise how long until one may.</summary>
-        public TimeSpan? TryTake()
-        {
-            lock (_gate)
-            {
-                long now = time.GetTimestamp();
-                _tokens = Math.Min(burst, _tokens + time.GetElapsedTime(_last, now).TotalSeconds * rate);
-                _last = now;
-                if (_tokens >= 1)
-                {
-                    _tokens -= 1;
-                    return null;
-                }
-                return TimeSpan.FromSeconds((1 - _tokens) / rate);
-            }
         }
     }
 }

@@ -33,6 +33,21 @@ public sealed record HistorySyncOptions
     /// <summary>Requests per second a peer may make after its burst; more are told to retry later.</summary>
     public double RequestsPerSecond { get; init; } = 10;
 
+    /// <summary>Requests one remote address (IPv4 address, IPv6 /56) may make at once, every peer id from it together.</summary>
+    public int AddressRequestBurst { get; init; } = 40;
+
+    /// <summary>Requests per second one remote address may make after its burst; fresh identities share it.</summary>
+    public double AddressRequestsPerSecond { get; init; } = 20;
+
+    /// <summary>
+    /// Bytes of history served to one peer a minute (at least a page's worth at once): a newcomer
+    /// syncing a long history gets it over a few minutes instead of in one rush.
+    /// </summary>
+    public long PeerBytesPerMinute { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>Bytes of history served to one remote address a minute, every peer id from it together.</summary>
+    public long AddressBytesPerMinute { get; init; } = 32L * 1024 * 1024;
+
     /// <summary>Throws when a setting is out of range.</summary>
     public void Validate()
     {
@@ -43,5 +58,9 @@ public sealed record HistorySyncOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInvalidPerPeer, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(RequestBurst, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RequestsPerSecond, 0);
+        ArgumentOutOfRangeException.ThrowIfLessThan(AddressRequestBurst, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(AddressRequestsPerSecond, 0);
+        ArgumentOutOfRangeException.ThrowIfLessThan(PeerBytesPerMinute, 64 * 1024);
+        ArgumentOutOfRangeException.ThrowIfLessThan(AddressBytesPerMinute, 64 * 1024);
     }
 }

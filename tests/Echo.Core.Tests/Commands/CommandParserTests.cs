@@ -42,6 +42,7 @@ public class CommandParserTests
         { "/forget alice", new ChatCommand.Forget("alice") },
         { "/peers", new ChatCommand.Peers() },
         { "/rooms", new ChatCommand.Rooms() },
+        { "/stats", new ChatCommand.Stats() },
         { "/help", new ChatCommand.Help() },
         { "/?", new ChatCommand.Help() },
         { "/quit", new ChatCommand.Quit() },
@@ -79,7 +80,7 @@ public class CommandParserTests
     public void EveryCommandTheParserKnows_IsInTheHelp()
     {
         string help = string.Join('\n', CommandParser.HelpLines);
-        foreach (string name in (string[])["connect", "join", "leave", "nick", "msg", "send", "get", "cancel", "peers", "forget", "rooms", "help", "quit"])
+        foreach (string name in (string[])["connect", "join", "leave", "nick", "msg", "send", "get", "cancel", "peers", "forget", "rooms", "stats", "help", "quit"])
         {
             bool known = CommandParser.Parse("/" + name) is not ChatCommand.Invalid { Message: var message }
                          || !message.StartsWith("unknown command", StringComparison.Ordinal);
