@@ -225,6 +225,11 @@ internal sealed class ChatSession : IDisposable
 
     private async Task SubmitOneAsync(string line, ChatWindow window, CancellationToken cancellationToken)
     {
+        if (CommandParser.Parse(line) is ChatCommand.Clear)
+        {
+            Invoke(window.ClearConversation);   // this window only, never the history
+            return;
+        }
         try
         {
             await _manager.SubmitAsync(line, cancellationToken).ConfigureAwait(false);

@@ -53,4 +53,7 @@ public sealed record ChatMessage(
 
     /// <summary>True when the history store failed to keep it: it is shown, but will not be there after a restart.</summary>
     public bool NotSaved { get; init; }
+
+    /// <summary>True for a <c>/me</c> action: faces show <c>* nick text</c> (<see cref="ChatAction"/>).</summary>
+    public bool Action { get; init; }
 }

@@ -35,4 +35,11 @@ public interface IChatNetwork : IAsyncDisposable
 
     /// <summary>Sends a message to <paramref name="room"/>; returns it as the network carries it (id, time).</summary>
     Task<ChatMessage> PublishAsync(string room, string nick, string text, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sends <paramref name="nick"/>'s <c>/me</c> <paramref name="action"/> to <paramref name="room"/>
+    /// (<see cref="ChatAction"/>). A network that cannot flag actions sends the readable text.
+    /// </summary>
+    Task<ChatMessage> PublishActionAsync(string room, string nick, string action, CancellationToken cancellationToken) =>
+        PublishAsync(room, nick, ChatAction.Fallback(nick, action), cancellationToken);
 }

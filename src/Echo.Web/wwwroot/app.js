@@ -186,7 +186,9 @@
       const self = line.kind === 'dm' ? line.outgoing : line.origin === 'self';
       item.className = 'msg' + (self ? ' self' : '') + (line.history ? ' history' : '') + (line.kind === 'dm' ? ' dm' : '');
       item.dataset.id = line.id;
-      const nick = el('span', 'nick', visible(label(line.nick, line.tag)));
+      // A /me action reads "* nick waves".
+      if (line.action) item.className += ' action';
+      const nick = el('span', 'nick', (line.action ? '* ' : '') + visible(label(line.nick, line.tag)));
       nick.title = line.from;
       nick.style.setProperty('--peer', peerColor(line.from));
       body.append(nick);
@@ -374,6 +376,10 @@
       dot.style.setProperty('--peer', peerColor(peer.peerId));
       const nick = el('span', 'nick', visible(peer.nick ? label(peer.nick, peer.tag) : '?'));
       if (peer.echoGo) nick.append(el('span', 'badge', 'go'));
+      if (peer.awayMessage) {
+        nick.append(el('span', 'badge', 'away'));
+        item.title += '\naway: ' + visible(peer.awayMessage);
+      }
       const rtt = el('span', 'rtt', peer.reconnectAt ? reconnectText(peer.reconnectAt)
         : typeof peer.rttMs === 'number' ? peer.rttMs.toFixed(1) + ' ms' : '');
       item.append(dot, nick, rtt, el('span', 'short', shortId(visible(peer.peerId)) + ' · ' + peer.source));
@@ -413,6 +419,7 @@
     return {
       kind: 'message', id: ev.id, room: ev.room, from: ev.from, nick: ev.nick, tag: ev.tag, text: ev.text, origin: ev.origin,
       history: ev.history === true, notSaved: ev.notSaved === true, ts: new Date(ev.ts), clockClamped: ev.clockClamped === true,
+      action: ev.action === true,
     };
   }
 
@@ -678,6 +685,13 @@
     e.preventDefault();
     const text = ui.text.value;
     if (text.trim() === '') return;
+    if (text.trim().toLowerCase() === '/clear') {
+      // Clears this page's view of the conversation only; the chat and its history keep everything.
+      (state.view ? lines(state.view) : { items: state.homeless }).items.length = 0;
+      ui.text.value = '';
+      renderConversation(false);
+      return;
+    }
     // In a direct conversation plain text goes to that peer; a slash command runs as anywhere.
     const body = isDm(state.view) && !text.startsWith('/') ? { type: 'dm', to: state.view.slice(2), text } : { type: 'line', text };
     if (request(body)) {
