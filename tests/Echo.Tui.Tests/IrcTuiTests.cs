@@ -1,6 +1,10 @@
 using Echo.Core.Chat;
+using Echo.Core.Direct;
 using Echo.Core.Peers;
+using Echo.Core.Ports;
+using Echo.Core.Tests;
 using Echo.Tui.Rendering;
+using Terminal.Gui.Input;
 
 namespace Echo.Tui.Tests;
 
@@ -50,5 +54,24 @@ public sealed class IrcTuiTests
         await tui.SubmitAsync("after the clear");
         string screen = await tui.WaitForScreenAsync("<alice> after the clear");
         Assert.DoesNotContain("before the clear", screen, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task Me_in_a_direct_conversation_goes_to_its_peer_as_readable_text_never_to_a_room()
+    {
+        FakeDirectNetwork direct = new();
+        direct.Connected[NetworkScript.BobId] = true;
+        await using TuiHarness tui = await TuiHarness.StartAsync(direct: direct);
+        direct.Inject(new DirectArrived(NetworkScript.BobId, new DirectEnvelope(DirectIds.New(), "bob", tui.Clock.GetUtcNow(), "psst", null)));
+        await tui.WaitUntilAsync(w => w.Rooms.Rows.Any(r => r.Contains("@bob", StringComparison.Ordinal)), "@bob is listed");
+        await tui.PressAsync(Key.D2.WithAlt);
+        await tui.WaitForScreenAsync("<bob> psst");
+
+        await tui.SubmitAsync("/me nods");
+
+        await tui.WaitForScreenAsync("<alice> * alice nods");
+        (string to, DirectEnvelope sent) = Assert.Single(direct.Sent);
+        Assert.Equal((NetworkScript.BobId, "* alice nods"), (to, sent.Text));
+        Assert.Empty(tui.Network.Published);
     }
 }

@@ -44,6 +44,8 @@ internal sealed partial class ChatWindow
         string trimmed = line.Trim();
         if (Echo.Core.Commands.CommandParser.Parse(trimmed) is Echo.Core.Commands.ChatCommand.Send { Target: null } send)
             return $"/send \"{send.Path}\" {key[1..]}";   // a file offered in a conversation goes to its peer
+        if (Echo.Core.Commands.CommandParser.Parse(trimmed) is Echo.Core.Commands.ChatCommand.Me me)
+            return DirectAction(key[1..], me.Action);     // never to a room: the readable "* nick action" to its peer
         if (trimmed.StartsWith('/') && !trimmed.StartsWith("//", StringComparison.Ordinal))
             return line;
         return $"/msg {key[1..]} {(trimmed.StartsWith("//", StringComparison.Ordinal) ? trimmed[1..] : trimmed)}";

@@ -692,8 +692,11 @@
       renderConversation(false);
       return;
     }
-    // In a direct conversation plain text goes to that peer; a slash command runs as anywhere.
-    const body = isDm(state.view) && !text.startsWith('/') ? { type: 'dm', to: state.view.slice(2), text } : { type: 'line', text };
+    // In a direct conversation plain text goes to that peer; a slash command runs as anywhere,
+    // except /me, which goes to that peer as its readable "* nick action" (never to a room).
+    const action = /^\/me\s+(\S[\s\S]*)$/i.exec(text.trim());
+    const body = isDm(state.view) && action ? { type: 'dm', to: state.view.slice(2), text: `* ${state.nick} ${action[1]}` }
+      : isDm(state.view) && !text.startsWith('/') ? { type: 'dm', to: state.view.slice(2), text } : { type: 'line', text };
     if (request(body)) {
       typed.push(text);
       if (typed.length > 200) typed.shift();
