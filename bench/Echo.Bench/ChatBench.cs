@@ -52,11 +52,16 @@ internal static class ChatBench
         Console.WriteLine("|---|---|---|---|");
         Console.WriteLine($"| {Percentile(latency, 50):F2} | {Percentile(latency, 99):F2} | {latency.Max():F2} | {latency.Count}/{messages} |");
 
-        // Idle TUI CPU.
-        if (await IdleTuiCpuAsync(echoChat, TimeSpan.FromSeconds(quick ? 10 : 30)) is { } cpu)
+        // Idle CPU: a TUI and the headless peer it is connected to, side by side over the same window.
+        int idleSeconds = quick ? 10 : 60;
+        if (await IdleCpuAsync(echoChat, TimeSpan.FromSeconds(idleSeconds)) is { } idle)
         {
             Console.WriteLine();
-            Console.WriteLine($"## Idle TUI (under tmux, one peer connected, {(quick ? 10 : 30)} s): {cpu:P2} of one core");
+            Console.WriteLine($"## Idle, side by side (TUI under tmux connected to a headless node, {idleSeconds} s)");
+            Console.WriteLine();
+            Console.WriteLine("| TUI CPU | headless CPU | TUI bytes to the terminal per second |");
+            Console.WriteLine("|---|---|---|");
+            Console.WriteLine($"| {idle.Tui:P2} of one core | {idle.Headless:P2} of one core | {idle.TerminalBytesPerSecond:F0} |");
         }
         return 0;
     }
@@ -135,8 +140,11 @@ internal static class ChatBench
         }
     }
 
-    /// <summary>CPU share of a TUI sitting idle in a tmux session with one connected peer; null without tmux.</summary>
-    private static async Task<double?> IdleTuiCpuAsync(string echoChat, TimeSpan window)
+    /// <summary>
+    /// CPU shares of a TUI sitting idle in a tmux session and of the headless node it is connected
+    /// to, over the same window, and what the TUI writes to its terminal meanwhile; null without tmux.
+    /// </summary>
+    private static async Task<(double Tui, double Headless, double TerminalBytesPerSecond)?> IdleCpuAsync(string echoChat, TimeSpan window)
     {
         if (!File.Exists("/usr/bin/tmux"))
         {
@@ -146,6 +154,7 @@ internal static class ChatBench
         string tuiDir = Directory.CreateTempSubdirectory("echo-bench-").FullName;
         string peerDir = Directory.CreateTempSubdirectory("echo-bench-").FullName;
         string session = $"echo-bench-{Environment.ProcessId}";
+        string output = Path.Combine(tuiDir, "terminal-output");
         try
         {
             await using HeadlessNode peer = HeadlessNode.Start(echoChat, "peer", peerDir, []);
@@ -155,14 +164,22 @@ internal static class ChatBench
             int pid = int.Parse((await Run("tmux", "list-panes", "-t", session, "-F", "#{pane_pid}")).Trim(), CultureInfo.InvariantCulture);
             await peer.NextAsync("peer", p => p.GetProperty("event").GetString() == "connected", TimeSpan.FromSeconds(60));
             await Task.Delay(TimeSpan.FromSeconds(3)); // let start-up work (JIT, first paint) finish
-            double before = CpuSeconds(pid);
+            await Run("tmux", "pipe-pane", "-o", "-t", session, $"cat > '{output}'");
+            double tuiBefore = CpuSeconds(pid);
+            double peerBefore = CpuSeconds(peer.Pid);
             Stopwatch clock = Stopwatch.StartNew();
             await Task.Delay(window);
-            return (CpuSeconds(pid) - before) / clock.Elapsed.TotalSeconds;
+            double seconds = clock.Elapsed.TotalSeconds;
+            double tui = (CpuSeconds(pid) - tuiBefore) / seconds;
+            double headless = (CpuSeconds(peer.Pid) - peerBefore) / seconds;
+            await Run("tmux", "pipe-pane", "-t", session); // stops the copy
+            long written = File.Exists(output) ? new FileInfo(output).Length : 0;
+            return (tui, headless, written / seconds);
         }
         finally
         {
             await Run("tmux", "kill-session", "-t", session);
+            File.Delete(output);
             Directory.Delete(tuiDir, recursive: true);
             Directory.Delete(peerDir, recursive: true);
         }
@@ -210,6 +227,9 @@ internal static class ChatBench
         private readonly Process _process;
         private readonly System.Threading.Channels.Channel<JsonElement> _events =
             System.Threading.Channels.Channel.CreateUnbounded<JsonElement>();
+
+        /// <summary>The node's process id.</summary>
+        public int Pid => _process.Id;
 
         private HeadlessNode(Process process)
         {

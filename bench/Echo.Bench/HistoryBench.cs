@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Echo.Core.Chat;
 using Echo.Core.Ports;
+using Echo.Core.Rooms;
 using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
@@ -61,10 +62,12 @@ internal static class HistoryBench
         await carol.ConnectAsync(bob.ListenAddresses[0], default);
         int arrived = 0;
         using CancellationTokenSource limit = new(TimeSpan.FromMinutes(5));
+        // The chat's side: each fetched page stored by Core's writer, as ChatManager does.
+        RoomHistoryWriter writer = new(carolStore, NullLogger.Instance);
         while (arrived < count)
         {
-            if (await carol.Events.ReadAsync(limit.Token) is HistoryArrived history)
-                arrived += history.Messages.Count;
+            if (await carol.Events.ReadAsync(limit.Token) is HistoryPageFetched page)
+                arrived += (await writer.WriteAsync(page, limit.Token)).Count;
         }
         clock.Stop();
         long received = carol.History!.BytesReceived;

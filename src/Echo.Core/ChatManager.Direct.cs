@@ -7,36 +7,35 @@ using Echo.Core.Ports;
 
 namespace Echo.Core;
 
-/// <summary>Direct messages (/msg) and file sharing (/send, /get), when the network offers <see cref="IDirectNetwork"/>.</summary>
+/// <summary>
+/// The chat's side of direct messages (<see cref="DirectMessaging"/>, which owns their state) and
+/// file sharing (/send, /get, <see cref="FileTransfers"/>), when the network offers <see cref="IDirectNetwork"/>:
+/// nicks resolved to peers, and the offers a direct message or a room carries.
+/// </summary>
 public sealed partial class ChatManager
 {
-    private const string NoDirectNetwork = "this network has no direct messages or file sharing";
+    private const string NoDirectNetwork = DirectMessaging.NoDirectNetwork;
 
-    private readonly DirectChat? _direct;
+    private readonly DirectMessaging? _direct;
     private readonly FileTransfers? _files;
-    private readonly PeerDialing? _dialing;
 
     /// <summary>Where verified downloads are put, or null when the network cannot share files.</summary>
     public string? DownloadsDirectory => _files?.DownloadsDirectory;
 
-    /// <remarks>
-    /// Without a direct store while there is a history store, the history file cannot keep direct
-    /// messages: they are then kept in memory for the session, and arrivals are not acknowledged.
-    /// </remarks>
-    private static (DirectChat?, FileTransfers?, PeerDialing?) CreateDirect(IChatNetwork network, ChatOptions options, IDirectStore? store,
+    private static (DirectMessaging?, FileTransfers?) CreateDirect(IChatNetwork network, ChatOptions options, IDirectStore? store,
         IMessageStore? history, StoreHealth health, Action<ChatEvent> publish, Microsoft.Extensions.Logging.ILogger logger)
     {
         if (network is not IDirectNetwork direct)
-            return (null, null, null);
-        PeerDialing dialing = new(direct, options.PeerConnectTimeout, publish, logger);
-        return (new DirectChat(direct, store ?? new InMemoryDirectStore(), publish, logger, health: health,
-                notDurable: store is null && history is not null ? history.Problem ?? "the history file is read-only" : null),
-            new FileTransfers(direct, options.Files, publish, logger, dialing.ConnectAsync), dialing);
+            return (null, null);
+        DirectMessaging messaging = new(direct, options, store, history, health, publish, logger);
+        FileTransfers files = new(direct, options.Files, publish, logger, messaging.Dialing.ConnectAsync);
+        messaging.AddressesOf = files.AddressesOf;
+        return (messaging, files);
     }
 
     /// <summary>The last <paramref name="count"/> direct messages with <paramref name="peerId"/> (with anyone when null), oldest first.</summary>
     public Task<IReadOnlyList<DirectMessage>> DirectConversationAsync(string? peerId, int count, CancellationToken cancellationToken) =>
-        _direct?.Store.ConversationAsync(peerId, count, cancellationToken) ?? Task.FromResult<IReadOnlyList<DirectMessage>>([]);
+        _direct?.ConversationAsync(peerId, count, cancellationToken) ?? Task.FromResult<IReadOnlyList<DirectMessage>>([]);
 
     /// <summary>Sends a direct message to <paramref name="target"/> (a nick or a peer id); it waits in the outbox while the peer is away.</summary>
     public async Task SendDirectAsync(string target, string text, CancellationToken cancellationToken)
@@ -53,23 +52,7 @@ public sealed partial class ChatManager
         }
         if (ResolvePeer(target) is not { } peerId)
             return;
-        await _direct.SendAsync(peerId, Nick, text, cancellationToken).ConfigureAwait(false);
-        if (_dialing is not null && _network is IDirectNetwork network and IPeerDialer && !network.IsConnected(peerId))
-            ReachForDirect(peerId);
-    }
-
-    /// <summary>Dials a peer a direct message waits for; says why when it cannot be reached (the message stays in the outbox).</summary>
-    private void ReachForDirect(string peerId)
-    {
-        string name = NickOf(peerId) ?? PeerInfo.ShortPeerId(peerId);
-        _dialing!.Reach(peerId, name, _files?.AddressesOf(peerId) ?? [], problem =>
-        {
-            if (problem is null)
-                _direct!.OnPeerConnected(peerId);
-            else
-                Publish(new ErrorEvent($"{SafeText.ForDisplay(name)} cannot be reached: {problem}; the message waits in the outbox " +
-                                       "and is sent when they connect"));
-        });
+        await _direct.SendAsync(peerId, Nick, NickOf(peerId) ?? PeerInfo.ShortPeerId(peerId), text, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Offers the file at <paramref name="path"/> to the current room, or to <paramref name="target"/> alone.</summary>
@@ -166,8 +149,7 @@ public sealed partial class ChatManager
     private void StartDirect()
     {
         _files?.Start();
-        if (_direct is not null)
-            _ = _direct.FlushAllAsync(_stopping.Token);
+        _direct?.Start();
     }
 
     /// <summary>The network's direct events, and connections (which send the outbox and resume downloads).</summary>
@@ -220,17 +202,13 @@ public sealed partial class ChatManager
         await _direct.OnArrivedAsync(arrivals, cancellationToken).ConfigureAwait(false);   // stored, then acknowledged and shown
     }
 
-    /// <summary>Base58 text of peer-id length (the network checks it properly when it dials).</summary>
-    private static bool LooksLikePeerId(string text) =>
-        text.Length is >= 40 and <= 128 && text.All(c => char.IsAsciiLetterOrDigit(c) && c is not ('0' or 'O' or 'I' or 'l'));
-
     private async ValueTask DisposeDirectAsync()
     {
         if (_direct is not null)
             await _direct.DisposeAsync().ConfigureAwait(false);
         if (_files is not null)
             await _files.DisposeAsync().ConfigureAwait(false);
-        if (_dialing is not null)
-            await _dialing.DisposeAsync().ConfigureAwait(false);
+        if (_direct is not null)
+            await _direct.Dialing.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -53,6 +53,21 @@ public sealed partial class ChatManager
         }
     }
 
+    /// <summary>
+    /// /me in a direct conversation: a direct message with the readable <c>* nick action</c> (direct
+    /// messages carry no action flag), never to a room.
+    /// </summary>
+    private Task SendDirectActionAsync(string peerId, string action, CancellationToken cancellationToken)
+    {
+        string nick = Nick;
+        if (ChatAction.Check(nick, action) is { } error)
+        {
+            Publish(new ErrorEvent($"not sent: {error}"));
+            return Task.CompletedTask;
+        }
+        return SendDirectAsync(peerId, ChatAction.Fallback(nick, action), cancellationToken);
+    }
+
     /// <summary>Sets our away message (null or empty: back), tells peers through our profile, and says so.</summary>
     public void SetAway(string? reason)
     {
@@ -86,8 +101,8 @@ public sealed partial class ChatManager
         WhoisEvent answer;
         lock (_gate)
         {
-            PeerInfo? peer = _peers.GetValueOrDefault(peerId) ?? _away.GetValueOrDefault(peerId);
-            string? nick = _book.NickOf(peerId) ?? peer?.Nick;
+            PeerInfo? peer = _directory.Find(peerId);
+            string? nick = _directory.NickOf(peerId) ?? peer?.Nick;
             string? away = peer?.AwayReason ?? _peerAway.GetValueOrDefault(peerId);
             bool thisRun = details?.FirstSeen is null;
             DateTimeOffset? firstSeen = details?.FirstSeen
@@ -117,12 +132,8 @@ public sealed partial class ChatManager
                     if (_firstConnected.Count < MaxFirstConnected)
                         _firstConnected.TryAdd(joined.PeerId, joined.ConnectedSince);
                     // Its profile may have been read before the connection was reported.
-                    if (_peerAway.TryGetValue(joined.PeerId, out string? reason) && _peers.TryGetValue(joined.PeerId, out PeerInfo? peer)
-                        && peer.AwayReason != reason)
-                    {
-                        _peers[joined.PeerId] = peer with { AwayReason = reason };
-                        PublishLocked(new PeerUpdatedEvent(_peers[joined.PeerId]));
-                    }
+                    if (_peerAway.TryGetValue(joined.PeerId, out string? reason))
+                        _directory.AwayChanged(joined.PeerId, reason);
                 }
                 break;
             case PeerLeft left:
@@ -149,20 +160,11 @@ public sealed partial class ChatManager
                 _peerAway.Remove(peerId);
             else
                 _peerAway[peerId] = reason;
-            if (_peers.TryGetValue(peerId, out PeerInfo? peer))
-            {
-                peer = peer with { AwayReason = reason };
-                _peers[peerId] = peer;
-                PublishLocked(new PeerUpdatedEvent(peer));
-            }
-            string who = SafeText.ForDisplay(LabelOfLocked(peerId) ?? PeerInfo.ShortPeerId(peerId));
+            _directory.AwayChanged(peerId, reason);
+            string who = SafeText.ForDisplay(_directory.LabelOf(peerId) ?? PeerInfo.ShortPeerId(peerId));
             PublishLocked(new NoticeEvent(reason is null ? $"{who} is back" : $"{who} is away: {SafeText.ForDisplay(reason)}"));
         }
     }
-
-    private string? LabelOfLocked(string peerId) =>
-        _book.NickOf(peerId) is not { } nick ? null
-            : _book.IsShared(peerId, nick) ? $"{nick}@{PeerInfo.IdTag(peerId)}" : nick;
 
     private static string WhoisText(string peerId, string? nick, string? away, IReadOnlyList<PeerConnectionDetails> connections,
         IReadOnlyList<string> addresses, TimeSpan? rtt, DateTimeOffset? firstSeen, bool thisRun, PeerInfo? peer)

@@ -1,4 +1,5 @@
 using Echo.Core.Chat;
+using Echo.Core.Direct;
 using Echo.Core.Events;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
@@ -6,17 +7,58 @@ using Echo.Core.Ports;
 namespace Echo.Core;
 
 /// <summary>
-/// Remembered peers (when the network offers <see cref="IPeerNetwork"/>): those that are away are
-/// listed with their next redial ("reconnecting in Ns") and the nick they last announced (so /msg
-/// and /forget find them by it) until they connect or are forgotten (/forget), and /connect says
-/// when the peer was connected already.
+/// The chat's side of its <see cref="PeerDirectory"/> (connected and remembered peers, nicks) and of
+/// the peer ports: remembered peers (when the network offers <see cref="IPeerNetwork"/>) are listed
+/// while away with their next redial and the nick they last announced (so /msg and /forget find them
+/// by it) until they connect or are forgotten (/forget); /connect says when the peer was connected
+/// already; our nick is announced when the network can (<see cref="IProfileNetwork"/>).
 /// </summary>
 public sealed partial class ChatManager
 {
-    private readonly Dictionary<string, PeerInfo> _away = new(StringComparer.Ordinal);
+    private readonly PeerDirectory _directory;
 
-    /// <summary>Remembered peers that are away, next redial first.</summary>
-    private IEnumerable<PeerInfo> AwayPeersLocked() => _away.Values.OrderBy(p => p.ReconnectAt);
+    /// <summary>
+    /// How views name <paramref name="peerId"/>: its nick, or <c>nick@tag</c> when another known peer
+    /// uses the same nick; null when no nick is known.
+    /// </summary>
+    public string? LabelOf(string peerId)
+    {
+        lock (_gate)
+            return _directory.LabelOf(peerId);
+    }
+
+    /// <summary>Tells the network our nick (before start, and on every change) when it can announce it.</summary>
+    private void AnnounceNick(string nick) => (_network as IProfileNetwork)?.AnnounceNick(nick);
+
+    /// <summary>At start: our nick for the network, and the nicks of the stored direct conversations.</summary>
+    private async Task StartNicksAsync(CancellationToken cancellationToken)
+    {
+        AnnounceNick(Nick);
+        if (_direct is null)
+            return;
+        IReadOnlyList<DirectMessage> recent = await RecentDirectMessagesAsync(cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            foreach (DirectMessage message in recent)
+            {
+                if (!message.Outgoing)
+                    _directory.LearnNick(message.PeerId, message.Nick, NickSource.History);
+            }
+        }
+    }
+
+    private void LearnDirectNick(string peerId, string nick)
+    {
+        lock (_gate)
+            _directory.LearnNick(peerId, nick, NickSource.Message);
+    }
+
+    /// <inheritdoc cref="PeerDirectory.Resolve"/>
+    private string? ResolvePeer(string target)
+    {
+        lock (_gate)
+            return _directory.Resolve(target);
+    }
 
     /// <summary>Dials through <see cref="IPeerNetwork"/> when the network has it, so a peer connected already is said so.</summary>
     private async Task<ConnectResult> DialAsync(string address, CancellationToken cancellationToken) =>
@@ -32,7 +74,10 @@ public sealed partial class ChatManager
             Publish(new ErrorEvent("this network remembers no peers"));
             return;
         }
-        if (ResolveRemembered(target) is not { } peerId)
+        string? peerId;
+        lock (_gate)
+            peerId = _directory.ResolveRemembered(target);
+        if (peerId is null)
             return;
         bool forgotten;
         try
@@ -49,67 +94,40 @@ public sealed partial class ChatManager
             : new ErrorEvent($"{SafeText.ForDisplay(target)} is not a remembered peer"));
     }
 
-    /// <summary>
-    /// The peer id <paramref name="target"/> names among the peers we know (connected or away): the
-    /// id itself, a short id (its last characters, with or without the leading ellipsis) or a nick.
-    /// Publishes the error and returns null when none or several match.
-    /// </summary>
-    private string? ResolveRemembered(string target)
-    {
-        string suffix = target.TrimStart('…');
-        lock (_gate)
-        {
-            IEnumerable<PeerInfo> known = _peers.Values.Concat(_away.Values);
-            if (known.Any(p => p.PeerId == target))
-                return target;
-            string[] candidates = [.. known
-                .Where(p => (suffix.Length >= 6 && p.PeerId.EndsWith(suffix, StringComparison.Ordinal))
-                    || (p.Nick ?? _book.NickOf(p.PeerId)) == target)
-                .Select(p => p.PeerId)
-                .Distinct(StringComparer.Ordinal)];
-            if (candidates.Length == 1)
-                return candidates[0];
-            if (candidates.Length > 1)
-            {
-                PublishLocked(new ErrorEvent($"{SafeText.ForDisplay(target)} matches {candidates.Length} peers: "
-                    + string.Join(", ", candidates) + "; give the peer id"));
-                return null;
-            }
-        }
-        if (LooksLikePeerId(target))
-            return target;
-        Publish(new ErrorEvent($"no remembered peer known as {SafeText.ForDisplay(target)}; /peers lists them"));
-        return null;
-    }
-
-    /// <summary>Remembered peers going away, being rescheduled, coming back or being forgotten.</summary>
+    /// <summary>Peers connecting, leaving, changing, announcing a nick, going away (rescheduled) or being forgotten.</summary>
     private void ApplyPeers(NetworkEvent networkEvent)
     {
+        lock (_gate)
+        {
+            switch (networkEvent)
+            {
+                case PeerJoined joined:
+                    _directory.Connected(joined.Peer);
+                    break;
+                case PeerLeft left:
+                    _directory.Disconnected(left.PeerId);
+                    break;
+                case PeerChanged changed:
+                    _directory.Changed(changed);
+                    break;
+                case PeerNickAnnounced announced:
+                    _directory.NickAnnounced(announced);
+                    break;
+                case PeerReconnecting reconnecting:
+                    _directory.Reconnecting(reconnecting);
+                    break;
+                case PeerForgotten forgotten:
+                    _directory.Forgotten(forgotten.PeerId);
+                    break;
+            }
+        }
         switch (networkEvent)
         {
             case PeerJoined joined:
-                lock (_gate)
-                    _away.Remove(joined.Peer.PeerId);
+                Log.PeerConnected(_logger, joined.Peer.PeerId, joined.Peer.Address);
                 break;
-            case PeerReconnecting { Peer: var remembered }:
-                lock (_gate)
-                {
-                    if (_peers.ContainsKey(remembered.PeerId))
-                        break;          // connected again before this schedule was read
-                    if (remembered.Nick is { } nick && ChatLimits.CheckNick(nick) is null)
-                        LearnNickLocked(remembered.PeerId, nick, NickSource.History);   // what it announced last time; anything fresher wins
-                    PeerInfo peer = new(remembered.PeerId, remembered.Address ?? "", PeerSource.Remembered, remembered.LastSeen,
-                        _book.NickOf(remembered.PeerId), ReconnectAt: remembered.NextDial ?? DateTimeOffset.UtcNow);
-                    _away[peer.PeerId] = peer;
-                    PublishLocked(new PeerUpdatedEvent(peer));
-                }
-                break;
-            case PeerForgotten forgotten:
-                lock (_gate)
-                {
-                    if (_away.Remove(forgotten.PeerId, out PeerInfo? peer))
-                        PublishLocked(new PeerDisconnectedEvent(peer));
-                }
+            case PeerLeft left:
+                Log.PeerDisconnected(_logger, left.PeerId);
                 break;
         }
     }

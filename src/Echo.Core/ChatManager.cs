@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Echo.Core.Chat;
 using Echo.Core.Commands;
+using Echo.Core.Conversations;
 using Echo.Core.Events;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
@@ -25,8 +26,7 @@ public sealed partial class ChatManager : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<ChatSubscription> _subscribers = [];
     private readonly List<string> _rooms = [];
-    private readonly Dictionary<string, LinkedList<ChatMessage>> _scrollback = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, PeerInfo> _peers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ConversationLog<ChatMessage>> _scrollback = new(StringComparer.Ordinal);
     private readonly BoundedIdSet _seen;
     private readonly CancellationTokenSource _stopping = new();
     private readonly StoreHealth _storeHealth;
@@ -54,7 +54,9 @@ public sealed partial class ChatManager : IAsyncDisposable
         _nick = options.Nick;
         _seen = new BoundedIdSet(options.SeenMessageIds);
         _storeHealth = new StoreHealth(Publish);
-        (_direct, _files, _dialing) = CreateDirect(network, options, directStore, store, _storeHealth, Publish, logger);
+        _historyWriter = new Rooms.RoomHistoryWriter(store, logger);
+        _directory = new PeerDirectory(() => _network.LocalPeerId, PublishLocked);
+        (_direct, _files) = CreateDirect(network, options, directStore, store, _storeHealth, Publish, logger);
     }
 
     /// <summary>Our peer id.</summary>
@@ -87,21 +89,21 @@ public sealed partial class ChatManager : IAsyncDisposable
     /// <summary>Connected peers, oldest connection first, then remembered peers that are away (<see cref="PeerInfo.IsAway"/>).</summary>
     public IReadOnlyList<PeerInfo> Peers
     {
-        get { lock (_gate) return [.. _peers.Values.OrderBy(p => p.ConnectedSince), .. AwayPeersLocked()]; }
+        get { lock (_gate) return _directory.All; }
     }
 
     /// <summary>The last messages of <paramref name="room"/> kept in memory, oldest first.</summary>
     public IReadOnlyList<ChatMessage> RecentMessages(string room)
     {
         lock (_gate)
-            return _scrollback.TryGetValue(room, out LinkedList<ChatMessage>? list) ? [.. list] : [];
+            return _scrollback.TryGetValue(room, out ConversationLog<ChatMessage>? log) ? [.. log.Items] : [];
     }
 
     /// <summary>The nick a peer uses now (announced, or from its messages), if known.</summary>
     public string? NickOf(string peerId)
     {
         lock (_gate)
-            return _book.NickOf(peerId);
+            return _directory.NickOf(peerId);
     }
 
     /// <summary>Where the web UI serves this chat, once it announced itself; a view that starts later shows it from here.</summary>
@@ -179,8 +181,26 @@ public sealed partial class ChatManager : IAsyncDisposable
     }
 
     /// <summary>Runs one line as typed by the user: a slash command, or text for the current room.</summary>
-    public Task SubmitAsync(string line, CancellationToken cancellationToken) =>
-        CommandParser.Parse(line) switch
+    public Task SubmitAsync(string line, CancellationToken cancellationToken) => RunAsync(CommandParser.Parse(line), null, cancellationToken);
+
+    /// <summary>
+    /// Runs a command the user typed (parsed once by <see cref="CommandParser"/>) in
+    /// <paramref name="conversation"/>, the conversation on the user's screen. In a direct
+    /// conversation, text and a /send without a peer go to its peer; in a room (or null) text goes
+    /// to the current room as the commands before it left it.
+    /// </summary>
+    public Task RunAsync(ChatCommand command, ConversationId? conversation, CancellationToken cancellationToken) =>
+        (command, conversation?.PeerId) switch
+        {
+            (ChatCommand.Say say, { } peerId) => SendDirectAsync(peerId, say.Text, cancellationToken),
+            (ChatCommand.Send { Target: null } send, { } peerId) => OfferFileAsync(send.Path, peerId, cancellationToken),
+            (ChatCommand.Me me, { } peerId) => SendDirectActionAsync(peerId, me.Action, cancellationToken),
+            _ => RunAsync(command, cancellationToken),
+        };
+
+    /// <summary>Runs a typed line a view already parsed (<see cref="CommandParser.Parse"/>), so it is parsed once.</summary>
+    public Task RunAsync(ChatCommand command, CancellationToken cancellationToken) =>
+        command switch
         {
             ChatCommand.Say say => SendAsync(say.Text, cancellationToken),
             ChatCommand.Connect connect => ConnectAsync(connect.Address, cancellationToken),
@@ -205,14 +225,35 @@ public sealed partial class ChatManager : IAsyncDisposable
         };
 
     /// <summary>Sends <paramref name="text"/> to the current room; it is shown once the network took it.</summary>
-    public async Task SendAsync(string text, CancellationToken cancellationToken)
+    public Task SendAsync(string text, CancellationToken cancellationToken) => SendToRoomAsync(CurrentRoom, text, cancellationToken);
+
+    /// <summary>
+    /// Sends <paramref name="text"/> to <paramref name="conversation"/>: a joined room (shown once the
+    /// network took it), or a peer (a direct message, which waits in the outbox while the peer is away).
+    /// </summary>
+    public Task SendAsync(ConversationId conversation, string text, CancellationToken cancellationToken)
+    {
+        if (conversation.PeerId is { } peerId)
+            return SendDirectAsync(peerId, text, cancellationToken);
+        string room = conversation.Name;
+        lock (_gate)
+        {
+            if (!_rooms.Contains(room))
+            {
+                PublishLocked(new ErrorEvent($"not sent: you are not in {SafeText.ForDisplay(room)}; /join it first"));
+                return Task.CompletedTask;
+            }
+        }
+        return SendToRoomAsync(room, text, cancellationToken);
+    }
+
+    private async Task SendToRoomAsync(string? room, string text, CancellationToken cancellationToken)
     {
         if (ChatLimits.CheckText(text) is { } textError)
         {
             Publish(new ErrorEvent($"not sent: {textError}"));
             return;
         }
-        string? room = CurrentRoom;
         if (room is null)
         {
             Publish(new ErrorEvent("not sent: you are in no room; /join <room> first"));
@@ -273,13 +314,13 @@ public sealed partial class ChatManager : IAsyncDisposable
                 if (!_rooms.Contains(room))
                 {
                     _rooms.Add(room);
-                    LinkedList<ChatMessage> list = new(past);
-                    _scrollback[room] = list;
+                    ConversationLog<ChatMessage> log = new(_options.ScrollbackPerRoom);
+                    _scrollback[room] = log;
                     PublishLocked(new RoomJoinedEvent(room));
                     foreach (ChatMessage message in past)
                     {
                         _seen.Add(message.Id);
-                        PublishLocked(new MessageEvent(ShowLocked(message)));
+                        AddToLogLocked(log, _directory.Show(message), inPlace: false);
                     }
                 }
             }
@@ -435,7 +476,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     await AcceptDirectAsync(directBatch, cancellationToken).ConfigureAwait(false);
                     directBatch.Clear();
                     await ApplyDirectAsync(networkEvent, cancellationToken).ConfigureAwait(false);
-                    Apply(networkEvent);
+                    await ApplyHistoryAsync(networkEvent, cancellationToken).ConfigureAwait(false);
                     ApplyPeers(networkEvent);
                     ApplyIrc(networkEvent);
                 }
@@ -451,51 +492,6 @@ public sealed partial class ChatManager : IAsyncDisposable
     }
 
     private const int MaxMessageBatch = 256;
-
-    private void Apply(NetworkEvent networkEvent)
-    {
-        switch (networkEvent)
-        {
-            case HistoryArrived history:
-                ShowHistory(history.Room, history.Messages);
-                break;
-            case PeerJoined joined:
-                lock (_gate)
-                {
-                    PeerInfo peer = LabelLocked(joined.Peer);
-                    _peers[peer.PeerId] = peer;
-                    PublishLocked(new PeerConnectedEvent(peer));
-                }
-                Log.PeerConnected(_logger, joined.Peer.PeerId, joined.Peer.Address);
-                break;
-            case PeerLeft left:
-                lock (_gate)
-                {
-                    if (_peers.Remove(left.PeerId, out PeerInfo? peer))
-                        PublishLocked(new PeerDisconnectedEvent(peer));
-                }
-                Log.PeerDisconnected(_logger, left.PeerId);
-                break;
-            case PeerNickAnnounced announced:
-                ApplyNickAnnounced(announced);
-                break;
-            case PeerChanged changed:
-                lock (_gate)
-                {
-                    if (_peers.TryGetValue(changed.PeerId, out PeerInfo? peer))
-                    {
-                        peer = peer with
-                        {
-                            RoundTrip = changed.RoundTrip ?? peer.RoundTrip,
-                            IsEchoGo = changed.IsEchoGo ?? peer.IsEchoGo,
-                        };
-                        _peers[peer.PeerId] = peer;
-                        PublishLocked(new PeerUpdatedEvent(peer));
-                    }
-                }
-                break;
-        }
-    }
 
     /// <summary>
     /// Records messages (ours or peers') and shows them, except duplicates and those of rooms we left.
@@ -532,9 +528,8 @@ public sealed partial class ChatManager : IAsyncDisposable
                 _storeHealth.Failed(e.Message);   // told once; each message says "not saved"
                 toShow = [.. fresh.Select(m => m with { NotSaved = true })];
             }
-            // What the store already had is not shown now, and not marked as seen either: the
-            // history sync may have stored it a moment ago, with its HistoryArrived still on the
-            // way, and that one must still show it.
+            // What the store already had is not shown now: it was stored and shown before (or in
+            // an earlier run). History sync's pages are stored on this same loop (ChatManager.History.cs).
         }
         else if (_store is not null)
         {
@@ -544,44 +539,41 @@ public sealed partial class ChatManager : IAsyncDisposable
         {
             foreach (ChatMessage stored in toShow)
             {
-                if (!_scrollback.TryGetValue(stored.Room, out LinkedList<ChatMessage>? list) || !_seen.Add(stored.Id))
+                if (!_scrollback.TryGetValue(stored.Room, out ConversationLog<ChatMessage>? log) || !_seen.Add(stored.Id))
                     continue;
-                ChatMessage message = ShowLocked(stored);
-                list.AddLast(message);
-                if (list.Count > _options.ScrollbackPerRoom)
-                    list.RemoveFirst();
-                PublishLocked(new MessageEvent(message));
+                AddToLogLocked(log, _directory.Show(stored), inPlace: false);
             }
         }
     }
 
-    /// <summary>Shows messages history sync stored: in time order in memory, as history to the views.</summary>
+    /// <summary>Shows messages history sync stored: in their place in time in the room's log, as history to the views.</summary>
     private void ShowHistory(string room, IReadOnlyList<ChatMessage> messages)
     {
         lock (_gate)
         {
-            if (!_scrollback.TryGetValue(room, out LinkedList<ChatMessage>? list))
+            if (!_scrollback.TryGetValue(room, out ConversationLog<ChatMessage>? log))
                 return;
             foreach (ChatMessage arrived in messages)
             {
                 if (arrived.Room != room || !_seen.Add(arrived.Id))
                     continue;
-                ChatMessage message = ShowLocked(arrived.FromHistory ? arrived : arrived with { FromHistory = true });
-                LinkedListNode<ChatMessage>? after = list.Last;
-                while (after is not null && Compare(after.Value, message) > 0)
-                    after = after.Previous;
-                if (after is null)
-                    list.AddFirst(message);
-                else
-                    list.AddAfter(after, message);
-                if (list.Count > _options.ScrollbackPerRoom)
-                    list.RemoveFirst();
-                PublishLocked(new MessageEvent(message));
+                AddToLogLocked(log, _directory.Show(arrived.FromHistory ? arrived : arrived with { FromHistory = true }), inPlace: true);
             }
         }
     }
 
-    private static int Compare(ChatMessage a, ChatMessage b) => HistoryCursor.Of(a).CompareTo(HistoryCursor.Of(b));
+    /// <summary>
+    /// Puts a message in its room's log (at the end, or <paramref name="inPlace"/> in time for
+    /// history) and tells the views, with the message it follows there.
+    /// </summary>
+    private void AddToLogLocked(ConversationLog<ChatMessage> log, ChatMessage message, bool inPlace)
+    {
+        if (log.Contains(message.Id))
+            return;
+        HistoryCursor place = HistoryCursor.Of(message);
+        int at = inPlace ? log.Insert(message, message.Id, place) : log.Append(message, message.Id, place);
+        PublishLocked(new MessageEvent(message) { After = at > 0 ? log.IdAt(at - 1) : null });
+    }
 
     private async Task<IReadOnlyList<ChatMessage>> LatestStoredAsync(string room, CancellationToken cancellationToken)
     {

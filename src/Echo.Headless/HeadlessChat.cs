@@ -34,10 +34,11 @@ public static class HeadlessChat
                     break;
                 // Lines run one after the other ("/join x" then "hi" says hi in x), but a /connect may
                 // take the whole dial timeout: it runs beside them, as in the TUI.
-                if (CommandParser.Parse(line) is ChatCommand.Connect)
-                    dials.Track(manager.SubmitAsync(line, stop.Token));
+                ChatCommand command = CommandParser.Parse(line);   // parsed once: the chat runs it as it is
+                if (command is ChatCommand.Connect)
+                    dials.Track(manager.RunAsync(command, stop.Token));
                 else
-                    await manager.SubmitAsync(line, stop.Token).ConfigureAwait(false);
+                    await manager.RunAsync(command, stop.Token).ConfigureAwait(false);
             }
             // End of input: the dials still running report how they went before the chat ends.
             await Task.WhenAll(dials.Snapshot()).WaitAsync(stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -23,16 +23,22 @@ public sealed partial class Libp2pChatNetwork : IDirectNetwork
         PeerId.TryParse(peerId, out PeerId? peer) && peer is not null && _host.GetConnection(peer) is not null;
 
     /// <inheritdoc />
-    public Task SendDirectAsync(string peerId, DirectEnvelope envelope, CancellationToken cancellationToken) =>
-        (_direct ?? throw new ChatNetworkException("the network is not started")).SendAsync(peerId,
+    public Task SendDirectAsync(string peerId, DirectEnvelope envelope, CancellationToken cancellationToken)
+    {
+        ProtectChosenPeer(peerId, DirectTag);
+        return (_direct ?? throw new ChatNetworkException("the network is not started")).SendAsync(peerId,
             envelope.Offer is { } offer ? envelope with { Offer = WithOurAddresses(offer) } : envelope, cancellationToken);
+    }
 
     /// <summary>The offer with our addresses, so a recipient that is not connected to us can dial us.</summary>
     private FileOffer WithOurAddresses(FileOffer offer) => offer with { Addresses = OfferAddresses.Own(_host.AdvertisedAddresses) };
 
     /// <inheritdoc />
-    public Task<(Stream Bytes, long Size)> OpenFileAsync(string peerId, string fileId, long offset, CancellationToken cancellationToken) =>
-        (_files ?? throw new ChatNetworkException("the network is not started")).OpenAsync(peerId, fileId, offset, cancellationToken);
+    public Task<(Stream Bytes, long Size)> OpenFileAsync(string peerId, string fileId, long offset, CancellationToken cancellationToken)
+    {
+        ProtectChosenPeer(peerId, TransferTag);
+        return (_files ?? throw new ChatNetworkException("the network is not started")).OpenAsync(peerId, fileId, offset, cancellationToken);
+    }
 
     /// <inheritdoc />
     public async Task<ChatMessage> PublishFileOfferAsync(string room, string nick, string text, FileOffer offer,
@@ -66,7 +72,7 @@ public sealed partial class Libp2pChatNetwork : IDirectNetwork
         _direct = new DirectProtocol(_host, PostAsync, _logger);
         _files = new FileProtocol(_host, () => Offers, _logger);
         _host.SetStreamHandler(DirectProtocol.ProtocolId, _direct.HandleAsync);
-        _host.SetStreamHandler(FileProtocol.ProtocolId, _files.HandleAsync);
+        _host.SetStreamHandler(FileProtocol.ProtocolId, _files.HandleAsync, InboundStreamLimits.Files);
     }
 
     /// <summary>A room message that carries Echo's file offer also becomes an offer event.</summary>

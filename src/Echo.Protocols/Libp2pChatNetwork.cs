@@ -56,11 +56,12 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
     private sealed record Room(PubsubSubscription Subscription, Task Pump);
 
     /// <param name="store">
-    /// The history: with it, the node answers history sync requests from it and fetches what peers
-    /// have of each joined room into it (<c>/echo/history/1.0.0</c>).
+    /// The history, read only: with it, the node answers history sync requests from it and fetches
+    /// what peers have of each joined room (<c>/echo/history/1.0.0</c>), handing each verified page
+    /// to the chat (<see cref="HistoryPageFetched"/>), which stores it.
     /// </param>
     public Libp2pChatNetwork(Libp2pHost host, ChatNetworkOptions options, ILoggerFactory loggers, TimeProvider? time = null,
-        IMessageStore? store = null)
+        IHistoryReader? store = null)
     {
         options.Validate();
         _host = host;
@@ -104,7 +105,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         _host.PeerIdentified += OnPeerIdentified;
         _host.SetStreamHandler(EchoGoLine.ProtocolId, _echoGo.HandleInboundAsync);
         if (_history is not null)
-            _host.SetStreamHandler(HistorySync.ProtocolId, _history.HandleInboundAsync);
+            _host.SetStreamHandler(HistorySync.ProtocolId, _history.HandleInboundAsync, InboundStreamLimits.History);
         StartDirect();
         StartProfile();
         try
@@ -169,7 +170,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             if (_rooms.ContainsKey(room))
                 return Task.CompletedTask;
             if (_validated.Add(topic))
-                _router.AddValidator(topic, message => Validate(topic, message));
+                _router.AddValidator(topic, message => RoomChannel.Validate(topic, message, _logger));
             PubsubSubscription subscription;
             try
             {
@@ -209,12 +210,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
     /// <summary>Publishes a message (or a /me action: its readable text flagged, see <see cref="ChatAction"/>).</summary>
     private async Task<ChatMessage> PublishRoomAsync(string room, string nick, string text, bool action, CancellationToken cancellationToken)
     {
-        if (ChatLimits.CheckRoom(room) is { } roomError)
-            throw new ChatNetworkException(roomError);
-        if ((action ? ChatAction.Check(nick, text) : ChatLimits.CheckText(text)) is { } textError)
-            throw new ChatNetworkException(textError);
-        if (ChatLimits.CheckNick(nick) is { } nickError)
-            throw new ChatNetworkException(nickError);
+        // The chat checked room, nick and text against ChatLimits (an action with ChatAction.Check); what a peer sends is checked by RoomChannel.
         string topic = RoomTopic.ForRoom(room);
         DateTimeOffset now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
         byte[] data = action ? RoomMessageCodec.EncodeAction(text, LocalPeerId, nick, now) : RoomMessageCodec.Encode(text, LocalPeerId, nick, now);
@@ -255,25 +251,6 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             Track(_history.SyncAsync(peer, room, _stopping.Token));
     }
 
-    private ValidationResult Validate(string topic, PubsubMessage message)
-    {
-        try
-        {
-            RoomMessage decoded = RoomMessageCodec.Decode(message.Data.Span);
-            if (!PeerId.TryParse(decoded.SenderId, out PeerId? sender) || sender != message.From)
-            {
-                Log.RoomMessageRejected(_logger, message.From, topic, "SenderID is not the signed author");
-                return ValidationResult.Reject;
-            }
-            return ValidationResult.Accept;
-        }
-        catch (RoomMessageFormatException e)
-        {
-            Log.RoomMessageRejected(_logger, message.From, topic, e.Message);
-            return ValidationResult.Reject;
-        }
-    }
-
     private async Task PumpRoomAsync(string room, PubsubSubscription subscription)
     {
         await Task.Yield();
@@ -281,15 +258,9 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         {
             await foreach (PubsubMessage message in subscription.Messages.ReadAllAsync(_stopping.Token).ConfigureAwait(false))
             {
-                RoomMessage decoded;
-                try
-                {
-                    decoded = RoomMessageCodec.Decode(message.Data.Span);   // accepted by the validator, so this holds
-                }
-                catch (RoomMessageFormatException)
-                {
+                // Decoded once, by the topic's validator (RoomChannel).
+                if (RoomChannel.Decoded(message.Topic, message, _logger) is not { } decoded)
                     continue;
-                }
                 string from = message.From.ToString();
                 string nick = decoded.SenderNick ?? PeerInfo.ShortPeerId(from);
                 DateTimeOffset received = _time.GetUtcNow();

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Commands;
+using Echo.Core.Conversations;
 using Echo.Core.Direct;
 using Echo.Core.Events;
 using Echo.Tui.Views;
@@ -26,9 +27,11 @@ internal sealed class ChatSession : IDisposable
     private readonly ChatManager _manager;
     private readonly ChatTuiOptions _options;
     private readonly ILogger _logger;
-    private readonly Channel<string> _submitted = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<(ChatCommand Command, ConversationId? Conversation)> _submitted =
+        Channel.CreateUnbounded<(ChatCommand, ConversationId?)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly BackgroundTasks _background = new();   // the stored conversations' load, PgUp's older pages
     private volatile bool _running;
     private int _started;
     private int _loadingOlder;
@@ -101,7 +104,7 @@ internal sealed class ChatSession : IDisposable
             App.Keyboard.KeyDown += OnKey;
             _running = true;
             pump = PumpEventsAsync(subscription, window, stop.Token);
-            _ = LoadConversationsAsync(window, stop.Token);
+            _background.Track(LoadConversationsAsync(window, stop.Token));
             submitter = RunSubmittedAsync(window, stop.Token);
             ticker = TickAsync(window, stop.Token);
             using CancellationTokenRegistration onStop = stop.Token.Register(() => Invoke(() => App.RequestStop()));
@@ -119,6 +122,7 @@ internal sealed class ChatSession : IDisposable
             WaitQuietly(pump);
             WaitQuietly(submitter);
             WaitQuietly(ticker);
+            WaitQuietly(Task.WhenAll(_background.Snapshot()));
             window?.Dispose();
             App.Dispose();
             Log.Stopped(_logger);
@@ -149,6 +153,8 @@ internal sealed class ChatSession : IDisposable
         }
         else if (key == Key.PageDown)
             window.Scrollback.ScrollPages(-1);
+        else if (key == Key.F6)
+            window.CycleFocus();
         else if (key == Key.Esc)
             window.Scrollback.ScrollToEnd(); // and not Terminal.Gui's default of quitting
         else
@@ -156,7 +162,8 @@ internal sealed class ChatSession : IDisposable
         key.Handled = true;
     }
 
-    private void Submit(string line) => _submitted.Writer.TryWrite(line);
+    /// <summary>A typed line, parsed here once, to run in the conversation it was typed in.</summary>
+    private void Submit(string line, ConversationId? conversation) => _submitted.Writer.TryWrite((CommandParser.Parse(line), conversation));
 
     /// <summary>Lists the direct conversations of earlier runs (their newest messages) once the window is up.</summary>
     private async Task LoadConversationsAsync(ChatWindow window, CancellationToken cancellationToken)
@@ -179,7 +186,7 @@ internal sealed class ChatSession : IDisposable
             || Interlocked.Exchange(ref _loadingOlder, 1) != 0)
             return;
         CancellationToken stopping = _stopping.Token;
-        _ = Task.Run(async () =>
+        _background.Track(Task.Run(async () =>
         {
             try
             {
@@ -194,7 +201,7 @@ internal sealed class ChatSession : IDisposable
             {
                 Volatile.Write(ref _loadingOlder, 0);
             }
-        });
+        }));
     }
 
     /// <summary>
@@ -207,10 +214,10 @@ internal sealed class ChatSession : IDisposable
         BackgroundTasks dials = new();
         try
         {
-            await foreach (string line in _submitted.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach ((ChatCommand command, ConversationId? conversation) in _submitted.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                Task task = SubmitOneAsync(line, window, cancellationToken);
-                if (CommandParser.Parse(line) is not ChatCommand.Connect)
+                Task task = SubmitOneAsync(command, conversation, window, cancellationToken);
+                if (command is not ChatCommand.Connect)
                     await task.ConfigureAwait(false);
                 else
                     dials.Track(task);
@@ -223,16 +230,16 @@ internal sealed class ChatSession : IDisposable
         await Task.WhenAll(dials.Snapshot()).ConfigureAwait(false);
     }
 
-    private async Task SubmitOneAsync(string line, ChatWindow window, CancellationToken cancellationToken)
+    private async Task SubmitOneAsync(ChatCommand command, ConversationId? conversation, ChatWindow window, CancellationToken cancellationToken)
     {
-        if (CommandParser.Parse(line) is ChatCommand.Clear)
+        if (command is ChatCommand.Clear)
         {
             Invoke(window.ClearConversation);   // this window only, never the history
             return;
         }
         try
         {
-            await _manager.SubmitAsync(line, cancellationToken).ConfigureAwait(false);
+            await _manager.RunAsync(command, conversation, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

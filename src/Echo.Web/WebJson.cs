@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Echo.Core;
 using Echo.Core.Chat;
+using Echo.Core.Conversations;
 using Echo.Core.Direct;
 using Echo.Core.Events;
 using Echo.Core.Files;
@@ -14,16 +15,26 @@ namespace Echo.Web;
 /// server sends a <c>snapshot</c> first, then the events in the shapes of headless mode (message,
 /// peer, joined, left, current, nick, notice, error, quit, dm, dm-sent, dm-ack, file-offer,
 /// file-offered, file-progress, file-resume, file-done, file-error), and <c>older</c> in answer to a
-/// page's request for history. The page ignores types it does not know, so new kinds of events can
-/// be added without breaking it.
+/// page's request for history. Messages, direct messages, acknowledgements and offers carry the
+/// <c>conversation</c> they belong to (<see cref="ConversationId.Key"/>), and a message event the id
+/// of the message it follows in Core's log (<c>after</c>), so the page draws Core's order instead of
+/// working one out. The page ignores types it does not know, so new kinds of events can be added
+/// without breaking it.
 /// </summary>
 internal static class WebJson
 {
     /// <summary>Version of this protocol, in the snapshot.</summary>
     public const int Version = 2;
 
-    /// <summary>Everything a page needs to draw the chat, taken after subscribing (the page drops what it sees twice).</summary>
-    public static async Task<byte[]> SnapshotAsync(ChatManager chat, CancellationToken cancellationToken)
+    /// <summary>Everything a page needs to draw the chat (for /api/state).</summary>
+    public static Task<byte[]> SnapshotAsync(ChatManager chat, CancellationToken cancellationToken) =>
+        SnapshotAsync(chat, new HashSet<string>(StringComparer.Ordinal), cancellationToken);
+
+    /// <summary>
+    /// Everything a page needs to draw the chat, taken after subscribing; the ids of the messages in it
+    /// (<see cref="ShownKey"/>) are added to <paramref name="shown"/>, so their events are not sent again.
+    /// </summary>
+    public static async Task<byte[]> SnapshotAsync(ChatManager chat, ISet<string> shown, CancellationToken cancellationToken)
     {
         IReadOnlyList<string> rooms = chat.Rooms;
         IReadOnlyList<DirectMessage> direct = await chat.RecentDirectMessagesAsync(cancellationToken).ConfigureAwait(false);
@@ -40,8 +51,17 @@ internal static class WebJson
             [.. direct.Select(Direct)],
             [.. chat.FileOffers.Select(KnownOffer)],
             chat.DownloadsDirectory);
+        foreach (MessageJson message in snapshot.Messages)
+            shown.Add(ShownKey(message.Conversation!, message.Id));
+        foreach (DirectJson message in snapshot.Dms)
+            shown.Add(ShownKey(message.Conversation!, message.Id));
         return JsonSerializer.SerializeToUtf8Bytes(snapshot, WebJsonContext.Default.SnapshotJson);
     }
+
+    /// <summary>A message's key in the set of those a page was already sent: its conversation and id.</summary>
+    public static string ShownKey(ConversationId conversation, string id) => ShownKey(conversation.Key, id);
+
+    private static string ShownKey(string conversation, string id) => conversation + "/" + id;
 
     /// <summary>The answer to an "older" request: stored messages of <paramref name="room"/>, oldest first.</summary>
     public static byte[] Older(string room, IReadOnlyList<ChatMessage> messages, bool more) =>
@@ -50,7 +70,7 @@ internal static class WebJson
     /// <summary>The JSON for <paramref name="chatEvent"/>, or null for events the page is not told about.</summary>
     public static byte[]? Event(ChatEvent chatEvent) => chatEvent switch
     {
-        MessageEvent m => Serialize(Message(m.Message), WebJsonContext.Default.MessageJson),
+        MessageEvent m => Serialize(Message(m.Message) with { After = m.After }, WebJsonContext.Default.MessageJson),
         PeerConnectedEvent c => Serialize(Peer("connected", c.Peer), WebJsonContext.Default.PeerJson),
         PeerDisconnectedEvent d => Serialize(Peer("disconnected", d.Peer), WebJsonContext.Default.PeerJson),
         PeerUpdatedEvent u => Serialize(Peer(u.Peer.IsAway ? "reconnecting" : "updated", u.Peer), WebJsonContext.Default.PeerJson),
@@ -68,7 +88,8 @@ internal static class WebJson
     private static byte[]? DirectEvent(ChatEvent chatEvent) => chatEvent switch
     {
         DirectMessageEvent d => Serialize(Direct(d.Message), WebJsonContext.Default.DirectJson),
-        DirectDeliveredEvent a => Serialize(new DirectAckJson("dm-ack", a.PeerId, a.Id), WebJsonContext.Default.DirectAckJson),
+        DirectDeliveredEvent a => Serialize(new DirectAckJson("dm-ack", a.PeerId, a.Id, ConversationId.Direct(a.PeerId).Key),
+            WebJsonContext.Default.DirectAckJson),
         FileOfferEvent o => Serialize(Offer("file-offer", o.Offer, o.FromPeerId, o.FromNick, o.Room, null), WebJsonContext.Default.FileJson),
         FileOfferedEvent o => Serialize(Offer("file-offered", o.Offer, null, null, o.Room, o.To), WebJsonContext.Default.FileJson),
         FileProgressEvent p => Serialize(new FileProgressJson("file-progress", p.Id, p.Bytes, p.Size, Math.Round(p.BytesPerSecond)),
@@ -88,10 +109,15 @@ internal static class WebJson
         Time(m.Timestamp),
         m.Id,
         m.Outgoing && m.Delivered ? true : null,
-        m.NotSaved ? true : null);
+        m.NotSaved ? true : null,
+        ConversationId.Direct(m.PeerId).Key);
 
-    private static FileJson Offer(string type, FileOffer offer, string? from, string? nick, string? room, string? to) =>
-        new(type, offer.Id, offer.Name, offer.Size, offer.Sha256, from, nick, room, to, null, null, null);
+    private static FileJson Offer(string type, FileOffer offer, string? from, string? nick, string? room, string? to)
+    {
+        string? peer = from ?? to;
+        string? conversation = room is not null ? ConversationId.Room(room).Key : peer is not null ? ConversationId.Direct(peer).Key : null;
+        return new(type, offer.Id, offer.Name, offer.Size, offer.Sha256, from, nick, room, to, null, null, null, conversation);
+    }
 
     private static FileJson KnownOffer(KnownFileOffer known) =>
         Offer("file-offer", known.Offer, known.FromPeerId, known.FromNick, known.Room, null) with
@@ -126,7 +152,8 @@ internal static class WebJson
             _ => "room",
         },
         message.FromHistory ? true : null,
-        message.ClockClamped ? true : null, message.NotSaved ? true : null, message.SenderTag, message.Action ? true : null);
+        message.ClockClamped ? true : null, message.NotSaved ? true : null, message.SenderTag, ConversationId.Room(message.Room).Key,
+        Action: message.Action ? true : null);
 
     private static PeerJson Peer(string? change, PeerInfo peer) => new(
         change is null ? null : "peer",
@@ -155,17 +182,18 @@ internal sealed record NoticeJson(string Type, string Text);
 internal sealed record ErrorJson(string Type, string Message);
 
 internal sealed record MessageJson(string Type, string Room, string From, string Nick, string Text, string Ts, string Id, string Origin,
-    bool? History, bool? ClockClamped = null, bool? NotSaved = null, string? Tag = null, bool? Action = null);
+    bool? History, bool? ClockClamped = null, bool? NotSaved = null, string? Tag = null, string? Conversation = null, string? After = null,
+    bool? Action = null);
 
 internal sealed record OlderJson(string Type, string Room, MessageJson[] Messages, bool More);
 
 internal sealed record DirectJson(string Type, string? From, string? To, string Nick, string Text, string Ts, string Id, bool? Delivered,
-    bool? NotSaved = null);
+    bool? NotSaved = null, string? Conversation = null);
 
-internal sealed record DirectAckJson(string Type, string To, string Id);
+internal sealed record DirectAckJson(string Type, string To, string Id, string? Conversation = null);
 
 internal sealed record FileJson(string Type, string Id, string Name, long Size, string Sha256, string? From, string? Nick, string? Room,
-    string? To, bool? Downloading, string? Path, string? Ts);
+    string? To, bool? Downloading, string? Path, string? Ts, string? Conversation = null);
 
 internal sealed record FileProgressJson(string Type, string Id, long Bytes, long Size, double Rate);
 

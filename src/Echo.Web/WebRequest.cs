@@ -1,15 +1,20 @@
 using System.Text.Json;
+using Echo.Core.Conversations;
 
 namespace Echo.Web;
 
 /// <summary>What a page asks for over its WebSocket: <c>{"type": "...", ...}</c>.</summary>
 internal abstract record WebRequest
 {
-    /// <summary>A typed line: text for the current room or a slash command, as in the TUI. <c>{"type":"line","text":…}</c></summary>
-    public sealed record Line(string Text) : WebRequest;
+    /// <summary>
+    /// A typed line: text or a slash command, as in the TUI, typed in <paramref name="Conversation"/>
+    /// (text goes to a direct conversation's peer, else to the current room).
+    /// <c>{"type":"line","text":…,"conversation":"@peer id"}</c>, the conversation optional.
+    /// </summary>
+    public sealed record Line(string Text, ConversationId? Conversation = null) : WebRequest;
 
-    /// <summary>Text for the current room, never a command. <c>{"type":"send","text":…}</c></summary>
-    public sealed record Send(string Text) : WebRequest;
+    /// <summary>Text, never a command, for <paramref name="Conversation"/> (the current room when null). <c>{"type":"send","text":…,"conversation":…}</c></summary>
+    public sealed record Send(string Text, ConversationId? Conversation = null) : WebRequest;
 
     /// <summary><c>{"type":"join","room":…}</c></summary>
     public sealed record Join(string Room) : WebRequest;
@@ -65,8 +70,8 @@ internal abstract record WebRequest
         string type = Field(root, "type") ?? throw new FormatException("the request has no type");
         return type switch
         {
-            "line" => new Line(Required(root, "text")),
-            "send" => new Send(Required(root, "text")),
+            "line" => new Line(Required(root, "text"), ConversationOf(root)),
+            "send" => new Send(Required(root, "text"), ConversationOf(root)),
             "join" => new Join(Required(root, "room")),
             "leave" => new Leave(Field(root, "room")),
             "switch" => new Switch(Required(root, "room")),
@@ -85,6 +90,11 @@ internal abstract record WebRequest
             out DateTimeOffset time)
             ? time
             : throw new FormatException("'ts' must be an ISO 8601 time");
+
+    private static ConversationId? ConversationOf(JsonElement root) =>
+        Field(root, "conversation") is { } key
+            ? ConversationId.TryParse(key) ?? throw new FormatException("'conversation' must be \"#room\" or \"@peer id\"")
+            : null;
 
     private static string Required(JsonElement root, string name) =>
         Field(root, name) ?? throw new FormatException($"the request has no '{name}'");

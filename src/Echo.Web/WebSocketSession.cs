@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Echo.Core;
+using Echo.Core.Commands;
 using Echo.Core.Events;
 using Microsoft.Extensions.Logging;
 
@@ -54,14 +55,15 @@ internal sealed class WebSocketSession
         // page should get a proper close (after the quit event, or when the server stops) instead.
         using CancellationTokenSource stopWriting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using CancellationTokenSource stopReading = new();
-        // Subscribe before the snapshot, so nothing falls between the two; the page drops what it sees twice.
+        // Subscribe before the snapshot, so nothing falls between the two; what the snapshot holds is not sent again.
         using ChatSubscription subscription = _chat.Subscribe();
         Task writer = Task.CompletedTask;
         Task reader = Task.CompletedTask;
         try
         {
-            await SendAsync(await WebJson.SnapshotAsync(_chat, stopWriting.Token).ConfigureAwait(false), stopWriting.Token).ConfigureAwait(false);
-            writer = WriteEventsAsync(subscription, stopWriting.Token);
+            HashSet<string> shown = new(StringComparer.Ordinal);
+            await SendAsync(await WebJson.SnapshotAsync(_chat, shown, stopWriting.Token).ConfigureAwait(false), stopWriting.Token).ConfigureAwait(false);
+            writer = WriteEventsAsync(subscription, shown, stopWriting.Token);
             reader = ReadRequestsAsync(stopReading.Token);
             if (await Task.WhenAny(writer, reader).ConfigureAwait(false) == writer)
             {
@@ -87,16 +89,26 @@ internal sealed class WebSocketSession
         await CloseAsync(WebSocketCloseStatus.NormalClosure, "bye").ConfigureAwait(false);
     }
 
-    private async Task WriteEventsAsync(ChatSubscription subscription, CancellationToken cancellationToken)
+    private async Task WriteEventsAsync(ChatSubscription subscription, HashSet<string> shown, CancellationToken cancellationToken)
     {
         await foreach (ChatEvent chatEvent in subscription.Events.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
+            if (shown.Count > 0 && InSnapshot(chatEvent, shown))
+                continue;
             if (WebJson.Event(chatEvent) is { } json)
                 await SendAsync(json, cancellationToken).ConfigureAwait(false);
             if (chatEvent is QuitEvent)
                 return;
         }
     }
+
+    /// <summary>True for a message the snapshot already held (its event was queued before the snapshot was taken).</summary>
+    private static bool InSnapshot(ChatEvent chatEvent, HashSet<string> shown) => chatEvent switch
+    {
+        MessageEvent m => shown.Remove(WebJson.ShownKey(m.Conversation, m.Message.Id)),
+        DirectMessageEvent d => shown.Remove(WebJson.ShownKey(d.Conversation, d.Message.Id)),
+        _ => false,
+    };
 
     private async Task ReadRequestsAsync(CancellationToken cancellationToken)
     {
@@ -150,10 +162,12 @@ internal sealed class WebSocketSession
         switch (request)
         {
             case WebRequest.Line line:
-                await _chat.SubmitAsync(line.Text, cancellationToken).ConfigureAwait(false);
+                await _chat.RunAsync(CommandParser.Parse(line.Text), line.Conversation, cancellationToken).ConfigureAwait(false);
                 break;
             case WebRequest.Send send:
-                await _chat.SendAsync(send.Text, cancellationToken).ConfigureAwait(false);
+                await (send.Conversation is { } conversation
+                    ? _chat.SendAsync(conversation, send.Text, cancellationToken)
+                    : _chat.SendAsync(send.Text, cancellationToken)).ConfigureAwait(false);
                 break;
             case WebRequest.Join join:
                 await _chat.JoinAsync(join.Room, cancellationToken).ConfigureAwait(false);

@@ -76,18 +76,20 @@ public sealed class ChatManagerHistoryTests : IAsyncDisposable
     }
 
     [Fact(Timeout = 10_000)]
-    public async Task ALiveCopyOfAMessageTheHistorySyncJustStored_DoesNotHideItFromTheSync()
+    public async Task ALiveCopyOfAMessageTheHistorySyncJustFetched_IsShownOnce_AsHistory()
     {
         ChatManager manager = await StartAsync(historyOnJoin: 0);
         ChatMessage synced = Said("lobby", 1);
-        // The sync stores it and posts HistoryArrived; a copy by gossip gets in between.
-        await _store.AddSyncedAsync("lobby", Alice, [synced], HistoryCursor.Of(synced), Ct);
+        // The sync hands its page over; a copy by gossip comes right after it.
+        _network.Inject(new HistoryPageFetched("lobby", Alice, [synced]) { Position = new SyncPosition("e", 1) });
         _network.Inject(new MessageArrived(synced));
-        _network.Inject(new HistoryArrived("lobby", [synced]));
+        _network.Inject(new MessageArrived(Said("lobby", 2)));
         MessageEvent shown = await NextAsync<MessageEvent>();
         Assert.Equal(synced.Id, shown.Message.Id);
         Assert.True(shown.Message.FromHistory);
-        Assert.Equal([synced.Id], manager.RecentMessages("lobby").Select(m => m.Id));
+        Assert.Equal(Said("lobby", 2).Id, (await NextAsync<MessageEvent>()).Message.Id);
+        Assert.Equal([synced.Id, Said("lobby", 2).Id], manager.RecentMessages("lobby").Select(m => m.Id));
+        Assert.Equal(2, _store.Stored.Count);
     }
 
     [Fact(Timeout = 10_000)]
@@ -111,16 +113,59 @@ public sealed class ChatManagerHistoryTests : IAsyncDisposable
     }
 
     [Fact(Timeout = 10_000)]
-    public async Task HistoryArrived_IsShownAsHistory_InTimeOrder_Once()
+    public async Task AHistoryPage_IsShownAsHistory_InTimeOrder_Once()
     {
         ChatManager manager = await StartAsync();
         _network.Inject(new MessageArrived(Said("lobby", 5)));
         await NextAsync<MessageEvent>();
-        _network.Inject(new HistoryArrived("lobby", [Said("lobby", 1), Said("lobby", 3), Said("lobby", 5)]));
+        _network.Inject(new HistoryPageFetched("lobby", Alice, [Said("lobby", 1), Said("lobby", 3), Said("lobby", 5)]));
         MessageEvent one = await NextAsync<MessageEvent>();
         MessageEvent three = await NextAsync<MessageEvent>();
         Assert.True(one.Message.FromHistory && three.Message.FromHistory);
         Assert.Equal([1, 3, 5], manager.RecentMessages("lobby").Select(m => int.Parse(m.Text[8..], CultureInfo.InvariantCulture)));
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task AHistoryPage_IsStoredBeforeItIsShown_AndItsReceiptSettledOnlyThen()
+    {
+        ChatManager manager = await StartAsync(historyOnJoin: 0);
+        _store.WritesMayFinish = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        HistoryReceipt receipt = new();
+        _network.Inject(new HistoryPageFetched("lobby", Alice, [Said("lobby", 1), Said("lobby", 2)])
+        {
+            Position = new SyncPosition("e", 2), Receipt = receipt,
+        });
+        Assert.Equal(2, (await _store.WritesStarted.Reader.ReadAsync(Ct)).Count);
+        // The write is held back: the sync may not move on, and nothing is shown.
+        Assert.False(receipt.Outcome.IsCompleted);
+        Assert.Empty(manager.RecentMessages("lobby"));
+        _store.WritesMayFinish.SetResult();
+        Assert.Null(await receipt.Outcome.WaitAsync(Ct));
+        Assert.Equal(2, receipt.Added);
+        Assert.All([await NextAsync<MessageEvent>(), await NextAsync<MessageEvent>()], e =>
+        {
+            Assert.True(e.Message.FromHistory);
+            Assert.Contains(_store.Stored, s => s.Id == e.Message.Id);
+        });
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task AHistoryPageTheStoreCannotKeep_IsRefused_AndNotShown_TheNextCopyIs()
+    {
+        ChatManager manager = await StartAsync(historyOnJoin: 0);
+        _store.FailWrites = "disk full";
+        HistoryReceipt refused = new();
+        _network.Inject(new HistoryPageFetched("lobby", Alice, [Said("lobby", 1)]) { Position = new SyncPosition("e", 1), Receipt = refused });
+        Assert.Equal("disk full", await refused.Outcome.WaitAsync(Ct));
+        Assert.Empty(manager.RecentMessages("lobby"));
+
+        // The sync fetches the page again next time; now it is stored and shown, once.
+        _store.FailWrites = null;
+        HistoryReceipt stored = new();
+        _network.Inject(new HistoryPageFetched("lobby", Alice, [Said("lobby", 1)]) { Position = new SyncPosition("e", 1), Receipt = stored });
+        Assert.Null(await stored.Outcome.WaitAsync(Ct));
+        Assert.Equal(Said("lobby", 1).Id, (await NextAsync<MessageEvent>()).Message.Id);
+        Assert.Equal([Said("lobby", 1).Id], manager.RecentMessages("lobby").Select(m => m.Id));
     }
 
     [Fact(Timeout = 10_000)]

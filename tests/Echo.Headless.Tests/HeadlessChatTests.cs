@@ -4,7 +4,6 @@ using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Echo.Headless.Tests;
@@ -99,7 +98,8 @@ public sealed class HeadlessChatTests : IAsyncLifetime
     public async Task CatchUpMessage_IsMarkedAsHistory_LiveOneIsNot()
     {
         DateTimeOffset ts = new(2026, 11, 26, 1, 2, 3, 456, TimeSpan.Zero);
-        _network.Inject(new HistoryArrived("lobby", [new ChatMessage("b:1", "lobby", Bob, "bob", "while you were away", ts, MessageOrigin.Room)]));
+        _network.Inject(new HistoryPageFetched("lobby", Bob,
+            [new ChatMessage("b:1", "lobby", Bob, "bob", "while you were away", ts, MessageOrigin.Room)]));
         _network.Inject(new MessageArrived(new ChatMessage("b:2", "lobby", Bob, "bob", "now", ts.AddMinutes(1), MessageOrigin.Room)));
 
         JsonElement old = await NextAsync("message");

@@ -3,10 +3,8 @@ using System.Text.Json;
 using Echo.Core.Chat;
 using Echo.Core.Events;
 using Echo.Net.Identity;
-using Echo.Net.Tests.Host;
 using Echo.Protocols;
 using Echo.Protocols.EchoGo;
-using Echo.Protocols.Tests;
 
 namespace Echo.Interop.Tests;
 

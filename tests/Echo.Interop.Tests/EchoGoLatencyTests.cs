@@ -3,9 +3,7 @@ using Echo.Core.Ports;
 using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
-using Echo.Net.Tests.Host;
 using Echo.Protocols;
-using Echo.Protocols.Tests;
 
 namespace Echo.Interop.Tests;
 

@@ -4,7 +4,6 @@ using Echo.Net.Host;
 using Echo.Net.Identify;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
-using Echo.Net.Tests.Host;
 
 namespace Echo.Interop.Tests;
 

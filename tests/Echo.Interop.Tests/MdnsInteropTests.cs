@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Echo.Cli.Tests;
 
 namespace Echo.Interop.Tests;
 

@@ -119,8 +119,8 @@ public sealed class ChatWindowTests
         await tui.SubmitAsync("/join dev");
         await tui.WaitUntilAsync(w => w.CurrentRoom == "dev", "dev is the current room");
 
-        await tui.PressAsync(Key.Tab);
-        Assert.True(await tui.OnUiAsync(() => tui.Window.Rooms.HasFocus), "Tab moves to the room list");
+        await tui.PressAsync(Key.F6);
+        Assert.True(await tui.OnUiAsync(() => tui.Window.Rooms.HasFocus), "F6 moves to the room list");
         await tui.PressAsync(Key.CursorUp);
         await tui.PressAsync(Key.Enter);
 
@@ -356,7 +356,7 @@ public sealed class ChatWindowTests
     [Fact(Timeout = Timeout)]
     public async Task History_is_shown_at_start_and_PageUp_at_the_top_loads_older_messages()
     {
-        Echo.Core.Tests.FakeMessageStore store = new();
+        Echo.TestKit.FakeMessageStore store = new();
         DateTimeOffset start = new(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
         store.Seed([.. Enumerable.Range(0, 300).Select(i => new ChatMessage($"{NetworkScript.BobId}:{i:x16}", "lobby",
             NetworkScript.BobId, "bob", $"old {i}", start.AddSeconds(i), MessageOrigin.Room))], "lobby");
@@ -375,7 +375,7 @@ public sealed class ChatWindowTests
         Assert.DoesNotContain("<bob> old 200", screen.Split('\n')[^2]);
 
         // A message history sync brings later takes its place in time, not the bottom.
-        tui.Network.Inject(new HistoryArrived("lobby",
+        tui.Network.Inject(new HistoryPageFetched("lobby", NetworkScript.BobId,
             [new ChatMessage($"{NetworkScript.BobId}:late", "lobby", NetworkScript.BobId, "bob", "late one", start.AddSeconds(250.5), MessageOrigin.Room)]));
         await tui.PressAsync(Key.Esc);
         await tui.WaitUntilAsync(w => tui.Manager.RecentMessages("lobby").Any(m => m.Text == "late one"), "the late one arrived");

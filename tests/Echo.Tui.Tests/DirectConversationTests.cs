@@ -1,6 +1,5 @@
 using Echo.Core.Direct;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
 using Terminal.Gui.Input;
 
 namespace Echo.Tui.Tests;

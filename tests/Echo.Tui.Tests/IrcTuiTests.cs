@@ -2,7 +2,7 @@ using Echo.Core.Chat;
 using Echo.Core.Direct;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
+using Echo.TestKit;
 using Echo.Tui.Rendering;
 using Terminal.Gui.Input;
 

@@ -1,7 +1,6 @@
 using Echo.Core.Chat;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
 
 namespace Echo.Tui.Tests;
 

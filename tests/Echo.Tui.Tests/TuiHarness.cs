@@ -2,7 +2,6 @@ using System.Text;
 using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
 using Echo.Tui.Views;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;

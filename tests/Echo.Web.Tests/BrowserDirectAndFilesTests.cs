@@ -4,7 +4,6 @@ using Echo.Core.Direct;
 using Echo.Core.Files;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
 using Microsoft.Playwright;
 
 namespace Echo.Web.Tests;
@@ -38,6 +37,29 @@ public sealed class BrowserDirectAndFilesTests(BrowserFixture browser)
         Assert.Equal("stored 0", await page.Locator("#messages li.msg .text").First.TextContentAsync());
         Assert.Equal("stored 149", await page.Locator("#messages li.msg .text").Last.TextContentAsync());
         Assert.Equal(0, await CountAsync(page, "#messages .older-button")); // nothing older is left
+        Assert.Empty(browserPage.Errors);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task HistoryThatArrivesLate_IsDrawnInItsPlace_AsCoreKeepsIt()
+    {
+        static ChatMessage Said(int n, bool history = false) =>
+            new($"{Bob}/{n}", "lobby", Bob, "bob", $"said {n}", DateTimeOffset.UtcNow.AddMinutes(n - 10), MessageOrigin.Room)
+            {
+                FromHistory = history,
+            };
+        await using TestWebChat web = await TestWebChat.StartDirectAsync(Ct);
+        await using BrowserPage browserPage = await browser.NewPageAsync();
+        IPage page = browserPage.Page;
+        await browserPage.OpenChatAsync(web.Server.Url);
+        web.Network.Inject(new MessageArrived(Said(1)));
+        web.Network.Inject(new MessageArrived(Said(4)));
+        await browserPage.WaitForMessageAsync("said 4");
+
+        web.Network.Inject(new HistoryPageFetched("lobby", Bob, [Said(3, history: true), Said(0, history: true), Said(2, history: true)]));
+
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('#messages li.msg').length === 5");
+        Assert.Equal(["said 0", "said 1", "said 2", "said 3", "said 4"], await page.Locator("#messages li.msg .text").AllTextContentsAsync());
         Assert.Empty(browserPage.Errors);
     }
 

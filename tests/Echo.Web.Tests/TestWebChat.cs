@@ -5,7 +5,6 @@ using System.Text.Json;
 using Echo.Core;
 using Echo.Core.Files;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Echo.Web.Tests;

@@ -6,7 +6,6 @@ using Echo.Core.Chat;
 using Echo.Core.Files;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
-using Echo.Core.Tests;
 
 namespace Echo.Web.Tests;
 
@@ -154,6 +153,7 @@ public sealed class WebDirectAndHistoryTests
     [Theory(Timeout = 10_000)]
     [InlineData("""{"type":"dm","to":"bob"}""", "text")]
     [InlineData("""{"type":"get"}""", "id")]
+    [InlineData("""{"type":"line","text":"hi","conversation":"lobby"}""", "conversation")]
     [InlineData("""{"type":"cancel"}""", "id")]
     [InlineData("""{"type":"older","room":"lobby","ts":"yesterday","id":"x"}""", "ts")]
     public async Task MalformedNewRequests_AreErrorsThatNameTheField(string request, string field)

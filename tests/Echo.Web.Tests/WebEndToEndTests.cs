@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using Echo.Cli.Tests;
 using Microsoft.Playwright;
 
 namespace Echo.Web.Tests;

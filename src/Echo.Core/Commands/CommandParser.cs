@@ -7,7 +7,7 @@ public static class CommandParser
     public static IReadOnlyList<string> HelpLines { get; } =
     [
         "/connect <multiaddr>   dial a peer, e.g. /ip4/127.0.0.1/tcp/8080 (the /p2p/<id> part is optional)",
-        "/join <room>           join a room and switch to it",
+        "/join <room>           join a room (#room or room) and switch to it",
         "/leave [room]          leave the current (or the given) room (also /part)",
         "/nick <name>           change your nick",
         "/msg <nick|id> <text>  send a direct message to one peer (queued until it is online);",
@@ -48,10 +48,10 @@ public static class CommandParser
                 : new ChatCommand.Connect(argument),
             "join" => argument.Length == 0 || argument.Contains(' ')
                 ? new ChatCommand.Invalid("usage: /join <room>")
-                : new ChatCommand.Join(argument),
+                : new ChatCommand.Join(RoomName(argument)),
             "leave" or "part" => argument.Contains(' ')
                 ? new ChatCommand.Invalid("usage: /leave [room]")
-                : new ChatCommand.Leave(argument.Length == 0 ? null : argument),
+                : new ChatCommand.Leave(argument.Length == 0 ? null : RoomName(argument)),
             "nick" => argument.Length == 0 || argument.Contains(' ')
                 ? new ChatCommand.Invalid("usage: /nick <name>")
                 : new ChatCommand.Nick(argument),
@@ -82,6 +82,10 @@ public static class CommandParser
             _ => new ChatCommand.Invalid($"unknown command /{name}; type /help for the list"),
         };
     }
+
+    /// <summary>A room as typed: "#ops" (as rooms are shown) and "ops" are the same room.</summary>
+    private static string RoomName(string argument) =>
+        argument.Length > 1 && argument[0] == '#' ? argument[1..] : argument;
 
     private static ChatCommand ParseMsg(string argument)
     {

@@ -237,7 +237,7 @@ internal sealed class DirectChat : IAsyncDisposable
         }
     }
 
-    private void Track(Task task) => _background.Track(task);
+    public void Track(Task task) => _background.Track(task);
 
     public async ValueTask DisposeAsync()
     {

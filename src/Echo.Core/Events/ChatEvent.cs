@@ -1,4 +1,5 @@
 using Echo.Core.Chat;
+using Echo.Core.Conversations;
 using Echo.Core.Peers;
 
 namespace Echo.Core.Events;
@@ -7,7 +8,14 @@ namespace Echo.Core.Events;
 public abstract record ChatEvent;
 
 /// <summary>A message to show: ours once sent, or one that arrived.</summary>
-public sealed record MessageEvent(ChatMessage Message) : ChatEvent;
+public sealed record MessageEvent(ChatMessage Message) : ChatEvent
+{
+    /// <summary>The room's conversation.</summary>
+    public ConversationId Conversation => ConversationId.Room(Message.Room);
+
+    /// <summary>The id of the message it follows in the conversation's log (oldest first); null when it is the first.</summary>
+    public string? After { get; init; }
+}
 
 /// <summary>A peer connected.</summary>
 public sealed record PeerConnectedEvent(PeerInfo Peer) : ChatEvent;

@@ -10,7 +10,7 @@ internal sealed record DownloadContext(IFileTransport Transport, ReachPeer Reach
     Action<ChatEvent> Publish, ILogger Logger, TimeProvider Time);
 
 /// <summary>How a download ended: saved (verified, at <paramref name="SavedAs"/>), or waiting for its peer to connect.</summary>
-internal readonly record struct DownloadResult(string? SavedAs, bool WaitForPeer);
+internal readonly record struct DownloadResult(string? SavedAs, bool WaitForPeer, FileErrorEvent? Unreachable = null);
 
 /// <summary>
 /// One download the user asked for, from start to end: reaches the sender, retries a broken
@@ -76,9 +76,10 @@ internal sealed class DownloadJob : IDisposable
                     {
                         string nick = SafeText.ForDisplay(Pending.Nick);
                         Log.TransferStopped(_context.Logger, offer.Id, problem);
-                        _context.Publish(new FileErrorEvent(offer.Id, $"{SafeText.ForDisplay(offer.Name)}: cannot reach {nick}: {problem}; " +
-                                                                      $"the download goes on when {nick} connects, or /get {offer.Id} tries again"));
-                        return new DownloadResult(null, WaitForPeer: true);
+                        // Told by the coordinator once the download no longer counts as running.
+                        return new DownloadResult(null, WaitForPeer: true, new FileErrorEvent(offer.Id,
+                            $"{SafeText.ForDisplay(offer.Name)}: cannot reach {nick}: {problem}; " +
+                            $"the download goes on when {nick} connects, or /get {offer.Id} tries again"));
                     }
                 }
                 if (arm)

@@ -232,7 +232,6 @@ internal sealed class FileTransfers : IAsyncDisposable
             {
                 lock (_gate)
                     _known.Saved(pending.Offer.Id, path);
-                _publish(new FileDoneEvent(pending.Offer.Id, path, pending.Offer.Sha256));
             }
         }
         finally
@@ -249,6 +248,11 @@ internal sealed class FileTransfers : IAsyncDisposable
             }
             job.Dispose();
         }
+        // Told once the download no longer counts as running, so what a listener reads agrees.
+        if (result.SavedAs is { } saved)
+            _publish(new FileDoneEvent(pending.Offer.Id, saved, pending.Offer.Sha256));
+        else if (result.Unreachable is { } unreachable)
+            _publish(unreachable);
         // The peer may have connected while the error was told: then go on now.
         if (result.WaitForPeer && _transport.IsConnected(pending.PeerId))
             OnPeerConnected(pending.PeerId);

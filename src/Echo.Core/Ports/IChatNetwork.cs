@@ -33,7 +33,10 @@ public interface IChatNetwork : IAsyncDisposable
     /// <summary>Stops receiving <paramref name="room"/>'s messages.</summary>
     Task LeaveRoomAsync(string room, CancellationToken cancellationToken);
 
-    /// <summary>Sends a message to <paramref name="room"/>; returns it as the network carries it (id, time).</summary>
+    /// <summary>
+    /// Sends a message to <paramref name="room"/>; returns it as the network carries it (id, time).
+    /// The caller checked <paramref name="room"/>, <paramref name="nick"/> and <paramref name="text"/> against <see cref="ChatLimits"/>.
+    /// </summary>
     Task<ChatMessage> PublishAsync(string room, string nick, string text, CancellationToken cancellationToken);
 
     /// <summary>

@@ -40,9 +40,10 @@ public readonly record struct HistoryCursor(long TimestampMs, string Id) : IComp
 /// <summary>
 /// The chat's history on disk: every message of every room, the rooms we are in, and how far
 /// history sync got with each peer. Implemented by Echo.Storage; every method is safe to call from
-/// several threads. Writes are durable when the returned task completes.
+/// several threads. Writes are durable when the returned task completes. Only the chat writes it;
+/// history sync reads it through <see cref="IHistoryReader"/>.
 /// </summary>
-public interface IMessageStore : IAsyncDisposable
+public interface IMessageStore : IHistoryReader, IAsyncDisposable
 {
     /// <summary>Null when the store works; otherwise what is wrong, in words for the user (e.g. a damaged file).</summary>
     string? Problem { get; }
@@ -64,20 +65,6 @@ public interface IMessageStore : IAsyncDisposable
     Task<IReadOnlyList<ChatMessage>> AddSyncedAsync(string room, string peerId, IReadOnlyList<ChatMessage> messages,
         HistoryCursor cursor, CancellationToken cancellationToken);
 
-    /// <summary>How far history sync with <paramref name="peerId"/> got in <paramref name="room"/>, or null if it never ran.</summary>
-    Task<HistoryCursor?> GetSyncCursorAsync(string room, string peerId, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Up to <paramref name="count"/> messages of <paramref name="room"/> that this store received
-    /// after <paramref name="after"/> in its own receive order (from the start when
-    /// <paramref name="after"/> belongs to another <see cref="SyncPosition.Epoch"/>), for answering
-    /// history sync. The page carries this store's epoch.
-    /// </summary>
-    Task<ReceivedPage> ReceivedAfterAsync(string room, SyncPosition after, int count, CancellationToken cancellationToken);
-
-    /// <summary>The ids of the <paramref name="count"/> messages of <paramref name="room"/> this store received last.</summary>
-    Task<IReadOnlyList<string>> LastReceivedIdsAsync(string room, int count, CancellationToken cancellationToken);
-
     /// <summary>
     /// Stores messages that history sync fetched from <paramref name="peerId"/> and records
     /// <paramref name="position"/> (in that peer's receive order) as how far sync with it got in
@@ -86,17 +73,11 @@ public interface IMessageStore : IAsyncDisposable
     Task<IReadOnlyList<ChatMessage>> AddSyncedAsync(string room, string peerId, IReadOnlyList<ChatMessage> messages,
         SyncPosition position, CancellationToken cancellationToken);
 
-    /// <summary>How far history sync with <paramref name="peerId"/> got in <paramref name="room"/> in that peer's receive order, or null.</summary>
-    Task<SyncPosition?> GetSyncPositionAsync(string room, string peerId, CancellationToken cancellationToken);
-
     /// <summary>The newest <paramref name="count"/> messages of <paramref name="room"/>, oldest first.</summary>
     Task<IReadOnlyList<ChatMessage>> LatestAsync(string room, int count, CancellationToken cancellationToken);
 
     /// <summary>Up to <paramref name="count"/> messages right before <paramref name="before"/>, oldest first.</summary>
     Task<IReadOnlyList<ChatMessage>> BeforeAsync(string room, HistoryCursor before, int count, CancellationToken cancellationToken);
-
-    /// <summary>Up to <paramref name="count"/> messages right after <paramref name="after"/>, oldest first.</summary>
-    Task<IReadOnlyList<ChatMessage>> AfterAsync(string room, HistoryCursor after, int count, CancellationToken cancellationToken);
 
     /// <summary>The rooms we were in when last saved, in joining order.</summary>
     Task<IReadOnlyList<string>> LoadRoomsAsync(CancellationToken cancellationToken);

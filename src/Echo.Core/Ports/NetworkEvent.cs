@@ -17,9 +17,3 @@ public sealed record PeerLeft(string PeerId) : NetworkEvent;
 
 /// <summary>Something new is known about a connected peer (a ping round trip, echo-go support).</summary>
 public sealed record PeerChanged(string PeerId, TimeSpan? RoundTrip, bool? IsEchoGo) : NetworkEvent;
-
-/// <summary>
-/// Messages of <paramref name="Room"/> that history sync fetched, verified and already stored;
-/// oldest first. The chat shows them as history.
-/// </summary>
-public sealed record HistoryArrived(string Room, IReadOnlyList<ChatMessage> Messages) : NetworkEvent;

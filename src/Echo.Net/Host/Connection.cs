@@ -2,6 +2,8 @@ using Echo.Net.Identity;
 using Echo.Net.Multiformats;
 using Echo.Net.Multistream;
 using Echo.Net.Noise;
+using Echo.Net.ResourceManager;
+using Echo.Net.Threading;
 using Echo.Net.Transport.Tcp;
 using Echo.Net.Yamux;
 using Microsoft.Extensions.Logging;
@@ -20,7 +22,7 @@ public sealed class Connection : IAsyncDisposable
     private readonly Libp2pHost _host;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
-    private HashSet<Task>? _handlers;   // guarded by _gate; null while no inbound stream is being served
+    private readonly BackgroundTasks _handlers = new();   // the tasks serving inbound streams
     private Multiaddr? _remoteAddress;  // built on first use (equal values if two threads race)
     private Multiaddr? _localAddress;
     private readonly CancellationTokenSource _closing = new();
@@ -58,6 +60,9 @@ public sealed class Connection : IAsyncDisposable
     public bool IsClosed => _session.Closed.IsCancellationRequested;
 
     internal int StreamCount => _session.StreamCount;
+
+    /// <summary>What this connection holds of the host's resource manager; released when it ends.</summary>
+    internal ConnectionSlot? Slot { get; init; }
 
     internal void Start()
     {
@@ -107,18 +112,7 @@ public sealed class Connection : IAsyncDisposable
         {
             while (await _session.AcceptStreamAsync(_closing.Token).ConfigureAwait(false) is { } stream)
             {
-                Task handler = ServeInboundAsync(stream);
-                lock (_gate)
-                    (_handlers ??= []).Add(handler);
-                _ = handler.ContinueWith(t =>
-                {
-                    lock (_gate)
-                    {
-                        _handlers?.Remove(t);
-                        if (_handlers?.Count == 0)
-                            _handlers = null;
-                    }
-                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                _handlers.Track(ServeInboundAsync(stream));
             }
         }
         catch (OperationCanceledException)
@@ -149,8 +143,21 @@ public sealed class Connection : IAsyncDisposable
                 stream.Reset();      // removed between negotiation and now
                 return;
             }
-            using CancellationTokenSource lifetime = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, Closed);
-            await handler(new P2PStream(stream, protocol, this), lifetime.Token).ConfigureAwait(false);
+            if (!_host.Resources.TryOpenStream(RemotePeer, protocol, _host.InboundStreamLimit(protocol)))
+            {
+                Log.InboundStreamRejected(_logger, RemotePeer, protocol, "too many streams of this protocol from this peer");
+                stream.Reset();
+                return;
+            }
+            try
+            {
+                using CancellationTokenSource lifetime = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, Closed);
+                await handler(new P2PStream(stream, protocol, this), lifetime.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _host.Resources.CloseStream(RemotePeer, protocol);
+            }
         }
         catch (OperationCanceledException)
         {
@@ -198,9 +205,7 @@ public sealed class Connection : IAsyncDisposable
         await _channel.SendCompletion.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _channel.DisposeAsync().ConfigureAwait(false);
         await _tcp.DisposeAsync().ConfigureAwait(false);
-        Task[] handlers;
-        lock (_gate)
-            handlers = _handlers is null ? [] : [.. _handlers];
+        Task[] handlers = _handlers.Snapshot();
         try
         {
             await Task.WhenAll([_acceptLoop, .. handlers]).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using Echo.Net.Identity;
 using Echo.Net.Multistream;
 using Echo.Net.Noise;
+using Echo.Net.ResourceManager;
 using Echo.Net.Transport.Tcp;
 using Echo.Net.Yamux;
 using Microsoft.Extensions.Logging;
@@ -21,7 +22,7 @@ internal static class ConnectionUpgrader
 
     public static async Task<(NoiseSecureChannel Channel, YamuxSession Session)> UpgradeOutboundAsync(TcpConnection tcp,
         KeyPair identity, PeerId? expectedPeer, YamuxOptions yamux, TimeProvider time, ILoggerFactory loggers,
-        CancellationToken cancellationToken, Action<PeerId>? checkRemote = null)
+        CancellationToken cancellationToken, Action<PeerId>? checkRemote = null, MemoryBudget? memory = null)
     {
         await MultistreamSelect.SelectAsync(tcp, [NoiseHandshake.ProtocolId], cancellationToken).ConfigureAwait(false);
         NoiseSecureChannel channel = await NoiseHandshake.InitiateAsync(tcp, identity, expectedPeer,
@@ -29,7 +30,8 @@ internal static class ConnectionUpgrader
         try
         {
             await MultistreamSelect.SelectAsync(channel, [MuxerProtocol], cancellationToken).ConfigureAwait(false);
-            YamuxSession session = new(channel, isClient: true, yamux, time, loggers.CreateLogger("Echo.Net.Yamux"));
+            YamuxSession session = new(channel, isClient: true, yamux, time, loggers.CreateLogger("Echo.Net.Yamux"),
+                memory?.OpenConnection(channel.RemotePeer));
             return (channel, session);
         }
         catch
@@ -40,7 +42,8 @@ internal static class ConnectionUpgrader
     }
 
     public static async Task<(NoiseSecureChannel Channel, YamuxSession Session)> UpgradeInboundAsync(TcpConnection tcp,
-        KeyPair identity, YamuxOptions yamux, TimeProvider time, ILoggerFactory loggers, CancellationToken cancellationToken)
+        KeyPair identity, YamuxOptions yamux, TimeProvider time, ILoggerFactory loggers, CancellationToken cancellationToken,
+        MemoryBudget? memory = null)
     {
         // go dialers offer /tls/1.0.0 first: we answer "na" and they go on to /noise.
         await MultistreamSelect.ListenAsync(tcp, p => p == NoiseHandshake.ProtocolId, cancellationToken).ConfigureAwait(false);
@@ -49,7 +52,8 @@ internal static class ConnectionUpgrader
         try
         {
             await MultistreamSelect.ListenAsync(channel, p => p == MuxerProtocol, cancellationToken).ConfigureAwait(false);
-            YamuxSession session = new(channel, isClient: false, yamux, time, loggers.CreateLogger("Echo.Net.Yamux"));
+            YamuxSession session = new(channel, isClient: false, yamux, time, loggers.CreateLogger("Echo.Net.Yamux"),
+                memory?.OpenConnection(channel.RemotePeer));
             return (channel, session);
         }
         catch

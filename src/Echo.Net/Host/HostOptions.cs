@@ -1,4 +1,5 @@
 using Echo.Net.Multiformats;
+using Echo.Net.ResourceManager;
 using Echo.Net.Yamux;
 
 namespace Echo.Net.Host;
@@ -24,7 +25,10 @@ public sealed record HostOptions
     /// <summary>How long protocol negotiation on a new stream may take; go-libp2p uses 10 s too.</summary>
     public TimeSpan StreamNegotiationTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Inbound connections at once; go's default limit for a small node.</summary>
+    /// <summary>
+    /// Inbound connections at once, counted from accept (in their handshake or open): a hard limit;
+    /// go's default for a small node.
+    /// </summary>
     public int MaxInboundConnections { get; init; } = 64;
 
     /// <summary>Inbound connections still in their handshake; go's transient scope allows 32.</summary>
@@ -35,6 +39,15 @@ public sealed record HostOptions
 
     public YamuxOptions Yamux { get; init; } = new();
 
+    /// <summary>
+    /// Process-wide budget for buffered inbound data (yamux receive windows), shared by all connections;
+    /// a connection and a peer may each take a quarter of it. See <see cref="ResourceManager.MemoryBudget"/>.
+    /// </summary>
+    public long MemoryBudgetBytes { get; init; } = ResourceManager.MemoryBudget.DefaultLimitBytes;
+
+    /// <summary>Per-address, stream, connection manager and descriptor limits (docs/LIMITS.md, "Resource manager").</summary>
+    public ResourceLimits Limits { get; init; } = new();
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInboundConnections, 1);
@@ -42,9 +55,11 @@ public sealed record HostOptions
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(DialTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HandshakeTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(StreamNegotiationTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MemoryBudgetBytes, YamuxOptions.InitialWindow);
         foreach (Multiaddr address in ListenAddresses)
             if (!Transport.Tcp.TcpTransport.CanHandle(address))
                 throw new ArgumentException($"cannot listen on {address}: only TCP addresses are supported", nameof(ListenAddresses));
         Yamux.Validate();
+        Limits.Validate();
     }
 }

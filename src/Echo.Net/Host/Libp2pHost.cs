@@ -5,8 +5,9 @@ using Echo.Net.Multiformats;
 using Echo.Net.Noise;
 using Echo.Net.Perf;
 using Echo.Net.Ping;
-using Echo.Net.Transport.Tcp;
+using Echo.Net.ResourceManager;
 using Echo.Net.Threading;
+using Echo.Net.Transport.Tcp;
 using Echo.Net.Yamux;
 using Microsoft.Extensions.Logging;
 
@@ -33,11 +34,10 @@ public sealed class Libp2pHost : IAsyncDisposable
     private readonly Dictionary<PeerId, Connection> _connections = [];
     private readonly Dictionary<string, Task<Connection>> _dials = [];
     private readonly Dictionary<string, StreamHandler> _handlers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _streamLimits = new(StringComparer.Ordinal);
     private readonly BackgroundTasks _background = new();
     private readonly List<(Socket Socket, Multiaddr Address)> _listeners = [];
     private readonly CancellationTokenSource _stopping = new();
-    private int _pendingInbound;
-    private int _inbound;
     private bool _started;
     private bool _disposed;
 
@@ -50,6 +50,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         _logger = loggerFactory.CreateLogger<Libp2pHost>();
         Time = time ?? TimeProvider.System;
         PeerStore = new PeerStore();
+        MemoryBudget = new MemoryBudget(options.MemoryBudgetBytes);
+        Resources = new HostResources(options.MaxInboundConnections, options.MaxPendingInboundConnections, options.Limits);
         Identify = new IdentifyProtocol(this, loggerFactory.CreateLogger<IdentifyProtocol>());
         Ping = new PingProtocol(Time, loggerFactory.CreateLogger<PingProtocol>());
         SetStreamHandler(IdentifyProtocol.ProtocolId, Identify.HandleIdentifyAsync);
@@ -64,6 +66,24 @@ public sealed class Libp2pHost : IAsyncDisposable
     public HostOptions Options { get; }
 
     public PeerStore PeerStore { get; }
+
+    /// <summary>The process-wide budget for buffered inbound data; <see cref="MemoryBudget.Snapshot"/> shows its counters.</summary>
+    public MemoryBudget MemoryBudget { get; }
+
+    /// <summary>
+    /// The resource manager: connection and stream limits, the connection manager (protect peers
+    /// from trimming with <see cref="ConnectionManager.Protect"/>) and the descriptor budget.
+    /// </summary>
+    public HostResources Resources { get; }
+
+    /// <summary>The resource manager's counters now (connections, streams, refusals per limit), for <c>/stats</c>.</summary>
+    public ResourceSnapshot ResourceSnapshot()
+    {
+        int streams = 0;
+        foreach (Connection connection in Connections)
+            streams += connection.StreamCount;
+        return Resources.Snapshot(streams);
+    }
 
     internal KeyPair IdentityKey => _identity;
 
@@ -158,16 +178,26 @@ public sealed class Libp2pHost : IAsyncDisposable
             return _connections.TryGetValue(peer, out Connection? c) && !c.IsClosed ? c : null;
     }
 
-    /// <summary>Registers (or replaces) the handler for inbound streams of <paramref name="protocol"/>.</summary>
-    public void SetStreamHandler(string protocol, StreamHandler handler)
+    /// <summary>
+    /// Registers (or replaces) the handler for inbound streams of <paramref name="protocol"/>, with
+    /// the number of such streams one peer may have open at once (null:
+    /// <see cref="ResourceLimits.DefaultInboundStreamsPerProtocol"/>); a stream past it is reset and counted.
+    /// </summary>
+    public void SetStreamHandler(string protocol, StreamHandler handler, int? maxInboundStreamsPerPeer = null)
     {
         if (string.IsNullOrEmpty(protocol) || protocol[0] != '/')
             throw new ArgumentException("a protocol id starts with '/'", nameof(protocol));
+        if (maxInboundStreamsPerPeer is { } limit)
+            ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1, nameof(maxInboundStreamsPerPeer));
         bool changed;
         lock (_gate)
         {
             changed = !_handlers.ContainsKey(protocol);
             _handlers[protocol] = handler;
+            if (maxInboundStreamsPerPeer is { } max)
+                _streamLimits[protocol] = max;
+            else
+                _streamLimits.Remove(protocol);
         }
         if (changed && _started)
             StartBackground(Identify.PushToAllAsync(_stopping.Token));
@@ -177,7 +207,10 @@ public sealed class Libp2pHost : IAsyncDisposable
     {
         bool removed;
         lock (_gate)
+        {
             removed = _handlers.Remove(protocol);
+            _streamLimits.Remove(protocol);
+        }
         if (removed && _started)
             StartBackground(Identify.PushToAllAsync(_stopping.Token));
     }
@@ -192,6 +225,13 @@ public sealed class Libp2pHost : IAsyncDisposable
     {
         lock (_gate)
             return _handlers.GetValueOrDefault(protocol);
+    }
+
+    /// <summary>Inbound streams of <paramref name="protocol"/> one peer may have open at once.</summary>
+    internal int InboundStreamLimit(string protocol)
+    {
+        lock (_gate)
+            return _streamLimits.TryGetValue(protocol, out int limit) ? limit : Options.Limits.DefaultInboundStreamsPerProtocol;
     }
 
     /// <summary>Binds every listen address and starts accepting connections.</summary>
@@ -226,6 +266,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             Log.Listening(_logger, address);
             StartBackground(AcceptLoopAsync(socket, address));
         }
+        StartBackground(TrimLoopAsync());
         return Task.CompletedTask;
     }
 
@@ -272,6 +313,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         {
             using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             timeout.CancelAfter(Options.DialTimeout);
+            ConnectionSlot slot = Resources.TryOpenOutbound()
+                ?? throw new DialFailedException(address, $"all {Resources.Descriptors.Limit} descriptors for connections and files are in use");
             TcpConnection tcp;
             try
             {
@@ -279,22 +322,30 @@ public sealed class Libp2pHost : IAsyncDisposable
             }
             catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
             {
+                slot.Dispose();
                 throw new DialFailedException(address, $"no TCP connection within {Options.DialTimeout.TotalSeconds} s");
             }
             catch (DialFailedException e)
             {
+                slot.Dispose();
                 throw new DialFailedException(address, e.Reason, e.InnerException);
+            }
+            catch
+            {
+                slot.Dispose();
+                throw;
             }
             NoiseSecureChannel channel;
             YamuxSession session;
             try
             {
                 (channel, session) = await ConnectionUpgrader.UpgradeOutboundAsync(tcp, _identity, expected, Options.Yamux,
-                    Time, _loggers, timeout.Token, remote => CheckDialedPeer(remote, expected)).ConfigureAwait(false);
+                    Time, _loggers, timeout.Token, remote => CheckDialedPeer(remote, expected), MemoryBudget).ConfigureAwait(false);
             }
             catch (Exception e)
             {
                 await tcp.DisposeAsync().ConfigureAwait(false);
+                slot.Dispose();
                 if (e is SelfDialException)
                     throw new DialFailedException(address, "that address is our own");
                 if (e is AlreadyConnectedException already)
@@ -316,7 +367,11 @@ public sealed class Libp2pHost : IAsyncDisposable
                     _ => e,
                 };
             }
-            Connection connection = new(tcp, channel, session, ConnectionDirection.Outbound, this, _loggers.CreateLogger<Connection>());
+            slot.MarkOpen();
+            Connection connection = new(tcp, channel, session, ConnectionDirection.Outbound, this, _loggers.CreateLogger<Connection>())
+            {
+                Slot = slot,
+            };
             return Register(connection);
         }
         catch (DialFailedException e)
@@ -396,29 +451,47 @@ public sealed class Libp2pHost : IAsyncDisposable
 
     private async Task AcceptLoopAsync(Socket listener, Multiaddr address)
     {
+        TimeSpan backoff = TimeSpan.Zero;
+        int failures = 0;
         try
         {
             while (!_stopping.IsCancellationRequested)
             {
-                Socket socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-                TcpConnection tcp = new(socket);
-                string? refusal = null;
-                lock (_gate)
+                Socket socket;
+                try
                 {
-                    if (_pendingInbound >= Options.MaxPendingInboundConnections)
-                        refusal = $"{_pendingInbound} connections are already in their handshake";
-                    else if (_inbound >= Options.MaxInboundConnections)
-                        refusal = $"{_inbound} inbound connections is the limit";
-                    else
-                        _pendingInbound++;
+                    socket = await AcceptSocket(listener, _stopping.Token).ConfigureAwait(false);
                 }
-                if (refusal is not null)
+                catch (SocketException e) when (IsTransientAcceptError(e.SocketErrorCode))
                 {
-                    Log.InboundRefused(_logger, tcp.RemoteAddress, refusal);
+                    // Out of descriptors (EMFILE, ENFILE) or buffers: the pending connection stays in the
+                    // backlog; wait for descriptors to be freed and try again, logging once per outage.
+                    if (failures++ == 0)
+                        Log.AcceptPaused(_logger, address, e.Message);
+                    backoff = backoff == TimeSpan.Zero ? AcceptInitialBackoff : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, AcceptMaxBackoff.Ticks));
+                    await Task.Delay(backoff, Time, _stopping.Token).ConfigureAwait(false);
+                    continue;
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+                {
+                    continue;        // the client gave up before we accepted it
+                }
+                if (failures > 0)
+                {
+                    Log.AcceptResumed(_logger, address, failures);
+                    failures = 0;
+                    backoff = TimeSpan.Zero;
+                }
+                TcpConnection tcp = new(socket);
+                System.Net.IPAddress remote = (socket.RemoteEndPoint as System.Net.IPEndPoint)?.Address ?? System.Net.IPAddress.None;
+                ConnectionSlot? slot = Resources.TryOpenInbound(remote, out LimitKind refusal);
+                if (slot is null)
+                {
+                    Log.InboundRefused(_logger, tcp.RemoteAddress, RefusalReason(refusal));
                     await tcp.DisposeAsync().ConfigureAwait(false);
                     continue;
                 }
-                StartBackground(AcceptConnectionAsync(tcp));
+                StartBackground(AcceptConnectionAsync(tcp, slot));
             }
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
@@ -427,32 +500,84 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
     }
 
-    private async Task AcceptConnectionAsync(TcpConnection tcp)
+    /// <summary>Accepts the next socket of a listener; tests replace it to make accepting fail as with EMFILE.</summary>
+    internal Func<Socket, CancellationToken, ValueTask<Socket>> AcceptSocket { get; set; } = static (listener, ct) => listener.AcceptAsync(ct);
+
+    private static readonly TimeSpan AcceptInitialBackoff = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan AcceptMaxBackoff = TimeSpan.FromSeconds(1);
+
+    private static bool IsTransientAcceptError(SocketError error) =>
+        error is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable;
+
+    private string RefusalReason(LimitKind refusal) => refusal switch
     {
-        bool counted = false;
+        LimitKind.InboundConnections => $"{Options.MaxInboundConnections} inbound connections is the limit",
+        LimitKind.PendingHandshakes => $"{Options.MaxPendingInboundConnections} connections are already in their handshake",
+        LimitKind.ConnectionsPerAddress => $"{Options.Limits.MaxConnectionsPerAddress} connections from one address is the limit",
+        LimitKind.PendingHandshakesPerAddress => $"{Options.Limits.MaxPendingPerAddress} handshakes from one address are already in progress",
+        LimitKind.Descriptors => $"all {Resources.Descriptors.Limit} descriptors for connections and files are in use",
+        _ => refusal.ToString(),
+    };
+
+    private async Task AcceptConnectionAsync(TcpConnection tcp, ConnectionSlot slot)
+    {
         try
         {
             using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             timeout.CancelAfter(Options.HandshakeTimeout);
             (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeInboundAsync(tcp, _identity,
-                Options.Yamux, Time, _loggers, timeout.Token).ConfigureAwait(false);
-            Connection connection = new(tcp, channel, session, ConnectionDirection.Inbound, this, _loggers.CreateLogger<Connection>());
-            lock (_gate)
+                Options.Yamux, Time, _loggers, timeout.Token, MemoryBudget).ConfigureAwait(false);
+            slot.MarkOpen();
+            Connection connection = new(tcp, channel, session, ConnectionDirection.Inbound, this, _loggers.CreateLogger<Connection>())
             {
-                _pendingInbound--;
-                _inbound++;
-                counted = true;
-            }
+                Slot = slot,
+            };
             Register(connection);
         }
         catch (Exception e)
         {
-            lock (_gate)
-                if (!counted)
-                    _pendingInbound--;
+            slot.Dispose();
+            bool timedOut = e is OperationCanceledException && !_stopping.IsCancellationRequested;
+            if (timedOut)
+                Resources.CountRefusal(LimitKind.HandshakeTimeout);
             string reason = e is OperationCanceledException ? "handshake timed out" : e.Message;
             Log.InboundHandshakeFailed(_logger, tcp.RemoteAddress, reason);
             await tcp.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Closes the least useful connections when there are more than the high watermark.</summary>
+    internal void TrimConnections()
+    {
+        Connection[] all;
+        lock (_gate)
+            all = [.. _connections.Values];
+        if (all.Length <= Options.Limits.HighWatermark)
+            return;
+        IReadOnlyList<PeerId> trim = Resources.ConnectionManager.SelectForTrim(
+            [.. all.Select(c => new TrimCandidate(c.RemotePeer, c.StreamCount, c.OpenedAt))], Time.GetUtcNow());
+        foreach (PeerId peer in trim)
+        {
+            if (GetConnection(peer) is not { } connection)
+                continue;
+            Resources.CountTrimmed();
+            Log.ConnectionTrimmed(_logger, peer, all.Length, Options.Limits.HighWatermark);
+            StartBackground(connection.CloseAsync());
+        }
+    }
+
+    private async Task TrimLoopAsync()
+    {
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                await Task.Delay(Options.Limits.TrimInterval, Time, _stopping.Token).ConfigureAwait(false);
+                TrimConnections();
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -489,6 +614,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
         if (loser is not null)
             StartBackground(loser.CloseAsync());
+        TrimConnections();
         return winner;
     }
 
@@ -503,9 +629,8 @@ public sealed class Libp2pHost : IAsyncDisposable
             wasActive = _connections.TryGetValue(connection.RemotePeer, out Connection? current) && current == connection;
             if (wasActive)
                 _connections.Remove(connection.RemotePeer);
-            if (connection.Direction == ConnectionDirection.Inbound)
-                _inbound--;
         }
+        connection.Slot?.Dispose();
         StartBackground(connection.CloseAsync());
         if (wasActive)
         {

@@ -51,6 +51,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 1513, Level = LogLevel.Debug, Message = "Redialed {Peer}")]
     public static partial void Redialed(ILogger logger, PeerId peer);
 
+    [LoggerMessage(EventId = 1515, Level = LogLevel.Warning, Message = "Accepting on {Address} paused, retrying with backoff: {Reason}")]
+    public static partial void AcceptPaused(ILogger logger, Multiaddr address, string reason);
+
+    [LoggerMessage(EventId = 1516, Level = LogLevel.Information, Message = "Accepting on {Address} again after {Failures} failed attempts")]
+    public static partial void AcceptResumed(ILogger logger, Multiaddr address, int failures);
+
+    [LoggerMessage(EventId = 1517, Level = LogLevel.Debug, Message = "Trimmed the connection to {Peer} ({Connections} connections, high watermark {High})")]
+    public static partial void ConnectionTrimmed(ILogger logger, PeerId peer, int connections, int high);
+
     [LoggerMessage(EventId = 1514, Level = LogLevel.Debug, Message = "Redial of {Peer} failed ({Failures} in a row, next try in {DelaySeconds:0.0} s): {Reason}")]
     public static partial void RedialFailed(ILogger logger, PeerId peer, int failures, double delaySeconds, string reason);
 }

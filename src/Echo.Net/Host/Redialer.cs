@@ -1,4 +1,5 @@
 using Echo.Net.Identity;
+using Echo.Net.Threading;
 using Microsoft.Extensions.Logging;
 
 namespace Echo.Net.Host;
@@ -62,7 +63,7 @@ public sealed class Redialer : IAsyncDisposable
     private readonly Random _random;
     private readonly Lock _gate = new();
     private readonly Dictionary<PeerId, PeerState> _peers = [];
-    private readonly HashSet<Task> _running = [];
+    private readonly BackgroundTasks _running = new();
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stopping = new();
     private bool _disposed;
@@ -121,13 +122,7 @@ public sealed class Redialer : IAsyncDisposable
                 return false;
             PeerState state = new(CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token));
             _peers[peer] = state;
-            Task run = RunAsync(peer, state, firstDelay ?? _options.Delay(0, _random.NextDouble()));
-            _running.Add(run);
-            run.ContinueWith(t =>
-            {
-                lock (_gate)
-                    _running.Remove(t);
-            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _running.Track(RunAsync(peer, state, firstDelay ?? _options.Delay(0, _random.NextDouble())));
             return true;
         }
     }
@@ -217,16 +212,14 @@ public sealed class Redialer : IAsyncDisposable
     /// <summary>Stops every redial and waits (bounded) for them to end.</summary>
     public async ValueTask DisposeAsync()
     {
-        Task[] running;
         lock (_gate)
         {
             if (_disposed)
                 return;
-            _disposed = true;
-            running = [.. _running];
+            _disposed = true;   // no redial starts after this
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(running).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _running.DrainAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         _stopping.Dispose();
     }
 }

@@ -1,5 +1,6 @@
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
+using Echo.Net.Threading;
 using Microsoft.Extensions.Logging;
 
 namespace Echo.Net.Mdns;
@@ -24,7 +25,7 @@ public sealed class MdnsAutoDialer : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly DialBackoff _backoff;
     private readonly HashSet<PeerId> _dialing = [];
-    private readonly HashSet<Task> _running = [];
+    private readonly BackgroundTasks _running = new();
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TokenBucket _dialTokens;
@@ -77,13 +78,7 @@ public sealed class MdnsAutoDialer : IAsyncDisposable
             if (_dialTokens.TryTake(now))
             {
                 _dialing.Add(peer);
-                Task attempt = DialAsync(peer, [.. addresses], _stopping.Token);
-                _running.Add(attempt);
-                attempt.ContinueWith(t =>
-                {
-                    lock (_gate)
-                        _running.Remove(t);
-                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                _running.Track(DialAsync(peer, [.. addresses], _stopping.Token));
                 return true;
             }
             _refused++;
@@ -159,9 +154,6 @@ public sealed class MdnsAutoDialer : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         await _stopping.CancelAsync().ConfigureAwait(false);
-        Task[] running;
-        lock (_gate)
-            running = [.. _running];
-        await Task.WhenAll(running).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _running.DrainAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
     }
 }

@@ -3,6 +3,7 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
+using Echo.Net.Threading;
 using Makaretu.Dns;
 using Microsoft.Extensions.Logging;
 
@@ -43,6 +44,7 @@ public sealed class MdnsDiscovery : IAsyncDisposable
     private readonly Dictionary<(string Service, AddressFamily Family, int Interface), DateTimeOffset> _lastAnswer = [];
     private readonly HashSet<(string Service, AddressFamily Family, int Interface)> _deferred = [];
     private readonly List<Task> _loops = [];
+    private readonly BackgroundTasks _answers = new();   // answers deferred by AnswerSpacing
     private readonly CancellationTokenSource _stopping = new();
     private IReadOnlyList<MulticastInterface> _interfaces = [];
     private IReadOnlySet<IPAddress> _localAddresses = new HashSet<IPAddress>();
@@ -223,7 +225,7 @@ public sealed class MdnsDiscovery : IAsyncDisposable
             SendResponse(service, family, interfaceIndex, _options.RecordTtl);
             return;
         }
-        _ = AnswerLaterAsync(key, wait);
+        _answers.Track(AnswerLaterAsync(key, wait));
     }
 
     private async Task AnswerLaterAsync((string Service, AddressFamily Family, int Interface) key, TimeSpan wait)
@@ -380,6 +382,7 @@ public sealed class MdnsDiscovery : IAsyncDisposable
                 SendResponse(service, null, 0, TimeSpan.Zero);
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
+        await _answers.DrainAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         foreach (MdnsSocket socket in _sockets)
             socket.Dispose();
         await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -68,6 +68,13 @@ public sealed class PubsubMessage
     /// <summary>The peer that handed us this copy; null for a message we published.</summary>
     public PeerId? ReceivedFrom { get; internal set; }
 
+    /// <summary>
+    /// What a topic validator made of this copy (e.g. its decoded payload), handed on with it to the
+    /// subscribers so they need not decode it again; null when no validator set it (go-libp2p-pubsub's
+    /// <c>ValidatorData</c>).
+    /// </summary>
+    public object? ValidatorData { get; set; }
+
     /// <summary>The author's key, from <see cref="Key"/> or extracted from <see cref="From"/>.</summary>
     internal PublicKey PublicKey { get; }
 
@@ -82,7 +89,7 @@ public sealed class PubsubMessage
     }
 
     /// <summary>The bytes the signature covers: <c>"libp2p-pubsub:" || Message{from, data, seqno, topic}</c>.</summary>
-    public byte[] GetSignedBytes()
+    internal byte[] GetSignedBytes()
     {
         byte[] rented = RentSignedBytes(From.Bytes, HasData ? Data.Span : default, HasData, SeqnoBytes(), Topic, out int length);
         byte[] signed = rented.AsSpan(0, length).ToArray();
@@ -91,7 +98,7 @@ public sealed class PubsubMessage
     }
 
     /// <summary>The whole <c>Message</c> as it travels (fields 1-6), suitable for <see cref="TryFromProtobuf"/>.</summary>
-    public byte[] ToProtobuf() => (byte[])Encoded.Clone();
+    internal byte[] ToProtobuf() => (byte[])Encoded.Clone();
 
     internal byte[] Encoded => _encoded ??= Encode();
 
@@ -169,7 +176,7 @@ public sealed class PubsubMessage
     }
 
     /// <summary>Decodes and verifies a message kept with <see cref="ToProtobuf"/> (or as received from the wire).</summary>
-    public static bool TryFromProtobuf(ReadOnlySpan<byte> encoded, out PubsubMessage? message, out string? error)
+    internal static bool TryFromProtobuf(ReadOnlySpan<byte> encoded, out PubsubMessage? message, out string? error)
     {
         message = null;
         if (encoded.Length > PubsubRpcCodec.MaxRpcSize)

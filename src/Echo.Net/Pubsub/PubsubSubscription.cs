@@ -37,7 +37,7 @@ public sealed class PubsubSubscription : IAsyncDisposable
     public ChannelReader<PubsubMessage> Messages => _reader;
 
     /// <summary>Messages waiting to be read.</summary>
-    public int Waiting => Volatile.Read(ref _count);
+    internal int Waiting => Volatile.Read(ref _count);
 
     /// <summary>False while the reader is a whole capacity behind (the router then reads no more RPCs carrying this topic).</summary>
     internal bool HasRoom => Volatile.Read(ref _count) < _capacity || Volatile.Read(ref _disposed) != 0;

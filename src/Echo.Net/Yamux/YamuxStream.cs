@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Threading.Tasks.Sources;
 
 namespace Echo.Net.Yamux;
 
@@ -18,10 +17,12 @@ namespace Echo.Net.Yamux;
 /// <item>the application reads <see cref="Input"/> and writes <see cref="Output"/>; consuming input grants
 /// window back to the peer, flushing output wakes the send loop.</item>
 /// </list>
-/// Flow-control and state fields are guarded by <c>_sync</c>, held only for arithmetic, never across an
-/// await or a copy. Lock order: session locks may be held while taking <c>_sync</c>, never the reverse.
+/// Each direction's state is one enum (<see cref="YamuxSendState"/>, <see cref="YamuxReceiveState"/>); the
+/// windows are <see cref="YamuxReceiveWindow"/> and <see cref="YamuxSendWindow"/>. State and window fields are
+/// guarded by <c>_sync</c>, held only for arithmetic, never across an await or a copy. Lock order: session
+/// locks may be held while taking <c>_sync</c>, never the reverse.
 /// </remarks>
-internal sealed class YamuxStream : IValueTaskSource<FlushResult>
+internal sealed class YamuxStream
 {
     // Segments are rented from the shared array pool only while bytes are buffered: an idle stream holds
     // none. 16 KiB keeps a 64 KiB frame at four segments without wasting much on small messages.
@@ -38,43 +39,30 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
     private readonly YamuxStreamOutput _output;
 
     // ---- receive direction (guarded by _sync unless noted)
-    private uint _recvCredit = YamuxOptions.InitialWindow;   // bytes the peer may still send
-    private uint _recvWindow = YamuxOptions.InitialWindow;   // current window size (auto-tuned)
-    private long _recvBuffered;                               // announced by the peer, not yet consumed
-    private long _lastGrant;                                  // timestamp of the last window update
-    private bool _remoteFin;
+    private YamuxReceiveState _receiveState;
+    private YamuxReceiveWindow _receiveWindow;
     private bool _inputDone;                                  // the application completed Input
-    private Exception? _readError;                            // reset / session end seen by readers
+    private Exception? _readError;                            // why the state is Reset
     private bool _inboundWriterDone;                          // read loop only
     private bool _inboundUnflushed;                           // read loop only
 
     // ---- send direction (guarded by _sync unless noted)
-    private long _sendWindow = YamuxOptions.InitialWindow;
+    private YamuxSendState _sendState;
+    private YamuxSendWindow _sendWindow = new();
     private YamuxFlags _pendingFlags;                         // SYN or ACK still to be sent
-    private uint _pendingDelta;                               // window granted, not yet sent
     private bool _peerKnowsStream;                            // a RST is only worth sending if so
-    private bool _finSent;
-    private bool _rstPending;
-    private Exception? _writeError;
+    private bool _rstPending;                                 // Reset by us: RST still to be written
+    private Exception? _writeError;                           // why the state is Reset
     private bool _outboundReaderDone;                         // send loop only
     private long _unsent;                                     // flushed into the outbound pipe, not framed (Interlocked)
-
-    // ---- a large WriteAsync framed straight from the caller's memory (guarded by _sync)
-    private ReadOnlyMemory<byte> _direct;
-    private bool _directActive;
-    private bool _directBusy;                                 // the send loop is copying from it
-    private bool _directCancel;                               // canceled while busy
-    private bool _directCancelResult;                         // ... by CancelPendingFlush, not by the token
-    private CancellationToken _directToken;
-    private CancellationTokenRegistration _directRegistration;
-    private ManualResetValueTaskSourceCore<FlushResult> _directCore = new() { RunContinuationsAsynchronously = true };
+    private YamuxDirectWrite? _direct;                        // created on the first large write
 
     internal YamuxStream(YamuxSession session, uint id, bool outbound, long timestamp, int sendBuffer)
     {
         _session = session;
         Id = id;
         IsOutbound = outbound;
-        _lastGrant = timestamp;
+        _receiveWindow = new YamuxReceiveWindow(timestamp);
         _pendingFlags = outbound ? YamuxFlags.Syn : YamuxFlags.None;
         _peerKnowsStream = !outbound;
         // Flow control bounds the inbound pipe, so it never pauses the read loop.
@@ -110,19 +98,38 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         StreamResetException error = new(Id, "was reset locally");
         lock (_sync)
         {
-            bool readOpen = _readError is null && !(_remoteFin && _inputDone);
-            bool writeOpen = _writeError is null && !_finSent;
+            bool readOpen = _receiveState == YamuxReceiveState.Open || (_receiveState == YamuxReceiveState.FinReceived && !_inputDone);
+            bool writeOpen = _sendState is YamuxSendState.Open or YamuxSendState.FinQueued;
             if (!readOpen && !writeOpen)
                 return;
-            _readError ??= error;
-            _writeError ??= error;
             // Once both FINs crossed, the peer has forgotten the stream: a RST would be noise.
-            _rstPending = !(_finSent && _remoteFin);
+            _rstPending = !(_sendState == YamuxSendState.FinSent && _receiveState == YamuxReceiveState.FinReceived);
+            ResetReceiveLocked(error);
+            ResetSendLocked(error);
         }
         _inbound.Reader.CancelPendingRead();
         FailDirect(error);
         _session.OnLocalReset(this);
     }
+
+    private void ResetReceiveLocked(Exception error)
+    {
+        if (_receiveState == YamuxReceiveState.Reset)
+            return;
+        _receiveState = YamuxReceiveState.Reset;
+        Volatile.Write(ref _readError, error);
+    }
+
+    private void ResetSendLocked(Exception error)
+    {
+        if (_sendState == YamuxSendState.Reset)
+            return;
+        _sendState = YamuxSendState.Reset;
+        Volatile.Write(ref _writeError, error);
+    }
+
+    /// <summary>Data is discarded and no window granted once the peer finished, a reset happened or the application stopped reading.</summary>
+    private bool ReceiveClosedLocked => _receiveState != YamuxReceiveState.Open || _inputDone;
 
     // ------------------------------------------------------------------ receive side: read loop
 
@@ -133,12 +140,11 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
     {
         lock (_sync)
         {
-            if (length > _recvCredit)
+            if (!_receiveWindow.TrySpend(length))
                 return DataVerdict.Violation;
-            _recvCredit -= length;
-            if (_readError is not null || _remoteFin || _inputDone)
+            if (ReceiveClosedLocked)
                 return DataVerdict.Discard;
-            _recvBuffered += length;
+            _receiveWindow.Buffer(length);
             return DataVerdict.Deliver;
         }
     }
@@ -197,9 +203,9 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
     {
         lock (_sync)
         {
-            if (_remoteFin || _readError is not null)
+            if (_receiveState != YamuxReceiveState.Open)
                 return false;
-            _remoteFin = true;
+            _receiveState = YamuxReceiveState.FinReceived;
         }
         FlushInbound();
         CompleteInboundWriter(null);
@@ -212,8 +218,8 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         StreamResetException error = new(Id, "was reset by the remote");
         lock (_sync)
         {
-            _readError ??= error;
-            _writeError ??= error;
+            ResetReceiveLocked(error);
+            ResetSendLocked(error);
             _rstPending = false;
         }
         CompleteInboundWriter(error);
@@ -227,16 +233,16 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         bool writeFailed = false;
         lock (_sync)
         {
-            if (read && !_remoteFin && _readError is null)
+            if (read && _receiveState == YamuxReceiveState.Open)
             {
-                _readError = new StreamResetException(Id, "is closed because its session ended", cause);
+                ResetReceiveLocked(new StreamResetException(Id, "is closed because its session ended", cause));
                 readFailed = true;
             }
             if (write)
             {
-                if (!_finSent && _writeError is null)
+                if (_sendState is YamuxSendState.Open or YamuxSendState.FinQueued)
                 {
-                    _writeError = new StreamResetException(Id, "is closed because its session ended", cause);
+                    ResetSendLocked(new StreamResetException(Id, "is closed because its session ended", cause));
                     writeFailed = true;
                 }
                 _rstPending = false;   // the whole session is going: no per-stream RST
@@ -245,7 +251,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         if (readFailed)
             _inbound.Reader.CancelPendingRead();
         if (writeFailed)
-            FailDirect(_writeError!);
+            FailDirect(WriteError!);
     }
 
     /// <summary>Completes the inbound pipe writer once (read loop, or the session's final clean-up).</summary>
@@ -262,12 +268,10 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
     {
         lock (_sync)
         {
-            long window = _sendWindow + delta;
             wake = false;
-            if (window > max)
+            if (!_sendWindow.TryAdd(delta, max))
                 return false;
-            wake = delta > 0 && _writeError is null;
-            _sendWindow = window;
+            wake = delta > 0 && _sendState != YamuxSendState.Reset;
             return true;
         }
     }
@@ -279,35 +283,20 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
     {
         if (bytes <= 0)
             return;
+        bool grew;
+        uint window;
         lock (_sync)
         {
-            _recvBuffered -= bytes;
-            if (_readError is not null || _remoteFin || _inputDone)
+            _receiveWindow.Consume(bytes);
+            if (ReceiveClosedLocked)
                 return;
-            // Same rule as go and rust: grant once at least half the window has been consumed, so a
-            // stream costs one window update per half window, not one per frame.
-            long delta = _recvWindow - (_recvCredit + _recvBuffered);
-            if (delta < _recvWindow / 2)
+            if (!_receiveWindow.TryGrant(_session.Time.GetTimestamp(), _session.Time, _session.Rtt,
+                    _session.Options.MaxReceiveWindow, _session.ReceiveBudget, out grew))
                 return;
-            long now = _session.Time.GetTimestamp();
-            TimeSpan rtt = _session.Rtt;
-            if (rtt > TimeSpan.Zero && _recvWindow < _session.Options.MaxReceiveWindow
-                && _session.Time.GetElapsedTime(_lastGrant, now) < rtt * 4)
-            {
-                // The reader drains a window faster than ~4 round trips: the window, not the reader,
-                // limits throughput, so double it (as go and js do), if the session budget allows.
-                uint grown = (uint)Math.Min((long)_recvWindow * 2, _session.Options.MaxReceiveWindow);
-                if (_session.TryGrow(grown - _recvWindow))
-                {
-                    _session.LogWindowGrown(Id, grown);
-                    _recvWindow = grown;
-                    delta = _recvWindow - (_recvCredit + _recvBuffered);
-                }
-            }
-            _lastGrant = now;
-            _recvCredit += (uint)delta;
-            _pendingDelta += (uint)delta;
+            window = _receiveWindow.Size;
         }
+        if (grew)
+            _session.LogWindowGrown(Id, window);
         _session.Enqueue(this);
     }
 
@@ -319,7 +308,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
             if (_inputDone)
                 return;
             _inputDone = true;
-            _recvBuffered = 0;
+            _receiveWindow.DropBuffered();
         }
         _session.TryRemove(this);
     }
@@ -349,92 +338,36 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
     {
         if (cancellationToken.IsCancellationRequested)
             return ValueTask.FromCanceled<FlushResult>(cancellationToken);
-        short version;
+        YamuxDirectWrite direct;
+        ValueTask<FlushResult> pending;
         lock (_sync)
         {
-            if (_writeError is not null)
+            if (_sendState == YamuxSendState.Reset)
                 return ValueTask.FromException<FlushResult>(WriteFailure());
-            if (_directActive)
-                throw new InvalidOperationException("a write is already in progress on this stream");
-            _directCore.Reset();
-            version = _directCore.Version;
-            _direct = source;
-            _directActive = true;
-            _directCancel = false;
-            _directToken = cancellationToken;
+            direct = _direct ??= new YamuxDirectWrite(this, _sync);
+            pending = direct.StartLocked(source, cancellationToken);
         }
-        if (cancellationToken.CanBeCanceled)
-        {
-            CancellationTokenRegistration registration = cancellationToken.UnsafeRegister(
-                static (state, token) => ((YamuxStream)state!).CancelDirect(canceledResult: false, token), this);
-            bool stale;
-            lock (_sync)
-            {
-                stale = !_directActive || _directToken != cancellationToken;
-                if (!stale)
-                    _directRegistration = registration;
-            }
-            if (stale)
-                registration.Unregister();
-        }
+        direct.Register(cancellationToken);
         _session.Enqueue(this);
-        return new ValueTask<FlushResult>(this, version);
+        return pending;
     }
 
     /// <summary>Cancels a pending direct write (token fired, or <c>CancelPendingFlush</c>).</summary>
-    internal void CancelDirect(bool canceledResult, CancellationToken token)
-    {
-        CancellationTokenRegistration registration;
-        lock (_sync)
-        {
-            if (!_directActive || (!canceledResult && _directToken != token))
-                return;
-            if (_directBusy)
-            {
-                _directCancel = true;   // the send loop finishes it after its copy
-                _directCancelResult = canceledResult;
-                return;
-            }
-            registration = EndDirect();
-        }
-        registration.Unregister();
-        if (canceledResult)
-            _directCore.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
-        else
-            _directCore.SetException(new OperationCanceledException(token));
-    }
+    internal void CancelDirect(bool canceledResult, CancellationToken token) =>
+        Volatile.Read(ref _direct)?.Cancel(canceledResult, token);
 
-    internal void FailDirect(Exception error)
-    {
-        CancellationTokenRegistration registration;
-        lock (_sync)
-        {
-            if (!_directActive)
-                return;
-            if (_directBusy)
-            {
-                _directCancel = true;
-                return;
-            }
-            registration = EndDirect();
-        }
-        registration.Unregister();
-        _directCore.SetException(WriteFailure(error));
-    }
-
-    private CancellationTokenRegistration EndDirect()
-    {
-        CancellationTokenRegistration registration = _directRegistration;
-        _directRegistration = default;
-        _directActive = false;
-        _directCancel = false;
-        _directCancelResult = false;
-        _direct = default;
-        return registration;
-    }
+    internal void FailDirect(Exception error) => Volatile.Read(ref _direct)?.Fail(error);
 
     /// <summary>The application completed Output: FIN follows the bytes already written.</summary>
-    internal void OnOutputCompleted() => _session.Enqueue(this);
+    internal void OnOutputCompleted()
+    {
+        lock (_sync)
+        {
+            if (_sendState == YamuxSendState.Open)
+                _sendState = YamuxSendState.FinQueued;
+        }
+        _session.Enqueue(this);
+    }
 
     internal Exception WriteFailure(Exception? error = null)
     {
@@ -465,13 +398,15 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         long window;
         bool sendRst;
         Exception? writeError;
+        YamuxDirectWrite? direct;
         lock (_sync)
         {
-            writeError = _writeError;
+            writeError = _sendState == YamuxSendState.Reset ? _writeError : null;
             sendRst = writeError is not null && _rstPending && _peerKnowsStream;
             _rstPending = false;
             flags = _pendingFlags;
-            window = _sendWindow;
+            window = _sendWindow.Available;
+            direct = _direct;
         }
 
         if (writeError is not null)
@@ -526,7 +461,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
                 _outbound.Reader.AdvanceTo(buffer.End);
                 pipeEnded = result.IsCompleted;
             }
-            if (max <= 0 || !WriteDirectChunk(output, max, flags, out int copied))
+            if (max <= 0 || direct is null || !direct.TryWriteChunk(output, max, flags, out int copied))
                 break;
             sentFlags |= flags;
             flags = YamuxFlags.None;
@@ -538,15 +473,15 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         bool sendFin;
         lock (_sync)
         {
-            _sendWindow -= sent;
+            _sendWindow.Spend(sent);
             _pendingFlags &= ~sentFlags;
             flags = _pendingFlags;
             _pendingFlags = YamuxFlags.None;
-            delta = _pendingDelta;
-            _pendingDelta = 0;
-            sendFin = pipeEnded && !_directActive && !_finSent && _writeError is null;
+            delta = _receiveWindow.TakePendingDelta();
+            sendFin = pipeEnded && _direct?.IsActiveLocked != true
+                && _sendState is YamuxSendState.Open or YamuxSendState.FinQueued;
             if (sendFin)
-                _finSent = true;
+                _sendState = YamuxSendState.FinSent;
             if (((flags | sentFlags) & YamuxFlags.Syn) != 0)
                 _peerKnowsStream = true;
             // Out of turn: come back even with a closed window, FIN may still be due.
@@ -564,58 +499,6 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
             _session.TryRemove(this);
         }
         return written;
-    }
-
-    private bool WriteDirectChunk(PipeWriter output, int max, YamuxFlags flags, out int copied)
-    {
-        ReadOnlyMemory<byte> chunk;
-        lock (_sync)
-        {
-            if (!_directActive || _directCancel || _direct.IsEmpty)
-            {
-                copied = 0;
-                return false;
-            }
-            chunk = _direct[..Math.Min(_direct.Length, max)];
-            _directBusy = true;
-        }
-        YamuxFrame.Write(output, YamuxFrameType.Data, flags, Id, (uint)chunk.Length);
-        output.Write(chunk.Span);
-        copied = chunk.Length;
-
-        CancellationTokenRegistration registration = default;
-        bool finished = false;
-        bool canceled = false;
-        bool canceledResult = false;
-        Exception? error = null;
-        CancellationToken token;
-        lock (_sync)
-        {
-            _directBusy = false;
-            _direct = _direct[chunk.Length..];
-            token = _directToken;
-            if (_direct.IsEmpty || _directCancel)
-            {
-                finished = true;
-                canceled = _directCancel && !_direct.IsEmpty;
-                canceledResult = _directCancelResult;
-                error = _writeError;
-                registration = EndDirect();
-            }
-        }
-        if (finished)
-        {
-            registration.Unregister();
-            if (canceled && error is not null)
-                _directCore.SetException(WriteFailure(error));
-            else if (canceled && canceledResult)
-                _directCore.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
-            else if (canceled)
-                _directCore.SetException(new OperationCanceledException(token));
-            else
-                _directCore.SetResult(default);
-        }
-        return true;
     }
 
     /// <summary>Fails the outbound side: pending and later flushes see the error (send loop only).</summary>
@@ -638,20 +521,19 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         {
             lock (_sync)
             {
-                bool writeDone = _finSent || _writeError is not null;
-                bool readDone = _remoteFin || _inputDone || _readError is not null;
-                return writeDone && readDone;
+                bool writeDone = _sendState is YamuxSendState.FinSent or YamuxSendState.Reset;
+                return writeDone && ReceiveClosedLocked;
             }
         }
     }
 
     /// <summary>Receive memory this stream holds in the session budget: its whole window.</summary>
-    internal uint ReservedWindowSnapshot
+    internal uint ReceiveWindow
     {
         get
         {
             lock (_sync)
-                return _recvWindow;
+                return _receiveWindow.Size;
         }
     }
 
@@ -661,7 +543,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         get
         {
             lock (_sync)
-                return _recvBuffered;
+                return _receiveWindow.Buffered;
         }
     }
 
@@ -670,25 +552,7 @@ internal sealed class YamuxStream : IValueTaskSource<FlushResult>
         get
         {
             lock (_sync)
-                return _sendWindow;
+                return _sendWindow.Available;
         }
     }
-
-    internal uint ReceiveWindow
-    {
-        get
-        {
-            lock (_sync)
-                return _recvWindow;
-        }
-    }
-
-    // ------------------------------------------------------------------ IValueTaskSource<FlushResult> (direct writes)
-
-    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _directCore.GetResult(token);
-
-    ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _directCore.GetStatus(token);
-
-    void IValueTaskSource<FlushResult>.OnCompleted(Action<object?> continuation, object? state, short token,
-        ValueTaskSourceOnCompletedFlags flags) => _directCore.OnCompleted(continuation, state, token, flags);
 }

@@ -6,6 +6,7 @@ using Echo.Net;
 using Echo.Net.Framing;
 using Echo.Net.Host;
 using Echo.Net.Identity;
+using Echo.Net.ResourceManager;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
@@ -50,6 +51,13 @@ internal sealed class FileProtocol(Libp2pHost host, Func<OfferLookup?> offers, I
         if (request.Offset > (ulong)size)
         {
             await RefuseAsync(stream, $"offset {request.Offset} is beyond the size {size}", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        // Every open file counts against the host's descriptor budget, as connections do.
+        using DescriptorLease? descriptor = host.Resources.Descriptors.TryReserve();
+        if (descriptor is null)
+        {
+            await RefuseAsync(stream, "too many files are being sent; try again later", cancellationToken).ConfigureAwait(false);
             return;
         }
         SafeFileHandle file;

@@ -15,8 +15,10 @@ namespace Echo.Protocols.History;
 /// <summary>
 /// <c>/echo/history/1.0.0</c>: a node asks a peer for a room's messages it lacks, page by page on
 /// one stream, and answers such requests from its own store. Every fetched message is checked
-/// against its author's pubsub signature and <c>SenderID</c> before it is stored; what fails is
-/// dropped and counted against the peer that sent it. See docs/PROTOCOLS.md for the wire format.
+/// against its author's pubsub signature and <c>SenderID</c>; what fails is dropped and counted
+/// against the peer that sent it. It only reads the store (<see cref="IHistoryReader"/>): each
+/// verified page goes to the chat as a <see cref="HistoryPageFetched"/>, and the next page is asked
+/// for only once the chat stored it (its <see cref="HistoryReceipt"/>). See docs/PROTOCOLS.md for the wire format.
 /// </summary>
 internal sealed class HistorySync
 {
@@ -38,7 +40,7 @@ internal sealed class HistorySync
     public const int MaxRequestsPerStream = 10_000;
 
     private readonly Libp2pHost _host;
-    private readonly IMessageStore _store;
+    private readonly IHistoryReader _store;
     private readonly HistorySyncOptions _options;
     private readonly Func<NetworkEvent, CancellationToken, ValueTask> _post;
     private readonly Action<PeerId> _penalize;
@@ -51,7 +53,7 @@ internal sealed class HistorySync
     private long _bytesReceived;
     private long _bytesSent;
 
-    public HistorySync(Libp2pHost host, IMessageStore store, HistorySyncOptions options, Func<NetworkEvent, CancellationToken, ValueTask> post,
+    public HistorySync(Libp2pHost host, IHistoryReader store, HistorySyncOptions options, Func<NetworkEvent, CancellationToken, ValueTask> post,
         Action<PeerId> penalize, TimeProvider time, ILogger logger)
     {
         _host = host;
@@ -160,26 +162,32 @@ internal sealed class HistorySync
                 if (response.Messages.Count > MaxPageMessages)
                     throw new ProtocolViolationException(ProtocolId, $"{response.Messages.Count} messages in one page");
                 List<ChatMessage> valid = Verify(peer, room, response.Messages);
-                IReadOnlyList<ChatMessage> added;
+                HistoryReceipt receipt = new();
+                HistoryPageFetched fetchedPage;
                 if (response.Epoch.Length > 0)
                 {
                     // The peer answered in its receive order: its position, not anybody's clock, is the cursor.
                     position = HistorySyncCursor.Next(position, response.Epoch, response.NextSeq, response.More)
                                ?? throw new ProtocolViolationException(ProtocolId, "the receive position did not move forward");
-                    added = await _store.AddSyncedAsync(room, peerText, valid, position, cancellationToken).ConfigureAwait(false);
+                    fetchedPage = new HistoryPageFetched(room, peerText, valid) { Position = position, Receipt = receipt };
                 }
                 else
                 {
                     HistoryCursor next = new(response.NextTs, response.NextId);
                     if (response.More && next.CompareTo(after) <= 0)
                         throw new ProtocolViolationException(ProtocolId, "the cursor did not move forward");
-                    added = await _store.AddSyncedAsync(room, peerText, valid, HistorySyncCursor.TimeOrderToStore(next, now),
-                        cancellationToken).ConfigureAwait(false);
+                    fetchedPage = new HistoryPageFetched(room, peerText, valid)
+                    {
+                        TimeCursor = HistorySyncCursor.TimeOrderToStore(next, now), Receipt = receipt,
+                    };
                     after = next;
                 }
-                fetched += added.Count;
-                if (added.Count > 0)
-                    await _post(new HistoryArrived(room, added), cancellationToken).ConfigureAwait(false);
+                // The chat stores the page with its position in one transaction; until it did, the
+                // saved position stays before this page, and a refused page is fetched again next sync.
+                await _post(fetchedPage, cancellationToken).ConfigureAwait(false);
+                if (await receipt.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false) is { } refused)
+                    throw new MessageStoreException("the page was not stored: " + refused);
+                fetched += receipt.Added;
                 if (!response.More || _invalid.GetValueOrDefault(peer) >= _options.MaxInvalidPerPeer)
                     break;
                 request = Request(room, after, position);

@@ -3,11 +3,52 @@ using Terminal.Gui.Text;
 
 namespace Echo.Tui.Rendering;
 
-/// <summary>Terminal column arithmetic: wide characters take two columns, combining marks none.</summary>
+/// <summary>
+/// Terminal column arithmetic: wide characters take two columns, combining marks none, a grapheme
+/// (an emoji ZWJ sequence, a flag) the columns Terminal.Gui gives it. One exception is drawn
+/// differently instead of measured differently: Terminal.Gui gives an emoji skin-tone modifier
+/// (U+1F3FB..U+1F3FF) no cell, while tmux and xterm draw it in two of its own, so "👍🏽" would push
+/// the rest of its row two columns right. Views draw text through <see cref="ForTerminal"/>, which
+/// leaves the modifiers out (the emoji shows in its default tone; the message itself keeps them).
+/// </summary>
 internal static class Columns
 {
     /// <summary>The columns <paramref name="text"/> takes on a terminal.</summary>
     public static int Of(string text) => text.GetColumns();
+
+    /// <summary><paramref name="text"/> as the views hand it to the terminal: without emoji skin-tone modifiers.</summary>
+    public static string ForTerminal(string text) => WithoutModifiers(text);
+
+    /// <summary>True when <paramref name="text"/> holds an emoji skin-tone modifier.</summary>
+    public static bool HasModifier(string text)
+    {
+        // U+1F3FB..U+1F3FF is D83C DFFB..D83C DFFF in UTF-16.
+        for (int i = text.IndexOf('\uD83C', StringComparison.Ordinal); i >= 0 && i + 1 < text.Length; i = text.IndexOf('\uD83C', i + 1))
+        {
+            if (IsModifierAt(text, i))
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary><paramref name="text"/> without emoji skin-tone modifiers.</summary>
+    public static string WithoutModifiers(string text)
+    {
+        if (!HasModifier(text))
+            return text;
+        System.Text.StringBuilder builder = new(text.Length);
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (IsModifierAt(text, i))
+                i++;
+            else
+                builder.Append(text[i]);
+        }
+        return builder.ToString();
+    }
+
+    private static bool IsModifierAt(string text, int index) =>
+        index + 1 < text.Length && text[index] == '\uD83C' && text[index + 1] is >= '\uDFFB' and <= '\uDFFF';
 
     /// <summary>The columns one grapheme takes (at least 1, so a cursor always advances).</summary>
     public static int OfGrapheme(string grapheme) => Math.Max(1, grapheme.GetColumns());

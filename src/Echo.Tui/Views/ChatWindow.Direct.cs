@@ -1,5 +1,6 @@
 using Echo.Core;
 using Echo.Core.Chat;
+using Echo.Core.Conversations;
 using Echo.Core.Direct;
 using Echo.Core.Events;
 using Echo.Core.Files;
@@ -10,8 +11,8 @@ namespace Echo.Tui.Views;
 
 /// <summary>
 /// Direct conversations and file transfers on the chat screen. A conversation with a peer is an
-/// entry "@nick" in the room list (its key is "@" and the peer id, which no room name can be);
-/// what is typed there is sent with /msg. Downloads show their progress in the status line.
+/// entry "@nick" in the room list; what is typed there goes to the chat with that conversation,
+/// which sends text to the peer. Downloads show their progress in the status line.
 /// </summary>
 internal sealed partial class ChatWindow
 {
@@ -19,37 +20,20 @@ internal sealed partial class ChatWindow
     private readonly HashSet<string> _queued = new(StringComparer.Ordinal);
     private readonly Dictionary<string, FileProgressEvent> _transfers = new(StringComparer.Ordinal);
 
-    private static string ConversationKey(string peerId) => "@" + peerId;
-
     /// <summary>Shows a room or conversation; rooms the chat already has current are switched here only.</summary>
-    private void Choose(string key)
+    private void Choose(ConversationId conversation)
     {
-        if (key.StartsWith('@') || key == _manager.CurrentRoom)
-            SwitchTo(key);
+        if (conversation.IsDirect || conversation.Name == _manager.CurrentRoom)
+            SwitchTo(conversation);
         else
-            _manager.SwitchRoom(key);
+            _manager.SwitchRoom(conversation.Name);
     }
 
     private string NickOf(string peerId) =>
         _manager.LabelOf(peerId) ?? _directNicks.GetValueOrDefault(peerId) ?? PeerInfo.ShortPeerId(peerId);
 
-    private string ConversationTitle(string key) =>
-        key.StartsWith('@') ? "@" + SafeText.ForDisplay(NickOf(key[1..])) : "#" + SafeText.ForDisplay(key);
-
-    /// <summary>In a conversation, typed text (not a command) is a direct message to its peer.</summary>
-    private string ToConversation(string line)
-    {
-        if (_current is not { } key || !key.StartsWith('@'))
-            return line;
-        string trimmed = line.Trim();
-        if (Echo.Core.Commands.CommandParser.Parse(trimmed) is Echo.Core.Commands.ChatCommand.Send { Target: null } send)
-            return $"/send \"{send.Path}\" {key[1..]}";   // a file offered in a conversation goes to its peer
-        if (Echo.Core.Commands.CommandParser.Parse(trimmed) is Echo.Core.Commands.ChatCommand.Me me)
-            return DirectAction(key[1..], me.Action);     // never to a room: the readable "* nick action" to its peer
-        if (trimmed.StartsWith('/') && !trimmed.StartsWith("//", StringComparison.Ordinal))
-            return line;
-        return $"/msg {key[1..]} {(trimmed.StartsWith("//", StringComparison.Ordinal) ? trimmed[1..] : trimmed)}";
-    }
+    private string ConversationTitle(ConversationId conversation) =>
+        conversation.PeerId is { } peerId ? "@" + SafeText.ForDisplay(NickOf(peerId)) : "#" + SafeText.ForDisplay(conversation.Name);
 
     private void ApplyDirect(ChatEvent chatEvent)
     {
@@ -60,10 +44,10 @@ internal sealed partial class ChatWindow
                 break;
             case DirectDeliveredEvent delivered:
                 if (_queued.Remove(delivered.Id))
-                    NoticeIn(ConversationKey(delivered.PeerId), "delivered");
+                    NoticeIn(ConversationId.Direct(delivered.PeerId), "delivered");
                 break;
             case FileOfferEvent offer:
-                NoticeIn(offer.Room ?? ConversationKey(offer.FromPeerId),
+                NoticeIn(offer.Room is { } room ? ConversationId.Room(room) : ConversationId.Direct(offer.FromPeerId),
                     $"{SafeText.ForDisplay(offer.FromNick)} offers {SafeText.ForDisplay(offer.Offer.Name)} " +
                     $"({ChatManager.FormatSize(offer.Offer.Size)}): /get {offer.Offer.Id}");
                 break;
@@ -103,12 +87,12 @@ internal sealed partial class ChatWindow
 
     private void AddDirect(DirectMessage message, bool fromStore = false)
     {
-        string key = ConversationKey(message.PeerId);
+        ConversationId key = ConversationId.Direct(message.PeerId);
         if (!message.Outgoing && ChatLimits.CheckNick(message.Nick) is null)
             _directNicks[message.PeerId] = message.Nick;
         if (!_rooms.Contains(key))
             _rooms.Add(key);
-        AddMessage(new ChatMessage(message.Id, key, message.Outgoing ? _manager.LocalPeerId : message.PeerId, message.Nick,
+        AddMessage(key, new ChatMessage(message.Id, key.Key, message.Outgoing ? _manager.LocalPeerId : message.PeerId, message.Nick,
             message.Text, message.Timestamp, message.Outgoing ? MessageOrigin.Local : MessageOrigin.Room)
         {
             FromHistory = fromStore,
@@ -123,7 +107,7 @@ internal sealed partial class ChatWindow
         ShowRooms();
     }
 
-    private void NoticeIn(string key, string text)
+    private void NoticeIn(ConversationId key, string text)
     {
         foreach (DisplayLine line in LineFormatter.Notice(text, _clock.GetUtcNow(), _clock.LocalTimeZone))
             AddTo(key, line);

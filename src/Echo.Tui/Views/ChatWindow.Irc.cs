@@ -1,8 +1,6 @@
-using Echo.Core.Chat;
-
 namespace Echo.Tui.Views;
 
-/// <summary>/clear in the terminal (only this window's view of the conversation is emptied), and /me in a direct conversation.</summary>
+/// <summary>/clear in the terminal (only this window's view of the conversation is emptied).</summary>
 internal sealed partial class ChatWindow
 {
     /// <summary>
@@ -14,7 +12,4 @@ internal sealed partial class ChatWindow
         (_current is not null ? Buffer(_current) : _homeless).Clear();
         Show();
     }
-
-    /// <summary>/me in a direct conversation: a direct message with the readable <c>* nick action</c> (direct messages carry no action flag).</summary>
-    private string DirectAction(string peerId, string action) => $"/msg {peerId} {ChatAction.Fallback(_manager.Nick, action)}";
 }

@@ -1,8 +1,10 @@
 using Echo.Core;
 using Echo.Core.Chat;
+using Echo.Core.Conversations;
 using Echo.Core.Events;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
+using Echo.Tui.Input;
 using Echo.Tui.Rendering;
 using Terminal.Gui.Input;
 using Terminal.Gui.ViewBase;
@@ -11,9 +13,11 @@ using Terminal.Gui.Views;
 namespace Echo.Tui.Views;
 
 /// <summary>
-/// The whole chat screen: the current room's scrollback, the room and peer lists, the input line
-/// and the status line. It only changes on the UI thread, through <see cref="Apply"/> and the
-/// user's keys; what the user types goes to <c>submit</c>.
+/// The whole chat screen: the current conversation's scrollback, the room and peer lists, the input
+/// line and the status line. It only changes on the UI thread, through <see cref="Apply"/> and the
+/// user's keys; what the user types goes to <c>submit</c> with the conversation it was typed in.
+/// Each conversation's lines are a <see cref="ConversationLog{T}"/> of drawn lines, kept in the
+/// order and with the bounds Core keeps its messages in, with notices in between.
 /// </summary>
 internal sealed partial class ChatWindow : Runnable
 {
@@ -24,28 +28,28 @@ internal sealed partial class ChatWindow : Runnable
     private const int MaxRoomRows = 9;
 
     private readonly ChatManager _manager;
-    private readonly Action<string> _submit;
+    private readonly Action<string, ConversationId?> _submit;
     private readonly TimeProvider _clock;
     private readonly int _scrollbackLines;
-    private readonly InputHistory _history = new();
-    private readonly List<string> _rooms = [];
-    private readonly Dictionary<string, RoomBuffer> _buffers = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _unread = new(StringComparer.Ordinal);
+    private readonly List<ConversationId> _rooms = [];
+    private readonly Dictionary<ConversationId, ConversationLog<DisplayLine>> _buffers = [];
+    private readonly Dictionary<ConversationId, int> _unread = [];
     private readonly List<PeerInfo> _peers = [];
-    private readonly RoomBuffer _homeless = new(); // notices while in no room
-    private string? _current;
+    private readonly ConversationLog<DisplayLine> _homeless; // notices while in no room
+    private ConversationId? _current;
     private string _nick;
 
     private readonly FrameView _scrollFrame;
     private readonly FrameView _roomsFrame;
     private readonly FrameView _peersFrame;
 
-    public ChatWindow(ChatManager manager, Action<string> submit, TimeProvider clock, int scrollbackLines)
+    public ChatWindow(ChatManager manager, Action<string, ConversationId?> submit, TimeProvider clock, int scrollbackLines)
     {
         _manager = manager;
         _submit = submit;
         _clock = clock;
         _scrollbackLines = scrollbackLines;
+        _homeless = NewLog();
         _nick = manager.Nick;
         Width = Dim.Fill();
         Height = Dim.Fill();
@@ -55,8 +59,9 @@ internal sealed partial class ChatWindow : Runnable
         _scrollFrame.Add(Scrollback);
 
         Label prompt = new() { X = 0, Y = Pos.AnchorEnd(2), Width = 2, Height = 1, Text = "> " };
-        Input = new TextField { X = 2, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
-        Input.KeyDown += OnInputKey;
+        Input = new InputLine { X = 2, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
+        Input.Submitted += OnSubmitted;
+        Input.CompletionSources = CompletionSources;
 
         Rooms = new RoomListView { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
         Rooms.RoomChosen += room =>
@@ -65,7 +70,7 @@ internal sealed partial class ChatWindow : Runnable
             Input.SetFocus();
         };
         Rooms.Label = NickOf;
-        // Tab moves between the input line and the room list.
+        // F6 moves between the input line and the room list (Tab completes in the input line).
         _roomsFrame = new FrameView
         {
             X = Pos.AnchorEnd(SideWidth), Y = 0, Width = SideWidth, Height = 3, Title = "Rooms",
@@ -92,12 +97,15 @@ internal sealed partial class ChatWindow : Runnable
 
     public PeerListView Peers { get; }
 
-    public TextField Input { get; }
+    public InputLine Input { get; }
 
     public StatusLine Status { get; }
 
-    /// <summary>The room shown, or null when in no room.</summary>
-    public string? CurrentRoom => _current;
+    /// <summary>The room shown, or null when in no room or in a direct conversation.</summary>
+    public string? CurrentRoom => _current?.RoomName;
+
+    /// <summary>The conversation shown, or null when in no room.</summary>
+    public ConversationId? Current => _current;
 
     /// <summary>Applies chat events in order. UI thread only.</summary>
     public void Apply(IEnumerable<ChatEvent> events)
@@ -112,7 +120,7 @@ internal sealed partial class ChatWindow : Runnable
         switch (chatEvent)
         {
             case MessageEvent { Message: var message }:
-                AddMessage(message);
+                AddMessage(ConversationId.Room(message.Room), message);
                 break;
             case PeerConnectedEvent { Peer: var peer }:
                 UpsertPeer(peer);
@@ -129,24 +137,24 @@ internal sealed partial class ChatWindow : Runnable
                 }
                 break;
             case RoomJoinedEvent { Room: var room }:
-                if (!_rooms.Contains(room))
-                    _rooms.Add(room);
+                if (!_rooms.Contains(ConversationId.Room(room)))
+                    _rooms.Add(ConversationId.Room(room));
                 // Said in the new room, which becomes the current one right after.
                 foreach (DisplayLine line in LineFormatter.Notice($"joined #{SafeText.ForDisplay(room)}", _clock.GetUtcNow(), _clock.LocalTimeZone))
-                    AddTo(room, line);
+                    AddTo(ConversationId.Room(room), line);
                 ShowRooms();
                 break;
             case RoomLeftEvent { Room: var room }:
-                _rooms.Remove(room);
-                _buffers.Remove(room);
-                _unread.Remove(room);
-                if (_current == room)
+                _rooms.Remove(ConversationId.Room(room));
+                _buffers.Remove(ConversationId.Room(room));
+                _unread.Remove(ConversationId.Room(room));
+                if (_current == ConversationId.Room(room))
                     SwitchTo(null);
                 Notice($"left #{SafeText.ForDisplay(room)}");
                 ShowRooms();
                 break;
             case CurrentRoomChangedEvent { Room: var room }:
-                SwitchTo(room);
+                SwitchTo(ConversationId.Room(room));
                 break;
             case NickChangedEvent changed:
                 _nick = changed.NewNick;
@@ -182,6 +190,15 @@ internal sealed partial class ChatWindow : Runnable
         Choose(_rooms[next]);
     }
 
+    /// <summary>F6: moves the focus from the input line to the room list and back.</summary>
+    public void CycleFocus()
+    {
+        if (Input.HasFocus && _roomsFrame.Visible)
+            Rooms.SetFocus();
+        else
+            Input.SetFocus();
+    }
+
     /// <summary>Switches to the room at 1-based <paramref name="number"/> in the list, if there is one.</summary>
     public void SwitchToNumber(int number)
     {
@@ -193,13 +210,13 @@ internal sealed partial class ChatWindow : Runnable
     {
         foreach (string room in _manager.Rooms)
         {
-            _rooms.Add(room);
-            RoomBuffer buffer = Buffer(room);
+            _rooms.Add(ConversationId.Room(room));
+            ConversationLog<DisplayLine> buffer = Buffer(ConversationId.Room(room));
             foreach (ChatMessage message in _manager.RecentMessages(room))
-                buffer.Add(message, LineFormatter.Message(message, _manager.LocalPeerId, _clock.LocalTimeZone), _scrollbackLines);
+                buffer.Append(LineFormatter.Message(message, _manager.LocalPeerId, _clock.LocalTimeZone), message.Id, HistoryCursor.Of(message));
         }
         _peers.AddRange(_manager.Peers);
-        _current = _manager.CurrentRoom;
+        _current = _manager.CurrentRoom is { } current ? ConversationId.Room(current) : null;
         ShowRooms();
         ShowPeers();
         Show();
@@ -211,42 +228,46 @@ internal sealed partial class ChatWindow : Runnable
     private static string WebUiNotice(WebUiStartedEvent web) =>
         $"web UI: {web.Url}" + (web.Remote ? "\nit listens beyond this machine: anyone with this URL can use your chat" : "");
 
-    private void AddTo(string room, DisplayLine line)
+    private void AddTo(ConversationId conversation, DisplayLine line)
     {
-        Buffer(room).AddNotice(line, _scrollbackLines);
-        if (room == _current)
+        Buffer(conversation).AppendNote(line);
+        if (conversation == _current)
             Scrollback.Appended(line);
     }
 
     /// <summary>Where the oldest message shown in <paramref name="room"/> is, to load older ones from the history; null when none is shown.</summary>
-    public HistoryCursor? OldestShown(string room) => _buffers.TryGetValue(room, out RoomBuffer? buffer) ? buffer.Oldest : null;
+    public HistoryCursor? OldestShown(string room) =>
+        _buffers.TryGetValue(ConversationId.Room(room), out ConversationLog<DisplayLine>? buffer) ? buffer.Oldest : null;
 
     /// <summary>Puts <paramref name="older"/> (oldest first, all older than what is shown) above the room's lines. UI thread only.</summary>
     public void PrependOlder(string room, IReadOnlyList<ChatMessage> older)
     {
-        if (!_buffers.TryGetValue(room, out RoomBuffer? buffer) || older.Count == 0)
+        ConversationId conversation = ConversationId.Room(room);
+        if (!_buffers.TryGetValue(conversation, out ConversationLog<DisplayLine>? buffer) || older.Count == 0)
             return;
-        buffer.Prepend([.. older.Select(m => (m, LineFormatter.Message(m, _manager.LocalPeerId, _clock.LocalTimeZone)))]);
-        if (room == _current)
+        buffer.Prepend([.. older.Select(m => (LineFormatter.Message(m, _manager.LocalPeerId, _clock.LocalTimeZone), m.Id, HistoryCursor.Of(m)))]);
+        if (conversation == _current)
             Scrollback.SetNeedsDraw();
     }
 
-    private void AddMessage(ChatMessage message, bool countUnread = true)
+    private void AddMessage(ConversationId conversation, ChatMessage message, bool countUnread = true)
     {
+        ConversationLog<DisplayLine> buffer = Buffer(conversation);
+        if (buffer.Contains(message.Id))
+            return; // already there from the snapshot taken at start
         DisplayLine line = LineFormatter.Message(message, _manager.LocalPeerId, _clock.LocalTimeZone);
         // History (fetched from peers) can be older than what is shown: it goes in its place in time.
-        bool added = message.FromHistory
-            ? Buffer(message.Room).Insert(message, line, _scrollbackLines)
-            : Buffer(message.Room).Add(message, line, _scrollbackLines);
-        if (!added)
-            return; // already there from the snapshot taken at start
-        if (message.Room == _current)
+        if (message.FromHistory)
+            buffer.Insert(line, message.Id, HistoryCursor.Of(message));
+        else
+            buffer.Append(line, message.Id, HistoryCursor.Of(message));
+        if (conversation == _current)
         {
             Scrollback.Appended(line);
         }
         else if (countUnread)
         {
-            _unread[message.Room] = _unread.GetValueOrDefault(message.Room) + 1;
+            _unread[conversation] = _unread.GetValueOrDefault(conversation) + 1;
             ShowRooms();
         }
     }
@@ -257,26 +278,28 @@ internal sealed partial class ChatWindow : Runnable
     /// <summary>Notices and errors go where the user is looking: the current room.</summary>
     private void AddSystem(IEnumerable<DisplayLine> lines)
     {
-        RoomBuffer target = _current is not null && _buffers.TryGetValue(_current, out RoomBuffer? buffer) ? buffer : _homeless;
+        ConversationLog<DisplayLine> target = _current is not null && _buffers.TryGetValue(_current, out ConversationLog<DisplayLine>? buffer)
+            ? buffer
+            : _homeless;
         foreach (DisplayLine line in lines)
         {
-            target.AddNotice(line, _scrollbackLines);
+            target.AppendNote(line);
             Scrollback.Appended(line);
         }
     }
 
-    private void SwitchTo(string? room)
+    private void SwitchTo(ConversationId? room)
     {
         _current = room;
         if (room is not null)
         {
             _unread.Remove(room);
-            RoomBuffer buffer = Buffer(room);
-            if (_homeless.Lines.Count > 0)
+            ConversationLog<DisplayLine> buffer = Buffer(room);
+            if (_homeless.Count > 0)
             {
                 // Whatever was said while in no room (e.g. "left #x") shows in the room we land in.
-                foreach (DisplayLine line in _homeless.Lines)
-                    buffer.AddNotice(line, _scrollbackLines);
+                foreach (DisplayLine line in _homeless.Items)
+                    buffer.AppendNote(line);
                 _homeless.Clear();
             }
         }
@@ -286,21 +309,24 @@ internal sealed partial class ChatWindow : Runnable
 
     private void Show()
     {
-        RoomBuffer shown = _current is not null ? Buffer(_current) : _homeless;
-        Scrollback.Show(shown.Lines);
-        _scrollFrame.Title = _current is null ? "no room: /join <room>" : ConversationTitle(_current);
+        ConversationLog<DisplayLine> shown = _current is not null ? Buffer(_current) : _homeless;
+        Scrollback.Show(shown.Items);
+        _scrollFrame.Title = _current is null ? "no room: /join <room>" : Columns.ForTerminal(ConversationTitle(_current));
         ShowStatus();
     }
 
-    private RoomBuffer Buffer(string room)
+    private ConversationLog<DisplayLine> Buffer(ConversationId conversation)
     {
-        if (!_buffers.TryGetValue(room, out RoomBuffer? buffer))
+        if (!_buffers.TryGetValue(conversation, out ConversationLog<DisplayLine>? buffer))
         {
-            buffer = new RoomBuffer();
-            _buffers[room] = buffer;
+            buffer = NewLog();
+            _buffers[conversation] = buffer;
         }
         return buffer;
     }
+
+    /// <summary>A conversation's drawn lines: trimmed a tenth at a time, not one line per message.</summary>
+    private ConversationLog<DisplayLine> NewLog() => new(_scrollbackLines, trimChunk: _scrollbackLines / 10);
 
     private void UpsertPeer(PeerInfo peer)
     {
@@ -348,41 +374,19 @@ internal sealed partial class ChatWindow : Runnable
             new Span(SafeText.ForDisplay(PeerInfo.ShortPeerId(_manager.LocalPeerId)), Tone.Text),
             new Span(" | ", Tone.Dim),
             new Span(listen, Tone.Text),
-            new Span(" | ^N/^P Alt+1-9 room  PgUp/PgDn scroll  Tab focus  ^Q quit", Tone.Dim),
+            new Span(" | ^N/^P Alt+1-9 room  PgUp/PgDn scroll  Tab complete  F6 rooms  ^Q quit", Tone.Dim),
         ]);
     }
 
-    private void OnInputKey(object? sender, Key key)
+    private void OnSubmitted(string line)
     {
-        if (key == Key.Enter)
-        {
-            string line = Input.Text;
-            _history.Add(line);
-            Input.Text = "";
-            Scrollback.ScrollToEnd();
-            if (!string.IsNullOrWhiteSpace(line))
-                _submit(ToConversation(line));
-            key.Handled = true;
-        }
-        else if (key == Key.CursorUp)
-        {
-            if (_history.Previous(Input.Text) is { } previous)
-                SetInput(previous);
-            key.Handled = true;
-        }
-        else if (key == Key.CursorDown)
-        {
-            if (_history.Next() is { } next)
-                SetInput(next);
-            key.Handled = true;
-        }
+        Scrollback.ScrollToEnd();
+        _submit(line, _current);
     }
 
-    private void SetInput(string text)
-    {
-        Input.Text = text;
-        Input.InsertionPoint = text.Length;
-    }
+    /// <summary>What Tab completes to: the nicks of known peers and the rooms joined.</summary>
+    private CompletionSources CompletionSources() =>
+        new([.. _peers.Select(p => p.Nick).OfType<string>()], [.. _rooms.Select(r => r.RoomName).OfType<string>()]);
 
     private void FitToWidth()
     {
@@ -392,102 +396,5 @@ internal sealed partial class ChatWindow : Runnable
         _roomsFrame.Visible = side;
         _peersFrame.Visible = side;
         _scrollFrame.Width = Dim.Fill(side ? SideWidth : 0);
-    }
-
-    /// <summary>
-    /// A room's display lines, bounded, with the ids of the messages in it to drop repeats, and each
-    /// line's place in history (the message's, or the one before it for a notice) to put history in order.
-    /// </summary>
-    private sealed class RoomBuffer
-    {
-        private readonly List<DisplayLine> _lines = [];
-        private readonly List<HistoryCursor> _places = [];
-        private readonly HashSet<string> _ids = new(StringComparer.Ordinal);
-        private readonly Queue<string> _idOrder = new();
-
-        public IReadOnlyList<DisplayLine> Lines => _lines;
-
-        /// <summary>The oldest message still in the buffer, or null.</summary>
-        public HistoryCursor? Oldest { get; private set; }
-
-        /// <summary>Appends a notice line (its place in history is the line's before it).</summary>
-        public void AddNotice(DisplayLine line, int capacity) =>
-            Append(_places.Count > 0 ? _places[^1] : HistoryCursor.Start, line, capacity);
-
-        /// <summary>Appends a message's line; false when the message is already here.</summary>
-        public bool Add(ChatMessage message, DisplayLine line, int capacity)
-        {
-            if (!Remember(message.Id, capacity))
-                return false;
-            HistoryCursor place = HistoryCursor.Of(message);
-            Append(place, line, capacity);
-            SeeOldest(place);
-            return true;
-        }
-
-        /// <summary>Inserts a message's line after every line that is not newer; false when it is already here.</summary>
-        public bool Insert(ChatMessage message, DisplayLine line, int capacity)
-        {
-            if (!Remember(message.Id, capacity))
-                return false;
-            HistoryCursor place = HistoryCursor.Of(message);
-            int index = _places.Count;
-            while (index > 0 && _places[index - 1].CompareTo(place) > 0)
-                index--;
-            _lines.Insert(index, line);
-            _places.Insert(index, place);
-            SeeOldest(place);
-            Trim(capacity);
-            return true;
-        }
-
-        /// <summary>Puts older messages' lines first (the buffer may exceed its capacity until the next append).</summary>
-        public void Prepend(IReadOnlyList<(ChatMessage Message, DisplayLine Line)> older)
-        {
-            List<(ChatMessage Message, DisplayLine Line)> fresh = [.. older.Where(o => _ids.Add(o.Message.Id))];
-            _lines.InsertRange(0, fresh.Select(o => o.Line));
-            _places.InsertRange(0, fresh.Select(o => HistoryCursor.Of(o.Message)));
-            foreach ((ChatMessage message, _) in fresh)
-                SeeOldest(HistoryCursor.Of(message));
-        }
-
-        public void Clear()
-        {
-            _lines.Clear();
-            _places.Clear();
-        }
-
-        private bool Remember(string id, int capacity)
-        {
-            if (!_ids.Add(id))
-                return false;
-            _idOrder.Enqueue(id);
-            if (_idOrder.Count > capacity)
-                _ids.Remove(_idOrder.Dequeue());
-            return true;
-        }
-
-        private void Append(HistoryCursor place, DisplayLine line, int capacity)
-        {
-            _lines.Add(line);
-            _places.Add(place);
-            Trim(capacity);
-        }
-
-        private void SeeOldest(HistoryCursor place)
-        {
-            if (Oldest is not { } oldest || place.CompareTo(oldest) < 0)
-                Oldest = place;
-        }
-
-        private void Trim(int capacity)
-        {
-            if (_lines.Count <= capacity)
-                return;
-            int drop = Math.Max(1, capacity / 10); // trim in chunks, not one line per message
-            _lines.RemoveRange(0, drop);
-            _places.RemoveRange(0, drop);
-            Oldest = _places.Count > 0 ? _places[0] : null; // older ones come back from the history
-        }
     }
 }

@@ -1,4 +1,5 @@
 using Echo.Core.Chat;
+using Echo.Core.Conversations;
 using Echo.Tui.Rendering;
 using Terminal.Gui.Drawing;
 using Terminal.Gui.Input;
@@ -13,9 +14,9 @@ namespace Echo.Tui.Views;
 /// </summary>
 internal sealed class RoomListView : View
 {
-    private IReadOnlyList<string> _rooms = [];
-    private IReadOnlyDictionary<string, int> _unread = new Dictionary<string, int>();
-    private string? _current;
+    private IReadOnlyList<ConversationId> _rooms = [];
+    private IReadOnlyDictionary<ConversationId, int> _unread = new Dictionary<ConversationId, int>();
+    private ConversationId? _current;
     private int _cursor;
 
     public RoomListView()
@@ -24,13 +25,13 @@ internal sealed class RoomListView : View
     }
 
     /// <summary>Raised when the user picks a room.</summary>
-    public event Action<string>? RoomChosen;
+    public event Action<ConversationId>? RoomChosen;
 
     /// <summary>The name shown for a direct conversation with a peer id (its nick when known).</summary>
     public Func<string, string> Label { get; set; } = peerId => peerId;
 
     /// <summary>Updates what is shown.</summary>
-    public void Update(IReadOnlyList<string> rooms, string? current, IReadOnlyDictionary<string, int> unread)
+    public void Update(IReadOnlyList<ConversationId> rooms, ConversationId? current, IReadOnlyDictionary<ConversationId, int> unread)
     {
         _rooms = rooms;
         _current = current;
@@ -95,7 +96,7 @@ internal sealed class RoomListView : View
         return base.OnMouseEvent(mouse);
     }
 
-    private int IndexOf(string room)
+    private int IndexOf(ConversationId room)
     {
         for (int i = 0; i < _rooms.Count; i++)
         {
@@ -105,14 +106,14 @@ internal sealed class RoomListView : View
         return -1;
     }
 
-    private IEnumerable<Span> Row(string room)
+    private IEnumerable<Span> Row(ConversationId room)
     {
         int number = IndexOf(room) + 1;
         string key = number is >= 1 and <= 9 ? $"{number} " : "  ";
         bool current = room == _current;
         yield return new Span(key, Tone.Dim);
-        // a direct conversation's key is "@<peer id>"; it is shown as "@<nick>"
-        string name = room.StartsWith('@') ? "@" + Label(room[1..]) : room;
+        // a direct conversation is shown as "@<nick>"
+        string name = room.PeerId is { } peerId ? "@" + Label(peerId) : room.Name;
         yield return new Span((current ? "#" : " ") + SafeText.ForDisplay(name), current ? Tone.Highlight : Tone.Text);
         if (_unread.GetValueOrDefault(room) is > 0 and var count)
             yield return new Span($" ({count})", Tone.Notice);

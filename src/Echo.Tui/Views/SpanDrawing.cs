@@ -22,7 +22,7 @@ internal static class SpanDrawing
                 continue;
             view.SetAttribute((style ?? Palette.For)(span, normal));
             view.Move(column, row);
-            view.AddStr(text);
+            view.AddStr(Columns.ForTerminal(text));
             column += Columns.Of(text);
         }
         return column;

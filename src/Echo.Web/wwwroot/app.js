@@ -14,11 +14,12 @@
     dms: byId('dms'), noDms: byId('no-dms'), downloads: byId('downloads'),
   };
 
-  // The chat as the page knows it; rebuilt from each snapshot. A conversation is a room ('r:' + room)
-  // or the direct messages with one peer ('d:' + peer id); the page shows one at a time (state.view).
+  // The chat as the page knows it; rebuilt from each snapshot. A conversation is a room ('#' + room)
+  // or the direct messages with one peer ('@' + peer id): the server names it on every message, in
+  // Core's order and each once, so the page only draws; it shows one at a time (state.view).
   const state = {
     peerId: '', addrs: [], nick: '', room: null, rooms: [], peers: new Map(), downloads: null,
-    lines: new Map(),   // conversation -> { ids: Set of message ids, items: [line] }
+    lines: new Map(),   // conversation -> { items: [line] }, as the server sent them
     unread: new Map(),  // conversation -> count
     homeless: [],       // notices while in no room
     view: null,         // the conversation on screen: the current room's, or a direct one the user opened
@@ -62,14 +63,16 @@
     return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
   }
 
-  const roomKey = (room) => 'r:' + room;
-  const dmKey = (peerId) => 'd:' + peerId;
-  const isDm = (key) => typeof key === 'string' && key.startsWith('d:');
+  // Conversation keys as the server sends them (Core's ConversationId.Key).
+  const roomKey = (room) => '#' + room;
+  const dmKey = (peerId) => '@' + peerId;
+  const isDm = (key) => typeof key === 'string' && key.startsWith('@');
+  const peerOf = (key) => key.slice(1);
 
   function lines(key) {
     let entry = state.lines.get(key);
     if (!entry) {
-      entry = { ids: new Set(), items: [] };
+      entry = { items: [] };
       state.lines.set(key, entry);
     }
     return entry;
@@ -109,10 +112,23 @@
 
   function push(entry, line) {
     entry.items.push(line);
-    if (entry.items.length > MAX_LINES_PER_ROOM) {
-      const dropped = entry.items.shift();
-      if (dropped.id) entry.ids.delete(dropped.id);
+    if (entry.items.length > MAX_LINES_PER_ROOM) entry.items.shift();
+  }
+
+  // History goes where Core put it: right after the message it follows there (`after`), or before
+  // the first message when it is the oldest. Returns true when it went to the end.
+  function place(entry, line, after) {
+    const items = entry.items;
+    let index = after ? items.findLastIndex((l) => l.id === after) + 1 : items.findIndex((l) => l.id);
+    if (index <= 0 && after) index = items.length; // what it follows is no longer on the page
+    if (index < 0) index = items.length;
+    if (index >= items.length) {
+      push(entry, line);
+      return true;
     }
+    items.splice(index, 0, line);
+    if (items.length > MAX_LINES_PER_ROOM) items.shift();
+    return false;
   }
 
   // ---- rendering ---------------------------------------------------------------------------
@@ -222,7 +238,7 @@
   }
 
   function viewedRoom() {
-    return state.view && state.view.startsWith('r:') ? state.view.slice(2) : null;
+    return state.view && state.view.startsWith('#') ? peerOf(state.view) : null;
   }
 
   function renderConversation(keepScroll) {
@@ -234,7 +250,7 @@
       nodes.unshift(renderLine({ kind: 'older', room, ts: new Date() }));
     }
     if (nodes.length === 0) {
-      nodes.push(el('li', 'empty', isDm(state.view) ? `No direct messages with ${peerNick(state.view.slice(2))} yet.`
+      nodes.push(el('li', 'empty', isDm(state.view) ? `No direct messages with ${peerNick(peerOf(state.view))} yet.`
         : state.view ? 'No messages yet. Say hello!' : 'You are in no room: join one on the left.'));
     }
     const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
@@ -262,11 +278,14 @@
   }
 
   // A line for conversation `key`: shown at once when it is on screen, else counted as unread.
-  function addLine(key, line, countUnread) {
+  function addLine(key, line, unread) {
     push(lines(key), line);
-    if (key === state.view) {
-      appendToView(line);
-    } else if (countUnread) {
+    if (key === state.view) appendToView(line);
+    else countUnread(key, unread);
+  }
+
+  function countUnread(key, unread) {
+    if (unread) {
       state.unread.set(key, (state.unread.get(key) || 0) + 1);
       if (isDm(key)) renderDms(); else renderRooms();
     } else if (isDm(key)) {
@@ -311,9 +330,9 @@
 
   function renderTitle() {
     if (isDm(state.view)) {
-      const nick = peerNick(state.view.slice(2));
+      const nick = peerNick(peerOf(state.view));
       ui.title.textContent = '@' + visible(nick);
-      ui.title.title = state.view.slice(2);
+      ui.title.title = peerOf(state.view);
       ui.leave.classList.add('hidden');
       ui.text.placeholder = `Direct message to ${nick} — only they see it`;
       document.title = '@' + nick + ' · Echo';
@@ -327,7 +346,7 @@
   }
 
   function renderDms() {
-    const peers = [...state.lines.keys()].filter(isDm).map((key) => key.slice(2));
+    const peers = [...state.lines.keys()].filter(isDm).map(peerOf);
     const nodes = peers.map((peerId) => {
       const key = dmKey(peerId);
       const item = el('li', 'dm' + (state.view === key ? ' current viewed' : ''));
@@ -424,10 +443,18 @@
   }
 
   function addMessage(ev) {
-    const entry = roomLines(ev.room);
-    if (entry.ids.has(ev.id)) return; // also in the snapshot
-    entry.ids.add(ev.id);
-    addLine(roomKey(ev.room), messageLine(ev), state.rooms.includes(ev.room));
+    const key = ev.conversation || roomKey(ev.room);
+    const line = messageLine(ev);
+    if (!line.history) {
+      addLine(key, line, state.rooms.includes(ev.room));
+    } else if (place(lines(key), line, ev.after || null)) {
+      if (key === state.view) appendToView(line);
+      else countUnread(key, state.rooms.includes(ev.room));
+    } else if (key === state.view) {
+      renderConversation(true);
+    } else {
+      countUnread(key, state.rooms.includes(ev.room));
+    }
   }
 
   // Direct messages: 'dm' from a peer, 'dm-sent' ours (in the outbox until acknowledged).
@@ -443,23 +470,22 @@
     const line = dmLine(ev);
     if (typeof line.peer !== 'string') return;
     if (!line.outgoing) state.dmNicks.set(line.peer, ev.nick);
-    const key = dmKey(line.peer);
-    const entry = lines(key);
-    if (entry.ids.has(line.id)) return;
-    entry.ids.add(line.id);
+    const key = ev.conversation || dmKey(line.peer);
     if (live) addLine(key, line, true);
-    else push(entry, line);
+    else push(lines(key), line);
   }
 
   function markDelivered(ev) {
-    const entry = state.lines.get(dmKey(ev.to));
+    const key = ev.conversation || dmKey(ev.to);
+    const entry = state.lines.get(key);
     const line = entry && entry.items.find((l) => l.kind === 'dm' && l.id === ev.id);
     if (!line) return;
     line.delivered = true;
-    if (state.view === dmKey(ev.to)) renderConversation(true);
+    if (state.view === key) renderConversation(true);
   }
 
   function fileKey(file) {
+    if (file.conversation) return file.conversation;
     if (file.room) return roomKey(file.room);
     return dmKey(file.own ? file.to : file.from);
   }
@@ -469,6 +495,7 @@
     const own = ev.type === 'file-offered';
     const file = {
       id: ev.id, name: ev.name, size: ev.size, sha256: ev.sha256, from: ev.from, nick: ev.nick, room: ev.room, to: ev.to, own,
+      conversation: ev.conversation,
       status: ev.path ? 'done' : ev.downloading ? 'downloading' : 'offered', bytes: 0, rate: 0, path: ev.path, message: '',
     };
     if (!file.room && typeof (own ? file.to : file.from) !== 'string') return;
@@ -491,12 +518,7 @@
     state.askedOlder.delete(ev.room);
     if (!ev.more) state.noOlder.add(ev.room);
     const entry = roomLines(ev.room);
-    const older = [];
-    for (const m of ev.messages || []) {
-      if (entry.ids.has(m.id)) continue;
-      entry.ids.add(m.id);
-      older.push(messageLine(m));
-    }
+    const older = (ev.messages || []).map(messageLine); // all older than the page's oldest, as asked
     const total = entry.items.length + older.length;
     if (total >= MAX_LINES_PER_ROOM) state.noOlder.add(ev.room); // the page keeps no more than this
     entry.items.unshift(...older.slice(Math.max(0, total - MAX_LINES_PER_ROOM)));
@@ -506,7 +528,7 @@
   // Notices and errors go where the user is looking.
   function addSystem(kind, text) {
     const line = { kind, text, ts: new Date() };
-    push(state.view ? lines(state.view) : { items: state.homeless, ids: new Set() }, line);
+    push(state.view ? lines(state.view) : { items: state.homeless }, line);
     appendToView(line);
   }
 
@@ -522,13 +544,7 @@
     state.files = new Map();
     state.noOlder = new Set();
     state.askedOlder = new Set();
-    for (const m of ev.messages || []) {
-      const entry = roomLines(m.room);
-      if (!entry.ids.has(m.id)) {
-        entry.ids.add(m.id);
-        push(entry, messageLine(m));
-      }
-    }
+    for (const m of ev.messages || []) push(lines(m.conversation || roomKey(m.room)), messageLine(m));
     for (const d of ev.dms || []) addDm(d, false);
     for (const f of ev.files || []) addFile(f, false);
     // Stay in a direct conversation across a reconnect; otherwise show the current room.
@@ -692,11 +708,8 @@
       renderConversation(false);
       return;
     }
-    // In a direct conversation plain text goes to that peer; a slash command runs as anywhere,
-    // except /me, which goes to that peer as its readable "* nick action" (never to a room).
-    const action = /^\/me\s+(\S[\s\S]*)$/i.exec(text.trim());
-    const body = isDm(state.view) && action ? { type: 'dm', to: state.view.slice(2), text: `* ${state.nick} ${action[1]}` }
-      : isDm(state.view) && !text.startsWith('/') ? { type: 'dm', to: state.view.slice(2), text } : { type: 'line', text };
+    // What was typed, and where: in a direct conversation the chat sends text to that peer.
+    const body = state.view ? { type: 'line', text, conversation: state.view } : { type: 'line', text };
     if (request(body)) {
       typed.push(text);
       if (typed.length > 200) typed.shift();

@@ -24,6 +24,9 @@ public class CommandParserTests
     {
         { "/connect /ip4/127.0.0.1/tcp/8080", new ChatCommand.Connect("/ip4/127.0.0.1/tcp/8080") },
         { "/join ops", new ChatCommand.Join("ops") },
+        { "/join #ops", new ChatCommand.Join("ops") },     // rooms are shown as #ops
+        { "/leave #ops", new ChatCommand.Leave("ops") },
+        { "/join #", new ChatCommand.Join("#") },          // a lone # is a name, checked by the room rules
         { "/leave", new ChatCommand.Leave(null) },
         { "/leave ops", new ChatCommand.Leave("ops") },
         { "/part ops", new ChatCommand.Leave("ops") },

@@ -1,6 +1,10 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Echo.Core.Chat;
+using Echo.TestKit;
+using Echo.Core.Direct;
+using Echo.Core.Conversations;
+using Echo.Core.Commands;
 using Echo.Core.Events;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
@@ -83,6 +87,25 @@ public sealed class IrcCommandsTests : IAsyncLifetime
         ChatMessage shown = (await events.NextAsync<MessageEvent>()).Message;
         Assert.False(shown.Action);
         Assert.Equal("* alice waves", Assert.Single(plain.Published).Text);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Me_InADirectConversation_GoesToItsPeerAsReadableText_NeverToARoom()
+    {
+        FakeDirectNetwork direct = new();
+        direct.Connected[Bob] = true;
+        await using ChatManager manager = new(direct, new ChatOptions { Nick = "alice" }, NullLogger<ChatManager>.Instance);
+        using ChatSubscription events = manager.Subscribe();
+        await manager.StartAsync(Ct);
+        direct.Chat.Inject(new PeerJoined(new PeerInfo(Bob, BobAddress, PeerSource.Inbound, DateTimeOffset.UtcNow)));
+        await events.NextAsync<PeerConnectedEvent>();
+
+        await manager.RunAsync(new ChatCommand.Me("nods"), ConversationId.Direct(Bob), Ct);
+
+        await events.NextAsync<DirectMessageEvent>(d => d.Message.Text == "* alice nods");
+        (string to, DirectEnvelope sent) = Assert.Single(direct.Sent);
+        Assert.Equal((Bob, "* alice nods"), (to, sent.Text));
+        Assert.Empty(direct.Chat.Published);
     }
 
     [Fact(Timeout = 10_000)]

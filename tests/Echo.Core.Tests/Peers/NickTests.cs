@@ -134,9 +134,9 @@ public sealed class NickTests : IAsyncLifetime
         Connect(Bob);
         _network.Inject(new PeerNickAnnounced(Bob, "bob"));
         _network.Inject(new MessageArrived(Said("m1", Bob, "mallory", "a live message with another nick")));
-        _network.Inject(new HistoryArrived("lobby", [Said("h1", Carol, "carol", "old", history: true)]));
+        _network.Inject(new HistoryPageFetched("lobby", Bob, [Said("h1", Carol, "carol", "old", history: true)]));
         _network.Inject(new MessageArrived(Said("m2", Carol, "carl", "newer")));
-        _network.Inject(new HistoryArrived("lobby", [Said("h2", Carol, "carol-old", "older still", history: true)]));
+        _network.Inject(new HistoryPageFetched("lobby", Bob, [Said("h2", Carol, "carol-old", "older still", history: true)]));
         await NextAsync<MessageEvent>(m => m.Message.Id == "h2");
 
         Assert.Equal("bob", _manager.NickOf(Bob));
@@ -144,10 +144,10 @@ public sealed class NickTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 10_000)]
-    public async Task HistoryArrived_TeachesANickNotKnownYet()
+    public async Task AHistoryPage_TeachesANickNotKnownYet()
     {
         const string Carol = "12D3KooWCarol111111111111111111111111111111111111";
-        _network.Inject(new HistoryArrived("lobby", [Said("h1", Carol, "carol", "before you came", history: true)]));
+        _network.Inject(new HistoryPageFetched("lobby", Bob, [Said("h1", Carol, "carol", "before you came", history: true)]));
         await NextAsync<MessageEvent>();
 
         Assert.Equal("carol", _manager.NickOf(Carol));

@@ -2,7 +2,6 @@ using System.IO.Pipelines;
 using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
-using Echo.Net.Tests.Identify;
 using Microsoft.Extensions.Logging;
 
 namespace Echo.Net.Tests.Host;

@@ -3,7 +3,6 @@ using Echo.Net.Host;
 using Echo.Net.Identify;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
-using Echo.Net.Tests.Host;
 using Echo.Net.Yamux;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;

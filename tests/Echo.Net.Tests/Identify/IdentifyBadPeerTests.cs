@@ -3,7 +3,6 @@ using Echo.Net.Host;
 using Echo.Net.Identify;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
-using Echo.Net.Tests.Host;
 using Google.Protobuf;
 using static Echo.Net.Tests.Identify.BadPeerKit;
 using IdentifyMessage = Echo.Net.Identify.Pb.Identify;

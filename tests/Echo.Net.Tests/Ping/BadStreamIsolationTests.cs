@@ -3,7 +3,6 @@ using Echo.Net.Framing;
 using Echo.Net.Host;
 using Echo.Net.Identify;
 using Echo.Net.Ping;
-using Echo.Net.Tests.Host;
 using Echo.Net.Tests.Identify;
 using static Echo.Net.Tests.Identify.BadPeerKit;
 

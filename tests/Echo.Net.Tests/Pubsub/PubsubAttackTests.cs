@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Text;
 using Echo.Net.Identity;
 using Echo.Net.Pubsub;
-using Echo.Net.Tests.Host;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -411,22 +410,6 @@ public class PubsubAttackTests
     }
 
     // ------------------------------------------------------------------------------------------ G-7
-
-    [Theory]
-    [InlineData(0UL, 0)]                               // the PRUNE handler reads 0 as "the default backoff"
-    [InlineData(1UL, 1)]
-    [InlineData(60UL, 60)]
-    [InlineData(3599UL, 3599)]
-    [InlineData(3600UL, 3600)]
-    [InlineData(0x8000000000000000UL, 3600)]          // negative as a signed 64-bit number
-    [InlineData((ulong)long.MaxValue, 3600)]
-    [InlineData(ulong.MaxValue, 3600)]
-    public async Task G7_BackoffFromSeconds_SaturatesAtTheCap(ulong seconds, int expected)
-    {
-        await using PubsubNode r = await PubsubNode.StartAsync(Defaults, new FakeTimeProvider());
-        TimeSpan backoff = r.Router.BackoffFromSeconds(seconds);
-        Assert.Equal(TimeSpan.FromSeconds(expected), backoff);
-    }
 
     [Fact(Timeout = 30_000)]
     public async Task G7_PruneWithExtremeBackoffs_NoOverflow_HeartbeatsCarryOn()

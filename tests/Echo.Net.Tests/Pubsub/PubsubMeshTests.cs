@@ -1,7 +1,6 @@
 using System.Text;
 using Echo.Net.Identity;
 using Echo.Net.Pubsub;
-using Echo.Net.Tests.Host;
 using Google.Protobuf;
 using Microsoft.Extensions.Time.Testing;
 using Wire = Echo.Net.Pubsub.Pb;

@@ -2,7 +2,6 @@ using System.Text;
 using Echo.Net.Host;
 using Echo.Net.Identify;
 using Echo.Net.Pubsub;
-using Echo.Net.Tests.Host;
 using Wire = Echo.Net.Pubsub.Pb;
 
 namespace Echo.Net.Tests.Pubsub;

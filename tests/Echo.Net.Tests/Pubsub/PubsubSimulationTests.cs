@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Echo.Net.Identity;
 using Echo.Net.Pubsub;
-using Echo.Net.Tests.Host;
 
 namespace Echo.Net.Tests.Pubsub;
 

@@ -4,7 +4,6 @@ using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
 using Echo.Net.Pubsub;
-using Echo.Net.Tests.Host;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging.Abstractions;
 using Wire = Echo.Net.Pubsub.Pb;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Echo.Net.ResourceManager;
 using Echo.Net.Yamux;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -60,11 +61,12 @@ internal sealed class RawPeer : IAsyncDisposable
     public FakeTimeProvider Time { get; }
 
     /// <summary>A started session facing a raw peer. The session is the client unless told otherwise.</summary>
-    public static RawPeer Start(YamuxOptions? options = null, bool sessionIsClient = true, PipeOptions? pipeOptions = null)
+    public static RawPeer Start(YamuxOptions? options = null, bool sessionIsClient = true, PipeOptions? pipeOptions = null,
+        MemoryBudgetScope? memory = null)
     {
         (IDuplexPipe raw, IDuplexPipe local) = TestPipes.CreatePipePair(pipeOptions);
         FakeTimeProvider time = new();
-        YamuxSession session = new(local, sessionIsClient, options ?? new YamuxOptions(), time, NullLogger.Instance);
+        YamuxSession session = new(local, sessionIsClient, options ?? new YamuxOptions(), time, NullLogger.Instance, memory);
         session.Start();
         return new RawPeer(raw, session, time);
     }

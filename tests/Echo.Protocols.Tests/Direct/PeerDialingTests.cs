@@ -9,7 +9,6 @@ using Echo.Core.Files;
 using Echo.Core.Ports;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
-using Echo.Protocols.Files;
 using Echo.Protocols.Peers;
 using Echo.Protocols.Rooms;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -133,7 +132,7 @@ public sealed class PeerDialingTests
         await using Libp2pChatNetwork bob = await TestNetworks.StartAsync();
         await using Libp2pChatNetwork carol = await TestNetworks.StartAsync(Remembering);
         await carol.ConnectAsync(bob.ListenAddresses[0], Ct);
-        await Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(() => carol.Host.PeerStore.Get(bob.Id()) is not null, "identify answered");
+        await TestHosts.WaitUntilAsync(() => carol.Host.PeerStore.Get(bob.Id()) is not null, "identify answered");
         Multiaddr identified = bob.Host.ListenAddresses[0];
         carol.Book!.Seen(bob.Id(), DateTimeOffset.UtcNow);
         carol.Book.Reported(bob.Id(), [Multiaddr.Parse("/ip4/10.0.0.7/tcp/4001"), Multiaddr.Parse("/ip4/0.0.0.0/tcp/4001"), identified]);
@@ -141,32 +140,6 @@ public sealed class PeerDialingTests
         IReadOnlyList<Multiaddr> candidates = carol.DialCandidates(bob.Id(), ["/ip4/192.168.1.20/tcp/4001", "/ip4/10.0.0.7/tcp/4001"]);
 
         Assert.Equal(["/ip4/192.168.1.20/tcp/4001", "/ip4/10.0.0.7/tcp/4001", identified.ToString()], candidates.Select(a => a.ToString()));
-    }
-
-    [Fact]
-    public void OfferAddresses_KeepsBoundedDialableTcpAddresses_OfTheOfferer()
-    {
-        string[] raw =
-        [
-            "/ip4/127.0.0.1/tcp/4001",                              // loopback: kept (one machine)
-            $"/ip4/192.168.1.20/tcp/4001/p2p/{Offerer}",            // its own id: kept, without it
-            $"/ip4/192.168.1.21/tcp/4001/p2p/{KeyPair.Generate().PeerId}",   // another peer's: dropped
-            "/ip4/0.0.0.0/tcp/4001",                                 // unspecified: dropped
-            "/ip4/10.0.0.1/tcp/0",                                   // port 0: dropped
-            "/ip4/10.0.0.1/udp/4001/quic-v1",                        // not TCP: dropped
-            "/dns4/example.test/tcp/4001",                           // a name: kept
-            "/ip6/::1/tcp/4001",
-            "not a multiaddr",
-            "/ip4/10.0.0.1/tcp/1" + new string('0', 300),            // too long: dropped
-            "/ip4/127.0.0.1/tcp/4001",                               // duplicate: dropped
-        ];
-
-        Assert.Equal(["/ip4/127.0.0.1/tcp/4001", "/ip4/192.168.1.20/tcp/4001", "/dns4/example.test/tcp/4001", "/ip6/::1/tcp/4001"],
-            OfferAddresses.Read(raw, Offerer));
-        Assert.Equal(FileOffer.MaxAddresses,
-            OfferAddresses.Read(Enumerable.Range(1, 1000).Select(i => $"/ip4/10.0.{i / 250}.{i % 250}/tcp/4001"), Offerer)!.Count);
-        Assert.Null(OfferAddresses.Read(Enumerable.Repeat("junk", 1000).Append("/ip4/10.0.0.1/tcp/4001"), Offerer));
-        Assert.Null(OfferAddresses.Read(null, Offerer));
     }
 
     [Fact]
@@ -213,7 +186,7 @@ public sealed class PeerDialingTests
             await bob.Chat.SubmitAsync($"/send {path}", Ct);
             FileOfferEvent second = await carol.EventAsync<FileOfferEvent>(o => o.Offer.Id != heard.Offer.Id);
             await bob.DisposeAsync();
-            await Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(() => !carol.Network.IsConnected(bob.Network.LocalPeerId), "bob is gone");
+            await TestHosts.WaitUntilAsync(() => !carol.Network.IsConnected(bob.Network.LocalPeerId), "bob is gone");
             long started = TimeProvider.System.GetTimestamp();
             await carol.Chat.SubmitAsync("/get " + second.Offer.Id, Ct);
             FileErrorEvent error = await carol.EventAsync<FileErrorEvent>(e => e.Id == second.Offer.Id);

@@ -6,8 +6,6 @@ using Echo.Core.Ports;
 using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
-using Echo.Net.Tests.Host;
-using Echo.Net.Tests.Identify;
 using Echo.Protocols.EchoGo;
 
 namespace Echo.Protocols.Tests.EchoGo;

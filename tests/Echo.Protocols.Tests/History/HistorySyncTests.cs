@@ -1,4 +1,6 @@
+using Echo.Core;
 using Echo.Core.Chat;
+using Echo.Core.Events;
 using Echo.Core.Ports;
 using Echo.Net.Framing;
 using Echo.Net.Host;
@@ -13,10 +15,14 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Echo.Protocols.Tests.History;
 
-/// <summary>/echo/history/1.0.0 between adapters on 127.0.0.1, each with its own SQLite history.</summary>
+/// <summary>
+/// /echo/history/1.0.0 between adapters on 127.0.0.1, each with its own SQLite history, which the
+/// chat's history writer fills from the pages the sync hands over (<see cref="HistoryWriterLoop"/>).
+/// </summary>
 public sealed class HistorySyncTests : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _owned = [];
+    private readonly Dictionary<Libp2pChatNetwork, HistoryWriterLoop> _writers = [];
     private readonly string _directory = Directory.CreateTempSubdirectory("echo-sync-test-").FullName;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -29,13 +35,17 @@ public sealed class HistorySyncTests : IAsyncDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
+    /// <summary>An adapter over its own history, with the chat's writer storing what its sync fetches (into <paramref name="writeTo"/> when given).</summary>
     private async Task<(Libp2pChatNetwork Network, SqliteMessageStore Store)> StartAsync(string name, ChatNetworkOptions? options = null,
-        bool join = true)
+        bool join = true, Func<SqliteMessageStore, IMessageStore>? writeTo = null)
     {
         SqliteMessageStore store = SqliteMessageStore.Open(Path.Combine(_directory, name + ".db"));
         _owned.Add(store);
         Libp2pChatNetwork network = new(TestNetworks.NewHost(), options ?? TestNetworks.Options, NullLoggerFactory.Instance, store: store);
         _owned.Add(network);
+        HistoryWriterLoop writer = new(network.Events, writeTo?.Invoke(store) ?? store);
+        _owned.Add(writer);
+        _writers[network] = writer;
         await network.StartAsync(Ct);
         if (join)
             await network.JoinRoomAsync("lobby", Ct);
@@ -51,12 +61,14 @@ public sealed class HistorySyncTests : IAsyncDisposable
         return written;
     }
 
-    /// <summary>Reads HistoryArrived events until <paramref name="count"/> messages arrived; returns them in arrival order.</summary>
-    private static async Task<List<ChatMessage>> ArrivedAsync(Libp2pChatNetwork network, int count)
+    /// <summary>Waits until the chat's writer stored <paramref name="count"/> new messages from fetched pages; returns them in arrival order.</summary>
+    private async Task<List<ChatMessage>> ArrivedAsync(Libp2pChatNetwork network, int count)
     {
+        using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TestNetworks.Wait);
         List<ChatMessage> arrived = [];
         while (arrived.Count < count)
-            arrived.AddRange((await network.Events.NextAsync<HistoryArrived>()).Messages);
+            arrived.Add(await _writers[network].Stored.ReadAsync(deadline.Token));
         return arrived;
     }
 
@@ -263,6 +275,71 @@ public sealed class HistorySyncTests : IAsyncDisposable
         Assert.InRange(answers.Count(a => a.RetryAfterMs == 0), 2, 3);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task FetchedPages_GoToTheChat_WhichStoresThemWithThePosition_ThenShowsThemAsHistory()
+    {
+        (Libp2pChatNetwork alice, _) = await StartAsync("alice");
+        (Libp2pChatNetwork bob, SqliteMessageStore bobStore) = await StartAsync("bob");
+        List<ChatMessage> written = await WriteAsync(alice, HistorySync.MaxPageMessages + 20);
+        await bobStore.AddAsync(written, Ct);
+
+        // Carol as echo-chat wires her: one history file, read by the adapter, written by the chat.
+        SqliteMessageStore carolStore = SqliteMessageStore.Open(Path.Combine(_directory, "carol.db"));
+        _owned.Add(carolStore);
+        Libp2pChatNetwork carolNetwork = new(TestNetworks.NewHost(), TestNetworks.Options, NullLoggerFactory.Instance, store: carolStore);
+        ChatManager carol = new(carolNetwork, new ChatOptions { Nick = "carol", HistoryOnJoin = 0 }, NullLogger<ChatManager>.Instance,
+            carolStore);
+        _owned.Add(carol);
+        using ChatSubscription shown = carol.Subscribe();
+        await carol.StartAsync(Ct);
+        await carol.ConnectAsync(bob.ListenAddresses[0], Ct);
+
+        using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TestNetworks.Wait);
+        List<ChatMessage> history = [];
+        while (history.Count < written.Count)
+        {
+            if (await shown.Events.ReadAsync(deadline.Token) is not MessageEvent e)
+                continue;
+            Assert.True(e.Message.FromHistory);
+            // Stored before shown: the store has every message the chat showed.
+            Assert.Single(await carolStore.AfterAsync("lobby", new HistoryCursor(e.Message.Timestamp.ToUnixTimeMilliseconds() - 1, ""),
+                1000, Ct), m => m.Id == e.Message.Id);
+            history.Add(e.Message);
+        }
+        Assert.Equal(written.Select(m => m.Id).Order(StringComparer.Ordinal), history.Select(m => m.Id).Order(StringComparer.Ordinal));
+        Assert.NotNull(await carolStore.GetSyncPositionAsync("lobby", bob.LocalPeerId, Ct));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task APageTheChatCouldNotStore_LeavesThePositionWhereItWas_AndIsFetchedAgainByTheNextSync()
+    {
+        (Libp2pChatNetwork alice, _) = await StartAsync("alice");
+        (Libp2pChatNetwork bob, SqliteMessageStore bobStore) = await StartAsync("bob");
+        // Two pages: were the sync to go on past a page the chat refused, the second page would be
+        // stored with a position past the first, and the first lost for good.
+        List<ChatMessage> written = await WriteAsync(alice, HistorySync.MaxPageMessages + 20);
+        await bobStore.AddAsync(written, Ct);
+        FailingStore? failing = null;
+        // Carol is in no room, so nothing but the test starts a sync.
+        (Libp2pChatNetwork carol, SqliteMessageStore carolStore) = await StartAsync("carol", join: false,
+            writeTo: s => failing = new FailingStore(s) { FailSyncedWrites = 1 });
+        await carol.ConnectAsync(bob.ListenAddresses[0], Ct);
+
+        await carol.History!.SyncAsync(bob.Id(), "lobby", Ct);
+        Assert.Equal(1, _writers[carol].Refused);
+        Assert.Equal(1, failing!.SyncedWrites);
+        Assert.Empty(await carolStore.LatestAsync("lobby", 10, Ct));
+        Assert.Null(await carolStore.GetSyncPositionAsync("lobby", bob.LocalPeerId, Ct));
+
+        await carol.History.SyncAsync(bob.Id(), "lobby", Ct);
+        List<ChatMessage> arrived = await ArrivedAsync(carol, written.Count);
+        Assert.Equal(written.Select(m => m.Id), arrived.Select(m => m.Id));
+        Assert.Equal(written.Count, (await carolStore.AfterAsync("lobby", HistoryCursor.Start, 10_000, Ct)).Count);
+        Assert.NotNull(await carolStore.GetSyncPositionAsync("lobby", bob.LocalPeerId, Ct));
+        Assert.Equal(1, _writers[carol].Refused);
+    }
+
     private static Task TestHostsWaitAsync(Func<bool> condition, string what) =>
-        Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(condition, what, TestNetworks.Wait);
+        TestHosts.WaitUntilAsync(condition, what, TestNetworks.Wait);
 }

@@ -8,8 +8,6 @@ using Echo.Core.Ports;
 using Echo.Net.Host;
 using Echo.Net.Multiformats;
 using Echo.Net.Pubsub;
-using Echo.Net.Tests.Host;
-using Echo.Net.Tests.Identify;
 using Echo.Protocols.Rooms;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -3,7 +3,6 @@ using Echo.Core.Peers;
 using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
-using Echo.Net.Tests.Host;
 using Echo.Protocols.Peers;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -5,7 +5,7 @@ using Echo.Core.Events;
 using Echo.Net.Host;
 using Echo.Net.Multiformats;
 using Echo.Net.Pubsub;
-using Echo.Net.Tests.Host;
+using Echo.TestKit;
 using Echo.Protocols.Rooms;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,0 +1,26 @@
+namespace Echo.Net.ResourceManager;
+
+/// <summary>The limit that refused a connection or a stream (counted in <see cref="ResourceSnapshot.Refused"/>).</summary>
+public enum LimitKind
+{
+    /// <summary><see cref="Host.HostOptions.MaxInboundConnections"/>: inbound connections, in their handshake or open.</summary>
+    InboundConnections,
+
+    /// <summary><see cref="Host.HostOptions.MaxPendingInboundConnections"/>: handshakes in progress.</summary>
+    PendingHandshakes,
+
+    /// <summary><see cref="ResourceLimits.MaxConnectionsPerAddress"/>.</summary>
+    ConnectionsPerAddress,
+
+    /// <summary><see cref="ResourceLimits.MaxPendingPerAddress"/>.</summary>
+    PendingHandshakesPerAddress,
+
+    /// <summary>The descriptor budget below <c>RLIMIT_NOFILE</c>.</summary>
+    Descriptors,
+
+    /// <summary>Inbound streams of one protocol from one peer.</summary>
+    StreamsPerProtocol,
+
+    /// <summary><see cref="Host.HostOptions.HandshakeTimeout"/>: the handshake did not finish in time.</summary>
+    HandshakeTimeout,
+}

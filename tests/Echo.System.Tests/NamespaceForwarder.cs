@@ -1,0 +1,96 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Echo.SystemTests;
+
+/// <summary>
+/// Lets libp2p hosts in the test process dial from inside a network namespace: a listener on
+/// 127.0.0.1 whose every connection is forwarded over a socket made in <c>netns</c>, so the target
+/// sees the namespace's address. When either side closes, both are closed.
+/// </summary>
+internal sealed class NamespaceForwarder : IAsyncDisposable
+{
+    private readonly Socket _listener;
+    private readonly string _netns;
+    private readonly IPEndPoint _target;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _gate = new();
+    private readonly List<Task> _connections = [];
+    private readonly Task _accepting;
+
+    private NamespaceForwarder(string netns, IPEndPoint target)
+    {
+        _netns = netns;
+        _target = target;
+        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(512);
+        _accepting = AcceptAsync();
+    }
+
+    /// <summary>The loopback port to dial instead of the target.</summary>
+    public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
+
+    public static NamespaceForwarder Start(string netns, IPEndPoint target) => new(netns, target);
+
+    private async Task AcceptAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                Socket client = await _listener.AcceptAsync(_stopping.Token);
+                lock (_gate)
+                {
+                    _connections.RemoveAll(t => t.IsCompleted);
+                    _connections.Add(ForwardAsync(client));
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task ForwardAsync(Socket client)
+    {
+        using (client)
+        using (Socket server = NamespaceSockets.Create(_netns, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
+        {
+            try
+            {
+                await server.ConnectAsync(_target, _stopping.Token);
+                await Task.WhenAny(PumpAsync(client, server), PumpAsync(server, client));
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    private async Task PumpAsync(Socket from, Socket to)
+    {
+        byte[] buffer = new byte[16 * 1024];
+        try
+        {
+            int read;
+            while ((read = await from.ReceiveAsync(buffer, _stopping.Token)) > 0)
+                await to.SendAsync(buffer.AsMemory(0, read), _stopping.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        _listener.Dispose();
+        await _accepting;
+        Task[] connections;
+        lock (_gate)
+            connections = [.. _connections];
+        await Task.WhenAll(connections).WaitAsync(TimeSpan.FromSeconds(10));
+        _stopping.Dispose();
+    }
+}
