@@ -89,7 +89,7 @@ internal static class HistoryExport
         message.Timestamp.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Plain(ChatMessage message, bool verified) =>
-        $"{Timestamp(message)} <{SafeText.ForDisplay(message.SenderNick)}> {SafeText.ForDisplay(message.Text)}" +
+        $"{Timestamp(message)} {(message.Action ? $"* {SafeText.ForDisplay(message.SenderNick)}" : $"<{SafeText.ForDisplay(message.SenderNick)}>")} {SafeText.ForDisplay(message.Text)}" +
         (verified ? "" : "  (unverified)");
 
     private static string Json(ChatMessage message, bool verified)
@@ -104,6 +104,8 @@ internal static class HistoryExport
             writer.WriteString("ts", Timestamp(message));
             writer.WriteString("id", message.Id);
             writer.WriteBoolean("verified", verified);
+            if (message.Action)
+                writer.WriteBoolean("action", true);
             writer.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);

@@ -194,6 +194,7 @@ public sealed partial class ChatManager : IAsyncDisposable
         {
             (ChatCommand.Say say, { } peerId) => SendDirectAsync(peerId, say.Text, cancellationToken),
             (ChatCommand.Send { Target: null } send, { } peerId) => OfferFileAsync(send.Path, peerId, cancellationToken),
+            (ChatCommand.Me me, { } peerId) => SendDirectActionAsync(peerId, me.Action, cancellationToken),
             _ => RunAsync(command, cancellationToken),
         };
 
@@ -210,6 +211,10 @@ public sealed partial class ChatManager : IAsyncDisposable
             ChatCommand.Send send => OfferFileAsync(send.Path, send.Target, cancellationToken),
             ChatCommand.Get get => Run(() => GetFile(get.Id)),
             ChatCommand.Cancel cancel => Run(() => CancelFile(cancel.Id)),
+            ChatCommand.Me me => SendActionAsync(me.Action, cancellationToken),
+            ChatCommand.Away away => Run(() => SetAway(away.Reason)),
+            ChatCommand.Whois whois => Run(() => Whois(whois.Target)),
+            ChatCommand.Clear => Run(ClearScreen),
             ChatCommand.Peers => Run(ListPeers),
             ChatCommand.Forget forget => ForgetAsync(forget.Target, cancellationToken),
             ChatCommand.Rooms => Run(ListRooms),
@@ -427,7 +432,8 @@ public sealed partial class ChatManager : IAsyncDisposable
                 $"  (last seen {p.ConnectedSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)})"
             : $"{SafeText.ForDisplay(p.Label),-16} {p.PeerId}  {p.Address}  {p.Source.ToString().ToLowerInvariant()}" +
             string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{(p.IsEchoGo ? " echo-go" : "")}  since {p.ConnectedSince.ToLocalTime():HH:mm:ss}") +
-            (p.RoundTrip is { } rtt ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"  {rtt.TotalMilliseconds:0.0} ms") : ""));
+            (p.RoundTrip is { } rtt ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"  {rtt.TotalMilliseconds:0.0} ms") : "") +
+            (p.AwayReason is { } reason ? $"  (away: {SafeText.ForDisplay(reason)})" : ""));
         Publish(new NoticeEvent($"{peers.Count} peer(s):\n" + string.Join('\n', lines)));
     }
 
@@ -473,6 +479,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     await ApplyDirectAsync(networkEvent, cancellationToken).ConfigureAwait(false);
                     await ApplyHistoryAsync(networkEvent, cancellationToken).ConfigureAwait(false);
                     ApplyPeers(networkEvent);
+                    ApplyIrc(networkEvent);
                 }
                 await AcceptAsync(batch, cancellationToken).ConfigureAwait(false);
                 batch.Clear();

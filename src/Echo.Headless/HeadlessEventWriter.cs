@@ -14,7 +14,7 @@ namespace Echo.Headless;
 /// Turns chat events into the headless mode's output: one JSON object per line. Strings are JSON
 /// escaped, so control characters from the network arrive as <c>\u001b</c> and never raw.
 /// </summary>
-internal static class HeadlessEventWriter
+internal static partial class HeadlessEventWriter
 {
     private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -56,6 +56,8 @@ internal static class HeadlessEventWriter
                 w.WriteBoolean("clockClamped", true);
             if (message.NotSaved)
                 w.WriteBoolean("notSaved", true);
+            if (message.Action)
+                w.WriteBoolean("action", true);
         }),
         PeerConnectedEvent c => Peer("connected", c.Peer),
         PeerDisconnectedEvent d => Peer("disconnected", d.Peer),
@@ -64,6 +66,7 @@ internal static class HeadlessEventWriter
         RoomLeftEvent l => Line(w => { w.WriteString("type", "left"); w.WriteString("room", l.Room); }),
         CurrentRoomChangedEvent r => Line(w => { w.WriteString("type", "current"); w.WriteString("room", r.Room); }),
         NickChangedEvent n => Line(w => { w.WriteString("type", "nick"); w.WriteString("nick", n.NewNick); }),
+        WhoisEvent or ClearEvent => FormatIrc(chatEvent),
         NoticeEvent n => Line(w => { w.WriteString("type", "notice"); w.WriteString("text", n.Text); }),
         ErrorEvent e => Line(w => { w.WriteString("type", "error"); w.WriteString("message", e.Message); }),
         WebUiStartedEvent web => Line(w =>
@@ -177,6 +180,8 @@ internal static class HeadlessEventWriter
             w.WriteNumber("rttMs", Math.Round(rtt.TotalMilliseconds, 3));
         if (peer.IsEchoGo)
             w.WriteBoolean("echoGo", true);
+        if (peer.AwayReason is not null)
+            w.WriteString("awayMessage", peer.AwayReason);
         if (peer.ReconnectAt is { } at)
         {
             w.WriteString("reconnectAt", at.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));

@@ -7,7 +7,7 @@ using Echo.Protocols.Profile;
 
 namespace Echo.Protocols;
 
-/// <summary>Nicks on connect (<c>/echo/profile/1.0.0</c>): our signed nick to every peer that speaks it, theirs to the chat.</summary>
+/// <summary>Nicks on connect (<c>/echo/profile/1.0.0</c>): our signed nick and away message to every peer that speaks it, theirs to the chat.</summary>
 public sealed partial class Libp2pChatNetwork : IProfileNetwork
 {
     private ProfileProtocol? _profile;
@@ -28,6 +28,20 @@ public sealed partial class Libp2pChatNetwork : IProfileNetwork
     {
         if (ChatLimits.CheckNick(nick) is not null || !Profiles.SetNick(nick))
             return;
+        PushProfile();
+    }
+
+    /// <inheritdoc />
+    public void AnnounceAway(string? reason)
+    {
+        if ((reason is not null && AwayMessage.Check(reason) is not null) || !Profiles.SetAway(reason))
+            return;
+        PushProfile();
+    }
+
+    /// <summary>Pushes our new record to every connected peer that speaks the protocol (once started).</summary>
+    private void PushProfile()
+    {
         if (Volatile.Read(ref _started) == 0 || _stopping.IsCancellationRequested)
             return;
         foreach (PeerId peer in _host.Connections.Select(c => c.RemotePeer).Distinct())

@@ -200,12 +200,20 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
     }
 
     /// <inheritdoc />
-    public async Task<ChatMessage> PublishAsync(string room, string nick, string text, CancellationToken cancellationToken)
+    public Task<ChatMessage> PublishAsync(string room, string nick, string text, CancellationToken cancellationToken) =>
+        PublishRoomAsync(room, nick, text, action: false, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<ChatMessage> PublishActionAsync(string room, string nick, string action, CancellationToken cancellationToken) =>
+        PublishRoomAsync(room, nick, action, action: true, cancellationToken);
+
+    /// <summary>Publishes a message (or a /me action: its readable text flagged, see <see cref="ChatAction"/>).</summary>
+    private async Task<ChatMessage> PublishRoomAsync(string room, string nick, string text, bool action, CancellationToken cancellationToken)
     {
-        // The chat checked room, nick and text against ChatLimits; what a peer sends is checked by RoomChannel.
+        // The chat checked room, nick and text against ChatLimits (an action with ChatAction.Check); what a peer sends is checked by RoomChannel.
         string topic = RoomTopic.ForRoom(room);
         DateTimeOffset now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
-        byte[] data = RoomMessageCodec.Encode(text, LocalPeerId, nick, now);
+        byte[] data = action ? RoomMessageCodec.EncodeAction(text, LocalPeerId, nick, now) : RoomMessageCodec.Encode(text, LocalPeerId, nick, now);
         PubsubMessage sent;
         try
         {
@@ -220,11 +228,13 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             // echo-go peers hear the default room on their stream; a peer that is in the room's topic
             // already has the message from gossipsub and would otherwise see it twice.
             HashSet<PeerId> inTopic = [.. _router.TopicPeers(topic)];
-            _echoGo.Broadcast(EchoGoLine.Format(nick, text), peer => !inTopic.Contains(peer), SpeaksPubsub);
+            // An action is a plain line there: "alice|* alice waves".
+            _echoGo.Broadcast(EchoGoLine.Format(nick, action ? ChatAction.Fallback(nick, text) : text), peer => !inTopic.Contains(peer), SpeaksPubsub);
         }
         return new ChatMessage(RoomMessageId(sent), room, LocalPeerId, nick, text, now, MessageOrigin.Local)
         {
             Envelope = SignedRoomMessage.Envelope(sent),
+            Action = action,
         };
     }
 
@@ -257,7 +267,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
                 await PostAsync("room:" + room, new MessageArrived(MessageClock.Clamp(new ChatMessage(RoomMessageId(message), room, from,
                     nick, decoded.Text, decoded.Timestamp ?? received,
                     MessageOrigin.Room)
-                { Envelope = SignedRoomMessage.Envelope(message), ReceivedFrom = message.ReceivedFrom?.ToString() }, received)),
+                { Envelope = SignedRoomMessage.Envelope(message), ReceivedFrom = message.ReceivedFrom?.ToString(), Action = decoded.Action }, received)),
                     _stopping.Token).ConfigureAwait(false);
                 await PostRoomOfferAsync(room, from, nick, decoded).ConfigureAwait(false);
             }

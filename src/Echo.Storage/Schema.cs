@@ -84,5 +84,9 @@ internal static class Schema
             PRIMARY KEY (room, peer)
         ) WITHOUT ROWID;
         """,
+        // 3 -> 4: /me actions keep their flag (the text is the action alone; faces show "* nick action").
+        """
+        ALTER TABLE messages ADD COLUMN action INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 }

@@ -28,7 +28,7 @@ public sealed partial class SqliteMessageStore
             using SqliteDataReader reader = command.ExecuteReader();
             List<ReceivedMessage> messages = [];
             while (reader.Read())
-                messages.Add(new ReceivedMessage(reader.GetInt64(13), ReadMessage(reader)));
+                messages.Add(new ReceivedMessage(reader.GetInt64(14), ReadMessage(reader)));
             return new ReceivedPage(epoch, messages);
         }, new ReceivedPage("", []), cancellationToken);
 

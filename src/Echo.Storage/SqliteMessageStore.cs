@@ -22,7 +22,7 @@ public sealed partial class SqliteMessageStore : IMessageStore
 {
     public const string FileName = "history.db";
 
-    private const string Columns = "id, room, sender, nick, text, ts, origin, sig_from, sig_seqno, sig_data, sig_signature, sig_key, clock_clamped";
+    private const string Columns = "id, room, sender, nick, text, ts, origin, sig_from, sig_seqno, sig_data, sig_signature, sig_key, clock_clamped, action";
 
     private readonly SqliteConnection? _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -210,7 +210,7 @@ public sealed partial class SqliteMessageStore : IMessageStore
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = $"""
             INSERT INTO messages ({Columns}, received)
-            VALUES ($id, $room, $sender, $nick, $text, $ts, $origin, $from, $seqno, $data, $signature, $key, $clamped, $received)
+            VALUES ($id, $room, $sender, $nick, $text, $ts, $origin, $from, $seqno, $data, $signature, $key, $clamped, $action, $received)
             ON CONFLICT (id) DO NOTHING
             """;
         SqliteParameter[] p =
@@ -221,7 +221,8 @@ public sealed partial class SqliteMessageStore : IMessageStore
             command.Parameters.Add("$origin", SqliteType.Integer), command.Parameters.Add("$from", SqliteType.Blob),
             command.Parameters.Add("$seqno", SqliteType.Blob), command.Parameters.Add("$data", SqliteType.Blob),
             command.Parameters.Add("$signature", SqliteType.Blob), command.Parameters.Add("$key", SqliteType.Blob),
-            command.Parameters.Add("$clamped", SqliteType.Integer), command.Parameters.Add("$received", SqliteType.Integer),
+            command.Parameters.Add("$clamped", SqliteType.Integer), command.Parameters.Add("$action", SqliteType.Integer),
+            command.Parameters.Add("$received", SqliteType.Integer),
         ];
         long received = _time.GetUtcNow().ToUnixTimeMilliseconds();
         List<ChatMessage> added = [];
@@ -231,7 +232,7 @@ public sealed partial class SqliteMessageStore : IMessageStore
             object?[] values =
             [
                 m.Id, m.Room, m.SenderId, m.SenderNick, m.Text, m.Timestamp.ToUnixTimeMilliseconds(), (int)m.Origin,
-                e?.From, e?.Seqno, e?.Data, e?.Signature, e?.Key, m.ClockClamped ? 1 : 0, received,
+                e?.From, e?.Seqno, e?.Data, e?.Signature, e?.Key, m.ClockClamped ? 1 : 0, m.Action ? 1 : 0, received,
             ];
             for (int i = 0; i < p.Length; i++)
                 p[i].Value = values[i] ?? DBNull.Value;
@@ -270,6 +271,7 @@ public sealed partial class SqliteMessageStore : IMessageStore
         {
             Envelope = envelope,
             ClockClamped = r.GetInt64(12) != 0,
+            Action = r.GetInt64(13) != 0,
         };
     }
 

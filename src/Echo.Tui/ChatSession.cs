@@ -232,6 +232,11 @@ internal sealed class ChatSession : IDisposable
 
     private async Task SubmitOneAsync(ChatCommand command, ConversationId? conversation, ChatWindow window, CancellationToken cancellationToken)
     {
+        if (command is ChatCommand.Clear)
+        {
+            Invoke(window.ClearConversation);   // this window only, never the history
+            return;
+        }
         try
         {
             await _manager.RunAsync(command, conversation, cancellationToken).ConfigureAwait(false);

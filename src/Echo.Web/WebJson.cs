@@ -152,7 +152,8 @@ internal static class WebJson
             _ => "room",
         },
         message.FromHistory ? true : null,
-        message.ClockClamped ? true : null, message.NotSaved ? true : null, message.SenderTag, ConversationId.Room(message.Room).Key);
+        message.ClockClamped ? true : null, message.NotSaved ? true : null, message.SenderTag, ConversationId.Room(message.Room).Key,
+        Action: message.Action ? true : null);
 
     private static PeerJson Peer(string? change, PeerInfo peer) => new(
         change is null ? null : "peer",
@@ -164,7 +165,7 @@ internal static class WebJson
         peer.RoundTrip is { } rtt ? Math.Round(rtt.TotalMilliseconds, 3) : null,
         peer.IsEchoGo ? true : null,
         peer.ReconnectAt?.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
-        peer.SharedNick ? PeerInfo.IdTag(peer.PeerId) : null);
+        peer.SharedNick ? PeerInfo.IdTag(peer.PeerId) : null, peer.AwayReason);
 
     private static byte[] Serialize<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
         JsonSerializer.SerializeToUtf8Bytes(value, type);
@@ -181,7 +182,8 @@ internal sealed record NoticeJson(string Type, string Text);
 internal sealed record ErrorJson(string Type, string Message);
 
 internal sealed record MessageJson(string Type, string Room, string From, string Nick, string Text, string Ts, string Id, string Origin,
-    bool? History, bool? ClockClamped = null, bool? NotSaved = null, string? Tag = null, string? Conversation = null, string? After = null);
+    bool? History, bool? ClockClamped = null, bool? NotSaved = null, string? Tag = null, string? Conversation = null, string? After = null,
+    bool? Action = null);
 
 internal sealed record OlderJson(string Type, string Room, MessageJson[] Messages, bool More);
 
@@ -202,7 +204,7 @@ internal sealed record FileDoneJson(string Type, string Id, string Path, string 
 internal sealed record FileErrorJson(string Type, string Id, string Message);
 
 internal sealed record PeerJson(string? Type, string? Event, string PeerId, string Address, string Source, string? Nick, double? RttMs, bool? EchoGo,
-    string? ReconnectAt = null, string? Tag = null);
+    string? ReconnectAt = null, string? Tag = null, string? AwayMessage = null);
 
 internal sealed record SnapshotJson(
     string Type,

@@ -56,4 +56,7 @@ public sealed record ChatMessage(
 
     /// <summary>The peer that delivered it (the relay; the author itself when it came directly), when the network says; for the storage quota.</summary>
     public string? ReceivedFrom { get; init; }
+
+    /// <summary>True for a <c>/me</c> action: faces show <c>* nick text</c> (<see cref="ChatAction"/>).</summary>
+    public bool Action { get; init; }
 }

@@ -32,6 +32,18 @@ public abstract record ChatCommand
     /// <summary>/forget &lt;peer&gt;: stop remembering (and redialing) a peer, by id, short id or nick.</summary>
     public sealed record Forget(string Target) : ChatCommand;
 
+    /// <summary>/me &lt;action&gt;: an action in the current room, shown as <c>* nick action</c>.</summary>
+    public sealed record Me(string Action) : ChatCommand;
+
+    /// <summary>/away [reason] sets (with a reason) or clears (without) our away message; /back clears it.</summary>
+    public sealed record Away(string? Reason) : ChatCommand;
+
+    /// <summary>/whois &lt;nick|id&gt;: what is known of one peer.</summary>
+    public sealed record Whois(string Target) : ChatCommand;
+
+    /// <summary>/clear: clears the current conversation's screen in the face that typed it (not the history).</summary>
+    public sealed record Clear : ChatCommand;
+
     /// <summary>/peers</summary>
     public sealed record Peers : ChatCommand;
 

@@ -8,13 +8,17 @@ public static class CommandParser
     [
         "/connect <multiaddr>   dial a peer, e.g. /ip4/127.0.0.1/tcp/8080 (the /p2p/<id> part is optional)",
         "/join <room>           join a room (#room or room) and switch to it",
-        "/leave [room]          leave the current (or the given) room",
+        "/leave [room]          leave the current (or the given) room (also /part)",
         "/nick <name>           change your nick",
         "/msg <nick|id> <text>  send a direct message to one peer (queued until it is online);",
         "                       nick@<id> (the end of its peer id, as shown) picks one of peers sharing a nick",
         "/send <path> [peer]    offer a file to the current room, or to one peer (quote a path with spaces)",
         "/get <id>              download an offered file (a unique start of the id is enough)",
         "/cancel <id>           stop a download (/get <id> resumes it)",
+        "/me <action>           say an action in the current room, shown as \"* nick action\"",
+        "/away [reason]         tell peers you are away (no reason, or /back, clears it)",
+        "/whois <nick|id>       a peer's id, addresses, connection, round trip, first seen, away message",
+        "/clear                 clear this screen's view of the current room (the history stays)",
         "/peers                 list connected peers, and remembered ones that are away",
         "/forget <peer>         stop remembering and redialing a peer (id, short id or nick)",
         "/rooms                 list joined rooms",
@@ -60,6 +64,15 @@ public static class CommandParser
             "cancel" => argument.Length == 0 || argument.Contains(' ')
                 ? new ChatCommand.Invalid("usage: /cancel <id>")
                 : new ChatCommand.Cancel(argument),
+            "me" => argument.Length == 0
+                ? new ChatCommand.Invalid("usage: /me <action>")
+                : new ChatCommand.Me(argument),
+            "away" => new ChatCommand.Away(argument.Length == 0 ? null : argument),
+            "back" => new ChatCommand.Away(null),
+            "whois" => argument.Length == 0 || argument.Contains(' ')
+                ? new ChatCommand.Invalid("usage: /whois <nick|peer id>")
+                : new ChatCommand.Whois(argument),
+            "clear" => new ChatCommand.Clear(),
             "peers" => new ChatCommand.Peers(),
             "forget" => argument.Length == 0 || argument.Contains(' ')
                 ? new ChatCommand.Invalid("usage: /forget <peer id|short id|nick>")

@@ -39,7 +39,7 @@ public sealed record CurrentRoomChangedEvent(string Room) : ChatEvent;
 public sealed record NickChangedEvent(string OldNick, string NewNick) : ChatEvent;
 
 /// <summary>Information for the user, e.g. the answer to /peers or /help (one or more lines).</summary>
-public sealed record NoticeEvent(string Text) : ChatEvent;
+public record NoticeEvent(string Text) : ChatEvent;
 
 /// <summary>Something the user asked for failed; the message says what and why.</summary>
 public sealed record ErrorEvent(string Message) : ChatEvent;

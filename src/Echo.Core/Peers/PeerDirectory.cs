@@ -50,6 +50,19 @@ internal sealed class PeerDirectory
     public string? LabelOf(string peerId) =>
         _book.NickOf(peerId) is not { } nick ? null : _book.IsShared(peerId, nick) ? $"{nick}@{PeerInfo.IdTag(peerId)}" : nick;
 
+    /// <summary>A connected peer, else a remembered one that is away; null when neither.</summary>
+    public PeerInfo? Find(string peerId) => _peers.GetValueOrDefault(peerId) ?? _away.GetValueOrDefault(peerId);
+
+    /// <summary>A connected peer's away message (/away) changed: kept on its <see cref="PeerInfo"/> and published.</summary>
+    public void AwayChanged(string peerId, string? reason)
+    {
+        if (!_peers.TryGetValue(peerId, out PeerInfo? peer) || peer.AwayReason == reason)
+            return;
+        peer = peer with { AwayReason = reason };
+        _peers[peerId] = peer;
+        _publish(new PeerUpdatedEvent(peer));
+    }
+
     /// <summary>A peer connected (it is no longer away).</summary>
     public void Connected(PeerInfo joined)
     {

@@ -47,6 +47,9 @@ public sealed record PeerInfo(
             ? "reconnecting in " + Math.Max(0, (int)Math.Ceiling((at - now).TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) + "s"
             : null;
 
+    /// <summary>The away message the peer announced (/away), or null when it is not away.</summary>
+    public string? AwayReason { get; init; }
+
     /// <summary>True when another known peer uses the same nick, so faces show <see cref="Label"/> to tell them apart.</summary>
     public bool SharedNick { get; init; }
 

@@ -38,4 +38,11 @@ public interface IChatNetwork : IAsyncDisposable
     /// The caller checked <paramref name="room"/>, <paramref name="nick"/> and <paramref name="text"/> against <see cref="ChatLimits"/>.
     /// </summary>
     Task<ChatMessage> PublishAsync(string room, string nick, string text, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sends <paramref name="nick"/>'s <c>/me</c> <paramref name="action"/> to <paramref name="room"/>
+    /// (<see cref="ChatAction"/>). A network that cannot flag actions sends the readable text.
+    /// </summary>
+    Task<ChatMessage> PublishActionAsync(string room, string nick, string action, CancellationToken cancellationToken) =>
+        PublishAsync(room, nick, ChatAction.Fallback(nick, action), cancellationToken);
 }

@@ -12,6 +12,14 @@ public interface IProfileNetwork
     /// later, it is also pushed to every connected peer at once. Never blocks.
     /// </summary>
     void AnnounceNick(string nick);
+
+    /// <summary>
+    /// Our away message as peers learn it (null: not away), announced like the nick; peers report it as
+    /// <see cref="PeerAwayAnnounced"/>. A network that cannot carry it ignores it.
+    /// </summary>
+    void AnnounceAway(string? reason)
+    {
+    }
 }
 
 /// <summary>A connected peer announced its nick in a record signed by its own key (newer than any before).</summary>

@@ -6,7 +6,7 @@ using Echo.Net.Multiformats;
 namespace Echo.Protocols.Peers;
 
 /// <summary>
-/// The peers we were connected to, each with when we last saw it, the last nick it announced (in
+/// The peers we were connected to, each with when we first and last saw it, the last nick it announced (in
 /// its signed profile) and the addresses to dial it at:
 /// first those a dial of ours succeeded at (newest first), then those its identify reported. Kept
 /// in memory and, with a file, on disk: a small JSON file written whole to a temporary file and
@@ -35,6 +35,7 @@ public sealed class PeerBook
     private sealed class Entry
     {
         public DateTimeOffset LastSeen { get; set; }
+        public DateTimeOffset? FirstSeen { get; set; }
         public List<Multiaddr> Dialed { get; } = [];
         public List<Multiaddr> Reported { get; set; } = [];
         public string? Nick { get; set; }
@@ -111,6 +112,13 @@ public sealed class PeerBook
             return _peers.TryGetValue(peer, out Entry? entry) ? entry.LastSeen : null;
     }
 
+    /// <summary>When <paramref name="peer"/> was first remembered; null when it is not remembered or its entry is older than this field.</summary>
+    public DateTimeOffset? FirstSeen(PeerId peer)
+    {
+        lock (_gate)
+            return _peers.TryGetValue(peer, out Entry? entry) ? entry.FirstSeen : null;
+    }
+
     /// <summary>The addresses to dial <paramref name="peer"/> at, best first, without /p2p/; empty when it is not remembered.</summary>
     public IReadOnlyList<Multiaddr> Addresses(PeerId peer)
     {
@@ -150,7 +158,7 @@ public sealed class PeerBook
     {
         lock (_gate)
         {
-            Entry entry = GetOrAddLocked(peer);
+            Entry entry = GetOrAddLocked(peer, now);
             entry.LastSeen = now;
             if (dialed is not null && IsDialable(dialed.WithoutPeerId()) is { } address)
             {
@@ -235,13 +243,13 @@ public sealed class PeerBook
         }
     }
 
-    private Entry GetOrAddLocked(PeerId peer)
+    private Entry GetOrAddLocked(PeerId peer, DateTimeOffset now)
     {
         if (_peers.TryGetValue(peer, out Entry? entry))
             return entry;
         if (_peers.Count >= MaxPeers)
             _peers.Remove(_peers.MinBy(p => p.Value.LastSeen).Key);
-        entry = new Entry();
+        entry = new Entry { FirstSeen = now };
         _peers[peer] = entry;
         return entry;
     }
@@ -272,6 +280,8 @@ public sealed class PeerBook
                     w.WriteStartObject();
                     w.WriteString("id", peer.ToString());
                     w.WriteString("lastSeen", entry.LastSeen.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+                    if (entry.FirstSeen is { } firstSeen)
+                        w.WriteString("firstSeen", firstSeen.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
                     if (entry.Nick is not null)
                         w.WriteString("nick", entry.Nick);
                     w.WriteStartArray("dialed");
@@ -308,6 +318,10 @@ public sealed class PeerBook
                 LastSeen = DateTimeOffset.Parse(item.GetProperty("lastSeen").GetString() ?? "", System.Globalization.CultureInfo.InvariantCulture,
                     System.Globalization.DateTimeStyles.AssumeUniversal),
             };
+            if (item.TryGetProperty("firstSeen", out JsonElement first) && first.ValueKind == JsonValueKind.String
+                && DateTimeOffset.TryParse(first.GetString(), System.Globalization.CultureInfo.InvariantCulture,
+                    System.Globalization.DateTimeStyles.AssumeUniversal, out DateTimeOffset firstSeen))
+                entry.FirstSeen = firstSeen;   // optional (books written before it lack it); a bad one is dropped
             if (item.TryGetProperty("nick", out JsonElement nick) && nick.ValueKind == JsonValueKind.String
                 && nick.GetString() is { } text && ChatLimits.CheckNick(text) is null)
                 entry.Nick = text;       // an invalid nick is dropped, the peer kept

@@ -10,7 +10,7 @@ namespace Echo.Protocols.Profile;
 /// <summary>
 /// <c>/echo/profile/1.0.0</c>: each side pushes its signed profile (<see cref="ProfileRecord"/>) on
 /// a stream of its own, once identify shows the peer speaks the protocol and again when the nick
-/// changes. The receiver keeps the newest record per connected peer: an older or equal
+/// changes (nick or away message). The receiver keeps the newest record per connected peer: an older or equal
 /// <see cref="ProfileRecord.Seq"/> never replaces a newer one.
 /// </summary>
 internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action<NetworkEvent> post, ILogger logger)
@@ -28,6 +28,7 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
     private readonly Dictionary<PeerId, (DateTimeOffset Start, int Count)> _rate = [];
     private byte[]? _own;
     private string? _ownNick;
+    private string? _ownAway;
     private ulong _ownSeq;
 
     /// <summary>Our current signed record, or null before a nick was set.</summary>
@@ -43,11 +44,34 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
         {
             if (_ownNick == nick)
                 return false;
-            _ownSeq = Math.Max((ulong)Math.Max(0, time.GetUtcNow().ToUnixTimeMilliseconds()), _ownSeq + 1);
-            _own = host.SealRecord(ProfileRecord.Domain, ProfileRecord.PayloadType, ProfileRecord.Payload(host.PeerId, _ownSeq, nick));
             _ownNick = nick;
+            SealLocked();
             return true;
         }
+    }
+
+    /// <summary>
+    /// Sets our away message (null: not away); false when unchanged. The record is signed again once
+    /// a nick is set (a record always carries the nick).
+    /// </summary>
+    public bool SetAway(string? away)
+    {
+        lock (_gate)
+        {
+            if (_ownAway == away)
+                return false;
+            _ownAway = away;
+            if (_ownNick is null)
+                return false;
+            SealLocked();
+            return true;
+        }
+    }
+
+    private void SealLocked()
+    {
+        _ownSeq = Math.Max((ulong)Math.Max(0, time.GetUtcNow().ToUnixTimeMilliseconds()), _ownSeq + 1);
+        _own = host.SealRecord(ProfileRecord.Domain, ProfileRecord.PayloadType, ProfileRecord.Payload(host.PeerId, _ownSeq, _ownNick!, _ownAway));
     }
 
     /// <summary>Serves one inbound stream: reads the peer's record, checks it and reports a newer nick.</summary>
@@ -86,7 +110,10 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
             // The sender is gone already; its record is still good.
         }
         if (Accept(record))
+        {
             post(new PeerNickAnnounced(record.Peer.ToString(), record.Nick));
+            post(new PeerAwayAnnounced(record.Peer.ToString(), record.Away));
+        }
         else
             Log.ProfileStale(logger, record.Peer, record.Seq);
     }

@@ -8,14 +8,15 @@ using Google.Protobuf;
 namespace Echo.Protocols.Profile;
 
 /// <summary>
-/// A peer's nick as a signed record: <see cref="Profile"/> inside a libp2p signed envelope under
+/// A peer's nick (and away message) as a signed record: <see cref="Profile"/> inside a libp2p signed envelope under
 /// the domain <see cref="Domain"/>. A record is valid only when signed by the key of the peer it
 /// names, and only for the peer that sends it; a larger <see cref="Seq"/> is newer.
 /// </summary>
 /// <param name="Peer">The peer the nick belongs to.</param>
 /// <param name="Seq">Larger in every newer record of the peer.</param>
 /// <param name="Nick">The nick.</param>
-internal sealed record ProfileRecord(PeerId Peer, ulong Seq, string Nick)
+/// <param name="Away">The away message, or null when the peer is not away (or sent one that breaks <see cref="AwayMessage"/>'s limits).</param>
+internal sealed record ProfileRecord(PeerId Peer, ulong Seq, string Nick, string? Away = null)
 {
     /// <summary>The signing domain: a profile signature is valid for nothing else.</summary>
     public const string Domain = "echo-profile";
@@ -27,12 +28,12 @@ internal sealed record ProfileRecord(PeerId Peer, ulong Seq, string Nick)
     public const int MaxBytes = 4 * 1024;
 
     /// <summary>The payload to sign for <paramref name="peer"/>'s record.</summary>
-    public static byte[] Payload(PeerId peer, ulong seq, string nick) =>
-        new Profile { PeerId = ByteString.CopyFrom(peer.Bytes), Seq = seq, Nick = nick }.ToByteArray();
+    public static byte[] Payload(PeerId peer, ulong seq, string nick, string? away = null) =>
+        new Profile { PeerId = ByteString.CopyFrom(peer.Bytes), Seq = seq, Nick = nick, Away = away ?? "" }.ToByteArray();
 
     /// <summary>A record of <paramref name="key"/>'s peer, signed and encoded (the host seals with its own key the same way).</summary>
-    public static byte[] Seal(KeyPair key, ulong seq, string nick) =>
-        SignedRecord.Seal(key, Domain, PayloadType, Payload(key.PeerId, seq, nick));
+    public static byte[] Seal(KeyPair key, ulong seq, string nick, string? away = null) =>
+        SignedRecord.Seal(key, Domain, PayloadType, Payload(key.PeerId, seq, nick, away));
 
     /// <summary>
     /// Decodes and checks a record that <paramref name="sender"/> sent: size, signature, signed by
@@ -61,6 +62,8 @@ internal sealed record ProfileRecord(PeerId Peer, ulong Seq, string Nick)
             throw new ProtocolViolationException(ProfileProtocol.ProtocolId, "profile names another peer");
         if (ChatLimits.CheckNick(profile.Nick) is { } nickError)
             throw new ProtocolViolationException(ProfileProtocol.ProtocolId, "bad nick: " + SafeText.ForDisplay(nickError));
-        return new ProfileRecord(sender, profile.Seq, profile.Nick);
+        // The away message is optional and only shown: one that breaks the limits is dropped, the nick still counts.
+        string? away = profile.Away.Length > 0 && AwayMessage.Check(profile.Away) is null ? profile.Away : null;
+        return new ProfileRecord(sender, profile.Seq, profile.Nick, away);
     }
 }

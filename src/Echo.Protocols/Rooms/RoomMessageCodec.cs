@@ -10,6 +10,8 @@ namespace Echo.Protocols.Rooms;
 /// The room message wire format: the JSON object <c>{"Message","SenderID","SenderNick"}</c> of
 /// go-libp2p's pubsub chat example, plus an optional <c>"Timestamp"</c> in unix milliseconds.
 /// Unknown fields are ignored; a Timestamp that is not an integer in range is treated as absent.
+/// A <c>/me</c> action is the readable <c>"Message":"* nick action"</c> with <c>"Action":true</c>
+/// (<see cref="ChatAction"/>): readers without the flag show the readable text.
 /// </summary>
 public static class RoomMessageCodec
 {
@@ -35,6 +37,21 @@ public static class RoomMessageCodec
                 Id = file.Id, Name = file.Name, Size = file.Size, Sha256 = file.Sha256,
                 Addrs = file.Addresses is { Count: > 0 } addresses ? addresses : null,
             },
+        }, RoomMessageJson.Default.RoomMessageOut);
+
+    /// <summary>
+    /// Encodes <paramref name="senderNick"/>'s <c>/me</c> <paramref name="action"/>: the readable
+    /// <c>* nick action</c> as the message, flagged with <c>"Action":true</c>; the caller has checked
+    /// it with <see cref="ChatAction.Check"/>.
+    /// </summary>
+    public static byte[] EncodeAction(string action, string senderId, string senderNick, DateTimeOffset timestamp) =>
+        JsonSerializer.SerializeToUtf8Bytes(new RoomMessageOut
+        {
+            Message = ChatAction.Fallback(senderNick, action),
+            SenderID = senderId,
+            SenderNick = senderNick,
+            Timestamp = timestamp.ToUnixTimeMilliseconds(),
+            Action = true,
         }, RoomMessageJson.Default.RoomMessageOut);
 
     /// <summary>Decodes and checks a message's data against the format and the chat limits.</summary>
@@ -63,8 +80,11 @@ public static class RoomMessageCodec
             throw new RoomMessageFormatException($"Message is {textBytes} bytes; the limit is {ChatLimits.MaxTextBytes}");
         if (wire.SenderNick is { Length: > ChatLimits.MaxNickLength } nick)
             throw new RoomMessageFormatException($"SenderNick is {nick.Length} characters; the limit is {ChatLimits.MaxNickLength}");
-        return new RoomMessage(wire.Message, wire.SenderID, string.IsNullOrEmpty(wire.SenderNick) ? null : wire.SenderNick,
-            ReadTimestamp(wire.Timestamp), ReadFile(wire.File, wire.SenderID));
+        string? senderNick = string.IsNullOrEmpty(wire.SenderNick) ? null : wire.SenderNick;
+        // An action flag on a text that is not "* nick …" (or a flag that is not true) is ignored: the text is shown as written.
+        string? action = wire.Action is { ValueKind: JsonValueKind.True } ? ChatAction.Open(wire.Message, senderNick) : null;
+        return new RoomMessage(action ?? wire.Message, wire.SenderID, senderNick,
+            ReadTimestamp(wire.Timestamp), ReadFile(wire.File, wire.SenderID), Action: action is not null);
     }
 
     /// <summary>

@@ -11,6 +11,7 @@ internal sealed class RoomMessageIn
     public string? SenderNick { get; set; }
     public JsonElement? Timestamp { get; set; }
     public JsonElement? File { get; set; }
+    public JsonElement? Action { get; set; }
 }
 
 /// <summary>The JSON object as written, in go's field order.</summary>
@@ -20,6 +21,10 @@ internal sealed class RoomMessageOut
     public required string SenderID { get; init; }
     public required string SenderNick { get; init; }
     public long Timestamp { get; init; }
+
+    /// <summary>True on a <c>/me</c> action, whose <see cref="Message"/> is <c>* nick action</c>; absent otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Action { get; init; }
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public RoomFileOut? File { get; init; }

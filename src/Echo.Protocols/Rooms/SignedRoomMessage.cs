@@ -57,6 +57,7 @@ public static class SignedRoomMessage
             decoded.SenderNick ?? PeerInfo.ShortPeerId(author), decoded.Text, decoded.Timestamp ?? fallbackTime, MessageOrigin.Room)
         {
             Envelope = envelope,
+            Action = decoded.Action,
         };
     }
 
@@ -67,5 +68,6 @@ public static class SignedRoomMessage
     public static bool Verify(ChatMessage message) =>
         message.Envelope is { } envelope
         && Open(message.Room, envelope, message.Timestamp, out _) is { } opened
-        && opened.Id == message.Id && opened.SenderId == message.SenderId && opened.Text == message.Text;
+        && opened.Id == message.Id && opened.SenderId == message.SenderId && opened.Text == message.Text
+        && opened.Action == message.Action;
 }

@@ -26,9 +26,11 @@ internal static class LineFormatter
         List<Span> spans = [new(time + " ", Tone.Time)];
         if (message.Origin == MessageOrigin.EchoGo)
             spans.Add(new Span("[go] ", Tone.EchoGo));
+        // A /me action reads "* nick waves".
+        string shownNick = message.Action ? $"* {nick}" : $"<{nick}>";
         spans.Add(own
-            ? new Span($"<{nick}>", Tone.OwnNick)
-            : new Span($"<{nick}>", Tone.Nick, NickColour(message.SenderId)));
+            ? new Span(shownNick, Tone.OwnNick)
+            : new Span(shownNick, Tone.Nick, NickColour(message.SenderId)));
         spans.Add(new Span(" ", Tone.Text));
         int indent = spans.Sum(s => Columns.Of(s.Text));
         spans.Add(new Span(SafeText.ForDisplay(message.Text), Tone.Text));
@@ -64,6 +66,8 @@ internal static class LineFormatter
         List<Span> name = [new(SafeText.ForDisplay(peer.Label), Tone.Nick, NickColour(peer.PeerId))];
         if (peer.IsEchoGo)
             name.Add(new Span(" [go]", Tone.EchoGo));
+        if (peer.AwayReason is not null)
+            name.Add(new Span(" [away]", Tone.Dim));
         List<Span> detail = [new("  " + SafeText.ForDisplay(PeerInfo.ShortPeerId(peer.PeerId)), Tone.Dim)];
         if (peer.ReconnectText(now ?? DateTimeOffset.UtcNow) is { } reconnecting)
         {

@@ -202,7 +202,9 @@
       const self = line.kind === 'dm' ? line.outgoing : line.origin === 'self';
       item.className = 'msg' + (self ? ' self' : '') + (line.history ? ' history' : '') + (line.kind === 'dm' ? ' dm' : '');
       item.dataset.id = line.id;
-      const nick = el('span', 'nick', visible(label(line.nick, line.tag)));
+      // A /me action reads "* nick waves".
+      if (line.action) item.className += ' action';
+      const nick = el('span', 'nick', (line.action ? '* ' : '') + visible(label(line.nick, line.tag)));
       nick.title = line.from;
       nick.style.setProperty('--peer', peerColor(line.from));
       body.append(nick);
@@ -393,6 +395,10 @@
       dot.style.setProperty('--peer', peerColor(peer.peerId));
       const nick = el('span', 'nick', visible(peer.nick ? label(peer.nick, peer.tag) : '?'));
       if (peer.echoGo) nick.append(el('span', 'badge', 'go'));
+      if (peer.awayMessage) {
+        nick.append(el('span', 'badge', 'away'));
+        item.title += '\naway: ' + visible(peer.awayMessage);
+      }
       const rtt = el('span', 'rtt', peer.reconnectAt ? reconnectText(peer.reconnectAt)
         : typeof peer.rttMs === 'number' ? peer.rttMs.toFixed(1) + ' ms' : '');
       item.append(dot, nick, rtt, el('span', 'short', shortId(visible(peer.peerId)) + ' · ' + peer.source));
@@ -432,6 +438,7 @@
     return {
       kind: 'message', id: ev.id, room: ev.room, from: ev.from, nick: ev.nick, tag: ev.tag, text: ev.text, origin: ev.origin,
       history: ev.history === true, notSaved: ev.notSaved === true, ts: new Date(ev.ts), clockClamped: ev.clockClamped === true,
+      action: ev.action === true,
     };
   }
 
@@ -694,6 +701,13 @@
     e.preventDefault();
     const text = ui.text.value;
     if (text.trim() === '') return;
+    if (text.trim().toLowerCase() === '/clear') {
+      // Clears this page's view of the conversation only; the chat and its history keep everything.
+      (state.view ? lines(state.view) : { items: state.homeless }).items.length = 0;
+      ui.text.value = '';
+      renderConversation(false);
+      return;
+    }
     // What was typed, and where: in a direct conversation the chat sends text to that peer.
     const body = state.view ? { type: 'line', text, conversation: state.view } : { type: 'line', text };
     if (request(body)) {

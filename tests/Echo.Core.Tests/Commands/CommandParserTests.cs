@@ -47,6 +47,16 @@ public class CommandParserTests
         { "/?", new ChatCommand.Help() },
         { "/quit", new ChatCommand.Quit() },
         { "/exit", new ChatCommand.Quit() },
+        { "/me waves", new ChatCommand.Me("waves") },
+        { "/me   waves  at   bob ", new ChatCommand.Me("waves  at   bob") },
+        { "/ME waves", new ChatCommand.Me("waves") },
+        { "/away", new ChatCommand.Away(null) },
+        { "/away lunch, back at 2", new ChatCommand.Away("lunch, back at 2") },
+        { "/back", new ChatCommand.Away(null) },
+        { "/whois alice", new ChatCommand.Whois("alice") },
+        { "/whois alice@1a2b3c4d", new ChatCommand.Whois("alice@1a2b3c4d") },
+        { "/clear", new ChatCommand.Clear() },
+        { "/part", new ChatCommand.Leave(null) },
         { "/JOIN Ops", new ChatCommand.Join("Ops") },   // the command name is case-insensitive, its argument is kept
     };
 
@@ -72,6 +82,10 @@ public class CommandParserTests
     [InlineData("/get", "usage: /get <id>")]
     [InlineData("/cancel", "usage: /cancel <id>")]
     [InlineData("/forget", "usage: /forget <peer id|short id|nick>")]
+    [InlineData("/me", "usage: /me <action>")]
+    [InlineData("/me    ", "usage: /me <action>")]
+    [InlineData("/whois", "usage: /whois <nick|peer id>")]
+    [InlineData("/whois two words", "usage: /whois <nick|peer id>")]
     [InlineData("/frobnicate now", "unknown command /frobnicate; type /help for the list")]
     public void AMalformedCommand_SaysHowToUseIt(string line, string message) =>
         Assert.Equal(new ChatCommand.Invalid(message), CommandParser.Parse(line));
@@ -80,7 +94,7 @@ public class CommandParserTests
     public void EveryCommandTheParserKnows_IsInTheHelp()
     {
         string help = string.Join('\n', CommandParser.HelpLines);
-        foreach (string name in (string[])["connect", "join", "leave", "nick", "msg", "send", "get", "cancel", "peers", "forget", "rooms", "stats", "help", "quit"])
+        foreach (string name in (string[])["connect", "join", "leave", "part", "nick", "msg", "send", "get", "cancel", "me", "away", "back", "whois", "clear", "peers", "forget", "rooms", "stats", "help", "quit"])
         {
             bool known = CommandParser.Parse("/" + name) is not ChatCommand.Invalid { Message: var message }
                          || !message.StartsWith("unknown command", StringComparison.Ordinal);
