@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Echo.Core;
 using Echo.Core.Ports;
 using Echo.Net.Host;
+using Echo.Net.ResourceManager;
 
 namespace Echo.Protocols;
 
@@ -53,11 +54,44 @@ public sealed partial class Libp2pChatNetwork : INodeStatsSource
     private sealed record HostResourceStats(int? Streams, long? MemoryInUse, long? MemoryBudget, IReadOnlyDictionary<string, long> Refused);
 
     /// <summary>
-    /// The host's resource counters (streams, memory budget in use, refusals of the connection,
-    /// stream and memory limits). The host exposes none of them yet: this is where its resource
-    /// manager's snapshot is read.
+    /// The host's resource counters: open streams, the buffer budget in use, and the refusals of the
+    /// connection, stream, descriptor and memory limits, the connections trimmed and the identify
+    /// pushes refused, by the names docs/LIMITS.md lists.
     /// </summary>
-    private static HostResourceStats HostResources() => new(null, null, null, new Dictionary<string, long>());
+    private HostResourceStats HostResources()
+    {
+        ResourceSnapshot resources = _host.ResourceSnapshot();
+        MemoryBudgetSnapshot memory = _host.MemoryBudget.Snapshot();
+        Dictionary<string, long> refused = new(StringComparer.Ordinal);
+        foreach ((LimitKind kind, long count) in resources.Refused)
+        {
+            if (count > 0)
+                refused[RefusalName(kind)] = count;
+        }
+        void Add(string name, long count)
+        {
+            if (count > 0)
+                refused[name] = count;
+        }
+        Add("conn.trimmed", resources.TrimmedConnections);
+        Add("memory.budget", memory.RefusedByLimit);
+        Add("memory.peer-share", memory.RefusedByPeerShare);
+        Add("memory.connection-share", memory.RefusedByConnectionShare);
+        Add("identify.push-rate", _host.IdentifyPushesRefused);
+        return new HostResourceStats(resources.Streams, memory.InUseBytes, memory.LimitBytes, refused);
+    }
+
+    private static string RefusalName(LimitKind kind) => kind switch
+    {
+        LimitKind.InboundConnections => "conn.inbound",
+        LimitKind.PendingHandshakes => "conn.handshakes",
+        LimitKind.ConnectionsPerAddress => "conn.per-address",
+        LimitKind.PendingHandshakesPerAddress => "conn.handshakes-per-address",
+        LimitKind.HandshakeTimeout => "conn.handshake-timeout",
+        LimitKind.Descriptors => "fd.budget",
+        LimitKind.StreamsPerProtocol => "stream.per-protocol",
+        _ => kind.ToString(),
+    };
 
     /// <summary>True the first time "identified" on <paramref name="connection"/> asks for history sync; false after (counted).</summary>
     private bool FirstIdentified(Connection connection)

@@ -87,6 +87,9 @@ public sealed class Libp2pHost : IAsyncDisposable
         return Resources.Snapshot(streams);
     }
 
+    /// <summary>Identify pushes refused because the peer pushed again within a second.</summary>
+    public long IdentifyPushesRefused => Identify.PushesRefused;
+
     internal KeyPair IdentityKey => _identity;
 
     /// <summary>
