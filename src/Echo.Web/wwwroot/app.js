@@ -775,8 +775,8 @@
       if (socket !== ws) return;
       socket = null;
       if (ended) return;
-      if (e.reason === 'the chat ended') {
-        // The node stopped (a /quit here, in the terminal or another page) before its quit event came.
+      if (e.reason === 'the node quit') {
+        // The node quit (from here, the terminal or another page) and its quit event was not read.
         nodeStopped();
         return;
       }
