@@ -19,12 +19,16 @@ internal sealed class WebSocketSession
     /// <summary>Stored messages sent for one "older" request.</summary>
     internal const int OlderPage = 100;
 
+    /// <summary>The close reason after the chat quit (the page then shows the node stopped, and does not reconnect).</summary>
+    internal const string QuitReason = "the node quit";
+
     private readonly WebSocket _socket;
     private readonly ChatManager _chat;
     private readonly int _maxMessageBytes;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly List<Task> _connects = [];
+    private volatile bool _quit;
 
     private WebSocketSession(WebSocket socket, ChatManager chat, int maxMessageBytes, ILogger logger)
     {
@@ -68,7 +72,7 @@ internal sealed class WebSocketSession
             if (await Task.WhenAny(writer, reader).ConfigureAwait(false) == writer)
             {
                 // The chat quit or the server stops: say goodbye and give the page a moment to answer.
-                await CloseAsync(WebSocketCloseStatus.NormalClosure, "the chat ended").ConfigureAwait(false);
+                await CloseAsync(WebSocketCloseStatus.NormalClosure, _quit ? QuitReason : "the chat ended").ConfigureAwait(false);
                 await Quietly(reader.WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
             }
         }
@@ -98,7 +102,10 @@ internal sealed class WebSocketSession
             if (WebJson.Event(chatEvent) is { } json)
                 await SendAsync(json, cancellationToken).ConfigureAwait(false);
             if (chatEvent is QuitEvent)
+            {
+                _quit = true;
                 return;
+            }
         }
     }
 

@@ -12,6 +12,8 @@
     joinForm: byId('join-form'), joinRoom: byId('join-room'), connectForm: byId('connect-form'),
     connectAddress: byId('connect-address'), nickForm: byId('nick-form'), sendForm: byId('send-form'),
     dms: byId('dms'), noDms: byId('no-dms'), downloads: byId('downloads'),
+    notify: byId('notify'), confirmQuit: byId('confirm-quit'), quitYes: byId('quit-yes'), quitNo: byId('quit-no'),
+    stopped: byId('stopped'), send: byId('send'),
   };
 
   // The chat as the page knows it; rebuilt from each snapshot. A conversation is a room ('#' + room)
@@ -21,6 +23,7 @@
     peerId: '', addrs: [], nick: '', room: null, rooms: [], peers: new Map(), downloads: null,
     lines: new Map(),   // conversation -> { items: [line] }, as the server sent them
     unread: new Map(),  // conversation -> count
+    mentions: new Map(), // conversation -> unread lines that mention the nick, or direct messages to us
     homeless: [],       // notices while in no room
     view: null,         // the conversation on screen: the current room's, or a direct one the user opened
     dmNicks: new Map(), // peer id -> the nick its direct messages carried
@@ -31,6 +34,7 @@
   let socket = null;
   let retryDelay = 500;
   let ended = false;
+  let stopped = false; // the node quit: the page says so and takes no more input
   const typed = [];
   let typedIndex = 0;
 
@@ -57,6 +61,58 @@
     let hash = 0;
     for (let i = 0; i < peerId.length; i++) hash = (hash * 31 + peerId.charCodeAt(i)) >>> 0;
     return `hsl(${hash % 360} 70% 68%)`;
+  }
+
+  // Whether and where a text mentions a nick: the nick as a whole word in any case ("Alice:",
+  // "@alice", "hi ALICE!"), the terminal's rule: no letter, digit, '_', '-' or combining mark
+  // right before or after it.
+  const WORD = /[\p{L}\p{Nd}_\-\p{Mn}\p{Mc}]/u;
+
+  function isBoundary(text, index) {
+    return index < 0 || index >= text.length || !WORD.test(text[index]);
+  }
+
+  function findMentions(text, nick) {
+    const found = [];
+    if (!nick || text.length < nick.length) return found;
+    const upper = text.toUpperCase();
+    const upperNick = nick.toUpperCase();
+    // Upper-casing that keeps every length lets indexOf search; otherwise compare in place.
+    const same = upper.length === text.length && upperNick.length === nick.length;
+    const at = (from) => {
+      if (same) return upper.indexOf(upperNick, from);
+      for (let i = from; i + nick.length <= text.length; i++) {
+        if (text.slice(i, i + nick.length).toUpperCase() === upperNick) return i;
+      }
+      return -1;
+    };
+    let index = at(0);
+    while (index >= 0) {
+      if (isBoundary(text, index - 1) && isBoundary(text, index + nick.length)) {
+        found.push([index, nick.length]);
+        index += nick.length;
+      } else {
+        index++;
+      }
+      index = index < text.length ? at(index) : -1;
+    }
+    return found;
+  }
+
+  const mentions = (text, nick) => findMentions(String(text), nick).length > 0;
+
+  // The text of a line with the mentions of our nick marked (as text, in spans).
+  function textWithMentions(text, highlight) {
+    const span = el('span', 'text');
+    const ranges = highlight ? findMentions(text, state.nick) : [];
+    let from = 0;
+    for (const [start, length] of ranges) {
+      if (start > from) span.append(text.slice(from, start));
+      span.append(el('span', 'mention', text.slice(start, start + length)));
+      from = start + length;
+    }
+    if (from < text.length || ranges.length === 0) span.append(text.slice(from));
+    return span;
   }
 
   function clock(date) {
@@ -213,7 +269,9 @@
         badge.title = 'an echo-go line: not signed, shown as the peer that sent it';
         body.append(badge, ' ');
       }
-      body.append(el('span', 'text', visible(line.text)));
+      const highlight = !self && mentions(line.text, state.nick);
+      if (highlight) item.classList.add('mention');
+      body.append(textWithMentions(visible(line.text), highlight));
       if (line.notSaved) {
         const unsaved = el('span', 'badge warn', 'not saved');
         unsaved.title = 'the history could not store this message: it will be gone after a restart';
@@ -277,20 +335,54 @@
     }
   }
 
-  // A line for conversation `key`: shown at once when it is on screen, else counted as unread.
+  // A line for conversation `key`: shown at once when it is on screen, else counted as unread; while
+  // the tab is hidden, what others write counts on screen too (in the tab's title), until it is seen.
   function addLine(key, line, unread) {
     push(lines(key), line);
-    if (key === state.view) appendToView(line);
-    else countUnread(key, unread);
+    if (!tabVisible() && isMention(line)) notify(key, line);
+    if (key === state.view) {
+      appendToView(line);
+      if (!tabVisible() && !ownLine(line)) countUnread(key, unread, line);
+    } else {
+      countUnread(key, unread, line);
+    }
   }
 
-  function countUnread(key, unread) {
+  function ownLine(line) {
+    return line.kind === 'dm' ? line.outgoing : line.kind === 'message' ? line.origin === 'self' : line.kind === 'file' && isOwnFile(line);
+  }
+
+  function isOwnFile(line) {
+    const file = state.files.get(line.fileId);
+    return !!(file && file.own);
+  }
+
+  // A mention: a line of someone else's that names us, or a direct message to us.
+  function isMention(line) {
+    if (!line || ownLine(line)) return false;
+    if (line.kind === 'dm') return true;
+    return line.kind === 'message' && mentions(line.text, state.nick);
+  }
+
+  function countUnread(key, unread, line) {
     if (unread) {
       state.unread.set(key, (state.unread.get(key) || 0) + 1);
+      if (isMention(line)) state.mentions.set(key, (state.mentions.get(key) || 0) + 1);
       if (isDm(key)) renderDms(); else renderRooms();
     } else if (isDm(key)) {
       renderDms();
     }
+    renderTabTitle();
+  }
+
+  function tabVisible() {
+    return document.visibilityState === 'visible';
+  }
+
+  // Seen: the conversation on screen in a visible tab has nothing unread.
+  function markSeen(key) {
+    const had = state.unread.delete(key);
+    return state.mentions.delete(key) || had;
   }
 
   function appendToView(line) {
@@ -335,14 +427,28 @@
       ui.title.title = peerOf(state.view);
       ui.leave.classList.add('hidden');
       ui.text.placeholder = `Direct message to ${nick} — only they see it`;
-      document.title = '@' + nick + ' · Echo';
+      renderTabTitle();
       return;
     }
     ui.title.title = '';
     ui.title.textContent = state.room ? '#' + visible(state.room) : 'no room';
     ui.leave.classList.toggle('hidden', !state.room);
     ui.text.placeholder = state.room ? `Message #${state.room} — /help lists the commands` : '/join <room> to start';
-    document.title = (state.room ? '#' + state.room + ' · ' : '') + 'Echo';
+    renderTabTitle();
+  }
+
+  // The tab's title: "(unread) " in front, "(unread, mentions!) " when some mention us or are direct
+  // messages to us, then where the page is.
+  function renderTabTitle() {
+    let unread = 0;
+    let mentioned = 0;
+    for (const count of state.unread.values()) unread += count;
+    for (const count of state.mentions.values()) mentioned += count;
+    const counts = unread === 0 ? '' : mentioned === 0 ? `(${unread}) ` : `(${unread}, ${mentioned}!) `;
+    const where = stopped ? 'stopped · '
+      : isDm(state.view) ? '@' + peerNick(peerOf(state.view)) + ' · '
+        : state.room ? '#' + state.room + ' · ' : '';
+    document.title = counts + where + 'Echo';
   }
 
   function renderDms() {
@@ -367,7 +473,7 @@
   // Puts a conversation on screen (the page's own choice; typed text follows it).
   function showView(key) {
     state.view = key;
-    state.unread.delete(key);
+    markSeen(key);
     if (isDm(key)) lines(key);
     renderRooms();
     renderDms();
@@ -449,11 +555,11 @@
       addLine(key, line, state.rooms.includes(ev.room));
     } else if (place(lines(key), line, ev.after || null)) {
       if (key === state.view) appendToView(line);
-      else countUnread(key, state.rooms.includes(ev.room));
+      else countUnread(key, state.rooms.includes(ev.room), line);
     } else if (key === state.view) {
       renderConversation(true);
     } else {
-      countUnread(key, state.rooms.includes(ev.room));
+      countUnread(key, state.rooms.includes(ev.room), line);
     }
   }
 
@@ -610,6 +716,7 @@
         state.rooms = state.rooms.filter((r) => r !== ev.room);
         state.lines.delete(roomKey(ev.room));
         state.unread.delete(roomKey(ev.room));
+        state.mentions.delete(roomKey(ev.room));
         if (state.room === ev.room) state.room = null;
         if (state.view === roomKey(ev.room)) {
           state.view = null;
@@ -634,8 +741,7 @@
         addSystem('error', ev.message);
         break;
       case 'quit':
-        ended = true;
-        setStatus('offline', 'the node quit');
+        nodeStopped();
         break;
       default:
         break; // a kind of event this page does not know yet
@@ -672,10 +778,15 @@
       }
       if (ev && typeof ev.type === 'string') apply(ev);
     });
-    ws.addEventListener('close', async () => {
+    ws.addEventListener('close', async (e) => {
       if (socket !== ws) return;
       socket = null;
       if (ended) return;
+      if (e.reason === 'the node quit') {
+        // The node quit (from here, the terminal or another page) and its quit event was not read.
+        nodeStopped();
+        return;
+      }
       if (!opened) {
         // Refused: a session the node no longer knows (it restarted), or the node is gone.
         try {
@@ -695,12 +806,149 @@
     });
   }
 
+  // ---- notifications -----------------------------------------------------------------------
+
+  // Browser notifications for mentions and direct messages while the tab is hidden: off until the
+  // user turns them on with the button (the browser's permission is asked for only then).
+  const NOTIFY_SETTING = 'echo.notify';
+  const canNotify = () => 'Notification' in window;
+  const notifying = () => canNotify() && Notification.permission === 'granted' && readSetting(NOTIFY_SETTING) === 'on';
+
+  function readSetting(name) {
+    try {
+      return localStorage.getItem(name);
+    } catch {
+      return null;
+    }
+  }
+
+  function writeSetting(name, value) {
+    try {
+      localStorage.setItem(name, value);
+    } catch {
+      // a browser that keeps nothing: the setting lasts as long as the page
+    }
+  }
+
+  function renderNotify() {
+    ui.notify.classList.toggle('hidden', !canNotify());
+    const on = notifying();
+    ui.notify.textContent = on ? 'Notifications on' : 'Notifications off';
+    ui.notify.setAttribute('aria-pressed', String(on));
+    ui.notify.title = on ? 'mentions and direct messages show a notification while this tab is hidden; click to stop'
+      : 'click to be notified of mentions and direct messages while this tab is hidden';
+  }
+
+  ui.notify.addEventListener('click', async () => {
+    if (!canNotify()) return;
+    if (notifying()) {
+      writeSetting(NOTIFY_SETTING, 'off');
+    } else {
+      let permission = Notification.permission;
+      if (permission === 'default') permission = await Notification.requestPermission();
+      if (permission === 'granted') writeSetting(NOTIFY_SETTING, 'on');
+      else addSystem('notice', 'the browser does not allow notifications for this page (see its site settings)');
+    }
+    renderNotify();
+  });
+
+  function clip(text, max) {
+    return text.length <= max ? text : text.slice(0, max - 1) + '…';
+  }
+
+  function notify(key, line) {
+    if (!notifying()) return;
+    const who = line.kind === 'dm' ? peerNick(line.peer) : label(line.nick, line.tag);
+    const where = isDm(key) ? 'direct message' : key;
+    // Plain text only (the API takes no HTML); control characters shown as symbols, as on the page.
+    const shown = new Notification(clip(visible(`${who} · ${where}`), 120), { body: clip(visible(line.text), 300), tag: key });
+    shown.addEventListener('click', () => {
+      window.focus();
+      openConversation(key);
+      shown.close();
+    });
+  }
+
+  function openConversation(key) {
+    if (stopped) return;
+    const room = isDm(key) ? null : peerOf(key);
+    if (room === null || room === state.room) showView(key);
+    else if (state.rooms.includes(room)) request({ type: 'switch', room });
+  }
+
+  // Back in the tab: what is on screen has been seen.
+  document.addEventListener('visibilitychange', () => {
+    if (!tabVisible() || !state.view) return;
+    if (markSeen(state.view)) {
+      if (isDm(state.view)) renderDms(); else renderRooms();
+    }
+    renderTabTitle();
+  });
+
+  // ---- stopping the node -------------------------------------------------------------------
+
+  // Whether a typed line is /quit (or /exit), as the chat parses it.
+  function isQuit(text) {
+    const trimmed = text.trim();
+    if (!trimmed.startsWith('/') || trimmed.startsWith('//')) return false;
+    const space = trimmed.indexOf(' ');
+    const name = (space < 0 ? trimmed.slice(1) : trimmed.slice(1, space)).toLowerCase();
+    return name === 'quit' || name === 'exit';
+  }
+
+  let quitLine = null;
+
+  function askQuit(text) {
+    quitLine = text;
+    ui.confirmQuit.classList.remove('hidden');
+    ui.quitNo.focus();
+  }
+
+  function closeQuit() {
+    quitLine = null;
+    ui.confirmQuit.classList.add('hidden');
+  }
+
+  ui.quitNo.addEventListener('click', () => {
+    closeQuit();
+    ui.text.value = '';
+    ui.text.focus();
+  });
+
+  ui.quitYes.addEventListener('click', () => {
+    const text = quitLine;
+    closeQuit();
+    if (text !== null && request({ type: 'line', text })) ui.text.value = '';
+  });
+
+  ui.confirmQuit.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') ui.quitNo.click();
+  });
+
+  // The node has stopped: no more input, and the page says so.
+  function nodeStopped() {
+    ended = true;
+    stopped = true;
+    closeQuit();
+    setStatus('offline', 'the node has stopped');
+    for (const control of document.querySelectorAll('form input, form button, #leave, .leave-room, .file-get, .file-cancel')) {
+      control.disabled = true;
+    }
+    ui.text.placeholder = 'the chat node has stopped';
+    ui.stopped.classList.remove('hidden');
+    renderTabTitle();
+  }
+
   // ---- input -------------------------------------------------------------------------------
 
   ui.sendForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const text = ui.text.value;
-    if (text.trim() === '') return;
+    if (text.trim() === '' || stopped) return;
+    if (isQuit(text)) {
+      askQuit(text);
+      return;
+    }
     if (text.trim().toLowerCase() === '/clear') {
       // Clears this page's view of the conversation only; the chat and its history keep everything.
       (state.view ? lines(state.view) : { items: state.homeless }).items.length = 0;
@@ -757,6 +1005,7 @@
     if (state.room) request({ type: 'leave', room: state.room });
   });
 
+  renderNotify();
   connect();
   ui.text.focus();
 })();
