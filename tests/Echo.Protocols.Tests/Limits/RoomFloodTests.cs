@@ -77,7 +77,7 @@ public sealed class RoomFloodTests : IAsyncDisposable
         }
         await flood;
         string last = said[^1];
-        await Echo.Net.Tests.Host.TestHosts.WaitUntilAsync(() => target.RecentMessages("lobby").Any(m => m.Id == last),
+        await TestHosts.WaitUntilAsync(() => target.RecentMessages("lobby").Any(m => m.Id == last),
             "the honest peer's last line is shown", TimeSpan.FromSeconds(120));
         double seconds = clock.Elapsed.TotalSeconds;
 
