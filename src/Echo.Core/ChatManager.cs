@@ -119,7 +119,8 @@ public sealed partial class ChatManager : IAsyncDisposable
 
     /// <summary>
     /// Starts the network (throws <see cref="ChatNetworkException"/> if it cannot listen) and joins
-    /// the default room.
+    /// the rooms of the last run in their order (and the default room), making current again the
+    /// room that was current.
     /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -137,7 +138,7 @@ public sealed partial class ChatManager : IAsyncDisposable
         }
         await _roomChat.JoinSavedAsync(cancellationToken).ConfigureAwait(false);
         StartDirect();
-        await JoinAsync(_options.DefaultRoom, cancellationToken).ConfigureAwait(false);
+        await _roomChat.RestoreCurrentAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -181,6 +182,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             ChatCommand.Peers => Run(ListPeers),
             ChatCommand.Forget forget => ForgetAsync(forget.Target, cancellationToken),
             ChatCommand.Rooms => Run(_roomChat.List),
+            ChatCommand.Move move => MoveRoomAsync(move.Room, move.Position, cancellationToken),
             ChatCommand.Help => Run(() => Publish(new NoticeEvent(string.Join('\n', CommandParser.HelpLines)))),
             ChatCommand.Quit => Run(RequestQuit),
             ChatCommand.Invalid invalid => Run(() => Publish(new ErrorEvent(invalid.Message))),
@@ -223,6 +225,10 @@ public sealed partial class ChatManager : IAsyncDisposable
 
     /// <summary>Makes an already joined room the current one (no network traffic).</summary>
     public void SwitchRoom(string room) => _roomChat.Switch(room);
+
+    /// <summary>Moves <paramref name="room"/> (the current room when null) to 1-based <paramref name="position"/> among the rooms (/move).</summary>
+    public Task MoveRoomAsync(string? room, int position, CancellationToken cancellationToken) =>
+        _roomChat.MoveAsync(room, position, cancellationToken);
 
     /// <summary>Changes our nick; later messages carry it.</summary>
     public void SetNick(string nick)
@@ -352,6 +358,7 @@ public sealed partial class ChatManager : IAsyncDisposable
         if (!_stopping.IsCancellationRequested)
             await _stopping.CancelAsync().ConfigureAwait(false);
         await _pump.ConfigureAwait(false);
+        await _roomChat.DrainAsync().ConfigureAwait(false);
         await DisposeDirectAsync().ConfigureAwait(false);
         await _network.DisposeAsync().ConfigureAwait(false);
         lock (_gate)

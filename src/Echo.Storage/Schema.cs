@@ -84,5 +84,10 @@ internal static class Schema
             PRIMARY KEY (room, peer)
         ) WITHOUT ROWID;
         """,
+        // 3 -> 4: which joined room was current, so a restart opens it again (rooms.position keeps
+        // the user's order).
+        """
+        ALTER TABLE rooms ADD COLUMN current INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 }

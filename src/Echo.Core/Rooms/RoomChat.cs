@@ -12,7 +12,8 @@ namespace Echo.Core.Rooms;
 /// to the history, live (ours and peers') and synced (the pages history sync fetched), all on the
 /// chat's one network loop, so nothing races it: a message is stored before it is shown, a burst is
 /// stored in one write, and a page's receipt is settled after the store returned, so history sync
-/// advances only past what is on disk.
+/// advances only past what is on disk. The rooms keep their order (joined, or as moved with /move)
+/// and the current room across restarts.
 /// </summary>
 public sealed class RoomChat : IDisposable
 {
@@ -28,6 +29,7 @@ public sealed class RoomChat : IDisposable
     private readonly Func<ChatMessage, ChatMessage> _show;
     private readonly StoreHealth _storeHealth;
     private readonly SemaphoreSlim _roomsSaving = new(1, 1);
+    private readonly BackgroundTasks _saves = new();
     private readonly List<string> _rooms = [];
     private readonly Dictionary<string, ConversationLog<ChatMessage>> _scrollback = new(StringComparer.Ordinal);
     private readonly BoundedIdSet _seen;
@@ -66,7 +68,7 @@ public sealed class RoomChat : IDisposable
         get { lock (_gate) return _currentRoom; }
     }
 
-    /// <summary>Joined rooms, in the order they were joined.</summary>
+    /// <summary>Joined rooms, in the order they were joined (or as moved with /move).</summary>
     public IReadOnlyList<string> Rooms
     {
         get { lock (_gate) return [.. _rooms]; }
@@ -86,14 +88,40 @@ public sealed class RoomChat : IDisposable
             return _scrollback.TryGetValue(room, out ConversationLog<ChatMessage>? log) ? [.. log.Items] : [];
     }
 
-    /// <summary>Joins the rooms of the last run (but the default room) without making them current.</summary>
+    /// <summary>
+    /// Joins the rooms of the last run in their order, the default room in its place among them (or
+    /// after them when it was not among them), none of them made current yet (<see cref="RestoreCurrentAsync"/>).
+    /// </summary>
     internal async Task JoinSavedAsync(CancellationToken cancellationToken)
     {
-        foreach (string room in await SavedRoomsAsync(cancellationToken).ConfigureAwait(false))
+        List<string> rooms = [.. await SavedRoomsAsync(cancellationToken).ConfigureAwait(false)];
+        if (!rooms.Contains(_options.DefaultRoom))
+            rooms.Add(_options.DefaultRoom);
+        foreach (string room in rooms)
+            await JoinAsync(room, makeCurrent: false, save: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Makes the room that was current in the last run current again (the default room when it is not joined), then saves the rooms.</summary>
+    internal async Task RestoreCurrentAsync(CancellationToken cancellationToken)
+    {
+        string? saved = null;
+        if (_store is not null)
         {
-            if (room != _options.DefaultRoom)
-                await JoinAsync(room, makeCurrent: false, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                saved = await _store.LoadCurrentRoomAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (MessageStoreException e)
+            {
+                Log.HistoryFailed(_logger, e.Message);
+            }
         }
+        lock (_gate)
+        {
+            string room = saved is not null && _rooms.Contains(saved) ? saved : _options.DefaultRoom;
+            MakeCurrentLocked(room);
+        }
+        await SaveRoomsAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -156,7 +184,10 @@ public sealed class RoomChat : IDisposable
     }
 
     /// <summary>Joins <paramref name="room"/> if needed and (<paramref name="makeCurrent"/>) makes it the current room.</summary>
-    internal async Task JoinAsync(string room, bool makeCurrent, CancellationToken cancellationToken)
+    internal Task JoinAsync(string room, bool makeCurrent, CancellationToken cancellationToken) =>
+        JoinAsync(room, makeCurrent, save: true, cancellationToken);
+
+    private async Task JoinAsync(string room, bool makeCurrent, bool save, CancellationToken cancellationToken)
     {
         if (ChatLimits.CheckRoom(room) is { } roomError)
         {
@@ -166,6 +197,7 @@ public sealed class RoomChat : IDisposable
         bool joined;
         lock (_gate)
             joined = _rooms.Contains(room);
+        bool changed = false;
         if (!joined)
         {
             try
@@ -182,6 +214,7 @@ public sealed class RoomChat : IDisposable
             {
                 if (!_rooms.Contains(room))
                 {
+                    changed = true;
                     _rooms.Add(room);
                     ConversationLog<ChatMessage> log = new(_options.ScrollbackPerRoom);
                     _scrollback[room] = log;
@@ -193,18 +226,24 @@ public sealed class RoomChat : IDisposable
                     }
                 }
             }
-            await SaveRoomsAsync(cancellationToken).ConfigureAwait(false);
         }
-        if (!makeCurrent)
-            return;
-        lock (_gate)
+        if (makeCurrent)
         {
-            if (_currentRoom != room && _rooms.Contains(room))
-            {
-                _currentRoom = room;
-                _publishLocked(new CurrentRoomChangedEvent(room));
-            }
+            lock (_gate)
+                changed |= MakeCurrentLocked(room);
         }
+        if (changed && save)
+            await SaveRoomsAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Makes a joined <paramref name="room"/> current and tells the views; false when it already was (or is not joined).</summary>
+    private bool MakeCurrentLocked(string room)
+    {
+        if (_currentRoom == room || !_rooms.Contains(room))
+            return false;
+        _currentRoom = room;
+        _publishLocked(new CurrentRoomChangedEvent(room));
+        return true;
     }
 
     /// <summary>Leaves <paramref name="room"/> (the current room when null).</summary>
@@ -241,7 +280,7 @@ public sealed class RoomChat : IDisposable
         await SaveRoomsAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Makes an already joined room the current one (no network traffic).</summary>
+    /// <summary>Makes an already joined room the current one (no network traffic); remembered for the next start.</summary>
     internal void Switch(string room)
     {
         lock (_gate)
@@ -251,11 +290,39 @@ public sealed class RoomChat : IDisposable
                 _publishLocked(new ErrorEvent($"you are not in {SafeText.ForDisplay(room)}; /join it first"));
                 return;
             }
-            if (_currentRoom == room)
+            if (!MakeCurrentLocked(room))
                 return;
-            _currentRoom = room;
-            _publishLocked(new CurrentRoomChangedEvent(room));
         }
+        _saves.Track(SaveRoomsAsync(CancellationToken.None));   // waited for when the chat stops
+    }
+
+    /// <summary>
+    /// Moves <paramref name="room"/> (the current room when null) to 1-based <paramref name="position"/>
+    /// among the rooms (the last place when past the end); the order is remembered for the next start.
+    /// </summary>
+    internal async Task MoveAsync(string? room, int position, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            room ??= _currentRoom;
+            if (room is null || !_rooms.Contains(room))
+            {
+                _publishLocked(new ErrorEvent(room is null ? "you are in no room" : $"you are not in {SafeText.ForDisplay(room)}"));
+                return;
+            }
+            if (position < 1)
+            {
+                _publishLocked(new ErrorEvent($"no position {position.ToString(System.Globalization.CultureInfo.InvariantCulture)}; rooms are numbered from 1"));
+                return;
+            }
+            int to = Math.Min(position, _rooms.Count) - 1;
+            if (_rooms.IndexOf(room) == to)
+                return;
+            _rooms.Remove(room);
+            _rooms.Insert(to, room);
+            _publishLocked(new RoomsReorderedEvent([.. _rooms]));
+        }
+        await SaveRoomsAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>/rooms: the joined rooms, the current one marked.</summary>
@@ -430,7 +497,10 @@ public sealed class RoomChat : IDisposable
         }
     }
 
-    /// <summary>Remembers the joined rooms for the next start (one save at a time, so the last one wins).</summary>
+    /// <summary>
+    /// Remembers the joined rooms, their order and the current one for the next start (one save at a
+    /// time, each of the state when it runs, so the last one wins).
+    /// </summary>
     private async Task SaveRoomsAsync(CancellationToken cancellationToken)
     {
         if (_store is not { IsReadOnly: false })
@@ -438,7 +508,14 @@ public sealed class RoomChat : IDisposable
         await _roomsSaving.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await _store.SaveRoomsAsync(Rooms, cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<string> rooms;
+            string? current;
+            lock (_gate)
+            {
+                rooms = [.. _rooms];
+                current = _currentRoom;
+            }
+            await _store.SaveRoomsAsync(rooms, current, cancellationToken).ConfigureAwait(false);
         }
         catch (MessageStoreException e)
         {
@@ -455,6 +532,9 @@ public sealed class RoomChat : IDisposable
         lock (_gate)
             _publishLocked(chatEvent);
     }
+
+    /// <summary>Waits (a few seconds at most) for the saves a room switch started, before the store closes.</summary>
+    internal Task DrainAsync() => _saves.DrainAsync(TimeSpan.FromSeconds(5));
 
     /// <summary>Releases the lock that orders the saves (after the chat stopped).</summary>
     public void Dispose() => _roomsSaving.Dispose();

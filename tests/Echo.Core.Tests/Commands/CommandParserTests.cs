@@ -42,6 +42,9 @@ public class CommandParserTests
         { "/forget alice", new ChatCommand.Forget("alice") },
         { "/peers", new ChatCommand.Peers() },
         { "/rooms", new ChatCommand.Rooms() },
+        { "/move 2", new ChatCommand.Move(null, 2) },
+        { "/move ops 1", new ChatCommand.Move("ops", 1) },
+        { "/move #ops  3", new ChatCommand.Move("ops", 3) },
         { "/help", new ChatCommand.Help() },
         { "/?", new ChatCommand.Help() },
         { "/quit", new ChatCommand.Quit() },
@@ -71,6 +74,11 @@ public class CommandParserTests
     [InlineData("/get", "usage: /get <id>")]
     [InlineData("/cancel", "usage: /cancel <id>")]
     [InlineData("/forget", "usage: /forget <peer id|short id|nick>")]
+    [InlineData("/move", "usage: /move [room] <position> (1 is the first room)")]
+    [InlineData("/move 0", "usage: /move [room] <position> (1 is the first room)")]
+    [InlineData("/move ops", "usage: /move [room] <position> (1 is the first room)")]
+    [InlineData("/move ops -1", "usage: /move [room] <position> (1 is the first room)")]
+    [InlineData("/move a 1 2", "usage: /move [room] <position> (1 is the first room)")]
     [InlineData("/frobnicate now", "unknown command /frobnicate; type /help for the list")]
     public void AMalformedCommand_SaysHowToUseIt(string line, string message) =>
         Assert.Equal(new ChatCommand.Invalid(message), CommandParser.Parse(line));
@@ -79,7 +87,7 @@ public class CommandParserTests
     public void EveryCommandTheParserKnows_IsInTheHelp()
     {
         string help = string.Join('\n', CommandParser.HelpLines);
-        foreach (string name in (string[])["connect", "join", "leave", "nick", "msg", "send", "get", "cancel", "peers", "forget", "rooms", "help", "quit"])
+        foreach (string name in (string[])["connect", "join", "leave", "nick", "msg", "send", "get", "cancel", "peers", "forget", "rooms", "move", "help", "quit"])
         {
             bool known = CommandParser.Parse("/" + name) is not ChatCommand.Invalid { Message: var message }
                          || !message.StartsWith("unknown command", StringComparison.Ordinal);

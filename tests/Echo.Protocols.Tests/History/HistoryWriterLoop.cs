@@ -132,5 +132,10 @@ internal sealed class FailingStore(IMessageStore inner) : IMessageStore
 
     public Task SaveRoomsAsync(IReadOnlyList<string> rooms, CancellationToken cancellationToken) => inner.SaveRoomsAsync(rooms, cancellationToken);
 
+    public Task<string?> LoadCurrentRoomAsync(CancellationToken cancellationToken) => inner.LoadCurrentRoomAsync(cancellationToken);
+
+    public Task SaveRoomsAsync(IReadOnlyList<string> rooms, string? currentRoom, CancellationToken cancellationToken) =>
+        inner.SaveRoomsAsync(rooms, currentRoom, cancellationToken);
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;   // the inner store has its own owner
 }
