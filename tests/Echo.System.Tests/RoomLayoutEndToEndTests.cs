@@ -40,6 +40,8 @@ public sealed class RoomLayoutEndToEndTests
                 await second.SendLineAsync("/rooms");
                 await NoticeAsync(second, "rooms: lobby, dev (current), ops");   // the default room did not move to the end
                 await second.SendLineAsync("/move ops 1");
+                JsonElement moved = await second.NextAsync(e => e.GetProperty("type").GetString() == "rooms", Wait, Ct);
+                Assert.Equal(["ops", "lobby", "dev"], moved.GetProperty("rooms").EnumerateArray().Select(r => r.GetString()));
                 await second.SendLineAsync("/move #lobby 9");
                 await second.SendLineAsync("/rooms");
                 await NoticeAsync(second, "rooms: ops, dev (current), lobby");
