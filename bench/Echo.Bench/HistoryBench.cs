@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Ports;
 using Echo.Core.Rooms;
@@ -63,11 +64,11 @@ internal static class HistoryBench
         int arrived = 0;
         using CancellationTokenSource limit = new(TimeSpan.FromMinutes(5));
         // The chat's side: each fetched page stored by Core's writer, as ChatManager does.
-        RoomHistoryWriter writer = new(carolStore, NullLogger.Instance);
+        using RoomChat writer = new(carol, carolStore, new ChatOptions { Nick = "carol" }, NullLogger.Instance);
         while (arrived < count)
         {
             if (await carol.Events.ReadAsync(limit.Token) is HistoryPageFetched page)
-                arrived += (await writer.WriteAsync(page, limit.Token)).Count;
+                arrived += (await writer.AcceptPageAsync(page, limit.Token)).Count;
         }
         clock.Stop();
         long received = carol.History!.BytesReceived;

@@ -165,10 +165,7 @@ public sealed partial class ChatManager
                 await AcceptDirectAsync([arrived], cancellationToken).ConfigureAwait(false);
                 break;
             case RoomFileOffered offered:
-                bool inRoom;
-                lock (_gate)
-                    inRoom = _rooms.Contains(offered.Room);
-                if (inRoom && _files?.OnOffer(offered.Offer, offered.PeerId, offered.Nick, offered.Room) == true)
+                if (_roomChat.IsJoined(offered.Room) && _files?.OnOffer(offered.Offer, offered.PeerId, offered.Nick, offered.Room) == true)
                     Publish(new FileOfferEvent(offered.Offer, offered.PeerId, offered.Nick, offered.Room));
                 break;
         }

@@ -1,14 +1,11 @@
-using Echo.Core.Chat;
 using Echo.Core.Ports;
 using Echo.Core.Rooms;
 
 namespace Echo.Core;
 
-/// <summary>The history sync's pages: stored by <see cref="RoomHistoryWriter"/> on the network loop, then shown as history.</summary>
+/// <summary>The history sync's pages: stored by <see cref="RoomChat"/> on the network loop, then shown as history.</summary>
 public sealed partial class ChatManager
 {
-    private readonly RoomHistoryWriter _historyWriter;
-
     /// <summary>A page history sync fetched: within the peer's quota, stored (its receipt settled), then what was new is shown in time order.</summary>
     private async Task ApplyHistoryAsync(NetworkEvent networkEvent, CancellationToken cancellationToken)
     {
@@ -23,9 +20,7 @@ public sealed partial class ChatManager
             overQuota = page.Receipt;
             page = page with { Messages = [.. page.Messages.Take(admitted)], Position = null, TimeCursor = null, Receipt = null };
         }
-        IReadOnlyList<ChatMessage> added = await _historyWriter.WriteAsync(page, cancellationToken).ConfigureAwait(false);
+        await _roomChat.AcceptPageAsync(page, cancellationToken).ConfigureAwait(false);
         overQuota?.Refused("over this peer's history quota (/stats counts it)");
-        if (added.Count > 0)
-            ShowHistory(page.Room, added);
     }
 }

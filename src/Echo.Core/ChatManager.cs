@@ -5,6 +5,7 @@ using Echo.Core.Conversations;
 using Echo.Core.Events;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
+using Echo.Core.Rooms;
 using Microsoft.Extensions.Logging;
 
 namespace Echo.Core;
@@ -20,18 +21,14 @@ public sealed partial class ChatManager : IAsyncDisposable
 {
     private readonly IChatNetwork _network;
     private readonly IMessageStore? _store;
-    private readonly SemaphoreSlim _roomsSaving = new(1, 1);
     private readonly ChatOptions _options;
     private readonly ILogger<ChatManager> _logger;
     private readonly Lock _gate = new();
     private readonly List<ChatSubscription> _subscribers = [];
-    private readonly List<string> _rooms = [];
-    private readonly Dictionary<string, ConversationLog<ChatMessage>> _scrollback = new(StringComparer.Ordinal);
-    private readonly BoundedIdSet _seen;
+    private readonly RoomChat _roomChat;
     private readonly CancellationTokenSource _stopping = new();
     private readonly StoreHealth _storeHealth;
     private string _nick;
-    private string? _currentRoom;
     private WebUiStartedEvent? _webUi;
     private Task _pump = Task.CompletedTask;
     private int _started;
@@ -52,10 +49,12 @@ public sealed partial class ChatManager : IAsyncDisposable
         _options = options;
         _logger = logger;
         _nick = options.Nick;
-        _seen = new BoundedIdSet(options.SeenMessageIds);
         _storeHealth = new StoreHealth(Publish);
-        _historyWriter = new Rooms.RoomHistoryWriter(store, logger);
         _directory = new PeerDirectory(() => _network.LocalPeerId, PublishLocked);
+        _roomChat = new RoomChat(network, store, options, logger, _gate, PublishLocked, _directory.Show, _storeHealth)
+        {
+            Admit = WithinQuota,   // past an author's or peer's storage budget: counted and dropped
+        };
         (_direct, _files) = CreateDirect(network, options, directStore, store, _storeHealth, Publish, logger);
     }
 
@@ -75,16 +74,10 @@ public sealed partial class ChatManager : IAsyncDisposable
     }
 
     /// <summary>The room typed text goes to, or null after leaving every room.</summary>
-    public string? CurrentRoom
-    {
-        get { lock (_gate) return _currentRoom; }
-    }
+    public string? CurrentRoom => _roomChat.CurrentRoom;
 
     /// <summary>Joined rooms, in the order they were joined.</summary>
-    public IReadOnlyList<string> Rooms
-    {
-        get { lock (_gate) return [.. _rooms]; }
-    }
+    public IReadOnlyList<string> Rooms => _roomChat.Rooms;
 
     /// <summary>Connected peers, oldest connection first, then remembered peers that are away (<see cref="PeerInfo.IsAway"/>).</summary>
     public IReadOnlyList<PeerInfo> Peers
@@ -93,11 +86,7 @@ public sealed partial class ChatManager : IAsyncDisposable
     }
 
     /// <summary>The last messages of <paramref name="room"/> kept in memory, oldest first.</summary>
-    public IReadOnlyList<ChatMessage> RecentMessages(string room)
-    {
-        lock (_gate)
-            return _scrollback.TryGetValue(room, out ConversationLog<ChatMessage>? log) ? [.. log.Items] : [];
-    }
+    public IReadOnlyList<ChatMessage> RecentMessages(string room) => _roomChat.RecentMessages(room);
 
     /// <summary>The nick a peer uses now (announced, or from its messages), if known.</summary>
     public string? NickOf(string peerId)
@@ -133,7 +122,8 @@ public sealed partial class ChatManager : IAsyncDisposable
 
     /// <summary>
     /// Starts the network (throws <see cref="ChatNetworkException"/> if it cannot listen) and joins
-    /// the default room.
+    /// the rooms of the last run in their order (and the default room), making current again the
+    /// room that was current.
     /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -149,13 +139,9 @@ public sealed partial class ChatManager : IAsyncDisposable
             if (_store.IsReadOnly)
                 _storeHealth.AlreadyTold();
         }
-        foreach (string room in await SavedRoomsAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (room != _options.DefaultRoom)
-                await JoinAsync(room, makeCurrent: false, cancellationToken).ConfigureAwait(false);
-        }
+        await _roomChat.JoinSavedAsync(cancellationToken).ConfigureAwait(false);
         StartDirect();
-        await JoinAsync(_options.DefaultRoom, cancellationToken).ConfigureAwait(false);
+        await _roomChat.RestoreCurrentAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -163,22 +149,8 @@ public sealed partial class ChatManager : IAsyncDisposable
     /// <paramref name="before"/>, oldest first (for scrolling back past what is in memory); empty
     /// without a store or when there are none.
     /// </summary>
-    public async Task<IReadOnlyList<ChatMessage>> LoadOlderAsync(string room, HistoryCursor before, int count,
-        CancellationToken cancellationToken)
-    {
-        if (_store is null || count <= 0)
-            return [];
-        try
-        {
-            IReadOnlyList<ChatMessage> older = await _store.BeforeAsync(room, before, count, cancellationToken).ConfigureAwait(false);
-            return [.. older.Select(m => m with { FromHistory = true })];
-        }
-        catch (MessageStoreException e)
-        {
-            Log.HistoryFailed(_logger, e.Message);
-            return [];
-        }
-    }
+    public Task<IReadOnlyList<ChatMessage>> LoadOlderAsync(string room, HistoryCursor before, int count,
+        CancellationToken cancellationToken) => _roomChat.LoadOlderAsync(room, before, count, cancellationToken);
 
     /// <summary>Runs one line as typed by the user: a slash command, or text for the current room.</summary>
     public Task SubmitAsync(string line, CancellationToken cancellationToken) => RunAsync(CommandParser.Parse(line), null, cancellationToken);
@@ -217,7 +189,8 @@ public sealed partial class ChatManager : IAsyncDisposable
             ChatCommand.Clear => Run(ClearScreen),
             ChatCommand.Peers => Run(ListPeers),
             ChatCommand.Forget forget => ForgetAsync(forget.Target, cancellationToken),
-            ChatCommand.Rooms => Run(ListRooms),
+            ChatCommand.Rooms => Run(_roomChat.List),
+            ChatCommand.Move move => MoveRoomAsync(move.Room, move.Position, cancellationToken),
             ChatCommand.Stats => Run(ShowStats),
             ChatCommand.Help => Run(() => Publish(new NoticeEvent(string.Join('\n', CommandParser.HelpLines)))),
             ChatCommand.Quit => Run(RequestQuit),
@@ -226,7 +199,7 @@ public sealed partial class ChatManager : IAsyncDisposable
         };
 
     /// <summary>Sends <paramref name="text"/> to the current room; it is shown once the network took it.</summary>
-    public Task SendAsync(string text, CancellationToken cancellationToken) => SendToRoomAsync(CurrentRoom, text, cancellationToken);
+    public Task SendAsync(string text, CancellationToken cancellationToken) => _roomChat.SendAsync(CurrentRoom, Nick, text, cancellationToken);
 
     /// <summary>
     /// Sends <paramref name="text"/> to <paramref name="conversation"/>: a joined room (shown once the
@@ -236,39 +209,7 @@ public sealed partial class ChatManager : IAsyncDisposable
     {
         if (conversation.PeerId is { } peerId)
             return SendDirectAsync(peerId, text, cancellationToken);
-        string room = conversation.Name;
-        lock (_gate)
-        {
-            if (!_rooms.Contains(room))
-            {
-                PublishLocked(new ErrorEvent($"not sent: you are not in {SafeText.ForDisplay(room)}; /join it first"));
-                return Task.CompletedTask;
-            }
-        }
-        return SendToRoomAsync(room, text, cancellationToken);
-    }
-
-    private async Task SendToRoomAsync(string? room, string text, CancellationToken cancellationToken)
-    {
-        if (ChatLimits.CheckText(text) is { } textError)
-        {
-            Publish(new ErrorEvent($"not sent: {textError}"));
-            return;
-        }
-        if (room is null)
-        {
-            Publish(new ErrorEvent("not sent: you are in no room; /join <room> first"));
-            return;
-        }
-        try
-        {
-            ChatMessage sent = await _network.PublishAsync(room, Nick, text, cancellationToken).ConfigureAwait(false);
-            await AcceptAsync([sent], cancellationToken).ConfigureAwait(false);
-        }
-        catch (ChatNetworkException e)
-        {
-            Publish(new ErrorEvent($"not sent: {e.Message}"));
-        }
+        return _roomChat.SendToJoinedAsync(conversation.Name, Nick, text, cancellationToken);
     }
 
     /// <summary>Dials <paramref name="address"/> (a multiaddr, /p2p/ optional).</summary>
@@ -286,109 +227,17 @@ public sealed partial class ChatManager : IAsyncDisposable
     }
 
     /// <summary>Joins <paramref name="room"/> if needed and makes it the current room.</summary>
-    public Task JoinAsync(string room, CancellationToken cancellationToken) => JoinAsync(room, makeCurrent: true, cancellationToken);
-
-    private async Task JoinAsync(string room, bool makeCurrent, CancellationToken cancellationToken)
-    {
-        if (ChatLimits.CheckRoom(room) is { } roomError)
-        {
-            Publish(new ErrorEvent($"cannot join: {roomError}"));
-            return;
-        }
-        bool joined;
-        lock (_gate)
-            joined = _rooms.Contains(room);
-        if (!joined)
-        {
-            try
-            {
-                await _network.JoinRoomAsync(room, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ChatNetworkException e)
-            {
-                Publish(new ErrorEvent($"cannot join {room}: {e.Message}"));
-                return;
-            }
-            IReadOnlyList<ChatMessage> past = await LatestStoredAsync(room, cancellationToken).ConfigureAwait(false);
-            lock (_gate)
-            {
-                if (!_rooms.Contains(room))
-                {
-                    _rooms.Add(room);
-                    ConversationLog<ChatMessage> log = new(_options.ScrollbackPerRoom);
-                    _scrollback[room] = log;
-                    PublishLocked(new RoomJoinedEvent(room));
-                    foreach (ChatMessage message in past)
-                    {
-                        _seen.Add(message.Id);
-                        AddToLogLocked(log, _directory.Show(message), inPlace: false);
-                    }
-                }
-            }
-            await SaveRoomsAsync(cancellationToken).ConfigureAwait(false);
-        }
-        if (!makeCurrent)
-            return;
-        lock (_gate)
-        {
-            if (_currentRoom != room && _rooms.Contains(room))
-            {
-                _currentRoom = room;
-                PublishLocked(new CurrentRoomChangedEvent(room));
-            }
-        }
-    }
+    public Task JoinAsync(string room, CancellationToken cancellationToken) => _roomChat.JoinAsync(room, makeCurrent: true, cancellationToken);
 
     /// <summary>Leaves <paramref name="room"/> (the current room when null).</summary>
-    public async Task LeaveAsync(string? room, CancellationToken cancellationToken)
-    {
-        room ??= CurrentRoom;
-        if (room is null || !Rooms.Contains(room))
-        {
-            Publish(new ErrorEvent(room is null ? "you are in no room" : $"you are not in {SafeText.ForDisplay(room)}"));
-            return;
-        }
-        try
-        {
-            await _network.LeaveRoomAsync(room, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ChatNetworkException e)
-        {
-            Publish(new ErrorEvent($"cannot leave {room}: {e.Message}"));
-            return;
-        }
-        lock (_gate)
-        {
-            if (!_rooms.Remove(room))
-                return;
-            _scrollback.Remove(room);
-            PublishLocked(new RoomLeftEvent(room));
-            if (_currentRoom == room)
-            {
-                _currentRoom = _rooms.Count > 0 ? _rooms[^1] : null;
-                if (_currentRoom is not null)
-                    PublishLocked(new CurrentRoomChangedEvent(_currentRoom));
-            }
-        }
-        await SaveRoomsAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public Task LeaveAsync(string? room, CancellationToken cancellationToken) => _roomChat.LeaveAsync(room, cancellationToken);
 
     /// <summary>Makes an already joined room the current one (no network traffic).</summary>
-    public void SwitchRoom(string room)
-    {
-        lock (_gate)
-        {
-            if (!_rooms.Contains(room))
-            {
-                PublishLocked(new ErrorEvent($"you are not in {SafeText.ForDisplay(room)}; /join it first"));
-                return;
-            }
-            if (_currentRoom == room)
-                return;
-            _currentRoom = room;
-            PublishLocked(new CurrentRoomChangedEvent(room));
-        }
-    }
+    public void SwitchRoom(string room) => _roomChat.Switch(room);
+
+    /// <summary>Moves <paramref name="room"/> (the current room when null) to 1-based <paramref name="position"/> among the rooms (/move).</summary>
+    public Task MoveRoomAsync(string? room, int position, CancellationToken cancellationToken) =>
+        _roomChat.MoveAsync(room, position, cancellationToken);
 
     /// <summary>Changes our nick; later messages carry it.</summary>
     public void SetNick(string nick)
@@ -435,16 +284,6 @@ public sealed partial class ChatManager : IAsyncDisposable
             (p.RoundTrip is { } rtt ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"  {rtt.TotalMilliseconds:0.0} ms") : "") +
             (p.AwayReason is { } reason ? $"  (away: {SafeText.ForDisplay(reason)})" : ""));
         Publish(new NoticeEvent($"{peers.Count} peer(s):\n" + string.Join('\n', lines)));
-    }
-
-    private void ListRooms()
-    {
-        lock (_gate)
-        {
-            PublishLocked(new NoticeEvent(_rooms.Count == 0
-                ? "you are in no room; /join <room>"
-                : "rooms: " + string.Join(", ", _rooms.Select(r => r == _currentRoom ? $"{r} (current)" : r))));
-        }
     }
 
     /// <summary>
@@ -494,139 +333,9 @@ public sealed partial class ChatManager : IAsyncDisposable
 
     private const int MaxMessageBatch = 256;
 
-    /// <summary>
-    /// Records messages (ours or peers') and shows them, except duplicates and those of rooms we left.
-    /// With a store they are on disk before they are shown; one the store already had (a late copy)
-    /// is not shown again.
-    /// </summary>
-    private async Task AcceptAsync(IReadOnlyList<ChatMessage> messages, CancellationToken cancellationToken)
-    {
-        if (messages.Count == 0)
-            return;
-        List<ChatMessage> fresh = [];
-        lock (_gate)
-        {
-            HashSet<string> batch = new(StringComparer.Ordinal);
-            foreach (ChatMessage message in messages)
-            {
-                if (_scrollback.ContainsKey(message.Room) && !_seen.Contains(message.Id) && batch.Add(message.Id))
-                    fresh.Add(message);
-            }
-        }
-        fresh = WithinQuota(fresh);   // past an author's or peer's storage budget: counted and dropped
-        if (fresh.Count == 0)
-            return;
-        IReadOnlyList<ChatMessage> toShow = fresh;
-        if (_store is { IsReadOnly: false })
-        {
-            try
-            {
-                toShow = await _store.AddAsync(fresh, cancellationToken).ConfigureAwait(false);
-                _storeHealth.Succeeded();
-            }
-            catch (MessageStoreException e)
-            {
-                Log.HistoryFailed(_logger, e.Message);
-                _storeHealth.Failed(e.Message);   // told once; each message says "not saved"
-                toShow = [.. fresh.Select(m => m with { NotSaved = true })];
-            }
-            // What the store already had is not shown now: it was stored and shown before (or in
-            // an earlier run). History sync's pages are stored on this same loop (ChatManager.History.cs).
-        }
-        else if (_store is not null)
-        {
-            toShow = [.. fresh.Select(m => m with { NotSaved = true })];   // a read-only history keeps nothing new
-        }
-        lock (_gate)
-        {
-            foreach (ChatMessage stored in toShow)
-            {
-                if (!_scrollback.TryGetValue(stored.Room, out ConversationLog<ChatMessage>? log) || !_seen.Add(stored.Id))
-                    continue;
-                AddToLogLocked(log, _directory.Show(stored), inPlace: false);
-            }
-        }
-    }
-
-    /// <summary>Shows messages history sync stored: in their place in time in the room's log, as history to the views.</summary>
-    private void ShowHistory(string room, IReadOnlyList<ChatMessage> messages)
-    {
-        lock (_gate)
-        {
-            if (!_scrollback.TryGetValue(room, out ConversationLog<ChatMessage>? log))
-                return;
-            foreach (ChatMessage arrived in messages)
-            {
-                if (arrived.Room != room || !_seen.Add(arrived.Id))
-                    continue;
-                AddToLogLocked(log, _directory.Show(arrived.FromHistory ? arrived : arrived with { FromHistory = true }), inPlace: true);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Puts a message in its room's log (at the end, or <paramref name="inPlace"/> in time for
-    /// history) and tells the views, with the message it follows there.
-    /// </summary>
-    private void AddToLogLocked(ConversationLog<ChatMessage> log, ChatMessage message, bool inPlace)
-    {
-        if (log.Contains(message.Id))
-            return;
-        HistoryCursor place = HistoryCursor.Of(message);
-        int at = inPlace ? log.Insert(message, message.Id, place) : log.Append(message, message.Id, place);
-        PublishLocked(new MessageEvent(message) { After = at > 0 ? log.IdAt(at - 1) : null });
-    }
-
-    private async Task<IReadOnlyList<ChatMessage>> LatestStoredAsync(string room, CancellationToken cancellationToken)
-    {
-        if (_store is null || _options.HistoryOnJoin == 0)
-            return [];
-        try
-        {
-            IReadOnlyList<ChatMessage> latest = await _store.LatestAsync(room, _options.HistoryOnJoin, cancellationToken).ConfigureAwait(false);
-            return [.. latest.Select(m => m with { FromHistory = true })];
-        }
-        catch (MessageStoreException e)
-        {
-            Log.HistoryFailed(_logger, e.Message);
-            return [];
-        }
-    }
-
-    private async Task<IReadOnlyList<string>> SavedRoomsAsync(CancellationToken cancellationToken)
-    {
-        if (_store is null)
-            return [];
-        try
-        {
-            return [.. (await _store.LoadRoomsAsync(cancellationToken).ConfigureAwait(false)).Where(r => ChatLimits.CheckRoom(r) is null)];
-        }
-        catch (MessageStoreException e)
-        {
-            Log.HistoryFailed(_logger, e.Message);
-            return [];
-        }
-    }
-
-    /// <summary>Remembers the joined rooms for the next start (one save at a time, so the last one wins).</summary>
-    private async Task SaveRoomsAsync(CancellationToken cancellationToken)
-    {
-        if (_store is not { IsReadOnly: false })
-            return;
-        await _roomsSaving.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await _store.SaveRoomsAsync(Rooms, cancellationToken).ConfigureAwait(false);
-        }
-        catch (MessageStoreException e)
-        {
-            Log.HistoryFailed(_logger, e.Message);
-        }
-        finally
-        {
-            _roomsSaving.Release();
-        }
-    }
+    /// <summary>Records and shows room messages (ours or peers'): stored before shown (<see cref="RoomChat.AcceptAsync"/>).</summary>
+    private Task AcceptAsync(IReadOnlyList<ChatMessage> messages, CancellationToken cancellationToken) =>
+        _roomChat.AcceptAsync(messages, cancellationToken);
 
     private void Publish(ChatEvent chatEvent)
     {
@@ -660,6 +369,7 @@ public sealed partial class ChatManager : IAsyncDisposable
         if (!_stopping.IsCancellationRequested)
             await _stopping.CancelAsync().ConfigureAwait(false);
         await _pump.ConfigureAwait(false);
+        await _roomChat.DrainAsync().ConfigureAwait(false);
         await DisposeDirectAsync().ConfigureAwait(false);
         await _network.DisposeAsync().ConfigureAwait(false);
         lock (_gate)
@@ -669,6 +379,6 @@ public sealed partial class ChatManager : IAsyncDisposable
             _subscribers.Clear();
         }
         _stopping.Dispose();
-        _roomsSaving.Dispose();
+        _roomChat.Dispose();
     }
 }

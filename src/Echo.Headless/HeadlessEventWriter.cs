@@ -65,6 +65,14 @@ internal static partial class HeadlessEventWriter
         RoomJoinedEvent j => Line(w => { w.WriteString("type", "joined"); w.WriteString("room", j.Room); }),
         RoomLeftEvent l => Line(w => { w.WriteString("type", "left"); w.WriteString("room", l.Room); }),
         CurrentRoomChangedEvent r => Line(w => { w.WriteString("type", "current"); w.WriteString("room", r.Room); }),
+        RoomsReorderedEvent o => Line(w =>
+        {
+            w.WriteString("type", "rooms");
+            w.WriteStartArray("rooms");
+            foreach (string room in o.Rooms)
+                w.WriteStringValue(room);
+            w.WriteEndArray();
+        }),
         NickChangedEvent n => Line(w => { w.WriteString("type", "nick"); w.WriteString("nick", n.NewNick); }),
         WhoisEvent or ClearEvent => FormatIrc(chatEvent),
         NoticeEvent n => Line(w => { w.WriteString("type", "notice"); w.WriteString("text", n.Text); }),

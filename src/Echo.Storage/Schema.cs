@@ -88,5 +88,10 @@ internal static class Schema
         """
         ALTER TABLE messages ADD COLUMN action INTEGER NOT NULL DEFAULT 0;
         """,
+        // 4 -> 5: which joined room was current, so a restart opens it again (rooms.position keeps
+        // the user's order).
+        """
+        ALTER TABLE rooms ADD COLUMN current INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 }

@@ -188,22 +188,35 @@ public sealed partial class SqliteMessageStore : IMessageStore
         }, [], cancellationToken);
 
     /// <inheritdoc />
+    public Task<string?> LoadCurrentRoomAsync(CancellationToken cancellationToken) =>
+        Read(c => Scalar(c, "SELECT name FROM rooms WHERE current = 1 ORDER BY position LIMIT 1") as string, null, cancellationToken);
+
+    /// <inheritdoc />
     public async Task SaveRoomsAsync(IReadOnlyList<string> rooms, CancellationToken cancellationToken) =>
-        await Write(c =>
+        await Write(c => SaveRooms(c, rooms, Scalar(c, "SELECT name FROM rooms WHERE current = 1 ORDER BY position LIMIT 1") as string),
+            cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async Task SaveRoomsAsync(IReadOnlyList<string> rooms, string? currentRoom, CancellationToken cancellationToken) =>
+        await Write(c => SaveRooms(c, rooms, currentRoom), cancellationToken).ConfigureAwait(false);
+
+    private static IReadOnlyList<ChatMessage> SaveRooms(SqliteConnection connection, IReadOnlyList<string> rooms, string? currentRoom)
+    {
+        Execute(connection, "DELETE FROM rooms");
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "INSERT OR IGNORE INTO rooms (position, name, current) VALUES ($position, $name, $current)";
+        SqliteParameter position = command.Parameters.Add("$position", SqliteType.Integer);
+        SqliteParameter name = command.Parameters.Add("$name", SqliteType.Text);
+        SqliteParameter current = command.Parameters.Add("$current", SqliteType.Integer);
+        for (int i = 0; i < rooms.Count; i++)
         {
-            Execute(c, "DELETE FROM rooms");
-            using SqliteCommand command = c.CreateCommand();
-            command.CommandText = "INSERT OR IGNORE INTO rooms (position, name) VALUES ($position, $name)";
-            SqliteParameter position = command.Parameters.Add("$position", SqliteType.Integer);
-            SqliteParameter name = command.Parameters.Add("$name", SqliteType.Text);
-            for (int i = 0; i < rooms.Count; i++)
-            {
-                position.Value = i;
-                name.Value = rooms[i];
-                command.ExecuteNonQuery();
-            }
-            return (IReadOnlyList<ChatMessage>)[];
-        }, cancellationToken).ConfigureAwait(false);
+            position.Value = i;
+            name.Value = rooms[i];
+            current.Value = rooms[i] == currentRoom ? 1 : 0;
+            command.ExecuteNonQuery();
+        }
+        return [];
+    }
 
     private IReadOnlyList<ChatMessage> Insert(SqliteConnection connection, IReadOnlyList<ChatMessage> messages)
     {

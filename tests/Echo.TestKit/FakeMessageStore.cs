@@ -9,6 +9,7 @@ public sealed class FakeMessageStore : IMessageStore
     private readonly Lock _gate = new();
     private readonly Dictionary<string, ChatMessage> _messages = new(StringComparer.Ordinal);
     private List<string> _rooms = [];
+    private string? _currentRoom;
 
     /// <summary>Completed unless a test wants writes to wait.</summary>
     public TaskCompletionSource WritesMayFinish { get; set; } = Completed();
@@ -97,7 +98,27 @@ public sealed class FakeMessageStore : IMessageStore
     public Task SaveRoomsAsync(IReadOnlyList<string> rooms, CancellationToken cancellationToken)
     {
         lock (_gate)
+        {
             _rooms = [.. rooms];
+            if (_currentRoom is not null && !_rooms.Contains(_currentRoom))
+                _currentRoom = null;
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task<string?> LoadCurrentRoomAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+            return Task.FromResult(_currentRoom);
+    }
+
+    public Task SaveRoomsAsync(IReadOnlyList<string> rooms, string? currentRoom, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _rooms = [.. rooms];
+            _currentRoom = currentRoom is not null && _rooms.Contains(currentRoom) ? currentRoom : null;
+        }
         return Task.CompletedTask;
     }
 

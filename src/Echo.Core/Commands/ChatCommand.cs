@@ -53,6 +53,9 @@ public abstract record ChatCommand
     /// <summary>/rooms</summary>
     public sealed record Rooms : ChatCommand;
 
+    /// <summary>/move [room] &lt;position&gt;: puts a room (the current one when null) at a 1-based place among the rooms.</summary>
+    public sealed record Move(string? Room, int Position) : ChatCommand;
+
     /// <summary>/help</summary>
     public sealed record Help : ChatCommand;
 

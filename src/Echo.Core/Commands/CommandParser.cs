@@ -22,6 +22,7 @@ public static class CommandParser
         "/peers                 list connected peers, and remembered ones that are away",
         "/forget <peer>         stop remembering and redialing a peer (id, short id or nick)",
         "/rooms                 list joined rooms",
+        "/move [room] <n>       move a room (the current one) to place n in the list (kept across restarts)",
         "/stats                 connections, streams, memory budget and what each limit refused",
         "/help                  this list",
         "/quit                  leave the chat",
@@ -78,11 +79,22 @@ public static class CommandParser
                 ? new ChatCommand.Invalid("usage: /forget <peer id|short id|nick>")
                 : new ChatCommand.Forget(argument),
             "rooms" => new ChatCommand.Rooms(),
+            "move" => ParseMove(argument),
             "stats" => new ChatCommand.Stats(),
             "help" or "?" => new ChatCommand.Help(),
             "quit" or "exit" => new ChatCommand.Quit(),
             _ => new ChatCommand.Invalid($"unknown command /{name}; type /help for the list"),
         };
+    }
+
+    private static ChatCommand ParseMove(string argument)
+    {
+        string[] words = argument.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return words.Length is 1 or 2
+               && int.TryParse(words[^1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int position)
+               && position >= 1
+            ? new ChatCommand.Move(words.Length == 2 ? RoomName(words[0]) : null, position)
+            : new ChatCommand.Invalid("usage: /move [room] <position> (1 is the first room)");
     }
 
     /// <summary>A room as typed: "#ops" (as rooms are shown) and "ops" are the same room.</summary>

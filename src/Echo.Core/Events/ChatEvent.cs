@@ -35,6 +35,9 @@ public sealed record RoomLeftEvent(string Room) : ChatEvent;
 /// <summary>The room that typed text goes to changed.</summary>
 public sealed record CurrentRoomChangedEvent(string Room) : ChatEvent;
 
+/// <summary>The user moved a room (/move): <paramref name="Rooms"/> are the joined rooms in their new order.</summary>
+public sealed record RoomsReorderedEvent(IReadOnlyList<string> Rooms) : ChatEvent;
+
 /// <summary>Our nick changed.</summary>
 public sealed record NickChangedEvent(string OldNick, string NewNick) : ChatEvent;
 

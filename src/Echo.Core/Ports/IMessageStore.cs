@@ -79,11 +79,17 @@ public interface IMessageStore : IHistoryReader, IAsyncDisposable
     /// <summary>Up to <paramref name="count"/> messages right before <paramref name="before"/>, oldest first.</summary>
     Task<IReadOnlyList<ChatMessage>> BeforeAsync(string room, HistoryCursor before, int count, CancellationToken cancellationToken);
 
-    /// <summary>The rooms we were in when last saved, in joining order.</summary>
+    /// <summary>The rooms we were in when last saved, in their order (joining order, or as the user moved them).</summary>
     Task<IReadOnlyList<string>> LoadRoomsAsync(CancellationToken cancellationToken);
 
-    /// <summary>Saves the rooms we are in.</summary>
+    /// <summary>Saves the rooms we are in, in their order; the current room stays marked if it is among them.</summary>
     Task SaveRoomsAsync(IReadOnlyList<string> rooms, CancellationToken cancellationToken);
+
+    /// <summary>The room that was current when last saved (one of <see cref="LoadRoomsAsync"/>'s), or null.</summary>
+    Task<string?> LoadCurrentRoomAsync(CancellationToken cancellationToken);
+
+    /// <summary>Saves the rooms we are in, in their order, and which of them is current, in one write.</summary>
+    Task SaveRoomsAsync(IReadOnlyList<string> rooms, string? currentRoom, CancellationToken cancellationToken);
 }
 
 /// <summary>The history store cannot do what was asked; the message says why in words for the user.</summary>

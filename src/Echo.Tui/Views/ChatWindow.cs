@@ -156,6 +156,9 @@ internal sealed partial class ChatWindow : Runnable
             case CurrentRoomChangedEvent { Room: var room }:
                 SwitchTo(ConversationId.Room(room));
                 break;
+            case RoomsReorderedEvent { Rooms: var order }:
+                ReorderRooms(order);
+                break;
             case NickChangedEvent changed:
                 _nick = changed.NewNick;
                 Notice($"you are now {SafeText.ForDisplay(changed.NewNick)}");
@@ -197,6 +200,18 @@ internal sealed partial class ChatWindow : Runnable
             Rooms.SetFocus();
         else
             Input.SetFocus();
+    }
+
+    /// <summary>Puts the rooms in <paramref name="order"/> (/move), each in a place a room had; direct conversations keep theirs.</summary>
+    private void ReorderRooms(IReadOnlyList<string> order)
+    {
+        Queue<ConversationId> rooms = new(order.Select(ConversationId.Room).Where(_rooms.Contains));
+        for (int i = 0; i < _rooms.Count && rooms.Count > 0; i++)
+        {
+            if (_rooms[i].IsRoom)
+                _rooms[i] = rooms.Dequeue();
+        }
+        ShowRooms();
     }
 
     /// <summary>Switches to the room at 1-based <paramref name="number"/> in the list, if there is one.</summary>

@@ -43,6 +43,9 @@ public class CommandParserTests
         { "/peers", new ChatCommand.Peers() },
         { "/rooms", new ChatCommand.Rooms() },
         { "/stats", new ChatCommand.Stats() },
+        { "/move 2", new ChatCommand.Move(null, 2) },
+        { "/move ops 1", new ChatCommand.Move("ops", 1) },
+        { "/move #ops  3", new ChatCommand.Move("ops", 3) },
         { "/help", new ChatCommand.Help() },
         { "/?", new ChatCommand.Help() },
         { "/quit", new ChatCommand.Quit() },
@@ -86,6 +89,11 @@ public class CommandParserTests
     [InlineData("/me    ", "usage: /me <action>")]
     [InlineData("/whois", "usage: /whois <nick|peer id>")]
     [InlineData("/whois two words", "usage: /whois <nick|peer id>")]
+    [InlineData("/move", "usage: /move [room] <position> (1 is the first room)")]
+    [InlineData("/move 0", "usage: /move [room] <position> (1 is the first room)")]
+    [InlineData("/move ops", "usage: /move [room] <position> (1 is the first room)")]
+    [InlineData("/move ops -1", "usage: /move [room] <position> (1 is the first room)")]
+    [InlineData("/move a 1 2", "usage: /move [room] <position> (1 is the first room)")]
     [InlineData("/frobnicate now", "unknown command /frobnicate; type /help for the list")]
     public void AMalformedCommand_SaysHowToUseIt(string line, string message) =>
         Assert.Equal(new ChatCommand.Invalid(message), CommandParser.Parse(line));
@@ -94,7 +102,7 @@ public class CommandParserTests
     public void EveryCommandTheParserKnows_IsInTheHelp()
     {
         string help = string.Join('\n', CommandParser.HelpLines);
-        foreach (string name in (string[])["connect", "join", "leave", "part", "nick", "msg", "send", "get", "cancel", "me", "away", "back", "whois", "clear", "peers", "forget", "rooms", "stats", "help", "quit"])
+        foreach (string name in (string[])["connect", "join", "leave", "part", "nick", "msg", "send", "get", "cancel", "me", "away", "back", "whois", "clear", "peers", "forget", "rooms", "move", "stats", "help", "quit"])
         {
             bool known = CommandParser.Parse("/" + name) is not ChatCommand.Invalid { Message: var message }
                          || !message.StartsWith("unknown command", StringComparison.Ordinal);

@@ -43,7 +43,7 @@ public sealed class HistorySyncTests : IAsyncDisposable
         _owned.Add(store);
         Libp2pChatNetwork network = new(TestNetworks.NewHost(), options ?? TestNetworks.Options, NullLoggerFactory.Instance, store: store);
         _owned.Add(network);
-        HistoryWriterLoop writer = new(network.Events, writeTo?.Invoke(store) ?? store);
+        HistoryWriterLoop writer = new(network, writeTo?.Invoke(store) ?? store);
         _owned.Add(writer);
         _writers[network] = writer;
         await network.StartAsync(Ct);

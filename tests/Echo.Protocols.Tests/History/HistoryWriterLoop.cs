@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Ports;
 using Echo.Core.Rooms;
@@ -8,7 +9,7 @@ namespace Echo.Protocols.Tests.History;
 
 /// <summary>
 /// The chat's side of history sync without the rest of the chat: reads an adapter's events and
-/// stores each <see cref="HistoryPageFetched"/> with Core's <see cref="RoomHistoryWriter"/>, as
+/// stores each <see cref="HistoryPageFetched"/> with Core's <see cref="RoomChat"/>, as
 /// ChatManager's network loop does; the new messages come out of <see cref="Stored"/>.
 /// </summary>
 internal sealed class HistoryWriterLoop : IAsyncDisposable
@@ -18,8 +19,13 @@ internal sealed class HistoryWriterLoop : IAsyncDisposable
     private readonly Task _loop;
     private int _refused;
 
-    public HistoryWriterLoop(ChannelReader<NetworkEvent> events, IMessageStore store) =>
-        _loop = RunAsync(events, new RoomHistoryWriter(store, NullLogger.Instance), _stop.Token);
+    private readonly RoomChat _rooms;
+
+    public HistoryWriterLoop(IChatNetwork network, IMessageStore store)
+    {
+        _rooms = new RoomChat(network, store, new ChatOptions { Nick = "writer" }, NullLogger.Instance);
+        _loop = RunAsync(network.Events, _rooms, _stop.Token);
+    }
 
     /// <summary>Messages of fetched pages that the store did not have yet, in the order they were stored.</summary>
     public ChannelReader<ChatMessage> Stored => _stored.Reader;
@@ -27,7 +33,7 @@ internal sealed class HistoryWriterLoop : IAsyncDisposable
     /// <summary>Pages whose receipt was refused (the store failed).</summary>
     public int Refused => Volatile.Read(ref _refused);
 
-    private async Task RunAsync(ChannelReader<NetworkEvent> events, RoomHistoryWriter writer, CancellationToken cancellationToken)
+    private async Task RunAsync(ChannelReader<NetworkEvent> events, RoomChat writer, CancellationToken cancellationToken)
     {
         await Task.Yield();
         try
@@ -36,7 +42,7 @@ internal sealed class HistoryWriterLoop : IAsyncDisposable
             {
                 if (e is not HistoryPageFetched page)
                     continue;
-                IReadOnlyList<ChatMessage> added = await writer.WriteAsync(page, cancellationToken);
+                IReadOnlyList<ChatMessage> added = await writer.AcceptPageAsync(page, cancellationToken);
                 if (page.Receipt is { } receipt && await receipt.Outcome is not null)
                     Interlocked.Increment(ref _refused);
                 foreach (ChatMessage message in added)
@@ -53,6 +59,7 @@ internal sealed class HistoryWriterLoop : IAsyncDisposable
         await _stop.CancelAsync();
         await _loop;
         _stop.Dispose();
+        _rooms.Dispose();
     }
 }
 
@@ -124,6 +131,11 @@ internal sealed class FailingStore(IMessageStore inner) : IMessageStore
     public Task<IReadOnlyList<string>> LoadRoomsAsync(CancellationToken cancellationToken) => inner.LoadRoomsAsync(cancellationToken);
 
     public Task SaveRoomsAsync(IReadOnlyList<string> rooms, CancellationToken cancellationToken) => inner.SaveRoomsAsync(rooms, cancellationToken);
+
+    public Task<string?> LoadCurrentRoomAsync(CancellationToken cancellationToken) => inner.LoadCurrentRoomAsync(cancellationToken);
+
+    public Task SaveRoomsAsync(IReadOnlyList<string> rooms, string? currentRoom, CancellationToken cancellationToken) =>
+        inner.SaveRoomsAsync(rooms, currentRoom, cancellationToken);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;   // the inner store has its own owner
 }
