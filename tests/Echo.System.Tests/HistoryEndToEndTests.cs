@@ -126,13 +126,14 @@ public sealed class HistoryEndToEndTests : IDisposable
         }
         await using EchoChatProcess again = await EchoChatProcess.StartAsync("alice", [], Ct, dir);
         Assert.Equal(peerId, again.PeerId);
+        // Rooms come back in their saved order: lobby (joined at the first start), then dev.
+        JsonElement lobby = await again.MessageAsync("said in lobby", Ct, "lobby");
+        Assert.True(lobby.GetProperty("history").GetBoolean());
         await again.NextAsync(e => e.GetProperty("type").GetString() == "joined" && e.GetProperty("room").GetString() == "dev",
             TimeSpan.FromSeconds(10), Ct);
         JsonElement dev = await again.MessageAsync("said in dev", Ct, "dev");
         Assert.True(dev.GetProperty("history").GetBoolean());
         Assert.Equal("self", dev.GetProperty("origin").GetString());
-        JsonElement lobby = await again.MessageAsync("said in lobby", Ct, "lobby");
-        Assert.True(lobby.GetProperty("history").GetBoolean());
         await again.NextAsync(e => e.GetProperty("type").GetString() == "current" && e.GetProperty("room").GetString() == "lobby",
             TimeSpan.FromSeconds(10), Ct);
     }

@@ -22,6 +22,12 @@ public sealed record HostOptions
     /// <summary>How long an inbound connection may take to finish Noise and yamux (a slowloris bound).</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Identify pushes from one peer are processed at most once per this interval; a sooner one is
+    /// reset unread and counted (docs/LIMITS.md). Zero processes every push.
+    /// </summary>
+    public TimeSpan MinIdentifyPushInterval { get; init; } = Identify.IdentifyProtocol.MinPushInterval;
+
     /// <summary>How long protocol negotiation on a new stream may take; go-libp2p uses 10 s too.</summary>
     public TimeSpan StreamNegotiationTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

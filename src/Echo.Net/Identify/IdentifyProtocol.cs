@@ -66,18 +66,19 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
         host.OnIdentified(stream.Connection, info);
     }
 
-    /// <summary>True (and the time noted) when <paramref name="peer"/>'s last push was processed at least <see cref="MinPushInterval"/> ago.</summary>
+    /// <summary>True (and the time noted) when <paramref name="peer"/>'s last push was processed at least <see cref="HostOptions.MinIdentifyPushInterval"/> ago.</summary>
     private bool TryStartPush(PeerId peer)
     {
         TimeProvider time = host.Time;
+        TimeSpan interval = host.Options.MinIdentifyPushInterval;
         long now = time.GetTimestamp();
         lock (_pushGate)
         {
-            if (_lastPush.TryGetValue(peer, out long last) && time.GetElapsedTime(last, now) < MinPushInterval)
+            if (_lastPush.TryGetValue(peer, out long last) && time.GetElapsedTime(last, now) < interval)
                 return false;
             if (_lastPush.Count >= MaxPushPeers)
             {
-                foreach (PeerId old in _lastPush.Where(p => time.GetElapsedTime(p.Value, now) >= MinPushInterval).Select(p => p.Key).ToList())
+                foreach (PeerId old in _lastPush.Where(p => time.GetElapsedTime(p.Value, now) >= interval).Select(p => p.Key).ToList())
                     _lastPush.Remove(old);
             }
             _lastPush[peer] = now;

@@ -40,7 +40,8 @@ public class BadStreamIsolationTests
     public async Task BadFrames_CostOnlyTheirStreams_WhileAnotherPeersEchoKeepsFlowing()
     {
         RecordingLoggerFactory log = new();
-        await using Libp2pHost server = await StartAsync(log);
+        // Three bad pushes in a row: each must meet the parser, not the once-a-second push limit.
+        await using Libp2pHost server = await StartAsync(log, options: new HostOptions { MinIdentifyPushInterval = TimeSpan.Zero });
         await using Libp2pHost bad = await StartAsync();
         await using Libp2pHost other = await StartAsync();
         Task<RecordingLoggerFactory.Entry> identified = log.WaitForAsync(e => e.EventId == Identified && e.IsAbout(bad.PeerId));
