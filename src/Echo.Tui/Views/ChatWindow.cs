@@ -394,7 +394,7 @@ internal sealed partial class ChatWindow : Runnable
             new Span(SafeText.ForDisplay(PeerInfo.ShortPeerId(_manager.LocalPeerId)), Tone.Text),
             new Span(" | ", Tone.Dim),
             new Span(listen, Tone.Text),
-            new Span(" | ^N/^P Alt+1-9 room  PgUp/PgDn scroll  Tab complete  F6 rooms  ^Q quit", Tone.Dim),
+            new Span(" | ^N/^P Alt+1-9 room  PgUp/PgDn scroll  Tab complete  F6 rooms  ^R search  ^Q quit", Tone.Dim),
         ]);
     }
 
