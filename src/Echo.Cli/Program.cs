@@ -53,7 +53,7 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithWeb(parse.GetResult(web) is not null, parse.GetValue(web), parse.GetValue(webAllowRemote))
     .WithFiles(parse.GetValue(downloads), parse.GetValue(maxFileSize))
     .WithStoreRate(parse.GetValue(storeRate))
-    with { Bell = !parse.GetValue(noBell) };
+    .WithBell(!parse.GetValue(noBell));
 
 root.SetAction(async (parse, ct) =>
 {
