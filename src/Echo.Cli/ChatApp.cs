@@ -152,7 +152,7 @@ internal static class ChatApp
             else
             {
                 headlessEvents.Dispose();
-                await ChatTui.RunAsync(chat, new ChatTuiOptions { Logger = loggers.CreateLogger("Echo.Tui") }, running.Token);
+                await ChatTui.RunAsync(chat, new ChatTuiOptions { Logger = loggers.CreateLogger("Echo.Tui"), Bell = settings.Bell }, running.Token);
             }
             await running.CancelAsync();
             try

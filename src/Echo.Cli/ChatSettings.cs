@@ -21,6 +21,12 @@ internal sealed record ChatSettings(
     /// <summary>The largest file /get accepts (--max-file-size).</summary>
     public long MaxFileSize { get; init; } = 4L << 30;
 
+    /// <summary>Whether the TUI rings the terminal bell on a mention or a direct message (--no-bell turns it off).</summary>
+    public bool Bell { get; init; } = true;
+
+    /// <summary>Rings the bell or not (--no-bell).</summary>
+    public ChatSettings WithBell(bool bell) => this with { Bell = bell };
+
     public const string DefaultRoom = "lobby";
 
     /// <summary>The web UI's settings, or null without --web.</summary>

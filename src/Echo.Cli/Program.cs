@@ -19,6 +19,7 @@ Option<string?> room = new("--room") { Description = $"Room to join at start (de
 Option<string?> dataDir = new("--data-dir") { Description = "Where the identity key and logs live (default: $XDG_DATA_HOME/echo/<name>)" };
 Option<bool> headless = new("--headless") { Description = "No TUI: stdin lines are sent or run as /commands, stdout is one JSON event per line" };
 Option<bool> noMdns = new("--no-mdns") { Description = "Do not discover or announce peers on the local network" };
+Option<bool> noBell = new("--no-bell") { Description = "Do not ring the terminal bell on a mention or a direct message (TUI)" };
 Option<string?> logFile = new("--log-file") { Description = "Write logs to this file (default with the TUI: <data-dir>/echo.log)" };
 Option<string?> web = new("--web")
 {
@@ -36,7 +37,7 @@ Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at sta
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
-    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, peer,
+    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, noBell, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -51,7 +52,8 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     parse.GetValue(room), parse.GetValue(dataDir), parse.GetValue(headless), parse.GetValue(noMdns), parse.GetValue(logFile))
     .WithWeb(parse.GetResult(web) is not null, parse.GetValue(web), parse.GetValue(webAllowRemote))
     .WithFiles(parse.GetValue(downloads), parse.GetValue(maxFileSize))
-    .WithStoreRate(parse.GetValue(storeRate));
+    .WithStoreRate(parse.GetValue(storeRate))
+    .WithBell(!parse.GetValue(noBell));
 
 root.SetAction(async (parse, ct) =>
 {

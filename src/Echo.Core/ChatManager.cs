@@ -192,6 +192,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             ChatCommand.Rooms => Run(_roomChat.List),
             ChatCommand.Move move => MoveRoomAsync(move.Room, move.Position, cancellationToken),
             ChatCommand.Stats => Run(ShowStats),
+            ChatCommand.Search search => SearchCommandAsync(search.Text, cancellationToken),
             ChatCommand.Help => Run(() => Publish(new NoticeEvent(string.Join('\n', CommandParser.HelpLines)))),
             ChatCommand.Quit => Run(RequestQuit),
             ChatCommand.Invalid invalid => Run(() => Publish(new ErrorEvent(invalid.Message))),

@@ -175,6 +175,32 @@ public sealed partial class SqliteMessageStore : IMessageStore
             room, after, count, reverse: false, cancellationToken);
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<ChatMessage>> SearchAsync(string room, string text, int count, CancellationToken cancellationToken) =>
+        text.Length == 0 || count <= 0
+            ? Task.FromResult<IReadOnlyList<ChatMessage>>([])
+            : Read<IReadOnlyList<ChatMessage>>(c =>
+            {
+                using SqliteCommand command = c.CreateCommand();
+                command.CommandText = $"SELECT {Columns} FROM messages WHERE room = $room AND text LIKE $pattern ESCAPE '\\' " +
+                                      "ORDER BY ts DESC, id DESC LIMIT $n";
+                command.Parameters.AddWithValue("$room", room);
+                command.Parameters.AddWithValue("$pattern", "%" + LikeEscaped(text) + "%");
+                command.Parameters.AddWithValue("$n", count);
+                using SqliteDataReader reader = command.ExecuteReader();
+                List<ChatMessage> messages = [];
+                while (reader.Read())
+                    messages.Add(ReadMessage(reader));
+                messages.Reverse();
+                return messages;
+            }, [], cancellationToken);
+
+    /// <summary>Text for a LIKE pattern with '\' as the escape: '%', '_' and '\' match themselves.</summary>
+    internal static string LikeEscaped(string text) =>
+        text.Replace("\\", "\\\\", StringComparison.Ordinal)
+            .Replace("%", "\\%", StringComparison.Ordinal)
+            .Replace("_", "\\_", StringComparison.Ordinal);
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<string>> LoadRoomsAsync(CancellationToken cancellationToken) =>
         Read<IReadOnlyList<string>>(c =>
         {

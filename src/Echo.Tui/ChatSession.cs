@@ -100,6 +100,8 @@ internal sealed class ChatSession : IDisposable
             if (_options.ScreenSize is { } size)
                 App.Driver!.SetScreenSize(size.Width, size.Height);
             window = new ChatWindow(_manager, Submit, _options.Clock, _options.ScrollbackLines);
+            window.Bell = _options.Bell;
+            window.WriteRaw = App.Driver is { } driver ? driver.WriteRaw : null;
             Window = window;
             App.Keyboard.KeyDown += OnKey;
             _running = true;
@@ -155,6 +157,12 @@ internal sealed class ChatSession : IDisposable
             window.Scrollback.ScrollPages(-1);
         else if (key == Key.F6)
             window.CycleFocus();
+        else if (key == Key.R.WithCtrl)
+            window.StartSearch();
+        else if (key == Key.F3)
+            window.JumpToResult(+1);
+        else if (key == Key.F3.WithShift)
+            window.JumpToResult(-1);
         else if (key == Key.Esc)
             window.Scrollback.ScrollToEnd(); // and not Terminal.Gui's default of quitting
         else
@@ -239,6 +247,14 @@ internal sealed class ChatSession : IDisposable
         }
         try
         {
+            if (command is ChatCommand.Search search && conversation?.RoomName is { } room)
+            {
+                // The results are listed in the room, numbered, to jump to (F3).
+                IReadOnlyList<ChatMessage> found = await _manager.SearchAsync(room, search.Text, ChatManager.MaxSearchResults,
+                    cancellationToken).ConfigureAwait(false);
+                Invoke(() => window.ShowSearch(room, search.Text, found));
+                return;
+            }
             await _manager.RunAsync(command, conversation, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

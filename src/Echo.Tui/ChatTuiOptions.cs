@@ -15,6 +15,9 @@ public sealed record ChatTuiOptions
     /// <summary>Lines kept per room on screen (messages, notices, errors).</summary>
     public int ScrollbackLines { get; init; } = 2000;
 
+    /// <summary>Ring the terminal bell when a mention or a direct message arrives from someone else.</summary>
+    public bool Bell { get; init; } = true;
+
     /// <summary>The Terminal.Gui driver to use; null picks the platform's default.</summary>
     internal string? Driver { get; init; }
 

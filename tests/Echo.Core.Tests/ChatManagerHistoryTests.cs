@@ -76,6 +76,21 @@ public sealed class ChatManagerHistoryTests : IAsyncDisposable
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task Search_FindsStoredLinesOfTheCurrentRoom_AsHistory_AndTheCommandTellsThem()
+    {
+        _store.Seed([Said("lobby", 1) with { Text = "where is the Key?" }, Said("lobby", 2), Said("ops", 3) with { Text = "key elsewhere" }], "lobby");
+        ChatManager chat = await StartAsync();
+
+        ChatMessage found = Assert.Single(await chat.SearchAsync("lobby", "KEY", 10, Ct));
+        Assert.Equal(("where is the Key?", true), (found.Text, found.FromHistory));
+        Assert.Empty(await chat.SearchAsync("lobby", "", 10, Ct));
+
+        await chat.RunAsync(new Echo.Core.Commands.ChatCommand.Search("key"), Ct);
+        NoticeEvent notice = await NextAsync<NoticeEvent>(n => n.Text.Contains("contains", StringComparison.Ordinal));
+        Assert.Equal("1 line in #lobby contains \"key\"\n1970-01-01 00:16 <alice> where is the Key?", notice.Text);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task ALiveCopyOfAMessageTheHistorySyncJustFetched_IsShownOnce_AsHistory()
     {
         ChatManager manager = await StartAsync(historyOnJoin: 0);

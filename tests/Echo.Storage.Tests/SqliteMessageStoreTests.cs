@@ -26,6 +26,30 @@ public sealed class SqliteMessageStoreTests : IDisposable
         };
 
     [Fact(Timeout = 30_000)]
+    public async Task Search_FindsTextInOneRoom_TakesLikeCharactersLiterally_AndReturnsTheNewestBounded()
+    {
+        await using SqliteMessageStore store = SqliteMessageStore.Open(DbPath);
+        await store.AddAsync(
+        [
+            Message("lobby", 1000) with { Text = "Deploy at noon" },
+            Message("lobby", 2000) with { Text = "100% done" },
+            Message("lobby", 3000) with { Text = "1000 done" },
+            Message("lobby", 4000) with { Text = "a_b and a\\b" },
+            Message("lobby", 5000) with { Text = "axb" },
+            Message("ops", 6000) with { Text = "deploy elsewhere" },
+            Message("lobby", 7000) with { Text = "deploy again" },
+        ], Ct);
+
+        Assert.Equal(["Deploy at noon", "deploy again"], (await store.SearchAsync("lobby", "DEPLOY", 10, Ct)).Select(m => m.Text));
+        Assert.Equal(["deploy again"], (await store.SearchAsync("lobby", "deploy", 1, Ct)).Select(m => m.Text)); // the newest
+        Assert.Equal(["100% done"], (await store.SearchAsync("lobby", "0%", 10, Ct)).Select(m => m.Text));
+        Assert.Equal(["a_b and a\\b"], (await store.SearchAsync("lobby", "a_b", 10, Ct)).Select(m => m.Text));
+        Assert.Equal(["a_b and a\\b"], (await store.SearchAsync("lobby", "a\\b", 10, Ct)).Select(m => m.Text));
+        Assert.Empty(await store.SearchAsync("lobby", "", 10, Ct));
+        Assert.Empty(await store.SearchAsync("lobby", "deploy", 0, Ct));
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Add_StoresEachIdOnce_AndReadsBackEverything()
     {
         await using SqliteMessageStore store = SqliteMessageStore.Open(DbPath);

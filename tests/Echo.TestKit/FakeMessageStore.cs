@@ -89,6 +89,11 @@ public sealed class FakeMessageStore : IMessageStore
     public Task<IReadOnlyList<ChatMessage>> AfterAsync(string room, HistoryCursor after, int count, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<ChatMessage>>([.. InRoom(room).Where(m => HistoryCursor.Of(m).CompareTo(after) > 0).Take(count)]);
 
+    public Task<IReadOnlyList<ChatMessage>> SearchAsync(string room, string text, int count, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<ChatMessage>>(text.Length == 0
+            ? []
+            : [.. InRoom(room).Where(m => m.Text.Contains(text, StringComparison.OrdinalIgnoreCase)).TakeLast(count)]);
+
     public Task<IReadOnlyList<string>> LoadRoomsAsync(CancellationToken cancellationToken)
     {
         lock (_gate)

@@ -15,7 +15,7 @@ public sealed class DirectConversationTests
 
         direct.Inject(new DirectArrived(NetworkScript.BobId, new DirectEnvelope(DirectIds.New(), "bob", tui.Clock.GetUtcNow(), "psst", null)));
 
-        await tui.WaitUntilAsync(w => w.Rooms.Rows.Any(r => r.Contains("@bob (1)")), "@bob is listed with one unread message");
+        await tui.WaitUntilAsync(w => w.Rooms.Rows.Any(r => r.Contains("@bob (1 DM)")), "@bob is listed with one unread message");
         Assert.DoesNotContain("psst", await tui.ScreenAsync());
         await tui.PressAsync(Key.D2.WithAlt);
         string screen = await tui.WaitForScreenAsync("<bob> psst");

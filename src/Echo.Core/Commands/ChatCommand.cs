@@ -56,6 +56,9 @@ public abstract record ChatCommand
     /// <summary>/move [room] &lt;position&gt;: puts a room (the current one when null) at a 1-based place among the rooms.</summary>
     public sealed record Move(string? Room, int Position) : ChatCommand;
 
+    /// <summary>/search &lt;text&gt;: the stored lines of the current room that contain the text.</summary>
+    public sealed record Search(string Text) : ChatCommand;
+
     /// <summary>/help</summary>
     public sealed record Help : ChatCommand;
 

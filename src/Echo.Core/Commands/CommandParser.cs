@@ -24,6 +24,7 @@ public static class CommandParser
         "/rooms                 list joined rooms",
         "/move [room] <n>       move a room (the current one) to place n in the list (kept across restarts)",
         "/stats                 connections, streams, memory budget and what each limit refused",
+        "/search <text>         list the room's stored lines that contain the text (TUI: Ctrl+R; F3/Shift+F3 jump to them)",
         "/help                  this list",
         "/quit                  leave the chat",
         "Anything else is sent to the current room. Start a message with // to send a leading '/'.",
@@ -81,6 +82,9 @@ public static class CommandParser
             "rooms" => new ChatCommand.Rooms(),
             "move" => ParseMove(argument),
             "stats" => new ChatCommand.Stats(),
+            "search" => argument.Length == 0
+                ? new ChatCommand.Invalid("usage: /search <text>")
+                : new ChatCommand.Search(argument),
             "help" or "?" => new ChatCommand.Help(),
             "quit" or "exit" => new ChatCommand.Quit(),
             _ => new ChatCommand.Invalid($"unknown command /{name}; type /help for the list"),

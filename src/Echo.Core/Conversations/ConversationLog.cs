@@ -114,6 +114,22 @@ public sealed class ConversationLog<T>
         return true;
     }
 
+    /// <summary>Removes the note <paramref name="note"/> (that very object, e.g. a marker); false when it is not here.</summary>
+    public bool RemoveNote(T note)
+    {
+        for (int i = _items.Count - 1; i >= 0; i--)
+        {
+            if (_ids[i] is null && ReferenceEquals(_items[i], note))
+            {
+                _items.RemoveAt(i);
+                _places.RemoveAt(i);
+                _ids.RemoveAt(i);
+                return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>Drops every line; the ids stay remembered, so a repeat is still left out.</summary>
     public void Clear()
     {

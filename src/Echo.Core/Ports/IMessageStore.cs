@@ -79,6 +79,12 @@ public interface IMessageStore : IHistoryReader, IAsyncDisposable
     /// <summary>Up to <paramref name="count"/> messages right before <paramref name="before"/>, oldest first.</summary>
     Task<IReadOnlyList<ChatMessage>> BeforeAsync(string room, HistoryCursor before, int count, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The newest <paramref name="count"/> messages of <paramref name="room"/> whose text contains
+    /// <paramref name="text"/> (ignoring ASCII case; every character taken literally), oldest first.
+    /// </summary>
+    Task<IReadOnlyList<ChatMessage>> SearchAsync(string room, string text, int count, CancellationToken cancellationToken);
+
     /// <summary>The rooms we were in when last saved, in their order (joining order, or as the user moved them).</summary>
     Task<IReadOnlyList<string>> LoadRoomsAsync(CancellationToken cancellationToken);
 

@@ -29,6 +29,15 @@ internal enum Tone
 
     /// <summary>Something selected or current (the current room).</summary>
     Highlight,
+
+    /// <summary>Your nick in someone else's line, and the line itself: it mentions you.</summary>
+    Mention,
+
+    /// <summary>A direct message not yet seen (the room list and activity list).</summary>
+    Direct,
+
+    /// <summary>The read marker and the day-change line.</summary>
+    Marker,
 }
 
 /// <summary>A run of text in one tone. The text is already safe for the terminal.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Echo.Core.Chat;
 using Echo.Core.Peers;
+using Echo.Tui.Activity;
 
 namespace Echo.Tui.Rendering;
 
@@ -15,25 +16,46 @@ internal static class LineFormatter
     public const int NickColours = 9;
 
     private const string TimeFormat = "HH:mm:ss";
+    private const string DateFormat = "yyyy-MM-dd";
 
-    /// <summary>A chat message: time, nick (in its colour, or ours), the text.</summary>
-    public static DisplayLine Message(ChatMessage message, string localPeerId, TimeZoneInfo zone)
+    /// <summary>
+    /// A chat message: time (with the date when it is from another day than <paramref name="today"/>),
+    /// nick (in its colour, or ours), the text, with <paramref name="nick"/> highlighted where
+    /// someone else's line mentions it.
+    /// </summary>
+    public static DisplayLine Message(ChatMessage message, string localPeerId, TimeZoneInfo zone, string? nick = null,
+        DateOnly? today = null)
     {
         // "?" after the time: the author's clock was off, this is when it arrived (MessageClock).
-        string time = Time(message.Timestamp, zone) + (message.ClockClamped ? "?" : "");
-        string nick = SafeText.ForDisplay(message.SenderLabel);
+        string time = (today is { } day && Day(message.Timestamp, zone) != day
+            ? TimeZoneInfo.ConvertTime(message.Timestamp, zone).ToString(DateFormat + " ", CultureInfo.InvariantCulture)
+            : "") + Time(message.Timestamp, zone) + (message.ClockClamped ? "?" : "");
+        string sender = SafeText.ForDisplay(message.SenderLabel);
         bool own = message.Origin == MessageOrigin.Local || message.SenderId == localPeerId;
         List<Span> spans = [new(time + " ", Tone.Time)];
         if (message.Origin == MessageOrigin.EchoGo)
             spans.Add(new Span("[go] ", Tone.EchoGo));
         // A /me action reads "* nick waves".
-        string shownNick = message.Action ? $"* {nick}" : $"<{nick}>";
+        string shownNick = message.Action ? $"* {sender}" : $"<{sender}>";
         spans.Add(own
             ? new Span(shownNick, Tone.OwnNick)
             : new Span(shownNick, Tone.Nick, NickColour(message.SenderId)));
         spans.Add(new Span(" ", Tone.Text));
         int indent = spans.Sum(s => Columns.Of(s.Text));
-        spans.Add(new Span(SafeText.ForDisplay(message.Text), Tone.Text));
+        string text = SafeText.ForDisplay(message.Text);
+        IReadOnlyList<(int Start, int Length)> mentions = own || nick is null ? [] : Mentions.Find(text, nick);
+        if (mentions.Count > 0)
+            spans[0] = new Span(time + " ", Tone.Mention); // the line stands out from its first column
+        int at = 0;
+        foreach ((int start, int length) in mentions)
+        {
+            if (start > at)
+                spans.Add(new Span(text[at..start], Tone.Text));
+            spans.Add(new Span(text.Substring(start, length), Tone.Mention));
+            at = start + length;
+        }
+        if (at < text.Length || text.Length == 0)
+            spans.Add(new Span(text[at..], Tone.Text));
         if (message.NotSaved)
             spans.Add(new Span(" [not saved]", Tone.Error));
         return new DisplayLine(spans, indent);
@@ -104,6 +126,17 @@ internal static class LineFormatter
     /// <summary>The time column for <paramref name="timestamp"/> in local time.</summary>
     public static string Time(DateTimeOffset timestamp, TimeZoneInfo zone) =>
         TimeZoneInfo.ConvertTime(timestamp, zone).ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+    /// <summary>The local day of <paramref name="timestamp"/>.</summary>
+    public static DateOnly Day(DateTimeOffset timestamp, TimeZoneInfo zone) =>
+        DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(timestamp, zone).DateTime);
+
+    /// <summary>The line between messages of two days: "── Sunday, 2026-12-06 ──".</summary>
+    public static DisplayLine DayChange(DateOnly day) =>
+        new([new Span($"── {day.ToString("dddd, " + DateFormat, CultureInfo.InvariantCulture)} ──", Tone.Marker)]);
+
+    /// <summary>The read marker: the lines after it arrived while you were elsewhere.</summary>
+    public static DisplayLine ReadMarker() => new([new Span("── new ──", Tone.Marker)]);
 
     private static IEnumerable<DisplayLine> System(string text, string marker, Tone tone, DateTimeOffset now, TimeZoneInfo zone)
     {

@@ -33,7 +33,6 @@ internal sealed partial class ChatWindow : Runnable
     private readonly int _scrollbackLines;
     private readonly List<ConversationId> _rooms = [];
     private readonly Dictionary<ConversationId, ConversationLog<DisplayLine>> _buffers = [];
-    private readonly Dictionary<ConversationId, int> _unread = [];
     private readonly List<PeerInfo> _peers = [];
     private readonly ConversationLog<DisplayLine> _homeless; // notices while in no room
     private ConversationId? _current;
@@ -147,7 +146,7 @@ internal sealed partial class ChatWindow : Runnable
             case RoomLeftEvent { Room: var room }:
                 _rooms.Remove(ConversationId.Room(room));
                 _buffers.Remove(ConversationId.Room(room));
-                _unread.Remove(ConversationId.Room(room));
+                Forget(ConversationId.Room(room));
                 if (_current == ConversationId.Room(room))
                     SwitchTo(null);
                 Notice($"left #{SafeText.ForDisplay(room)}");
@@ -228,7 +227,10 @@ internal sealed partial class ChatWindow : Runnable
             _rooms.Add(ConversationId.Room(room));
             ConversationLog<DisplayLine> buffer = Buffer(ConversationId.Room(room));
             foreach (ChatMessage message in _manager.RecentMessages(room))
-                buffer.Append(LineFormatter.Message(message, _manager.LocalPeerId, _clock.LocalTimeZone), message.Id, HistoryCursor.Of(message));
+            {
+                BeforeAppend(ConversationId.Room(room), buffer, message, live: false);
+                buffer.Append(Format(message), message.Id, HistoryCursor.Of(message));
+            }
         }
         _peers.AddRange(_manager.Peers);
         _current = _manager.CurrentRoom is { } current ? ConversationId.Room(current) : null;
@@ -260,7 +262,7 @@ internal sealed partial class ChatWindow : Runnable
         ConversationId conversation = ConversationId.Room(room);
         if (!_buffers.TryGetValue(conversation, out ConversationLog<DisplayLine>? buffer) || older.Count == 0)
             return;
-        buffer.Prepend([.. older.Select(m => (LineFormatter.Message(m, _manager.LocalPeerId, _clock.LocalTimeZone), m.Id, HistoryCursor.Of(m)))]);
+        buffer.Prepend([.. older.Select(m => (Format(m), m.Id, HistoryCursor.Of(m)))]);
         if (conversation == _current)
             Scrollback.SetNeedsDraw();
     }
@@ -270,21 +272,22 @@ internal sealed partial class ChatWindow : Runnable
         ConversationLog<DisplayLine> buffer = Buffer(conversation);
         if (buffer.Contains(message.Id))
             return; // already there from the snapshot taken at start
-        DisplayLine line = LineFormatter.Message(message, _manager.LocalPeerId, _clock.LocalTimeZone);
+        DisplayLine line = Format(message);
+        bool live = countUnread && !message.FromHistory;
         // History (fetched from peers) can be older than what is shown: it goes in its place in time.
         if (message.FromHistory)
+        {
             buffer.Insert(line, message.Id, HistoryCursor.Of(message));
+        }
         else
+        {
+            BeforeAppend(conversation, buffer, message, live);
             buffer.Append(line, message.Id, HistoryCursor.Of(message));
+        }
         if (conversation == _current)
-        {
             Scrollback.Appended(line);
-        }
-        else if (countUnread)
-        {
-            _unread[conversation] = _unread.GetValueOrDefault(conversation) + 1;
-            ShowRooms();
-        }
+        if (countUnread)
+            Noticed(conversation, message, live);
     }
 
     private void Notice(string text) =>
@@ -305,10 +308,11 @@ internal sealed partial class ChatWindow : Runnable
 
     private void SwitchTo(ConversationId? room)
     {
+        ConversationId? left = _current;
         _current = room;
+        Seen(left, room);
         if (room is not null)
         {
-            _unread.Remove(room);
             ConversationLog<DisplayLine> buffer = Buffer(room);
             if (_homeless.Count > 0)
             {
@@ -369,7 +373,7 @@ internal sealed partial class ChatWindow : Runnable
 
     private void ShowRooms()
     {
-        Rooms.Update([.. _rooms], _current, _unread);
+        Rooms.Update([.. _rooms], _current, _activity.Unseen);
         _roomsFrame.Height = Math.Clamp(_rooms.Count, 1, MaxRoomRows) + 2;
     }
 
@@ -380,6 +384,7 @@ internal sealed partial class ChatWindow : Runnable
         Status.Update(
         [
             new Span(" " + (_current is null ? "no room" : ConversationTitle(_current)), Tone.Highlight),
+            .. _roomsFrame.Visible ? [] : ActivitySpans(),
             .. TransferSpans(),
             new Span(" | ", Tone.Dim),
             new Span(SafeText.ForDisplay(_nick), Tone.Highlight),
@@ -389,7 +394,7 @@ internal sealed partial class ChatWindow : Runnable
             new Span(SafeText.ForDisplay(PeerInfo.ShortPeerId(_manager.LocalPeerId)), Tone.Text),
             new Span(" | ", Tone.Dim),
             new Span(listen, Tone.Text),
-            new Span(" | ^N/^P Alt+1-9 room  PgUp/PgDn scroll  Tab complete  F6 rooms  ^Q quit", Tone.Dim),
+            new Span(" | ^N/^P Alt+1-9 room  PgUp/PgDn scroll  Tab complete  F6 rooms  ^R search  ^Q quit", Tone.Dim),
         ]);
     }
 
@@ -411,5 +416,6 @@ internal sealed partial class ChatWindow : Runnable
         _roomsFrame.Visible = side;
         _peersFrame.Visible = side;
         _scrollFrame.Width = Dim.Fill(side ? SideWidth : 0);
+        ShowStatus();
     }
 }

@@ -34,6 +34,9 @@ internal static class Palette
             Tone.Error => new Attribute(new Color(ColorName16.BrightRed), background, TextStyle.Bold),
             Tone.Dim => new Attribute(new Color(ColorName16.DarkGray), background),
             Tone.Highlight => new Attribute(normal.Foreground, background, TextStyle.Bold | TextStyle.Reverse),
+            Tone.Mention => new Attribute(new Color(ColorName16.BrightYellow), background, TextStyle.Bold | TextStyle.Reverse),
+            Tone.Direct => new Attribute(new Color(ColorName16.BrightMagenta), background, TextStyle.Bold),
+            Tone.Marker => new Attribute(new Color(ColorName16.BrightBlue), background),
             _ => normal,
         };
     }

@@ -1,5 +1,6 @@
 using Echo.Core.Chat;
 using Echo.Core.Conversations;
+using Echo.Tui.Activity;
 using Echo.Tui.Rendering;
 using Terminal.Gui.Drawing;
 using Terminal.Gui.Input;
@@ -15,7 +16,7 @@ namespace Echo.Tui.Views;
 internal sealed class RoomListView : View
 {
     private IReadOnlyList<ConversationId> _rooms = [];
-    private IReadOnlyDictionary<ConversationId, int> _unread = new Dictionary<ConversationId, int>();
+    private IReadOnlyDictionary<string, ConversationActivity> _unseen = new Dictionary<string, ConversationActivity>();
     private ConversationId? _current;
     private int _cursor;
 
@@ -31,11 +32,11 @@ internal sealed class RoomListView : View
     public Func<string, string> Label { get; set; } = peerId => peerId;
 
     /// <summary>Updates what is shown.</summary>
-    public void Update(IReadOnlyList<ConversationId> rooms, ConversationId? current, IReadOnlyDictionary<ConversationId, int> unread)
+    public void Update(IReadOnlyList<ConversationId> rooms, ConversationId? current, IReadOnlyDictionary<string, ConversationActivity> unseen)
     {
         _rooms = rooms;
         _current = current;
-        _unread = unread;
+        _unseen = unseen;
         int index = current is null ? -1 : IndexOf(current);
         _cursor = index >= 0 ? index : Math.Clamp(_cursor, 0, Math.Max(0, rooms.Count - 1));
         SetNeedsDraw();
@@ -114,8 +115,27 @@ internal sealed class RoomListView : View
         yield return new Span(key, Tone.Dim);
         // a direct conversation is shown as "@<nick>"
         string name = room.PeerId is { } peerId ? "@" + Label(peerId) : room.Name;
-        yield return new Span((current ? "#" : " ") + SafeText.ForDisplay(name), current ? Tone.Highlight : Tone.Text);
-        if (_unread.GetValueOrDefault(room) is > 0 and var count)
-            yield return new Span($" ({count})", Tone.Notice);
+        ConversationActivity unseen = _unseen.GetValueOrDefault(room.Key);
+        Tone tone = current ? Tone.Highlight
+            : unseen.Level switch
+            {
+                ActivityLevel.Mention => Tone.Mention,
+                ActivityLevel.Direct => Tone.Direct,
+                _ => Tone.Text,
+            };
+        yield return new Span((current ? "#" : " ") + SafeText.ForDisplay(name), tone);
+        // "(5)" unread, "(5, 2!)" with two mentions among them, "(3 DM)" in a direct conversation.
+        if (unseen.Unread > 0)
+        {
+            string detail = unseen.Mentions > 0 ? $"{unseen.Unread}, {unseen.Mentions}!"
+                : unseen.Level == ActivityLevel.Direct ? $"{unseen.Unread} DM"
+                : $"{unseen.Unread}";
+            yield return new Span($" ({detail})", unseen.Level switch
+            {
+                ActivityLevel.Mention => Tone.Mention,
+                ActivityLevel.Direct => Tone.Direct,
+                _ => Tone.Notice,
+            });
+        }
     }
 }

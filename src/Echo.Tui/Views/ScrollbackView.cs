@@ -64,6 +64,17 @@ internal sealed class ScrollbackView : View
         SetNeedsDraw();
     }
 
+    /// <summary>Scrolls so that line <paramref name="index"/> of the shown lines is about in the middle of the view.</summary>
+    public void ScrollToLine(int index)
+    {
+        int width = Math.Max(1, Viewport.Width);
+        int below = 0;
+        for (int i = _lines.Count - 1; i > index && i >= 0; i--)
+            below += Columns.Wrap(_lines[i], width).Count;
+        _offset = Math.Max(0, below - Math.Max(0, Viewport.Height / 2 - 1));
+        SetNeedsDraw();
+    }
+
     /// <summary>The rows currently on screen, top to bottom, as plain text (for tests and diagnostics).</summary>
     public IReadOnlyList<string> VisibleRows()
     {

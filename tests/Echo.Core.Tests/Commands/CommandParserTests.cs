@@ -46,6 +46,7 @@ public class CommandParserTests
         { "/move 2", new ChatCommand.Move(null, 2) },
         { "/move ops 1", new ChatCommand.Move("ops", 1) },
         { "/move #ops  3", new ChatCommand.Move("ops", 3) },
+        { "/search  deploy key ", new ChatCommand.Search("deploy key") },
         { "/help", new ChatCommand.Help() },
         { "/?", new ChatCommand.Help() },
         { "/quit", new ChatCommand.Quit() },
@@ -83,6 +84,7 @@ public class CommandParserTests
     [InlineData("/send \"unclosed.pdf", "usage: /send <path> [peer]  (quote a path that has spaces)")]
     [InlineData("/send a b c", "usage: /send <path> [peer]  (quote a path that has spaces)")]
     [InlineData("/get", "usage: /get <id>")]
+    [InlineData("/search", "usage: /search <text>")]
     [InlineData("/cancel", "usage: /cancel <id>")]
     [InlineData("/forget", "usage: /forget <peer id|short id|nick>")]
     [InlineData("/me", "usage: /me <action>")]

@@ -107,6 +107,9 @@ internal sealed class FailingStore(IMessageStore inner) : IMessageStore
     public Task<IReadOnlyList<ChatMessage>> AddAsync(IReadOnlyList<ChatMessage> messages, CancellationToken cancellationToken) =>
         inner.AddAsync(messages, cancellationToken);
 
+    public Task<IReadOnlyList<ChatMessage>> SearchAsync(string room, string text, int count, CancellationToken cancellationToken) =>
+        inner.SearchAsync(room, text, count, cancellationToken);
+
     public Task<HistoryCursor?> GetSyncCursorAsync(string room, string peerId, CancellationToken cancellationToken) =>
         inner.GetSyncCursorAsync(room, peerId, cancellationToken);
 
