@@ -28,11 +28,15 @@ Option<string?> web = new("--web")
 Option<bool> webAllowRemote = new("--web-allow-remote") { Description = "Let --web listen on an address other machines can reach" };
 Option<string?> downloads = new("--downloads") { Description = "Where downloaded files are put (default: ~/Downloads/echo)" };
 Option<string?> maxFileSize = new("--max-file-size") { Description = "Largest file /get accepts, e.g. 500M, 4G (default: 4G)" };
+Option<string?> memoryBudget = new("--memory-budget")
+{
+    Description = $"MiB of buffered network data the node may hold, all peers together ({ChatSettings.MinMemoryBudgetMiB} to {ChatSettings.MaxMemoryBudgetMiB}; default: {ChatSettings.DefaultMemoryBudgetMiB})",
+};
 Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at start, as echo-go takes it", Arity = ArgumentArity.ZeroOrOne };
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
-    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, peer,
+    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, memoryBudget, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -46,7 +50,8 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     [.. parse.GetValue(connect) ?? [], .. parse.GetValue(peer) is { } p ? new[] { p } : []],
     parse.GetValue(room), parse.GetValue(dataDir), parse.GetValue(headless), parse.GetValue(noMdns), parse.GetValue(logFile))
     .WithWeb(parse.GetResult(web) is not null, parse.GetValue(web), parse.GetValue(webAllowRemote))
-    .WithFiles(parse.GetValue(downloads), parse.GetValue(maxFileSize));
+    .WithFiles(parse.GetValue(downloads), parse.GetValue(maxFileSize))
+    .WithMemoryBudget(parse.GetValue(memoryBudget));
 
 root.SetAction(async (parse, ct) =>
 {
