@@ -78,7 +78,12 @@ internal static class ChatApp
 
             Log.Starting(loggers.CreateLogger("Echo.Cli"), AgentVersion, key.PeerId.ToString(), settings.DataDirectory,
                 System.Globalization.CultureInfo.CurrentCulture.Name, System.Globalization.CultureInfo.CurrentUICulture.Name);
-            Libp2pHost host = new(key, new HostOptions { ListenAddresses = settings.Listen, AgentVersion = AgentVersion }, loggers);
+            Libp2pHost host = new(key, new HostOptions
+            {
+                ListenAddresses = settings.Listen,
+                AgentVersion = AgentVersion,
+                MemoryBudgetBytes = settings.MemoryBudgetBytes,
+            }, loggers);
             SqliteMessageStore opened;
             try
             {

@@ -29,6 +29,18 @@ internal sealed record ChatSettings(
 
     public const string DefaultRoom = "lobby";
 
+    /// <summary>--memory-budget's default, bounds and unit (MiB): the host's default budget (docs/LIMITS.md, L-memory-budget).</summary>
+    public const int DefaultMemoryBudgetMiB = (int)(Net.ResourceManager.MemoryBudget.DefaultLimitBytes >> 20);
+
+    /// <summary>The smallest --memory-budget: a quarter of it (one connection's share) still holds a few stream windows.</summary>
+    public const int MinMemoryBudgetMiB = 8;
+
+    /// <summary>The largest --memory-budget (64 GiB).</summary>
+    public const int MaxMemoryBudgetMiB = 65536;
+
+    /// <summary>Buffered network data the host may hold (--memory-budget), in bytes.</summary>
+    public long MemoryBudgetBytes { get; init; } = Net.ResourceManager.MemoryBudget.DefaultLimitBytes;
+
     /// <summary>The web UI's settings, or null without --web.</summary>
     public WebChatOptions? Web { get; init; }
 
@@ -122,6 +134,18 @@ internal sealed record ChatSettings(
         if (!string.IsNullOrWhiteSpace(maxFileSize))
             settings = settings with { MaxFileSize = ParseSize(maxFileSize) };
         return settings;
+    }
+
+    /// <summary>Applies --memory-budget (whole MiB); throws <see cref="ArgumentException"/> with the allowed range.</summary>
+    public ChatSettings WithMemoryBudget(string? mebibytes)
+    {
+        if (mebibytes is null)
+            return this;
+        return int.TryParse(mebibytes.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int mib)
+               && mib is >= MinMemoryBudgetMiB and <= MaxMemoryBudgetMiB
+            ? this with { MemoryBudgetBytes = (long)mib << 20 }
+            : throw new ArgumentException(
+                $"--memory-budget {mebibytes}: not a whole number of MiB from {MinMemoryBudgetMiB} to {MaxMemoryBudgetMiB}");
     }
 
     /// <summary>A byte count with an optional K, M, G or T suffix (powers of 1024).</summary>

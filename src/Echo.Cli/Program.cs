@@ -33,11 +33,15 @@ Option<double?> storeRate = new("--store-rate")
 {
     Description = "Messages a second one author may have stored after a burst of 100 (default: 1; more are dropped and counted in /stats)",
 };
+Option<string?> memoryBudget = new("--memory-budget")
+{
+    Description = $"MiB of buffered network data the node may hold, all peers together ({ChatSettings.MinMemoryBudgetMiB} to {ChatSettings.MaxMemoryBudgetMiB}; default: {ChatSettings.DefaultMemoryBudgetMiB})",
+};
 Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at start, as echo-go takes it", Arity = ArgumentArity.ZeroOrOne };
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
-    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, noBell, peer,
+    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -53,6 +57,7 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithWeb(parse.GetResult(web) is not null, parse.GetValue(web), parse.GetValue(webAllowRemote))
     .WithFiles(parse.GetValue(downloads), parse.GetValue(maxFileSize))
     .WithStoreRate(parse.GetValue(storeRate))
+    .WithMemoryBudget(parse.GetValue(memoryBudget))
     .WithBell(!parse.GetValue(noBell));
 
 root.SetAction(async (parse, ct) =>

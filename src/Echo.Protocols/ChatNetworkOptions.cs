@@ -51,6 +51,21 @@ public sealed record ChatNetworkOptions
     /// <summary>History sync settings; sync runs only when the network is given a message store.</summary>
     public HistorySyncOptions History { get; init; } = new();
 
+    /// <summary>
+    /// A served file or history stream that makes no progress this long (the peer reads nothing, asks
+    /// nothing) is reset, releasing its file and descriptor (docs/LIMITS.md, L-served-idle).
+    /// </summary>
+    public TimeSpan ServedStreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Files sent to one peer at once; more requests are reset and counted (docs/LIMITS.md, L-served-files).</summary>
+    public int MaxServedFilesPerPeer { get; init; } = 2;
+
+    /// <summary>
+    /// Files sent to all peers at once; more requests are reset and counted (docs/LIMITS.md,
+    /// L-served-files). One host has at most 8 connections (L-conn-per-address), so it holds at most half of these.
+    /// </summary>
+    public int MaxServedFiles { get; init; } = 32;
+
     /// <summary>Throws when a setting is out of range.</summary>
     public void Validate()
     {
@@ -59,6 +74,9 @@ public sealed record ChatNetworkOptions
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(PingInterval, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(PingTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(EventCapacity, 16);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ServedStreamIdleTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxServedFilesPerPeer, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxServedFiles, MaxServedFilesPerPeer);
         Pubsub.Validate();
         Mdns?.Validate();
         RememberPeers?.Validate();

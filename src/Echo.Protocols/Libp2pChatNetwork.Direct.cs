@@ -15,6 +15,9 @@ public sealed partial class Libp2pChatNetwork : IDirectNetwork
     private DirectProtocol? _direct;
     private FileProtocol? _files;
 
+    /// <summary>The file server (tests read its counters).</summary>
+    internal FileProtocol? Files => _files;
+
     /// <inheritdoc />
     public OfferLookup? Offers { get; set; }
 
@@ -70,7 +73,7 @@ public sealed partial class Libp2pChatNetwork : IDirectNetwork
     private void StartDirect()
     {
         _direct = new DirectProtocol(_host, PostAsync, _logger);
-        _files = new FileProtocol(_host, () => Offers, _logger);
+        _files = new FileProtocol(_host, () => Offers, _options, _time, _logger);
         _host.SetStreamHandler(DirectProtocol.ProtocolId, _direct.HandleAsync);
         _host.SetStreamHandler(FileProtocol.ProtocolId, _files.HandleAsync, InboundStreamLimits.Files);
     }

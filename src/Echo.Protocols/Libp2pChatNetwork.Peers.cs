@@ -89,6 +89,7 @@ public sealed partial class Libp2pChatNetwork : IPeerNetwork
         _redialer?.Stop(peer);
         if (!_book.Forget(peer))
             return false;
+        _host.Resources.ConnectionManager.Unprotect(peer, RememberedTag);
         Log.PeerForgotten(_logger, peer, reason);
         Post(new PeerForgotten(peer.ToString()));
         ScheduleSave();

@@ -73,7 +73,8 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         _echoGo = new EchoGoStreams(host, OnEchoGoLineAsync, OnEchoGoPeer, options.EchoGo, _time, _logger);
         _events = new NetworkEventQueue(options.EventCapacity, Math.Clamp(options.EventCapacity / 16, 1, MaxQueuedPerSource));
         if (store is not null)
-            _history = new HistorySync(host, store, options.History, (e, ct) => PostAsync("history", e, ct), _router.Penalize, _time, _logger);
+            _history = new HistorySync(host, store, options.History, (e, ct) => PostAsync("history", e, ct), _router.Penalize, _time, _logger,
+                options.ServedStreamIdleTimeout);
     }
 
     /// <inheritdoc />
@@ -121,6 +122,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             StartMdns(mdns);
         StartPeers();
         Track(PingLoopAsync(_stopping.Token));
+        Track(MeshProtectionLoopAsync(_stopping.Token));
         if (_history is not null)
             Track(HistoryLoopAsync(_stopping.Token));
         Log.Started(_logger, _host.PeerId);
@@ -340,6 +342,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         }
         Track(PingAsync(peer, _stopping.Token));
         RememberConnected(connection);
+        ProtectIfDialed(peer);
     }
 
     private void OnPeerDisconnected(Connection connection)

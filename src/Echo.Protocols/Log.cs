@@ -66,6 +66,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3131, Level = LogLevel.Information, Message = "Serving file {Id} to {Peer} from offset {Offset}")]
     public static partial void FileServing(ILogger logger, PeerId peer, string id, ulong offset);
 
+    [LoggerMessage(EventId = 3132, Level = LogLevel.Debug, Message = "Served {Protocol} stream to {Peer} reset: no progress for {Seconds} s")]
+    public static partial void ServedStreamIdle(ILogger logger, PeerId peer, string protocol, double seconds);
+
     [LoggerMessage(EventId = 3140, Level = LogLevel.Warning, Message = "Remembered peers: {Problem}")]
     public static partial void PeerBookProblem(ILogger logger, string problem);
 

@@ -17,6 +17,9 @@ public sealed class CommandLineTests
     [InlineData("--port abc", "--port abc: not a TCP port (0 to 65535)")]
     [InlineData("--port 70000", "--port 70000: not a TCP port (0 to 65535)")]
     [InlineData("--port -1", "--port -1: not a TCP port (0 to 65535)")]
+    [InlineData("--memory-budget 4", "--memory-budget 4: not a whole number of MiB from 8 to 65536")]
+    [InlineData("--memory-budget 70000", "--memory-budget 70000: not a whole number of MiB from 8 to 65536")]
+    [InlineData("--memory-budget 1G", "--memory-budget 1G: not a whole number of MiB from 8 to 65536")]
     public async Task BadCommandLine_ExitsWith2AndOneLine_TouchesNothing(string arguments, string expected)
     {
         string root = Directory.CreateTempSubdirectory("echo-cli-args-").FullName;

@@ -246,8 +246,8 @@ public sealed partial class PubsubRouter : IAsyncDisposable
             _score.AddPenalty(peer, 1);
     }
 
-    /// <summary>The peers in our mesh for <paramref name="topic"/>.</summary>
-    internal IReadOnlyCollection<PeerId> MeshPeers(string topic)
+    /// <summary>The peers in our mesh for <paramref name="topic"/> now (empty when we have not joined it).</summary>
+    public IReadOnlyCollection<PeerId> MeshPeers(string topic)
     {
         lock (_gate)
             return _mesh.TryGetValue(topic, out HashSet<PeerId>? mesh) ? [.. mesh] : [];

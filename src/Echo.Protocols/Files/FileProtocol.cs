@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Runtime.InteropServices;
 using Echo.Core.Chat;
 using Echo.Core.Files;
 using Echo.Core.Ports;
@@ -16,9 +17,11 @@ namespace Echo.Protocols.Files;
 /// <summary>
 /// <c>/echo/file/1.0.0</c>: the bytes of an offered file from an offset on. The sender answers only
 /// for ids it offered (to this peer, or to a room) and only while the file is unchanged; it never
-/// reads a path a peer names.
+/// reads a path a peer names. Served transfers are capped per peer and in total, and one that makes
+/// no progress for <see cref="ChatNetworkOptions.ServedStreamIdleTimeout"/> is reset, closing its file
+/// (docs/LIMITS.md, L-served-files, L-served-idle).
 /// </summary>
-internal sealed class FileProtocol(Libp2pHost host, Func<OfferLookup?> offers, ILogger logger)
+internal sealed class FileProtocol(Libp2pHost host, Func<OfferLookup?> offers, ChatNetworkOptions options, TimeProvider time, ILogger logger)
 {
     public const string ProtocolId = "/echo/file/1.0.0";
 
@@ -30,8 +33,49 @@ internal sealed class FileProtocol(Libp2pHost host, Func<OfferLookup?> offers, I
 
     private const int ChunkSize = 256 * 1024;
 
-    /// <summary>Serves one fetch.</summary>
+    private readonly Lock _gate = new();
+    private readonly Dictionary<PeerId, int> _servingPerPeer = [];
+    private int _serving;
+    private long _refusedPerPeer;
+    private long _refusedTotal;
+    private long _idleResets;
+
+    /// <summary>Files being sent now.</summary>
+    public int Serving
+    {
+        get
+        {
+            lock (_gate)
+                return _serving;
+        }
+    }
+
+    /// <summary>Requests reset because their peer already had <see cref="ChatNetworkOptions.MaxServedFilesPerPeer"/> files being sent.</summary>
+    public long RefusedPerPeer => Interlocked.Read(ref _refusedPerPeer);
+
+    /// <summary>Requests reset because <see cref="ChatNetworkOptions.MaxServedFiles"/> files were being sent.</summary>
+    public long RefusedTotal => Interlocked.Read(ref _refusedTotal);
+
+    /// <summary>Served streams reset because they made no progress for the idle timeout.</summary>
+    public long IdleResets => Interlocked.Read(ref _idleResets);
+
+    /// <summary>Serves one fetch, reset when it stays without progress for the idle timeout.</summary>
     public async Task HandleAsync(P2PStream stream, CancellationToken cancellationToken)
+    {
+        using IdleWatchdog idle = new(options.ServedStreamIdleTimeout, time, cancellationToken);
+        try
+        {
+            await ServeAsync(stream, idle, idle.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (idle.IdledOut)
+        {
+            Interlocked.Increment(ref _idleResets);
+            Log.ServedStreamIdle(logger, stream.RemotePeer, ProtocolId, options.ServedStreamIdleTimeout.TotalSeconds);
+            stream.Reset();
+        }
+    }
+
+    private async Task ServeAsync(P2PStream stream, IdleWatchdog idle, CancellationToken cancellationToken)
     {
         FileRequest request;
         using (CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
@@ -53,6 +97,57 @@ internal sealed class FileProtocol(Libp2pHost host, Func<OfferLookup?> offers, I
             await RefuseAsync(stream, $"offset {request.Offset} is beyond the size {size}", cancellationToken).ConfigureAwait(false);
             return;
         }
+        PeerId peer = stream.RemotePeer;
+        if (!TryStartTransfer(peer))
+        {
+            // Reset, not refused: the fetcher may try again once a transfer ended.
+            stream.Reset();
+            return;
+        }
+        try
+        {
+            await SendAsync(stream, request, offered, idle, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            EndTransfer(peer);
+        }
+    }
+
+    private bool TryStartTransfer(PeerId peer)
+    {
+        lock (_gate)
+        {
+            int ofPeer = _servingPerPeer.GetValueOrDefault(peer);
+            if (ofPeer >= options.MaxServedFilesPerPeer)
+            {
+                Interlocked.Increment(ref _refusedPerPeer);
+                return false;
+            }
+            if (_serving >= options.MaxServedFiles)
+            {
+                Interlocked.Increment(ref _refusedTotal);
+                return false;
+            }
+            _servingPerPeer[peer] = ofPeer + 1;
+            _serving++;
+            return true;
+        }
+    }
+
+    private void EndTransfer(PeerId peer)
+    {
+        lock (_gate)
+        {
+            _serving--;
+            if (--CollectionsMarshal.GetValueRefOrNullRef(_servingPerPeer, peer) == 0)
+                _servingPerPeer.Remove(peer);
+        }
+    }
+
+    private async Task SendAsync(P2PStream stream, FileRequest request, OfferedFile offered, IdleWatchdog idle, CancellationToken cancellationToken)
+    {
+        long size = offered.Offer.Size;
         // Every open file counts against the host's descriptor budget, as connections do.
         using DescriptorLease? descriptor = host.Resources.Descriptors.TryReserve();
         if (descriptor is null)
@@ -93,6 +188,7 @@ internal sealed class FileProtocol(Libp2pHost host, Func<OfferLookup?> offers, I
                 FlushResult flushed = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
                 if (flushed.IsCompleted || flushed.IsCanceled)
                     return;
+                idle.Progress();
             }
         }
         await stream.CompleteOutputAsync().ConfigureAwait(false);

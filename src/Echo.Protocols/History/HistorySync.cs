@@ -39,23 +39,34 @@ internal sealed class HistorySync
     /// <summary>Requests one stream may carry before the responder closes it.</summary>
     public const int MaxRequestsPerStream = 10_000;
 
+    /// <summary>
+    /// Syncs with one peer that run at once (one stream each); the others wait their turn. Half the
+    /// responder's limit of inbound history streams per peer (<see cref="InboundStreamLimits.History"/>),
+    /// so sharing any number of rooms is never refused (docs/LIMITS.md, L-history-syncs-per-peer).
+    /// </summary>
+    public const int MaxSyncsPerPeer = InboundStreamLimits.History / 2;
+
     private readonly Libp2pHost _host;
     private readonly IHistoryReader _store;
     private readonly HistorySyncOptions _options;
+    private readonly TimeSpan _serveIdleTimeout;
     private readonly Func<NetworkEvent, CancellationToken, ValueTask> _post;
     private readonly Action<PeerId> _penalize;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly Dictionary<(PeerId, string), Task> _running = [];
+    private readonly Dictionary<PeerId, PeerTurns> _turns = [];
     private readonly ConcurrentDictionary<PeerId, int> _invalid = new();
     private readonly HistoryServeLimits _limits;
     private long _bytesReceived;
     private long _bytesSent;
+    private long _idleResets;
 
     public HistorySync(Libp2pHost host, IHistoryReader store, HistorySyncOptions options, Func<NetworkEvent, CancellationToken, ValueTask> post,
-        Action<PeerId> penalize, TimeProvider time, ILogger logger)
+        Action<PeerId> penalize, TimeProvider time, ILogger logger, TimeSpan serveIdleTimeout)
     {
+        _serveIdleTimeout = serveIdleTimeout;
         _host = host;
         _store = store;
         _options = options;
@@ -74,6 +85,9 @@ internal sealed class HistorySync
 
     /// <summary>Frame bytes written in our answers (prefixes included).</summary>
     public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    /// <summary>Served streams reset because the peer neither asked nor read for the idle timeout (L-served-idle).</summary>
+    public long IdleResets => Interlocked.Read(ref _idleResets);
 
     /// <summary>Messages from <paramref name="peer"/>'s answers that failed verification.</summary>
     public int InvalidFrom(PeerId peer) => _invalid.GetValueOrDefault(peer);
@@ -102,8 +116,18 @@ internal sealed class HistorySync
     private async Task RunAsync(Task start, PeerId peer, string room, CancellationToken cancellationToken)
     {
         await start.ConfigureAwait(false);
+        PeerTurns turns;
+        lock (_gate)
+        {
+            if (!_turns.TryGetValue(peer, out turns!))
+                _turns[peer] = turns = new PeerTurns();
+            turns.Users++;
+        }
+        bool entered = false;
         try
         {
+            await turns.Slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            entered = true;
             await FetchAsync(peer, room, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -117,9 +141,27 @@ internal sealed class HistorySync
         }
         finally
         {
+            if (entered)
+                turns.Slots.Release();
             lock (_gate)
+            {
                 _running.Remove((peer, room));
+                if (--turns.Users == 0)
+                {
+                    _turns.Remove(peer);
+                    turns.Slots.Dispose();
+                }
+            }
         }
+    }
+
+    /// <summary>The syncs with one peer: at most <see cref="MaxSyncsPerPeer"/> hold a slot, the rest wait.</summary>
+    private sealed class PeerTurns
+    {
+        public SemaphoreSlim Slots { get; } = new(MaxSyncsPerPeer, MaxSyncsPerPeer);
+
+        /// <summary>Runs waiting for or holding a slot (under the sync's gate); the last one out removes the entry.</summary>
+        public int Users { get; set; }
     }
 
     private async Task FetchAsync(PeerId peer, string room, CancellationToken cancellationToken)
@@ -240,11 +282,13 @@ internal sealed class HistorySync
         return valid;
     }
 
-    /// <summary>Answers one peer's requests on one stream until it closes its side.</summary>
-    public async Task HandleInboundAsync(P2PStream stream, CancellationToken cancellationToken)
+    /// <summary>Answers one peer's requests on one stream until it closes its side; reset when it idles (no request, no answer taken) for the idle timeout.</summary>
+    public async Task HandleInboundAsync(P2PStream stream, CancellationToken outer)
     {
         PeerId peer = stream.RemotePeer;
         string address = HistoryServeLimits.AddressKey(stream.Connection.RemoteAddress);
+        using IdleWatchdog idle = new(_serveIdleTimeout, _time, outer);
+        CancellationToken cancellationToken = idle.Token;
         try
         {
             for (int served = 0; served < MaxRequestsPerStream; served++)
@@ -258,12 +302,19 @@ internal sealed class HistorySync
                 byte[] bytes = response.ToByteArray();
                 Interlocked.Add(ref _bytesSent, Varint.GetByteCount((ulong)bytes.Length) + bytes.Length);
                 await stream.Output.WriteLengthPrefixedAsync(bytes, cancellationToken).ConfigureAwait(false);
+                idle.Progress();
             }
             await stream.CompleteOutputAsync().ConfigureAwait(false);
         }
+        catch (OperationCanceledException) when (idle.IdledOut)
+        {
+            Interlocked.Increment(ref _idleResets);
+            Log.ServedStreamIdle(_logger, peer, ProtocolId, _serveIdleTimeout.TotalSeconds);
+            stream.Reset();
+        }
         catch (Exception e) when (e is IOException or ProtocolViolationException or MessageStoreException
                                       or ObjectDisposedException or InvalidOperationException
-                                  || (e is OperationCanceledException && cancellationToken.IsCancellationRequested))
+                                  || (e is OperationCanceledException && outer.IsCancellationRequested))
         {
             Log.HistoryServeEnded(_logger, peer, e.Message);
             stream.Reset();

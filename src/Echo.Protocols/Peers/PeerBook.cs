@@ -126,6 +126,13 @@ public sealed class PeerBook
             return _peers.TryGetValue(peer, out Entry? entry) ? [.. entry.Dialed.Concat(entry.Reported).Distinct().Take(MaxAddresses)] : [];
     }
 
+    /// <summary>Whether a dial of ours ever reached <paramref name="peer"/> (it has an address from such a dial).</summary>
+    public bool WasDialed(PeerId peer)
+    {
+        lock (_gate)
+            return _peers.TryGetValue(peer, out Entry? entry) && entry.Dialed.Count > 0;
+    }
+
     /// <summary>The last nick <paramref name="peer"/> announced; null when none is known or it is not remembered.</summary>
     public string? Nick(PeerId peer)
     {

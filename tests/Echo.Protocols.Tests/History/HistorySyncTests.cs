@@ -340,6 +340,34 @@ public sealed class HistorySyncTests : IAsyncDisposable
         Assert.Equal(1, _writers[carol].Refused);
     }
 
+    [Fact(Timeout = 90_000)]
+    public async Task TenSharedRooms_SyncedOnConnect_NoneRefusedByTheResponder_TheSyncsWithOnePeerTakeTurns()
+    {
+        string[] rooms = [.. Enumerable.Range(0, 10).Select(i => $"room{i}")];
+        (Libp2pChatNetwork alice, _) = await StartAsync("alice", join: false);
+        (Libp2pChatNetwork bob, SqliteMessageStore bobStore) = await StartAsync("bob", join: false);
+        List<ChatMessage> written = [];
+        foreach (string room in rooms)
+        {
+            await alice.JoinRoomAsync(room, Ct);
+            for (int i = 0; i < 40; i++)
+                written.Add(await alice.PublishAsync(room, "alice", $"{room} {i}", Ct) with { Origin = MessageOrigin.Room });
+        }
+        await bobStore.AddAsync(written, Ct);
+        (Libp2pChatNetwork carol, SqliteMessageStore carolStore) = await StartAsync("carol", join: false);
+        foreach (string room in rooms)
+            await carol.JoinRoomAsync(room, Ct);
+
+        // Identify starts one sync per shared room at once; bob serves at most 8 history streams per peer.
+        await carol.ConnectAsync(bob.ListenAddresses[0], Ct);
+        List<ChatMessage> arrived = await ArrivedAsync(carol, written.Count);
+
+        Assert.Equal(written.Select(m => m.Id).Order(StringComparer.Ordinal), arrived.Select(m => m.Id).Order(StringComparer.Ordinal));
+        foreach (string room in rooms)
+            Assert.Equal(40, (await carolStore.AfterAsync(room, HistoryCursor.Start, 100, Ct)).Count);
+        Assert.Equal(0, bob.Host.ResourceSnapshot().Refused[Echo.Net.ResourceManager.LimitKind.StreamsPerProtocol]);
+    }
+
     private static Task TestHostsWaitAsync(Func<bool> condition, string what) =>
         TestHosts.WaitUntilAsync(condition, what, TestNetworks.Wait);
 }

@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Echo.Net.Host;
+using Echo.Net.Identity;
+using Echo.Net.Multiformats;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Echo.SystemTests;
+
+/// <summary>
+/// The memory budget against another host (docs/LIMITS.md, L-memory-budget): 64 connections, from
+/// eight addresses of the attacker's namespace (eight each, L-conn-per-address), each opening 124
+/// streams and pushing data the target never reads. The target runs with <c>--memory-budget 128</c> (the default);
+/// its RSS may grow by at most the budget plus 64 MiB. A second wave after the first left is let in
+/// as far as the first: the first wave's windows went back to the budget. Meanwhile an honest peer
+/// on another address exchanges a room message both ways within 5 s. The streams are identify
+/// streams: its handler answers and returns without reading the stream, whose windows stay granted.
+/// </summary>
+[Collection(NetworkNamespaceCollection.Name)]
+public sealed class MemoryFloodNamespaceTests
+{
+    private const int BudgetMiB = 128;              // the default, given explicitly
+    private const int Addresses = 8;
+    private const int ConnectionsPerAddress = 8;         // ResourceLimits.MaxConnectionsPerAddress
+    private const int StreamsPerConnection = 124;
+    private const int PushBytesPerStream = 1 << 20;      // far more than a stream's window
+    private static readonly TimeSpan Served = TimeSpan.FromSeconds(5);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static void Report(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
+
+    [Fact(Timeout = 480_000, Skip = "Fails today: RSS grows by 260 MiB (first wave) and 336 MiB (second) against a bound of 192 MiB, "
+                                   + "with 144 MiB pushed into the windows per wave; see docs/LIMITS.md, L-memory-budget")]
+    public async Task Sixty_four_connections_pushing_unread_data_into_124_streams_each_stay_within_the_budget_and_an_honest_peer_is_served()
+    {
+        await using NetworkNamespaceLan lan = await NetworkNamespaceLan.CreateAsync(3, Ct);
+        IPAddress[] sources = [.. Enumerable.Range(0, Addresses).Select(i => IPAddress.Parse($"10.77.0.{20 + i}"))];
+        foreach (IPAddress source in sources)
+            await RunAsync(["ip", "-n", lan.Hosts[1], "addr", "add", source + "/24", "dev", lan.Interfaces[1]]);
+        await using EchoChatProcess target = await EchoChatProcess.StartAsync("target", ["--memory-budget", BudgetMiB.ToString(CultureInfo.InvariantCulture)],
+            Ct, networkNamespace: lan.Hosts[0], listen: $"/ip4/{NetworkNamespaceLan.Address(0)}/tcp/0");
+        await using EchoChatProcess honest = await EchoChatProcess.StartAsync("honest", [], Ct, networkNamespace: lan.Hosts[2],
+            listen: $"/ip4/{NetworkNamespaceLan.Address(2)}/tcp/0");
+        Assert.True(Multiaddr.Parse(target.Address).TryGetTcpEndPoint(out IPEndPoint? endPoint));
+        List<NamespaceForwarder> routes = [.. sources.Select(s => NamespaceForwarder.Start(lan.Hosts[1], endPoint!, s))];
+        try
+        {
+            long before = RssBytes(target.Pid);
+            Wave first = await AttackAsync(routes, target, honest, chat: true);
+            long afterFirst = RssBytes(target.Pid);
+            Wave second = await AttackAsync(routes, target, honest, chat: false);
+            long afterSecond = RssBytes(target.Pid);
+
+            long bound = (BudgetMiB + 64L) << 20;
+            Report($"target RSS {Mib(before)} before; first wave: {first}, RSS at most {Mib(first.PeakRss)}, {Mib(afterFirst)} after it left; "
+                   + $"second wave: {second}, RSS at most {Mib(second.PeakRss)}, {Mib(afterSecond)} after it left; "
+                   + $"growth bound {Mib(bound)} (budget {BudgetMiB} MiB + 64 MiB)");
+            Assert.Equal(Addresses * ConnectionsPerAddress, first.Connections);
+            Assert.Equal(Addresses * ConnectionsPerAddress, second.Connections);
+            Assert.True(Math.Max(first.PeakRss, second.PeakRss) - before <= bound,
+                $"RSS grew by {Mib(Math.Max(first.PeakRss, second.PeakRss) - before)}, more than {Mib(bound)}");
+            // Without the budget every stream is let in; with it, the streams past it are refused ...
+            Assert.True(first.Refused > 0, "no stream was refused: the budget did not bind");
+            // ... and what the first wave held went back to the budget when it left.
+            Assert.True(second.Accepted >= first.Accepted * 8 / 10,
+                $"the second wave got {second.Accepted} streams, the first {first.Accepted}: the first wave's windows were not released");
+        }
+        finally
+        {
+            foreach (NamespaceForwarder route in routes)
+                await route.DisposeAsync();
+        }
+    }
+
+    private sealed record Wave(int Connections, int Accepted, int Refused, long Pushed, long PeakRss, TimeSpan? Chat)
+    {
+        public override string ToString() =>
+            $"{Connections} connections, {Accepted} streams let in, {Refused} refused, {Pushed >> 20} MiB pushed"
+            + (Chat is { } chat ? $", honest peer served in {chat.TotalSeconds:0.00} s" : "");
+    }
+
+    /// <summary>
+    /// One wave: 64 identities dial through the forwarders (8 per source address), open 124 streams
+    /// each and push into them; the target's RSS is sampled while they push; then they all leave.
+    /// </summary>
+    private static async Task<Wave> AttackAsync(List<NamespaceForwarder> routes, EchoChatProcess target, EchoChatProcess honest, bool chat)
+    {
+        PeerId targetId = PeerId.Parse(target.PeerId);
+        List<Libp2pHost> hosts = [];
+        using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        List<Task> pushes = [];
+        int accepted = 0, refused = 0;
+        long pushed = 0, peak = 0;
+        TimeSpan? served = null;
+        int socketsBefore = CountSockets(target.Pid);
+        try
+        {
+            foreach (NamespaceForwarder route in routes)
+            {
+                for (int i = 0; i < ConnectionsPerAddress; i++)
+                {
+                    Libp2pHost host = new(KeyPair.Generate(), new HostOptions(), NullLoggerFactory.Instance);
+                    hosts.Add(host);
+                    await host.StartAsync(Ct);
+                    await host.DialAsync(Multiaddr.Parse($"/ip4/127.0.0.1/tcp/{route.Port}/p2p/{target.PeerId}"), Ct);
+                }
+            }
+            int connections = hosts.Count(h => h.GetConnection(targetId) is not null);
+            // Identify answers and returns without reading what the stream brings: what the attacker
+            // pushes stays unread, held by the target's receive windows until the stream goes.
+            byte[] chunk = new byte[64 * 1024];
+            foreach (Libp2pHost host in hosts)
+            {
+                for (int s = 0; s < StreamsPerConnection; s++)
+                    pushes.Add(PushAsync(host));
+            }
+
+            async Task PushAsync(Libp2pHost host)
+            {
+                try
+                {
+                    P2PStream stream = await host.OpenStreamAsync(targetId, "/ipfs/id/1.0.0", stop.Token);
+                    Interlocked.Increment(ref accepted);
+                    for (int sent = 0; sent < PushBytesPerStream; sent += chunk.Length)
+                    {
+                        await stream.Output.WriteAsync(chunk, stop.Token);
+                        Interlocked.Add(ref pushed, chunk.Length);
+                    }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                }
+                catch (Exception e) when (e is IOException or PeerNotConnectedException or ProtocolViolationException
+                                              or OperationCanceledException or ObjectDisposedException)
+                {
+                    Interlocked.Increment(ref refused);
+                }
+            }
+
+            // Sample while the pushes fill the windows: until no more bytes move for 3 s (at most 90 s).
+            Stopwatch clock = Stopwatch.StartNew();
+            long lastPushed = -1;
+            Stopwatch still = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(90) && still.Elapsed < TimeSpan.FromSeconds(3))
+            {
+                peak = Math.Max(peak, RssBytes(target.Pid));
+                long now = Interlocked.Read(ref pushed);
+                if (now != lastPushed)
+                {
+                    lastPushed = now;
+                    still.Restart();
+                }
+                await Task.Delay(100, Ct);
+            }
+            if (chat)
+                served = await ConnectAndChatAsync(target, honest);
+            peak = Math.Max(peak, RssBytes(target.Pid));
+            return new Wave(connections, Volatile.Read(ref accepted), Volatile.Read(ref refused), Interlocked.Read(ref pushed), peak, served);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(hosts.Select(h => h.DisposeAsync().AsTask()));
+            await Task.WhenAll(pushes).WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+            // The target has seen every attacker leave (the honest peer's connection stays).
+            using CancellationTokenSource gone = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            gone.CancelAfter(TimeSpan.FromSeconds(30));
+            while (CountSockets(target.Pid) > socketsBefore + (chat ? 1 : 0))
+                await Task.Delay(100, gone.Token);
+        }
+    }
+
+    /// <summary>
+    /// The target dials the honest peer (its inbound slots are all the attacker's: L-conn-inbound is
+    /// 64), then a room message is heard each way, all within <see cref="Served"/>.
+    /// </summary>
+    private static async Task<TimeSpan> ConnectAndChatAsync(EchoChatProcess target, EchoChatProcess honest)
+    {
+        Stopwatch clock = Stopwatch.StartNew();
+        await target.SendLineAsync("/connect " + honest.Address);
+        await target.NextAsync(e => e.GetProperty("type").GetString() is "peer" && e.GetProperty("event").GetString() == "connected"
+                                    && e.GetProperty("peerId").GetString() == honest.PeerId, Served, Ct);
+        await ProbeAsync(honest, target, clock);
+        await ProbeAsync(target, honest, clock);
+        Assert.True(clock.Elapsed < Served, $"the honest peer took {clock.Elapsed.TotalSeconds:0.0} s");
+        return clock.Elapsed;
+    }
+
+    private static async Task ProbeAsync(EchoChatProcess from, EchoChatProcess to, Stopwatch clock)
+    {
+        string tag = $"probe {from.PeerId[^6..]} to {to.PeerId[^6..]}";
+        for (int probe = 0; ; probe++)
+        {
+            await from.SendLineAsync($"{tag} {probe}");
+            try
+            {
+                await to.NextAsync(e => e.GetProperty("type").GetString() == "message" && e.GetProperty("origin").GetString() == "room"
+                                        && e.GetProperty("text").GetString()!.StartsWith(tag, StringComparison.Ordinal),
+                    TimeSpan.FromMilliseconds(300), Ct);
+                return;
+            }
+            catch (TimeoutException) when (clock.Elapsed < Served)
+            {
+            }
+        }
+    }
+
+    private static long RssBytes(int pid)
+    {
+        foreach (string line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) * 1024;
+        }
+        throw new InvalidOperationException($"no VmRSS for {pid}");
+    }
+
+    /// <summary>Sockets the target holds (its listener, its peers' connections).</summary>
+    private static int CountSockets(int pid) =>
+        Directory.GetFiles($"/proc/{pid}/fd").Count(fd =>
+        {
+            try
+            {
+                return new FileInfo(fd).LinkTarget?.StartsWith("socket:", StringComparison.Ordinal) == true;
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        });
+
+    private static string Mib(long bytes) => $"{bytes / (1024.0 * 1024.0):0} MiB";
+
+    private static async Task RunAsync(string[] command)
+    {
+        ProcessStartInfo start = new(command[0]) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in command[1..])
+            start.ArgumentList.Add(arg);
+        using Process process = Process.Start(start) ?? throw new InvalidOperationException($"{command[0]} did not start");
+        string error = await process.StandardError.ReadToEndAsync(Ct);
+        await process.WaitForExitAsync(Ct);
+        Assert.True(process.ExitCode == 0, $"`{string.Join(' ', command)}` failed: {error}");
+    }
+}
