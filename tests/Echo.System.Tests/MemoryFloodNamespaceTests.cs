@@ -32,8 +32,9 @@ public sealed class MemoryFloodNamespaceTests
 
     private static void Report(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
 
-    [Fact(Timeout = 480_000, Skip = "Fails today: RSS grows by 260 MiB (first wave) and 336 MiB (second) against a bound of 192 MiB, "
-                                   + "with 144 MiB pushed into the windows per wave; see docs/LIMITS.md, L-memory-budget")]
+    [Fact(Timeout = 480_000, Skip = "Fails today: the RSS bound is not met. Since a stream's input is completed when its handler returns, "
+                                   + "the pushed data is dropped (7,936 streams let in, none refused, 1,488 MiB pushed per wave), yet RSS still grows "
+                                   + "by 152 MiB in the first wave and 252 MiB in the second against a bound of 192 MiB; see docs/LIMITS.md, L-memory-budget")]
     public async Task Sixty_four_connections_pushing_unread_data_into_124_streams_each_stay_within_the_budget_and_an_honest_peer_is_served()
     {
         await using NetworkNamespaceLan lan = await NetworkNamespaceLan.CreateAsync(3, Ct);

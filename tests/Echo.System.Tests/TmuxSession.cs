@@ -30,6 +30,26 @@ internal sealed class TmuxSession : IAsyncDisposable
 
     public Task<string> CaptureAsync() => RunAsync("capture-pane", "-p", "-t", Name);
 
+    /// <summary>Waits until the session is gone (its program exited); throws on timeout.</summary>
+    public async Task WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Stopwatch clock = Stopwatch.StartNew();
+        using PeriodicTimer poll = new(TimeSpan.FromMilliseconds(100));
+        while (clock.Elapsed < timeout)
+        {
+            try
+            {
+                await RunAsync("has-session", "-t", Name);
+            }
+            catch (InvalidOperationException)
+            {
+                return;   // no such session: the program ended
+            }
+            await poll.WaitForNextTickAsync(cancellationToken);
+        }
+        throw new TimeoutException($"session {Name} still runs after {timeout}");
+    }
+
     /// <summary>The column of the terminal's cursor (0-based).</summary>
     public async Task<int> CursorColumnAsync() =>
         int.Parse((await RunAsync("display-message", "-p", "-t", Name, "#{cursor_x}")).Trim(), CultureInfo.InvariantCulture);

@@ -157,6 +157,9 @@ public sealed class Connection : IAsyncDisposable
             finally
             {
                 _host.Resources.CloseStream(RemotePeer, protocol);
+                // The handler is done with the stream: what the peer sends after this is discarded
+                // and no more window is granted, so a stream nobody reads holds no memory.
+                await stream.Input.CompleteAsync().ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
