@@ -1,13 +1,13 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Echo.Core.Chat;
-using Echo.TestKit;
-using Echo.Core.Direct;
-using Echo.Core.Conversations;
 using Echo.Core.Commands;
+using Echo.Core.Conversations;
+using Echo.Core.Direct;
 using Echo.Core.Events;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
+using Echo.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Echo.Core.Tests.Irc;

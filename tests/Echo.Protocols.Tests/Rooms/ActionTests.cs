@@ -5,8 +5,8 @@ using Echo.Core.Events;
 using Echo.Net.Host;
 using Echo.Net.Multiformats;
 using Echo.Net.Pubsub;
-using Echo.TestKit;
 using Echo.Protocols.Rooms;
+using Echo.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Echo.Protocols.Tests.Rooms;
