@@ -51,7 +51,7 @@ public sealed class ConnectionFloodNamespaceTests
             }
 
             await using EchoChatProcess honest = await StartHonestAsync(lan, "honest");
-            TimeSpan took = await ConnectAndChatAsync(honest, target);
+            TimeSpan took = await HonestPeer.ConnectAndChatAsync(honest, target, Served, Ct);
 
             most = Math.Max(most, attackers.Connected(target.PeerId));
             Report($"attacker: {attackers.Dials} dials, at most {most} connections open; honest peer served in {took.TotalSeconds:0.00} s");
@@ -86,7 +86,7 @@ public sealed class ConnectionFloodNamespaceTests
             }
 
             await using EchoChatProcess honest = await StartHonestAsync(lan, "honest");
-            TimeSpan took = await ConnectAndChatAsync(honest, target);
+            TimeSpan took = await HonestPeer.ConnectAndChatAsync(honest, target, Served, Ct);
 
             Report($"attacker: {Volatile.Read(ref taken)} handshakes taken in, {Volatile.Read(ref refused)} refused; honest peer served in {took.TotalSeconds:0.00} s");
         }
@@ -165,7 +165,7 @@ public sealed class ConnectionFloodNamespaceTests
                     fdsDuring = OpenDescriptors(target.Pid);
 
                     await using EchoChatProcess during = await StartHonestAsync(lan, "during");
-                    TimeSpan took = await ConnectAndChatAsync(during, target);
+                    TimeSpan took = await HonestPeer.ConnectAndChatAsync(during, target, Served, Ct);
                     Report($"attacker: {attack.Answered} file requests answered with the file, {attack.Refused} refused, {attack.Silent} neither; "
                            + $"target descriptors {fdsBefore} before, {fdsDuring} during (limit 1024); honest peer served during in {took.TotalSeconds:0.00} s");
                 }
@@ -181,7 +181,7 @@ public sealed class ConnectionFloodNamespaceTests
             Assert.True(fdsDuring < 1024 - 100, $"{fdsDuring} descriptors open during the attack");
 
             await using EchoChatProcess after = await StartHonestAsync(lan, "after");
-            TimeSpan afterTook = await ConnectAndChatAsync(after, target);
+            TimeSpan afterTook = await HonestPeer.ConnectAndChatAsync(after, target, Served, Ct);
             Report($"honest peer served after the attack in {afterTook.TotalSeconds:0.00} s; target descriptors {OpenDescriptors(target.Pid)}");
         }
         finally
@@ -204,41 +204,6 @@ public sealed class ConnectionFloodNamespaceTests
     }
 
     private static int OpenDescriptors(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
-
-    /// <summary>
-    /// From the honest node's /connect: connected, and a room message heard each way (probes until
-    /// one is heard, as the room forms right after connecting), all within <see cref="Served"/>.
-    /// </summary>
-    private static async Task<TimeSpan> ConnectAndChatAsync(EchoChatProcess honest, EchoChatProcess target)
-    {
-        Stopwatch clock = Stopwatch.StartNew();
-        await honest.SendLineAsync("/connect " + target.Address);
-        await honest.NextAsync(e => e.GetProperty("type").GetString() is "peer" && e.GetProperty("event").GetString() == "connected"
-                                    && e.GetProperty("peerId").GetString() == target.PeerId, Served, Ct);
-        await ProbeAsync(honest, target, clock);
-        await ProbeAsync(target, honest, clock);
-        Assert.True(clock.Elapsed < Served, $"the honest peer took {clock.Elapsed.TotalSeconds:0.0} s");
-        return clock.Elapsed;
-    }
-
-    private static async Task ProbeAsync(EchoChatProcess from, EchoChatProcess to, Stopwatch clock)
-    {
-        string tag = $"probe {from.PeerId[^6..]} to {to.PeerId[^6..]}";
-        for (int probe = 0; ; probe++)
-        {
-            await from.SendLineAsync($"{tag} {probe}");
-            try
-            {
-                await to.NextAsync(e => e.GetProperty("type").GetString() == "message" && e.GetProperty("origin").GetString() == "room"
-                                        && e.GetProperty("text").GetString()!.StartsWith(tag, StringComparison.Ordinal),
-                    TimeSpan.FromMilliseconds(300), Ct);
-                return;
-            }
-            catch (TimeoutException) when (clock.Elapsed < Served)
-            {
-            }
-        }
-    }
 
     /// <summary>Many identities in this process, each a dial-only host that reaches the target through a forwarder.</summary>
     private sealed class Attackers : IAsyncDisposable

@@ -157,7 +157,7 @@ public sealed class MemoryFloodNamespaceTests
                 await Task.Delay(100, Ct);
             }
             if (chat)
-                served = await ConnectAndChatAsync(target, honest);
+                served = await HonestPeer.ConnectAndChatAsync(target, honest, Served, Ct);
             peak = Math.Max(peak, RssBytes(target.Pid));
             return new Wave(connections, Volatile.Read(ref accepted), Volatile.Read(ref refused), Interlocked.Read(ref pushed), peak, served);
         }
@@ -171,41 +171,6 @@ public sealed class MemoryFloodNamespaceTests
             gone.CancelAfter(TimeSpan.FromSeconds(30));
             while (CountSockets(target.Pid) > socketsBefore + (chat ? 1 : 0))
                 await Task.Delay(100, gone.Token);
-        }
-    }
-
-    /// <summary>
-    /// The target dials the honest peer (its inbound slots are all the attacker's: L-conn-inbound is
-    /// 64), then a room message is heard each way, all within <see cref="Served"/>.
-    /// </summary>
-    private static async Task<TimeSpan> ConnectAndChatAsync(EchoChatProcess target, EchoChatProcess honest)
-    {
-        Stopwatch clock = Stopwatch.StartNew();
-        await target.SendLineAsync("/connect " + honest.Address);
-        await target.NextAsync(e => e.GetProperty("type").GetString() is "peer" && e.GetProperty("event").GetString() == "connected"
-                                    && e.GetProperty("peerId").GetString() == honest.PeerId, Served, Ct);
-        await ProbeAsync(honest, target, clock);
-        await ProbeAsync(target, honest, clock);
-        Assert.True(clock.Elapsed < Served, $"the honest peer took {clock.Elapsed.TotalSeconds:0.0} s");
-        return clock.Elapsed;
-    }
-
-    private static async Task ProbeAsync(EchoChatProcess from, EchoChatProcess to, Stopwatch clock)
-    {
-        string tag = $"probe {from.PeerId[^6..]} to {to.PeerId[^6..]}";
-        for (int probe = 0; ; probe++)
-        {
-            await from.SendLineAsync($"{tag} {probe}");
-            try
-            {
-                await to.NextAsync(e => e.GetProperty("type").GetString() == "message" && e.GetProperty("origin").GetString() == "room"
-                                        && e.GetProperty("text").GetString()!.StartsWith(tag, StringComparison.Ordinal),
-                    TimeSpan.FromMilliseconds(300), Ct);
-                return;
-            }
-            catch (TimeoutException) when (clock.Elapsed < Served)
-            {
-            }
         }
     }
 

@@ -19,20 +19,6 @@ public sealed partial class TerminalActivityTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static int FreePort()
-    {
-        using TcpListener probe = new(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
-
-    private static void RequireTmux()
-    {
-        Assert.SkipUnless(TmuxSession.Available || Environment.GetEnvironmentVariable("CI") == "true",
-            "tmux is not installed (scripts/test-setup.sh installs it when run as root)");
-        Assert.True(TmuxSession.Available, "tmux is required under CI (scripts/test-setup.sh installs it)");
-    }
-
     /// <summary>Alice's TUI in a tmux pane, in UTC (so the test knows the local days), ready for input.</summary>
     private static async Task<TmuxSession> StartAliceAsync(string home, string session, int port, int width, int height)
     {
@@ -65,7 +51,7 @@ public sealed partial class TerminalActivityTests
     private static async Task<(TmuxSession Alice, EchoChatProcess Bob)> MentionFromBobAsync(string home, string session, string output,
         int width, int height)
     {
-        int port = FreePort();
+        int port = TmuxSession.FreePort();
         TmuxSession alice = await StartAliceAsync(home, session, port, width, height);
         try
         {
@@ -107,7 +93,7 @@ public sealed partial class TerminalActivityTests
     [Fact(Timeout = 120_000)]
     public async Task AMentionFromAPeer_RingsTheBellOnce_AndPutsTheCountInTheTitle_UntilSeen()
     {
-        RequireTmux();
+        TmuxSession.Require();
         string home = Directory.CreateTempSubdirectory("echo-tui-activity-").FullName;
         string output = Path.Combine(home, "pane-output");
         try
@@ -136,7 +122,7 @@ public sealed partial class TerminalActivityTests
     [Fact(Timeout = 120_000)]
     public async Task InANarrowTerminal_TheStatusLineListsTheActivity()
     {
-        RequireTmux();
+        TmuxSession.Require();
         string home = Directory.CreateTempSubdirectory("echo-tui-activity-").FullName;
         string output = Path.Combine(home, "pane-output");
         try
@@ -160,7 +146,7 @@ public sealed partial class TerminalActivityTests
     [Fact(Timeout = 120_000)]
     public async Task StoredHistoryOfTwoDays_ShowsADayChangeLineAndDates_AndSearchFindsAnOldLine()
     {
-        RequireTmux();
+        TmuxSession.Require();
         string home = Directory.CreateTempSubdirectory("echo-tui-history-").FullName;
         try
         {
@@ -182,7 +168,7 @@ public sealed partial class TerminalActivityTests
             }
             SqliteConnection.ClearAllPools();
 
-            await using TmuxSession alice = await StartAliceAsync(home, "alice-history", FreePort(), 140, 40);
+            await using TmuxSession alice = await StartAliceAsync(home, "alice-history", TmuxSession.FreePort(), 140, 40);
             string dayLine = "── " + DateOnly.FromDateTime(yesterday.UtcDateTime).ToString("dddd, yyyy-MM-dd", CultureInfo.InvariantCulture) + " ──";
             string screen = await alice.WaitForScreenAsync(s => s.Contains("also yesterday", StringComparison.Ordinal), Patience, Ct);
             string[] rows = screen.Split('\n');

@@ -14,24 +14,10 @@ public sealed class TerminalInputTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static int FreePort()
-    {
-        using TcpListener probe = new(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
-
-    private static void RequireTmux()
-    {
-        Assert.SkipUnless(TmuxSession.Available || Environment.GetEnvironmentVariable("CI") == "true",
-            "tmux is not installed (scripts/test-setup.sh installs it when run as root)");
-        Assert.True(TmuxSession.Available, "tmux is required under CI (scripts/test-setup.sh installs it)");
-    }
-
     /// <summary>One chat in a tmux pane of <paramref name="width"/> columns, ready for input.</summary>
     private static async Task<TmuxSession> StartAsync(string home, string name, int width = 140, int height = 40)
     {
-        int port = FreePort();
+        int port = TmuxSession.FreePort();
         TmuxSession session = await TmuxSession.StartAsync(name,
             $"XDG_DATA_HOME={home} NAME={name} exec dotnet {EchoChatProcess.ExecutablePath} --no-mdns --listen /ip4/127.0.0.1/tcp/{port}",
             width, height);
@@ -52,7 +38,7 @@ public sealed class TerminalInputTests
     [Fact(Timeout = 120_000)]
     public async Task FourThousandCharacters_TypedAsKeys_ShowAtOnce_AndMemoryReturns()
     {
-        RequireTmux();
+        TmuxSession.Require();
         string home = Directory.CreateTempSubdirectory("echo-tui-input-").FullName;
         try
         {
@@ -88,7 +74,7 @@ public sealed class TerminalInputTests
     [Fact(Timeout = 120_000)]
     public async Task ReadlineKeys_AndTabCompletion_WorkAsTheTerminalSendsThem()
     {
-        RequireTmux();
+        TmuxSession.Require();
         string home = Directory.CreateTempSubdirectory("echo-tui-input-").FullName;
         try
         {
@@ -147,7 +133,7 @@ public sealed class TerminalInputTests
     [Fact(Timeout = 120_000)]
     public async Task EmojiWithSkinTone_KeepsThePanelBorders()
     {
-        RequireTmux();
+        TmuxSession.Require();
         string home = Directory.CreateTempSubdirectory("echo-tui-input-").FullName;
         try
         {

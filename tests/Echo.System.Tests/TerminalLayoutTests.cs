@@ -8,16 +8,9 @@ public sealed class TerminalLayoutTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static int FreePort()
-    {
-        using TcpListener probe = new(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
-
     private static Task<TmuxSession> StartAsync(string home, string session) =>
         TmuxSession.StartAsync(session,
-            $"XDG_DATA_HOME={home} NAME=alice exec dotnet {EchoChatProcess.ExecutablePath} --no-mdns --listen /ip4/127.0.0.1/tcp/{FreePort()}");
+            $"XDG_DATA_HOME={home} NAME=alice exec dotnet {EchoChatProcess.ExecutablePath} --no-mdns --listen /ip4/127.0.0.1/tcp/{TmuxSession.FreePort()}");
 
     /// <summary>True when the room list (right panel) shows <paramref name="rooms"/> as rows 1, 2, 3… in this order.</summary>
     private static bool ListedInOrder(string screen, params string[] rooms)
@@ -39,9 +32,7 @@ public sealed class TerminalLayoutTests
     [Fact(Timeout = 120_000)]
     public async Task RoomOrder_WithMove_AndTheCurrentRoom_SurviveARestart()
     {
-        Assert.SkipUnless(TmuxSession.Available || Environment.GetEnvironmentVariable("CI") == "true",
-            "tmux is not installed (scripts/test-setup.sh installs it when run as root)");
-        Assert.True(TmuxSession.Available, "tmux is required under CI (scripts/test-setup.sh installs it)");
+        TmuxSession.Require();
         string home = Directory.CreateTempSubdirectory("echo-tui-layout-").FullName;
         try
         {

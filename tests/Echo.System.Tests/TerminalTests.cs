@@ -11,25 +11,16 @@ public sealed class TerminalTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static int FreePort()
-    {
-        using TcpListener probe = new(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
-
     [Fact(Timeout = 120_000)]
     public async Task TwoTuis_ConnectAndChat_TextAppearsOnTheOtherScreen()
     {
-        Assert.SkipUnless(TmuxSession.Available || Environment.GetEnvironmentVariable("CI") == "true",
-            "tmux is not installed (scripts/test-setup.sh installs it when run as root)");
-        Assert.True(TmuxSession.Available, "tmux is required under CI (scripts/test-setup.sh installs it)");
+        TmuxSession.Require();
 
         // One user, one machine: both share XDG_DATA_HOME; only NAME and the port differ.
         string home = Directory.CreateTempSubdirectory("echo-tui-test-").FullName;
         try
         {
-            int alicePort = FreePort(), bobPort = FreePort();
+            int alicePort = TmuxSession.FreePort(), bobPort = TmuxSession.FreePort();
             string Command(string name, int port) =>
                 $"XDG_DATA_HOME={home} NAME={name} exec dotnet {EchoChatProcess.ExecutablePath} --no-mdns --listen /ip4/127.0.0.1/tcp/{port}";
             await using TmuxSession alice = await TmuxSession.StartAsync("alice", Command("alice", alicePort));

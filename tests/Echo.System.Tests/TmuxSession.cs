@@ -12,6 +12,22 @@ internal sealed class TmuxSession : IAsyncDisposable
 
     public static bool Available => File.Exists("/usr/bin/tmux") || File.Exists("/usr/local/bin/tmux");
 
+    /// <summary>Skips the test without tmux, except under CI, where scripts/test-setup.sh installs it and its absence fails.</summary>
+    public static void Require()
+    {
+        Assert.SkipUnless(Available || Environment.GetEnvironmentVariable("CI") == "true",
+            "tmux is not installed (scripts/test-setup.sh installs it when run as root)");
+        Assert.True(Available, "tmux is required under CI (scripts/test-setup.sh installs it)");
+    }
+
+    /// <summary>A loopback TCP port free now, for the chat a session runs to listen on.</summary>
+    public static int FreePort()
+    {
+        using System.Net.Sockets.TcpListener probe = new(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
     public static async Task<TmuxSession> StartAsync(string name, string shellCommand, int width = 140, int height = 40)
     {
         TmuxSession session = new($"echo-test-{Environment.ProcessId}-{name}");
