@@ -151,11 +151,14 @@ public sealed class Redialer : IAsyncDisposable
         {
             while (!_isConnected(peer))
             {
+                // The timer starts before the due time is published, so whoever reads NextDial and
+                // then moves the clock finds the wait already running.
                 DateTimeOffset due = _time.GetUtcNow() + delay;
+                Task wait = Task.Delay(delay, _time, cancellationToken);
                 lock (_gate)
                     state.NextDial = due;
                 RaiseScheduled(peer, due);
-                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+                await wait.ConfigureAwait(false);
                 if (_isConnected(peer))
                     break;
                 await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
