@@ -150,7 +150,7 @@ public sealed class HistoryEndToEndTests : IDisposable
         Assert.True(last.GetProperty("history").GetBoolean());
     }
 
-    [Fact(Timeout = 150_000)]
+    [Fact(Timeout = 360_000)]
     public async Task FiftyKillRestartCycles_LoseNoAcknowledgedMessage()
     {
         string dir = DataDir("cycles");
