@@ -1,5 +1,4 @@
 using Echo.Core.Chat;
-using Echo.Core.Direct;
 using Echo.Core.Events;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
@@ -30,27 +29,12 @@ public sealed partial class ChatManager
     /// <summary>Tells the network our nick (before start, and on every change) when it can announce it.</summary>
     private void AnnounceNick(string nick) => (_network as IProfileNetwork)?.AnnounceNick(nick);
 
-    /// <summary>At start: our nick for the network, and the nicks of the stored direct conversations.</summary>
+    /// <summary>At start: our nick for the network, and the stored direct conversations (with their peers' nicks).</summary>
     private async Task StartNicksAsync(CancellationToken cancellationToken)
     {
         AnnounceNick(Nick);
-        if (_direct is null)
-            return;
-        IReadOnlyList<DirectMessage> recent = await RecentDirectMessagesAsync(cancellationToken).ConfigureAwait(false);
-        lock (_gate)
-        {
-            foreach (DirectMessage message in recent)
-            {
-                if (!message.Outgoing)
-                    _directory.LearnNick(message.PeerId, message.Nick, NickSource.History);
-            }
-        }
-    }
-
-    private void LearnDirectNick(string peerId, string nick)
-    {
-        lock (_gate)
-            _directory.LearnNick(peerId, nick, NickSource.Message);
+        if (_direct is not null)
+            await _direct.LoadAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc cref="PeerDirectory.Resolve"/>

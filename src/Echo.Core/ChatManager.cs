@@ -2,7 +2,9 @@ using System.Threading.Channels;
 using Echo.Core.Chat;
 using Echo.Core.Commands;
 using Echo.Core.Conversations;
+using Echo.Core.Direct;
 using Echo.Core.Events;
+using Echo.Core.Files;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
 using Echo.Core.Rooms;
@@ -28,6 +30,8 @@ public sealed partial class ChatManager : IAsyncDisposable
     private readonly RoomChat _roomChat;
     private readonly CancellationTokenSource _stopping = new();
     private readonly StoreHealth _storeHealth;
+    private readonly DirectMessaging? _direct;   // when the network has the port IDirectNetwork
+    private readonly FileSharing? _files;        // when the network has the port IFileTransport
     private string _nick;
     private WebUiStartedEvent? _webUi;
     private Task _pump = Task.CompletedTask;
@@ -55,7 +59,11 @@ public sealed partial class ChatManager : IAsyncDisposable
         {
             Admit = WithinQuota,   // past an author's or peer's storage budget: counted and dropped
         };
-        (_direct, _files) = CreateDirect(network, options, directStore, store, _storeHealth, Publish, logger);
+        PeerNames names = new(_gate, _directory, () => Nick);
+        if (network is IDirectNetwork direct)
+            _direct = new DirectMessaging(direct, options, directStore, store, _storeHealth, names, _gate, PublishLocked, RecentDirectMessages, logger);
+        if (network is IFileTransport files)
+            _files = new FileSharing(files, options.Files, names, _roomChat, _direct, Publish, logger);
     }
 
     /// <summary>Our peer id.</summary>
@@ -140,7 +148,8 @@ public sealed partial class ChatManager : IAsyncDisposable
                 _storeHealth.AlreadyTold();
         }
         await _roomChat.JoinSavedAsync(cancellationToken).ConfigureAwait(false);
-        StartDirect();
+        _files?.Start();
+        _direct?.Start();
         await _roomChat.RestoreCurrentAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -316,7 +325,9 @@ public sealed partial class ChatManager : IAsyncDisposable
                     batch.Clear();
                     await AcceptDirectAsync(directBatch, cancellationToken).ConfigureAwait(false);
                     directBatch.Clear();
-                    await ApplyDirectAsync(networkEvent, cancellationToken).ConfigureAwait(false);
+                    if (networkEvent is PeerJoined joined)
+                        _direct?.OnPeerConnected(joined.Peer.PeerId);   // sends its outbox
+                    _files?.Apply(networkEvent);
                     await ApplyHistoryAsync(networkEvent, cancellationToken).ConfigureAwait(false);
                     ApplyPeers(networkEvent);
                     ApplyIrc(networkEvent);
@@ -337,6 +348,65 @@ public sealed partial class ChatManager : IAsyncDisposable
     /// <summary>Records and shows room messages (ours or peers'): stored before shown (<see cref="RoomChat.AcceptAsync"/>).</summary>
     private Task AcceptAsync(IReadOnlyList<ChatMessage> messages, CancellationToken cancellationToken) =>
         _roomChat.AcceptAsync(messages, cancellationToken);
+
+    /// <summary>Direct messages that arrived together: stored, then acknowledged and shown (<see cref="DirectMessaging.AcceptAsync"/>).</summary>
+    private Task AcceptDirectAsync(IReadOnlyList<DirectArrived> batch, CancellationToken cancellationToken) =>
+        DirectMessaging.AcceptAsync(_direct, batch, cancellationToken);
+
+    // Direct messages (Direct/DirectMessaging) and file sharing (Files/FileSharing): requests routed to the feature.
+
+    /// <summary>How many stored direct messages (the newest, of all conversations) fill the direct conversations at start.</summary>
+    public const int RecentDirectMessages = 500;
+
+    /// <summary>Where verified downloads are put, or null when the network cannot share files.</summary>
+    public string? DownloadsDirectory => _files?.DownloadsDirectory;
+
+    /// <summary>The file offers peers made to us that are still known, oldest first, with how far each got.</summary>
+    public IReadOnlyList<KnownFileOffer> FileOffers => _files?.KnownOffers ?? [];
+
+    /// <summary>"1.5 MiB" and the like.</summary>
+    public static string FormatSize(double bytes) => SizeText.Format(bytes);
+
+    /// <summary>The last <paramref name="count"/> stored direct messages with <paramref name="peerId"/> (with anyone when null), oldest first.</summary>
+    public Task<IReadOnlyList<DirectMessage>> DirectConversationAsync(string? peerId, int count, CancellationToken cancellationToken) =>
+        _direct?.StoredAsync(peerId, count, cancellationToken) ?? Task.FromResult<IReadOnlyList<DirectMessage>>([]);
+
+    /// <summary>
+    /// The direct conversations as the chat holds them (filled from the store at start, then by
+    /// every message shown and acknowledged): conversation after conversation, the one with the
+    /// oldest message first, each oldest first; for a face that starts (or a page that opens).
+    /// </summary>
+    public Task<IReadOnlyList<DirectMessage>> RecentDirectMessagesAsync(CancellationToken cancellationToken) =>
+        _direct?.RecentAsync(cancellationToken) ?? Task.FromResult<IReadOnlyList<DirectMessage>>([]);
+
+    /// <summary>The messages of the direct conversation with <paramref name="peerId"/> the chat holds, oldest first.</summary>
+    public IReadOnlyList<DirectMessage> DirectMessages(string peerId) => _direct?.Conversation(peerId) ?? [];
+
+    /// <summary>Sends a direct message to <paramref name="target"/> (a nick or a peer id); it waits in the outbox while the peer is away.</summary>
+    public Task SendDirectAsync(string target, string text, CancellationToken cancellationToken) =>
+        _direct?.SendAsync(target, text, cancellationToken) ?? Run(() => Publish(new ErrorEvent(DirectMessaging.NoDirectNetwork)));
+
+    /// <summary>Offers the file at <paramref name="path"/> to the current room, or to <paramref name="target"/> alone.</summary>
+    public Task OfferFileAsync(string path, string? target, CancellationToken cancellationToken) =>
+        _files?.OfferAsync(path, target, cancellationToken) ?? Run(() => Publish(new ErrorEvent(DirectMessaging.NoDirectNetwork)));
+
+    /// <summary>Downloads an offered file (by id or a unique start of it) into the downloads folder.</summary>
+    public void GetFile(string id)
+    {
+        if (_files is null)
+            Publish(new ErrorEvent(DirectMessaging.NoDirectNetwork));
+        else
+            _files.Get(id);
+    }
+
+    /// <summary>Stops a download (by id or a unique start of it); its partial file stays for /get to resume.</summary>
+    public void CancelFile(string id)
+    {
+        if (_files is null)
+            Publish(new ErrorEvent(DirectMessaging.NoDirectNetwork));
+        else
+            _files.Cancel(id);
+    }
 
     private void Publish(ChatEvent chatEvent)
     {
@@ -371,7 +441,12 @@ public sealed partial class ChatManager : IAsyncDisposable
             await _stopping.CancelAsync().ConfigureAwait(false);
         await _pump.ConfigureAwait(false);
         await _roomChat.DrainAsync().ConfigureAwait(false);
-        await DisposeDirectAsync().ConfigureAwait(false);
+        if (_direct is not null)
+            await _direct.DisposeAsync().ConfigureAwait(false);
+        if (_files is not null)
+            await _files.DisposeAsync().ConfigureAwait(false);
+        if (_direct is not null)
+            await _direct.Dialing.DisposeAsync().ConfigureAwait(false);   // after file sharing, which uses it
         await _network.DisposeAsync().ConfigureAwait(false);
         lock (_gate)
         {

@@ -1,4 +1,5 @@
 using Echo.Core.Chat;
+using Echo.Core.Direct;
 using Echo.Core.Files;
 using Echo.Core.Ports;
 using Echo.Net.Identity;
@@ -10,7 +11,7 @@ using Echo.Protocols.Rooms;
 namespace Echo.Protocols;
 
 /// <summary>Direct messages (<c>/echo/dm/1.0.0</c>), file offers in rooms, and file bytes (<c>/echo/file/1.0.0</c>).</summary>
-public sealed partial class Libp2pChatNetwork : IDirectNetwork
+public sealed partial class Libp2pChatNetwork : IDirectNetwork, IFileTransport
 {
     private DirectProtocol? _direct;
     private FileProtocol? _files;

@@ -173,14 +173,14 @@ internal sealed class ChatSession : IDisposable
     /// <summary>A typed line, parsed here once, to run in the conversation it was typed in.</summary>
     private void Submit(string line, ConversationId? conversation) => _submitted.Writer.TryWrite((CommandParser.Parse(line), conversation));
 
-    /// <summary>Lists the direct conversations of earlier runs (their newest messages) once the window is up.</summary>
+    /// <summary>Draws the direct conversations Core holds (those of earlier runs among them) once the window is up.</summary>
     private async Task LoadConversationsAsync(ChatWindow window, CancellationToken cancellationToken)
     {
         try
         {
-            IReadOnlyList<DirectMessage> stored = await _manager.RecentDirectMessagesAsync(cancellationToken).ConfigureAwait(false);
-            if (stored.Count > 0)
-                Invoke(() => window.LoadDirect(stored));
+            IReadOnlyList<DirectMessage> held = await _manager.RecentDirectMessagesAsync(cancellationToken).ConfigureAwait(false);
+            if (held.Count > 0)
+                Invoke(() => window.LoadDirect(held));
         }
         catch (OperationCanceledException)
         {

@@ -2,16 +2,17 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using Echo.Core.Chat;
+using Echo.Core.Direct;
 using Echo.Core.Files;
 using Echo.Core.Ports;
 
 namespace Echo.TestKit;
 
 /// <summary>
-/// An in-memory network with the direct side: peers are "connected" by a flag, direct frames are
+/// An in-memory network with the direct and file ports: peers are "connected" by a flag, direct frames are
 /// recorded, and files are served from byte arrays through a hook a test can make misbehave.
 /// </summary>
-public sealed class FakeDirectNetwork : IChatNetwork, IDirectNetwork
+public sealed class FakeDirectNetwork : IChatNetwork, IDirectNetwork, IFileTransport
 {
     private readonly FakeChatNetwork _chat = new();
 

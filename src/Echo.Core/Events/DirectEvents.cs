@@ -8,6 +8,9 @@ public sealed record DirectMessageEvent(DirectMessage Message) : ChatEvent
 {
     /// <summary>The conversation with the other party.</summary>
     public ConversationId Conversation => ConversationId.Direct(Message.PeerId);
+
+    /// <summary>The id of the message it follows in the conversation's log (oldest first); null when it is the first.</summary>
+    public string? After { get; init; }
 }
 
 /// <summary>The recipient acknowledged our direct message <paramref name="Id"/>.</summary>

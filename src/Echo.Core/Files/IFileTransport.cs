@@ -1,3 +1,4 @@
+using Echo.Core.Chat;
 using Echo.Core.Ports;
 
 namespace Echo.Core.Files;
@@ -13,8 +14,9 @@ public delegate Task<string?> ReachPeer(string peerId, string nick, IReadOnlyLis
 
 /// <summary>
 /// The file side of the network: file bytes from a peer, and which of our files a peer may fetch.
-/// Implemented over libp2p (<c>/echo/file/1.0.0</c>) by Echo.Protocols as part of
-/// <see cref="IDirectNetwork"/>; a network without it has no /send or /get.
+/// Implemented over libp2p (<c>/echo/file/1.0.0</c>) by Echo.Protocols next to
+/// <see cref="IChatNetwork"/>; a network without it has no /send or /get. Offers to one peer go
+/// through the direct port (<see cref="Direct.IDirectNetwork"/>).
 /// </summary>
 public interface IFileTransport
 {
@@ -31,4 +33,7 @@ public interface IFileTransport
 
     /// <summary>Set once before start: which file a fetch of (peer, id) may read; null refuses.</summary>
     OfferLookup? Offers { get; set; }
+
+    /// <summary>Announces <paramref name="offer"/> in <paramref name="room"/> as a message with <paramref name="text"/>.</summary>
+    Task<ChatMessage> PublishFileOfferAsync(string room, string nick, string text, FileOffer offer, CancellationToken cancellationToken);
 }

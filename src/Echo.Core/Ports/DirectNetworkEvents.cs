@@ -2,6 +2,14 @@ using Echo.Core.Files;
 
 namespace Echo.Core.Ports;
 
+/// <summary>One direct frame to a peer: a text, a file offer, or both.</summary>
+/// <param name="Id">The message id (32 hex digits); the peer acknowledges it.</param>
+/// <param name="Nick">The sender's nick.</param>
+/// <param name="Timestamp">When it was written.</param>
+/// <param name="Text">The text, or null for a bare file offer.</param>
+/// <param name="Offer">A file offered to the peer, or null.</param>
+public sealed record DirectEnvelope(string Id, string Nick, DateTimeOffset Timestamp, string? Text, FileOffer? Offer);
+
 /// <summary>
 /// A direct frame from <paramref name="PeerId"/> arrived. The network acknowledges it on the wire
 /// only once the chat settled <see cref="Receipt"/> as stored.

@@ -41,8 +41,7 @@ public sealed class MdnsDiscovery : IAsyncDisposable
     private readonly MdnsPacketLimiter _limiter;
     private readonly byte[][] _serviceLabels;
     private readonly List<MdnsSocket> _sockets = [];
-    private readonly Dictionary<(string Service, AddressFamily Family, int Interface), DateTimeOffset> _lastAnswer = [];
-    private readonly HashSet<(string Service, AddressFamily Family, int Interface)> _deferred = [];
+    private readonly MdnsAnswerSpacing _answerSpacing = new(AnswerSpacing);
     private readonly List<Task> _loops = [];
     private readonly BackgroundTasks _answers = new();   // answers deferred by AnswerSpacing
     private readonly CancellationTokenSource _stopping = new();
@@ -209,23 +208,17 @@ public sealed class MdnsDiscovery : IAsyncDisposable
     {
         (string, AddressFamily, int) key = (service, family, interfaceIndex);
         DateTimeOffset now = _time.GetUtcNow();
-        TimeSpan wait;
+        TimeSpan? wait;
         lock (_gate)
-        {
-            if (_deferred.Contains(key))
-                return;
-            wait = _lastAnswer.TryGetValue(key, out DateTimeOffset last) ? last + AnswerSpacing - now : TimeSpan.Zero;
-            if (wait > TimeSpan.Zero)
-                _deferred.Add(key);
-            else
-                _lastAnswer[key] = now;
-        }
-        if (wait <= TimeSpan.Zero)
+            wait = _answerSpacing.Query(key, now);
+        if (wait is not { } delay)
+            return;   // an answer is deferred already
+        if (delay <= TimeSpan.Zero)
         {
             SendResponse(service, family, interfaceIndex, _options.RecordTtl);
             return;
         }
-        _answers.Track(AnswerLaterAsync(key, wait));
+        _answers.Track(AnswerLaterAsync(key, delay));
     }
 
     private async Task AnswerLaterAsync((string Service, AddressFamily Family, int Interface) key, TimeSpan wait)
@@ -239,10 +232,7 @@ public sealed class MdnsDiscovery : IAsyncDisposable
             return;
         }
         lock (_gate)
-        {
-            _deferred.Remove(key);
-            _lastAnswer[key] = _time.GetUtcNow();
-        }
+            _answerSpacing.Answered(key, _time.GetUtcNow());
         SendResponse(key.Service, key.Family, key.Interface, _options.RecordTtl);
     }
 

@@ -46,14 +46,8 @@ internal sealed class EchoGoPeer
     /// <summary>The writer task, once started.</summary>
     public Task Writer { get; private set; } = Task.CompletedTask;
 
-    /// <summary>We may open a stream ourselves: we dialed the peer, or the grace for its own stream passed. Guarded by the owner.</summary>
-    public bool MayOpen { get; set; }
-
-    /// <summary>One of our opens is under way. Guarded by the owner.</summary>
-    public bool Opening { get; set; }
-
-    /// <summary>How many streams we opened to it. Guarded by the owner.</summary>
-    public int Opened { get; set; }
+    /// <summary>When we open our own stream to it. Guarded by the owner.</summary>
+    public EchoGoOpens Opens { get; } = new();
 
     public void StartWriter() => Writer = WriteLoopAsync(Lifetime.Token);
 

@@ -20,9 +20,6 @@ namespace Echo.Protocols.EchoGo;
 /// </remarks>
 internal sealed class EchoGoStreams : IAsyncDisposable
 {
-    /// <summary>Opens per connection, so a peer that keeps closing ours is not asked forever.</summary>
-    public const int MaxOpensPerConnection = 4;
-
     private readonly Func<PeerId, EchoGoReadLine, CancellationToken, ValueTask> _onLine;
     private readonly Action<PeerId> _onSpeaks;
     private readonly EchoGoOptions _options;
@@ -111,7 +108,7 @@ internal sealed class EchoGoStreams : IAsyncDisposable
         if (known is null)
             return;
         lock (_gate)
-            known.MayOpen = true;
+            known.Opens.Allow();
         if (added)
             _onSpeaks(peer);
         await OpenIfNoneAsync(known, cancellationToken).ConfigureAwait(false);
@@ -178,7 +175,7 @@ internal sealed class EchoGoStreams : IAsyncDisposable
             if (delay > TimeSpan.Zero)
                 await Task.Delay(delay, _time, peer.Lifetime.Token).ConfigureAwait(false);
             lock (_gate)
-                peer.MayOpen = true;
+                peer.Opens.Allow();
             await OpenIfNoneAsync(peer, peer.Lifetime.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !peer.Lifetime.IsCancellationRequested)
@@ -194,11 +191,8 @@ internal sealed class EchoGoStreams : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_disposed || !peer.MayOpen || peer.Opening || peer.Describe().Open > 0
-                || peer.Opened >= MaxOpensPerConnection || _peers.GetValueOrDefault(peer.Peer) != peer)
+            if (_disposed || _peers.GetValueOrDefault(peer.Peer) != peer || !peer.Opens.TryBegin(peer.Describe().Open))
                 return;
-            peer.Opening = true;
-            peer.Opened++;
         }
         try
         {
@@ -210,7 +204,7 @@ internal sealed class EchoGoStreams : IAsyncDisposable
         finally
         {
             lock (_gate)
-                peer.Opening = false;
+                peer.Opens.End();
         }
     }
 

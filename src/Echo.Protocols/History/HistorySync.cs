@@ -54,9 +54,7 @@ internal sealed class HistorySync
     private readonly Action<PeerId> _penalize;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Lock _gate = new();
-    private readonly Dictionary<(PeerId, string), Task> _running = [];
-    private readonly Dictionary<PeerId, PeerTurns> _turns = [];
+    private readonly SyncTurns<PeerId> _turns = new(MaxSyncsPerPeer);
     private readonly ConcurrentDictionary<PeerId, int> _invalid = new();
     private readonly HistoryServeLimits _limits;
     private long _bytesReceived;
@@ -100,34 +98,13 @@ internal sealed class HistorySync
     {
         if (_invalid.GetValueOrDefault(peer) >= _options.MaxInvalidPerPeer)
             return Task.CompletedTask;
-        TaskCompletionSource started = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        Task run;
-        lock (_gate)
-        {
-            if (_running.TryGetValue((peer, room), out Task? running))
-                return running;
-            run = RunAsync(started.Task, peer, room, cancellationToken);
-            _running[(peer, room)] = run;
-        }
-        started.TrySetResult();
-        return run;
+        return _turns.Run(peer, room, () => RunAsync(peer, room, cancellationToken), cancellationToken);
     }
 
-    private async Task RunAsync(Task start, PeerId peer, string room, CancellationToken cancellationToken)
+    private async Task RunAsync(PeerId peer, string room, CancellationToken cancellationToken)
     {
-        await start.ConfigureAwait(false);
-        PeerTurns turns;
-        lock (_gate)
-        {
-            if (!_turns.TryGetValue(peer, out turns!))
-                _turns[peer] = turns = new PeerTurns();
-            turns.Users++;
-        }
-        bool entered = false;
         try
         {
-            await turns.Slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-            entered = true;
             await FetchAsync(peer, room, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -139,29 +116,6 @@ internal sealed class HistorySync
         {
             Log.HistorySyncFailed(_logger, peer, room, e.Message);
         }
-        finally
-        {
-            if (entered)
-                turns.Slots.Release();
-            lock (_gate)
-            {
-                _running.Remove((peer, room));
-                if (--turns.Users == 0)
-                {
-                    _turns.Remove(peer);
-                    turns.Slots.Dispose();
-                }
-            }
-        }
-    }
-
-    /// <summary>The syncs with one peer: at most <see cref="MaxSyncsPerPeer"/> hold a slot, the rest wait.</summary>
-    private sealed class PeerTurns
-    {
-        public SemaphoreSlim Slots { get; } = new(MaxSyncsPerPeer, MaxSyncsPerPeer);
-
-        /// <summary>Runs waiting for or holding a slot (under the sync's gate); the last one out removes the entry.</summary>
-        public int Users { get; set; }
     }
 
     private async Task FetchAsync(PeerId peer, string room, CancellationToken cancellationToken)

@@ -76,8 +76,8 @@ internal sealed partial class ChatWindow
     }
 
     /// <summary>
-    /// The conversations of earlier runs, from the history file (oldest first): listed and filled in,
-    /// in their place in time, without counting as unread. UI thread only.
+    /// The direct conversations Core holds (each oldest first, earlier runs' among them): listed and
+    /// filled in, in their place in time, without counting as unread. UI thread only.
     /// </summary>
     public void LoadDirect(IReadOnlyList<DirectMessage> stored)
     {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Echo.Core.Chat;
+using Echo.Core.Direct;
 using Echo.Core.Files;
 using Echo.Core.Ports;
 
@@ -10,7 +11,7 @@ namespace Echo.Core.Tests.Files;
 /// <see cref="FakeDirectNetwork"/> that can also dial a peer by id (<see cref="IPeerDialer"/>) through
 /// a hook, and whose file streams a test can replace (a sender that stops sending).
 /// </summary>
-internal sealed class DialingDirectNetwork : IChatNetwork, IDirectNetwork, IPeerDialer
+internal sealed class DialingDirectNetwork : IChatNetwork, IDirectNetwork, IFileTransport, IPeerDialer
 {
     public FakeDirectNetwork Inner { get; } = new() { KeepOpenOnDispose = true };
 

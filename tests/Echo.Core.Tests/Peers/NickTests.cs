@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Echo.Core.Tests.Peers;
 
 /// <summary>A direct network that also announces nicks: records what the chat announced.</summary>
-internal sealed class FakeProfileNetwork : IChatNetwork, IDirectNetwork, IProfileNetwork
+internal sealed class FakeProfileNetwork : IChatNetwork, IDirectNetwork, IFileTransport, IProfileNetwork
 {
     public FakeDirectNetwork Direct { get; } = new();
 
