@@ -40,15 +40,26 @@ public sealed class NatLabTests
     [Fact(Timeout = 60_000)]
     public async Task The_lab_is_closed_and_leaves_no_namespace_or_process_behind()
     {
+        // A lab left by a test process that was killed (no process has an id above pid_max) is swept.
+        string stale = "el4194305n1-inet";
+        await NetworkNamespacePair.RequireAsync(Ct);
+        Assert.Null(await NetworkNamespacePair.RunAsync(["ip", "netns", "add", stale], Ct));
         NatLab lab = await BuildAsync(new NatLabOptions());
         List<int> pids;
         try
         {
+            Assert.Empty(await NatLab.ExistingNamespacesAsync("el4194305n1", Ct));
             await lab.AssertIsolatedAsync(Ct);
             Assert.Equal(4, lab.JsNodes.Count);
             Assert.Equal(4, lab.JsNodes.Select(n => n.Host.Address).Distinct().Count());
             Assert.Contains("/libp2p/circuit/relay/0.2.0/hop", lab.JsNodes[0].Protocols);
             Assert.All(lab.JsNodes, n => Assert.Contains("/ipfs/kad/1.0.0", n.Protocols));
+            // The js nodes form one DHT: each routing table holds the three others.
+            foreach (LabJsNode node in lab.JsNodes)
+            {
+                Assert.Equal(lab.JsNodes.Where(n => n != node).Select(n => n.PeerId).Order(),
+                    (await node.RoutingTableAsync(Ct)).Order());
+            }
             LabDns dns = await lab.StartDnsAsync(new Dictionary<string, IReadOnlyList<string>> { ["x.lab"] = ["y"] }, Ct);
             EchoChatProcess echo = await lab.StartEchoAsync(lab.HomeA, "alice", [], Ct);
             pids = [.. lab.JsNodes.Select(n => n.ProcessId), dns.ProcessId, echo.ProcessId];
@@ -60,10 +71,43 @@ public sealed class NatLabTests
         }
         finally
         {
+            await NetworkNamespacePair.RunAsync(["ip", "netns", "delete", stale], CancellationToken.None);   // when the sweep failed
             await TearDownAsync(lab);
         }
         foreach (int pid in pids)
             Assert.False(Directory.Exists($"/proc/{pid}"), $"process {pid} outlived the lab");
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_lab_stopped_while_it_is_built_leaves_nothing_behind()
+    {
+        await NatLab.RequireAsync(js: true, dns: false, Ct);
+        string mine = $"el{Environment.ProcessId}n";
+        HashSet<string> before = [.. await NamespacesAsync()];
+        using CancellationTokenSource abort = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        Task<NatLab> create = NatLab.CreateAsync(new NatLabOptions(), abort.Token);
+
+        // The last js host exists: the routers are up and the js nodes are starting. Pull the plug.
+        string? lastHost = null;
+        using PeriodicTimer poll = new(TimeSpan.FromMilliseconds(20));
+        while (lastHost is null && !create.IsCompleted)
+        {
+            lastHost = (await NamespacesAsync()).FirstOrDefault(n => n.StartsWith(mine, StringComparison.Ordinal)
+                                                                     && n.EndsWith("-p3", StringComparison.Ordinal) && !before.Contains(n));
+            if (lastHost is null)
+                await poll.WaitForNextTickAsync(Ct);
+        }
+        await abort.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => create);
+        Assert.NotNull(lastHost);
+        Assert.Empty(await NatLab.ExistingNamespacesAsync(lastHost[..lastHost.LastIndexOf('-')], Ct));
+
+        static async Task<string[]> NamespacesAsync()
+        {
+            (string? error, string output) = await NetworkNamespacePair.RunForOutputAsync(["ip", "netns", "list"], Ct);
+            Assert.Null(error);
+            return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0])];
+        }
     }
 
     [Fact(Timeout = 60_000)]

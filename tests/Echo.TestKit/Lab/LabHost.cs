@@ -32,6 +32,12 @@ public sealed record NatLabOptions
     /// <summary>Whether the first js node also serves circuit relay v2. Default true.</summary>
     public bool FirstJsNodeIsRelay { get; init; } = true;
 
+    /// <summary>
+    /// Whether the js nodes dial each other at start, so that each one's Kademlia routing table holds
+    /// all the others before the lab is handed over (a DHT, not N lone servers). Default true.
+    /// </summary>
+    public bool ConnectJsNodes { get; init; } = true;
+
     /// <summary>The NAT of router A (in front of home A). Default endpoint-independent.</summary>
     public NatKind RouterA { get; init; } = NatKind.EndpointIndependent;
 

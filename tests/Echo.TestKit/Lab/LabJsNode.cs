@@ -88,9 +88,11 @@ public sealed class LabJsNode : IAsyncDisposable
             node.Protocols = [.. ready.GetProperty("protocols").EnumerateArray().Select(p => p.GetString()!)];
             return node;
         }
-        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        catch (Exception e)
         {
             await node.DisposeAsync().ConfigureAwait(false);
+            if (e is OperationCanceledException)
+                throw;
             throw new InvalidOperationException($"the lab js node on {host.Address} did not start: {e.Message}\n{node.StandardError}", e);
         }
     }

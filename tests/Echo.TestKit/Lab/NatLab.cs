@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace Echo.TestKit.Lab;
@@ -114,7 +115,8 @@ public sealed partial class NatLab : IAsyncDisposable
 
     /// <summary>
     /// Builds the lab (after deleting stale labs of processes that no longer run), checks its
-    /// isolation, and starts <see cref="NatLabOptions.JsNodes"/> js nodes. Requires what
+    /// isolation, and starts <see cref="NatLabOptions.JsNodes"/> js nodes (connected to each other
+    /// unless <see cref="NatLabOptions.ConnectJsNodes"/> is off). Requires what
     /// <see cref="RequireAsync"/> checks (skipping or failing the test otherwise).
     /// </summary>
     public static async Task<NatLab> CreateAsync(NatLabOptions? options, CancellationToken cancellationToken)
@@ -251,6 +253,34 @@ public sealed partial class NatLab : IAsyncDisposable
                 _processes.Add(start.Result);
             }
         }
+        if (options.ConnectJsNodes && _jsNodes.Count > 1)
+            await MeshJsNodesAsync(cancellationToken);
+    }
+
+    /// <summary>Each js node dials the ones before it; returns once every routing table holds all the others.</summary>
+    private async Task MeshJsNodesAsync(CancellationToken cancellationToken)
+    {
+        for (int i = 1; i < _jsNodes.Count; i++)
+        {
+            foreach (LabJsNode earlier in _jsNodes.Take(i))
+                await _jsNodes[i].CommandAsync("dial", new JsonObject { ["addr"] = earlier.Address }, cancellationToken);
+        }
+        // Kademlia adds a server to its table after identify showed it; poll that, bounded.
+        using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(15));
+        using PeriodicTimer poll = new(TimeSpan.FromMilliseconds(100));
+        try
+        {
+            foreach (LabJsNode node in _jsNodes)
+            {
+                while ((await node.RoutingTableAsync(limit.Token)).Count < _jsNodes.Count - 1)
+                    await poll.WaitForNextTickAsync(limit.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException("the lab's js nodes did not fill each other's routing tables within 15 s");
+        }
     }
 
     /// <summary>
@@ -384,16 +414,17 @@ public sealed partial class NatLab : IAsyncDisposable
     }
 
     /// <summary>The lab namespaces (of any lab) that exist now and start with <paramref name="prefix"/>.</summary>
-    public static async Task<IReadOnlyList<string>> ExistingNamespacesAsync(string prefix, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<string>> ExistingNamespacesAsync(string prefix, CancellationToken cancellationToken) =>
+        [.. (await AllNamespacesAsync(cancellationToken).ConfigureAwait(false)).Where(n => n.StartsWith(prefix + "-", StringComparison.Ordinal))];
+
+    private static async Task<IEnumerable<string>> AllNamespacesAsync(CancellationToken cancellationToken)
     {
         (string? error, string output) = await NetworkNamespacePair.RunForOutputAsync(["ip", "netns", "list"], cancellationToken)
             .ConfigureAwait(false);
         if (error is not null)
             throw new InvalidOperationException($"`ip netns list` failed: {error}");
         // Lines look like "name" or "name (id: 3)".
-        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => l.Split(' ')[0])
-            .Where(n => n.StartsWith(prefix + "-", StringComparison.Ordinal))];
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0]);
     }
 
     [GeneratedRegex("^el([0-9]+)n[0-9]+-")]
@@ -402,7 +433,7 @@ public sealed partial class NatLab : IAsyncDisposable
     /// <summary>Deletes the namespaces of labs whose process no longer runs (a test run that was killed).</summary>
     private static async Task SweepStaleAsync(CancellationToken cancellationToken)
     {
-        foreach (string netns in await ExistingNamespacesAsync("", cancellationToken).ConfigureAwait(false))
+        foreach (string netns in await AllNamespacesAsync(cancellationToken).ConfigureAwait(false))
         {
             Match match = LabNamespace().Match(netns);
             if (match.Success && !Directory.Exists($"/proc/{match.Groups[1].Value}"))
