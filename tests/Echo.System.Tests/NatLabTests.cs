@@ -195,7 +195,7 @@ public sealed class NatLabTests
             (string _, string remote, string direction) = Assert.Single(await js.ConnectionsAsync(Ct), c => c.PeerId == alice.PeerId);
             Assert.StartsWith($"/ip4/{lab.RouterA.WanAddress}/tcp/", remote, StringComparison.Ordinal);
             Assert.Equal("inbound", direction);
-            // And alice identified the js node: js's peer store learnt nothing from that, so ask the js node to ping back over the connection.
+            // The connection carries streams the other way too: the js node pings alice over it.
             JsonElement ping = await js.CommandAsync("ping", new System.Text.Json.Nodes.JsonObject { ["peer"] = alice.PeerId }, Ct);
             Assert.True(ping.GetProperty("rttMs").GetDouble() >= 0);
         }
