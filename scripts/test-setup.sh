@@ -3,16 +3,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The pinned js-libp2p peer used by the interop tests.
-js=tests/Echo.Interop.Tests/interop/js
-if [ -f "$js/package-lock.json" ]; then
-  stamp="$js/node_modules/.lock-stamp"
-  want=$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
-    echo "$want" > "$stamp"
+# The pinned js-libp2p peer used by the interop tests, and the NAT lab's public nodes.
+for js in tests/Echo.Interop.Tests/interop/js tests/Echo.System.Tests/lab/js; do
+  if [ -f "$js/package-lock.json" ]; then
+    stamp="$js/node_modules/.lock-stamp"
+    want=$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+      (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+      echo "$want" > "$stamp"
+    fi
   fi
-fi
+done
 
 # Installs Debian package $1 (the command $2) when it is missing and this runs as root; else says
 # which tests ($3) will report it.
@@ -32,3 +33,7 @@ install_with_apt tmux tmux "the TUI terminal test"
 
 # Chromium, for the browser tests of the web UI (driven by Playwright; its own downloads are not used).
 install_with_apt chromium chromium "the browser tests"
+
+# iptables and dnsmasq (the binary only, no system service), for the NAT lab's routers and its DNS.
+install_with_apt iptables iptables "the NAT lab tests"
+install_with_apt dnsmasq-base dnsmasq "the NAT lab tests"

@@ -49,17 +49,25 @@ public sealed class EchoChatProcess : IAsyncDisposable
         get { lock (_stderr) return string.Join('\n', _stderr); }
     }
 
+    /// <summary>The checkout the tests run from (the first ancestor of the test build holding Echo.slnx).</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            DirectoryInfo? root = new(AppContext.BaseDirectory);
+            while (root is not null && !File.Exists(Path.Combine(root.FullName, "Echo.slnx")))
+                root = root.Parent;
+            return root?.FullName ?? throw new InvalidOperationException("repository root not found");
+        }
+    }
+
     /// <summary>The echo-chat build next to this test build (same configuration).</summary>
     public static string ExecutablePath
     {
         get
         {
             string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-            DirectoryInfo? root = new(AppContext.BaseDirectory);
-            while (root is not null && !File.Exists(Path.Combine(root.FullName, "Echo.slnx")))
-                root = root.Parent;
-            string path = Path.Combine(root?.FullName ?? throw new InvalidOperationException("repository root not found"),
-                "src", "Echo.Cli", "bin", configuration, "net10.0", "echo-chat.dll");
+            string path = Path.Combine(RepositoryRoot, "src", "Echo.Cli", "bin", configuration, "net10.0", "echo-chat.dll");
             return File.Exists(path) ? path : throw new FileNotFoundException("echo-chat is not built", path);
         }
     }

@@ -92,7 +92,11 @@ public sealed class NetworkNamespacePair : IAsyncDisposable
     }
 
     /// <summary>Null when the command succeeded, else what went wrong.</summary>
-    public static async Task<string?> RunAsync(string[] command, CancellationToken cancellationToken)
+    public static async Task<string?> RunAsync(string[] command, CancellationToken cancellationToken) =>
+        (await RunForOutputAsync(command, cancellationToken)).Error;
+
+    /// <summary>The command's stdout, and null or what went wrong.</summary>
+    public static async Task<(string? Error, string Output)> RunForOutputAsync(string[] command, CancellationToken cancellationToken)
     {
         ProcessStartInfo start = new(command[0])
         {
@@ -108,13 +112,13 @@ public sealed class NetworkNamespacePair : IAsyncDisposable
             Task<string> stderr = process.StandardError.ReadToEndAsync(cancellationToken);
             Task<string> stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
             await process.WaitForExitAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(20), cancellationToken);
-            await stdout;
+            string output = await stdout;
             string error = (await stderr).Trim();
-            return process.ExitCode == 0 ? null : $"exit code {process.ExitCode}: {error}";
+            return (process.ExitCode == 0 ? null : $"exit code {process.ExitCode}: {error}", output);
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or TimeoutException)
         {
-            return e.Message;
+            return (e.Message, "");
         }
     }
 

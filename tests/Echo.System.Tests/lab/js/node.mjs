@@ -1,0 +1,173 @@
+// A js-libp2p "public" node of the NAT lab: TCP + Noise + Yamux, identify, ping, a Kademlia DHT
+// forced into server mode, AutoNAT v1 and v2, and (RELAY=1) a circuit-relay-v2 server.
+// Run with: node --import ./polyfill.mjs node.mjs
+//
+// stdout carries only JSON lines: first {"type":"ready",...}, then events ("connection",
+// "identify") and one reply per command. Diagnostics go to stderr. See README.md.
+
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { autoNAT } from '@libp2p/autonat'
+import { autoNATv2 } from '@libp2p/autonat-v2'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { createInterface } from 'node:readline'
+
+const DEFAULT_TIMEOUT_MS = 30_000
+const env = process.env
+
+function log (...args) {
+  console.error('[lab-node]', ...args)
+}
+
+function emit (value) {
+  process.stdout.write(JSON.stringify(value) + '\n')
+}
+
+function flag (name) {
+  return ['1', 'true', 'yes'].includes((env[name] ?? '').trim().toLowerCase())
+}
+
+const listen = (env.LISTEN ?? '/ip4/127.0.0.1/tcp/0').split(',').map(s => s.trim()).filter(s => s !== '')
+const relay = flag('RELAY')
+
+const services = {
+  identify: identify(),
+  ping: ping(),
+  // Server mode regardless of reachability, and private (lab) addresses kept in DHT answers.
+  dht: kadDHT({ protocol: '/ipfs/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper }),
+  autonat: autoNAT(),
+  autonatV2: autoNATv2()
+}
+if (relay) {
+  services.relay = circuitRelayServer()
+}
+
+const node = await createLibp2p({
+  addresses: { listen },
+  transports: [tcp()],
+  connectionEncrypters: [noise()],
+  streamMuxers: [yamux()],
+  services
+})
+
+node.addEventListener('connection:open', (event) => {
+  const connection = event.detail
+  emit({
+    type: 'connection',
+    peerId: connection.remotePeer.toString(),
+    remoteAddr: connection.remoteAddr.toString(),
+    direction: connection.direction
+  })
+})
+
+node.addEventListener('peer:identify', (event) => {
+  const result = event.detail
+  emit({
+    type: 'identify',
+    peerId: result.peerId.toString(),
+    protocols: [...result.protocols].sort(),
+    listenAddrs: result.listenAddrs.map(a => a.toString()),
+    observedAddr: result.observedAddr?.toString() ?? null,
+    agentVersion: result.agentVersion ?? null
+  })
+})
+
+function target (command) {
+  if (command.addr != null) return multiaddr(command.addr)
+  if (command.peer != null) return peerIdFromString(command.peer)
+  throw new Error('give addr or peer')
+}
+
+const commands = {
+  async dial (command, signal) {
+    const connection = await node.dial(target(command), { signal })
+    return { peerId: connection.remotePeer.toString(), remoteAddr: connection.remoteAddr.toString() }
+  },
+  async ping (command, signal) {
+    return { rttMs: await node.services.ping.ping(target(command), { signal }) }
+  },
+  async connections () {
+    return {
+      connections: node.getConnections().map(c => ({
+        peerId: c.remotePeer.toString(),
+        remoteAddr: c.remoteAddr.toString(),
+        direction: c.direction,
+        limited: c.limits != null
+      }))
+    }
+  },
+  async peerStore (command) {
+    const peer = await node.peerStore.get(peerIdFromString(command.peer))
+    return {
+      protocols: [...peer.protocols].sort(),
+      addrs: peer.addresses.map(a => a.multiaddr.toString())
+    }
+  },
+  async routingTable () {
+    const peers = [...node.services.dht.routingTable.kb.toIterable()].map(p => p.peerId.toString()).sort()
+    return { mode: node.services.dht.getMode(), peers }
+  },
+  async stop () {
+    setImmediate(() => { shutdown(0) })
+    return {}
+  }
+}
+
+async function run (line) {
+  let command
+  try {
+    command = JSON.parse(line)
+  } catch (err) {
+    emit({ id: null, ok: false, error: `not JSON: ${err.message}` })
+    return
+  }
+  const handler = commands[command.cmd]
+  if (handler == null) {
+    emit({ id: command.id ?? null, ok: false, error: `unknown command ${command.cmd}` })
+    return
+  }
+  const signal = AbortSignal.timeout(command.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+  try {
+    emit({ id: command.id ?? null, ok: true, ...(await handler(command, signal)) })
+  } catch (err) {
+    emit({ id: command.id ?? null, ok: false, error: `${err.name}: ${err.message}` })
+  }
+}
+
+let stopping = false
+async function shutdown (code) {
+  if (stopping) return
+  stopping = true
+  const timer = setTimeout(() => process.exit(code), 5_000)
+  timer.unref()
+  try {
+    await node.stop()
+  } catch (err) {
+    log('stop failed', err)
+  }
+  process.exit(code)
+}
+
+process.on('SIGTERM', () => { shutdown(0) })
+process.on('SIGINT', () => { shutdown(0) })
+
+emit({
+  type: 'ready',
+  peerId: node.peerId.toString(),
+  addrs: node.getMultiaddrs().map(a => a.toString()),
+  protocols: node.getProtocols().sort(),
+  relay
+})
+
+const input = createInterface({ input: process.stdin })
+input.on('line', (line) => {
+  if (line.trim() !== '') run(line)
+})
+input.on('close', () => { shutdown(0) })
