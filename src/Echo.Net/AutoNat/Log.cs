@@ -6,27 +6,27 @@ namespace Echo.Net.AutoNat;
 
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 3100, Level = LogLevel.Debug, Message = "AutoNAT request from {Peer} failed: {Reason}")]
+    [LoggerMessage(EventId = 2800, Level = LogLevel.Debug, Message = "AutoNAT request from {Peer} failed: {Reason}")]
     public static partial void ServeFailed(ILogger logger, PeerId peer, string reason);
 
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Debug, Message = "AutoNAT request from {Peer} refused: rate limit")]
+    [LoggerMessage(EventId = 2801, Level = LogLevel.Debug, Message = "AutoNAT request from {Peer} refused: rate limit")]
     public static partial void RateLimited(ILogger logger, PeerId peer);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Debug, Message = "AutoNAT check for {Peer} of {Address}: {Status}")]
+    [LoggerMessage(EventId = 2802, Level = LogLevel.Debug, Message = "AutoNAT check for {Peer} of {Address}: {Status}")]
     public static partial void Served(ILogger logger, PeerId peer, Multiaddr address, string status);
 
-    [LoggerMessage(EventId = 3103, Level = LogLevel.Debug, Message = "AutoNAT dial back to {Address} failed: {Reason}")]
+    [LoggerMessage(EventId = 2803, Level = LogLevel.Debug, Message = "AutoNAT dial back to {Address} failed: {Reason}")]
     public static partial void DialBackFailed(ILogger logger, Multiaddr address, string reason);
 
-    [LoggerMessage(EventId = 3104, Level = LogLevel.Debug, Message = "AutoNAT dial back from {Peer} with a nonce of no check of ours: reset")]
+    [LoggerMessage(EventId = 2804, Level = LogLevel.Debug, Message = "AutoNAT dial back from {Peer} with a nonce of no check of ours: reset")]
     public static partial void DialBackUnknownNonce(ILogger logger, PeerId peer);
 
-    [LoggerMessage(EventId = 3105, Level = LogLevel.Debug, Message = "AutoNAT check of {Address} by {Peer} ({Protocol}): {Outcome} {Reason}")]
+    [LoggerMessage(EventId = 2805, Level = LogLevel.Debug, Message = "AutoNAT check of {Address} by {Peer} ({Protocol}): {Outcome} {Reason}")]
     public static partial void Checked(ILogger logger, Multiaddr? address, PeerId peer, string protocol, AutoNatOutcome outcome, string? reason);
 
-    [LoggerMessage(EventId = 3106, Level = LogLevel.Information, Message = "Reachability: {Status} ({Addresses})")]
+    [LoggerMessage(EventId = 2806, Level = LogLevel.Information, Message = "Reachability: {Status} ({Addresses})")]
     public static partial void ReachabilityChanged(ILogger logger, ReachabilityStatus status, string addresses);
 
-    [LoggerMessage(EventId = 3107, Level = LogLevel.Information, Message = "AutoNAT server {State}")]
+    [LoggerMessage(EventId = 2807, Level = LogLevel.Information, Message = "AutoNAT server {State}")]
     public static partial void ServerState(ILogger logger, string state);
 }
