@@ -118,7 +118,16 @@ public sealed class AutoNatService
         {
             while (!stopping.IsCancellationRequested)
             {
-                bool settled = await RoundAsync(stopping).ConfigureAwait(false);
+                bool settled = false;
+                try
+                {
+                    settled = await RoundAsync(stopping).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+                {
+                    // A round that fails (an address source that throws, say) is retried, never ends checking.
+                    Log.RoundFailed(_logger, e);
+                }
                 await WaitAsync(settled ? _options.RecheckInterval : _options.RetryInterval, stopping).ConfigureAwait(false);
             }
         }
@@ -199,7 +208,7 @@ public sealed class AutoNatService
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Log.ServeFailed(_logger, _host.PeerId, "a reachability handler failed: " + e.Message);
+            Log.HandlerFailed(_logger, e);
         }
     }
 

@@ -29,4 +29,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2807, Level = LogLevel.Information, Message = "AutoNAT server {State}")]
     public static partial void ServerState(ILogger logger, string state);
+
+    [LoggerMessage(EventId = 2808, Level = LogLevel.Warning, Message = "AutoNAT round failed; retried later")]
+    public static partial void RoundFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2809, Level = LogLevel.Warning, Message = "A reachability handler failed")]
+    public static partial void HandlerFailed(ILogger logger, Exception exception);
 }
