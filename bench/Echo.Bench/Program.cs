@@ -7,6 +7,7 @@ using Echo.Bench;
 // echo-bench history [--quick]              history: catch-up of missed messages, page loads from a large store
 // echo-bench files [--size MiB] [--runs N] [--dir D]  file transfer (/get) against raw stream throughput (/perf)
 // echo-bench dm [--quick] [--dir D]         acknowledged direct messages per second, stores on disk
+// echo-bench autonat [--quick]             AutoNAT server cost per check (CPU µs), same IP, other IP, rate-limited
 // echo-bench peer                           a C# node driven over stdin/stdout (used by e2e)
 string mode = args.Length > 0 ? args[0] : "e2e";
 string[] rest = args.Length > 0 ? args[1..] : [];
@@ -19,6 +20,7 @@ return mode switch
     "history" => await HistoryBench.RunAsync(rest),
     "files" => await FilesBench.RunAsync(rest),
     "dm" => await DirectBench.RunAsync(rest),
+    "autonat" => await AutoNatBench.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -30,6 +32,6 @@ static int RunMicro(string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|dm|peer");
+    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|dm|autonat|peer");
     return 2;
 }

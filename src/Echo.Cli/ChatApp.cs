@@ -2,6 +2,7 @@ using Echo.Core;
 using Echo.Core.Files;
 using Echo.Core.Ports;
 using Echo.Headless;
+using Echo.Net.AutoNat;
 using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Mdns;
@@ -83,6 +84,8 @@ internal static class ChatApp
                 ListenAddresses = settings.Listen,
                 AgentVersion = AgentVersion,
                 MemoryBudgetBytes = settings.MemoryBudgetBytes,
+                EnableAutoNat = settings.AutoNat,
+                AutoNat = new AutoNatOptions { ServerMode = settings.AutoNatServer ? AutoNatServerMode.On : AutoNatServerMode.Auto },
             }, loggers);
             SqliteMessageStore opened;
             try

@@ -27,6 +27,15 @@ internal sealed record ChatSettings(
     /// <summary>Rings the bell or not (--no-bell).</summary>
     public ChatSettings WithBell(bool bell) => this with { Bell = bell };
 
+    /// <summary>Run AutoNAT (HostOptions.EnableAutoNat): part of the public-network stack, which turns it on.</summary>
+    public bool AutoNat { get; init; }
+
+    /// <summary>Serve AutoNAT checks before this node is judged public (--autonat-server, a node known to be public).</summary>
+    public bool AutoNatServer { get; init; }
+
+    /// <summary>With <paramref name="server"/> (--autonat-server): AutoNAT on, serving from the start.</summary>
+    public ChatSettings WithAutoNat(bool server) => server ? this with { AutoNat = true, AutoNatServer = true } : this;
+
     public const string DefaultRoom = "lobby";
 
     /// <summary>--memory-budget's default, bounds and unit (MiB): the host's default budget (docs/LIMITS.md, L-memory-budget).</summary>

@@ -37,11 +37,15 @@ Option<string?> memoryBudget = new("--memory-budget")
 {
     Description = $"MiB of buffered network data the node may hold, all peers together ({ChatSettings.MinMemoryBudgetMiB} to {ChatSettings.MaxMemoryBudgetMiB}; default: {ChatSettings.DefaultMemoryBudgetMiB})",
 };
+Option<bool> autoNatServer = new("--autonat-server")
+{
+    Description = "Serve AutoNAT reachability checks from the start, for a node known to be public (turns AutoNAT on; it uses only peers already connected)",
+};
 Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at start, as echo-go takes it", Arity = ArgumentArity.ZeroOrOne };
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
-    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell, peer,
+    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell, autoNatServer, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -58,7 +62,8 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithFiles(parse.GetValue(downloads), parse.GetValue(maxFileSize))
     .WithStoreRate(parse.GetValue(storeRate))
     .WithMemoryBudget(parse.GetValue(memoryBudget))
-    .WithBell(!parse.GetValue(noBell));
+    .WithBell(!parse.GetValue(noBell))
+    .WithAutoNat(parse.GetValue(autoNatServer));
 
 root.SetAction(async (parse, ct) =>
 {

@@ -331,6 +331,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     await ApplyHistoryAsync(networkEvent, cancellationToken).ConfigureAwait(false);
                     ApplyPeers(networkEvent);
                     ApplyIrc(networkEvent);
+                    ApplyReachability(networkEvent);
                 }
                 await AcceptAsync(batch, cancellationToken).ConfigureAwait(false);
                 batch.Clear();

@@ -85,6 +85,7 @@ internal static partial class HeadlessEventWriter
                 w.WriteBoolean("remote", true);
         }),
         StatsEvent stats => Stats(stats.Stats),
+        ReachabilityEvent r => Reachability(r),
         _ => FormatDirect(chatEvent),
     };
 

@@ -109,6 +109,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             _host.SetStreamHandler(HistorySync.ProtocolId, _history.HandleInboundAsync, InboundStreamLimits.History);
         StartDirect();
         StartProfile();
+        StartReachability();
         try
         {
             await _host.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -14,7 +14,7 @@ namespace Echo.Web;
 /// The page's protocol: one JSON object per WebSocket text message, each with a <c>type</c>. The
 /// server sends a <c>snapshot</c> first, then the events in the shapes of headless mode (message,
 /// peer, joined, left, current, nick, notice, error, quit, dm, dm-sent, dm-ack, file-offer,
-/// file-offered, file-progress, file-resume, file-done, file-error), and <c>older</c> in answer to a
+/// file-offered, file-progress, file-resume, file-done, file-error, reachability), and <c>older</c> in answer to a
 /// page's request for history. Messages, direct messages, acknowledgements and offers carry the
 /// <c>conversation</c> they belong to (<see cref="ConversationId.Key"/>), and a message event the id
 /// of the message it follows in Core's log (<c>after</c>), so the page draws Core's order instead of
@@ -50,7 +50,10 @@ internal static class WebJson
             [.. rooms.SelectMany(chat.RecentMessages).Select(Message)],
             [.. direct.Select(Direct)],
             [.. chat.FileOffers.Select(KnownOffer)],
-            chat.DownloadsDirectory);
+            chat.DownloadsDirectory)
+        {
+            Reachability = chat.Reachability is { } reachability ? Reachability(reachability) : null,
+        };
         foreach (MessageJson message in snapshot.Messages)
             shown.Add(ShownKey(message.Conversation!, message.Id));
         foreach (DirectJson message in snapshot.Dms)
@@ -81,6 +84,7 @@ internal static class WebJson
         NoticeEvent n => Notice(n.Text),
         ErrorEvent e => Error(e.Message),
         QuitEvent => Serialize(new TypeJson("quit"), WebJsonContext.Default.TypeJson),
+        ReachabilityEvent r => Serialize(Reachability(r), WebJsonContext.Default.ReachabilityJson),
         _ => DirectEvent(chatEvent),
     };
 
@@ -99,6 +103,8 @@ internal static class WebJson
         FileErrorEvent e => Serialize(new FileErrorJson("file-error", e.Id, e.Message), WebJsonContext.Default.FileErrorJson),
         _ => null,
     };
+
+    private static ReachabilityJson Reachability(ReachabilityEvent r) => new("reachability", r.StatusText, [.. r.Addresses]);
 
     private static DirectJson Direct(DirectMessage m) => new(
         m.Outgoing ? "dm-sent" : "dm",
@@ -218,7 +224,13 @@ internal sealed record SnapshotJson(
     MessageJson[] Messages,
     DirectJson[] Dms,
     FileJson[] Files,
-    string? Downloads);
+    string? Downloads)
+{
+    /// <summary>The node's reachability, when the network checks it.</summary>
+    public ReachabilityJson? Reachability { get; init; }
+}
+
+internal sealed record ReachabilityJson(string Type, string Status, string[] Addrs);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -238,4 +250,5 @@ internal sealed record SnapshotJson(
 [JsonSerializable(typeof(FileResumeJson))]
 [JsonSerializable(typeof(FileDoneJson))]
 [JsonSerializable(typeof(FileErrorJson))]
+[JsonSerializable(typeof(ReachabilityJson))]
 internal sealed partial class WebJsonContext : JsonSerializerContext;

@@ -54,6 +54,15 @@ public sealed record HostOptions
     /// <summary>Per-address, stream, connection manager and descriptor limits (docs/LIMITS.md, "Resource manager").</summary>
     public ResourceLimits Limits { get; init; } = new();
 
+    /// <summary>
+    /// Run AutoNAT (reachability checks, and serving them while public): part of the public-network
+    /// stack, off unless the user opts in to it. Settings in <see cref="AutoNat"/>.
+    /// </summary>
+    public bool EnableAutoNat { get; init; }
+
+    /// <summary>AutoNAT's settings, used with <see cref="EnableAutoNat"/>.</summary>
+    public AutoNat.AutoNatOptions AutoNat { get; init; } = new();
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInboundConnections, 1);
@@ -67,5 +76,6 @@ public sealed record HostOptions
                 throw new ArgumentException($"cannot listen on {address}: only TCP addresses are supported", nameof(ListenAddresses));
         Yamux.Validate();
         Limits.Validate();
+        AutoNat.Validate();
     }
 }

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Echo.Net.AutoNat;
 using Echo.Net.Identify;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
@@ -61,6 +62,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         SetStreamHandler(PingProtocol.ProtocolId, Ping.HandleAsync);
         if (options.EnablePerf)
             SetStreamHandler(PerfProtocol.ProtocolId, PerfProtocol.HandleAsync);
+        if (options.EnableAutoNat)
+            AutoNat = new AutoNatService(this, options.AutoNat, loggerFactory, Time);
     }
 
     public PeerId PeerId => _identity.PeerId;
@@ -101,6 +104,9 @@ public sealed class Libp2pHost : IAsyncDisposable
         Records.SignedRecord.Seal(_identity, domain, payloadType, payload);
 
     internal TimeProvider Time { get; }
+
+    /// <summary>AutoNAT (reachability), when <see cref="HostOptions.EnableAutoNat"/> is set; null otherwise.</summary>
+    public AutoNatService? AutoNat { get; }
 
     internal IdentifyProtocol Identify { get; }
 
@@ -273,6 +279,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             TrackBackground(listener.RunAsync(AcceptConnectionAsync, _stopping.Token));
         }
         TrackBackground(_trimmer.RunAsync(_stopping.Token));
+        AutoNat?.Start(_stopping.Token);
         return Task.CompletedTask;
     }
 

@@ -172,6 +172,9 @@ internal sealed partial class ChatWindow : Runnable
             case WebUiStartedEvent web:
                 Notice(WebUiNotice(web));
                 break;
+            case ReachabilityEvent reachability:
+                ShowReachability(reachability);
+                break;
             default:
                 ApplyDirect(chatEvent);
                 break;
@@ -394,6 +397,7 @@ internal sealed partial class ChatWindow : Runnable
             new Span(SafeText.ForDisplay(PeerInfo.ShortPeerId(_manager.LocalPeerId)), Tone.Text),
             new Span(" | ", Tone.Dim),
             new Span(listen, Tone.Text),
+            .. ReachabilitySpans(),
             new Span(" | ^N/^P Alt+1-9 room  PgUp/PgDn scroll  Tab complete  F6 rooms  ^R search  ^Q quit", Tone.Dim),
         ]);
     }

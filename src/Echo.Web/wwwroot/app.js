@@ -13,14 +13,14 @@
     connectAddress: byId('connect-address'), nickForm: byId('nick-form'), sendForm: byId('send-form'),
     dms: byId('dms'), noDms: byId('no-dms'), downloads: byId('downloads'),
     notify: byId('notify'), confirmQuit: byId('confirm-quit'), quitYes: byId('quit-yes'), quitNo: byId('quit-no'),
-    stopped: byId('stopped'), send: byId('send'),
+    stopped: byId('stopped'), send: byId('send'), reachability: byId('reachability'),
   };
 
   // The chat as the page knows it; rebuilt from each snapshot. A conversation is a room ('#' + room)
   // or the direct messages with one peer ('@' + peer id): the server names it on every message, in
   // Core's order and each once, so the page only draws; it shows one at a time (state.view).
   const state = {
-    peerId: '', addrs: [], nick: '', room: null, rooms: [], peers: new Map(), downloads: null,
+    peerId: '', addrs: [], nick: '', room: null, rooms: [], peers: new Map(), downloads: null, reachability: null,
     lines: new Map(),   // conversation -> { items: [line] }, as the server sent them
     unread: new Map(),  // conversation -> count
     mentions: new Map(), // conversation -> unread lines that mention the nick, or direct messages to us
@@ -531,6 +531,14 @@
       return item;
     }));
     ui.downloads.textContent = state.downloads ? 'downloads: ' + visible(state.downloads) : '';
+    renderReachability();
+  }
+
+  // Shown only when the node checks its reachability (the public-network stack is on).
+  function renderReachability() {
+    const r = state.reachability;
+    ui.reachability.textContent = r ? 'reachability: ' + r.status + (r.addrs.length ? ' (' + r.addrs.join(', ') + ')' : '') : '';
+    ui.reachability.title = ui.reachability.textContent;
   }
 
   function setStatus(kind, text) {
@@ -646,6 +654,7 @@
     state.rooms = ev.rooms || [];
     state.peers = new Map((ev.peers || []).map((p) => [p.peerId, p]));
     state.downloads = ev.downloads || null;
+    state.reachability = ev.reachability || null;
     state.lines = new Map();
     state.files = new Map();
     state.noOlder = new Set();
@@ -695,6 +704,10 @@
         break;
       case 'file-error':
         if (!updateFile(ev.id, { status: 'error', message: ev.message })) addSystem('error', ev.message);
+        break;
+      case 'reachability':
+        state.reachability = ev;
+        renderReachability();
         break;
       case 'peer':
         if (ev.event === 'disconnected') {
