@@ -38,21 +38,25 @@ public sealed partial class ChatManager
         _direct?.ConversationAsync(peerId, count, cancellationToken) ?? Task.FromResult<IReadOnlyList<DirectMessage>>([]);
 
     /// <summary>Sends a direct message to <paramref name="target"/> (a nick or a peer id); it waits in the outbox while the peer is away.</summary>
-    public async Task SendDirectAsync(string target, string text, CancellationToken cancellationToken)
+    public Task SendDirectAsync(string target, string text, CancellationToken cancellationToken) =>
+        SendDirectAsync(target, text, action: false, cancellationToken);
+
+    /// <summary>Sends a direct message, or a /me action (already checked) when <paramref name="action"/>.</summary>
+    private async Task SendDirectAsync(string target, string text, bool action, CancellationToken cancellationToken)
     {
         if (_direct is null)
         {
             Publish(new ErrorEvent(NoDirectNetwork));
             return;
         }
-        if (ChatLimits.CheckText(text) is { } textError)
+        if (!action && ChatLimits.CheckText(text) is { } textError)
         {
             Publish(new ErrorEvent($"not sent: {textError}"));
             return;
         }
         if (ResolvePeer(target) is not { } peerId)
             return;
-        await _direct.SendAsync(peerId, Nick, NickOf(peerId) ?? PeerInfo.ShortPeerId(peerId), text, cancellationToken).ConfigureAwait(false);
+        await _direct.SendAsync(peerId, Nick, NickOf(peerId) ?? PeerInfo.ShortPeerId(peerId), text, action, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Offers the file at <paramref name="path"/> to the current room, or to <paramref name="target"/> alone.</summary>

@@ -50,11 +50,12 @@ internal sealed class DirectMessaging : IAsyncDisposable
     /// <summary>
     /// Sends <paramref name="text"/> to <paramref name="peerId"/> as <paramref name="nick"/>: in the
     /// outbox first, shown, sent when the peer is connected; a peer that is not is dialed (it can be
-    /// <paramref name="name"/>d to the user), and the message waits for it.
+    /// <paramref name="name"/>d to the user), and the message waits for it. With <paramref name="action"/>
+    /// the text is a /me action.
     /// </summary>
-    public async Task SendAsync(string peerId, string nick, string name, string text, CancellationToken cancellationToken)
+    public async Task SendAsync(string peerId, string nick, string name, string text, bool action, CancellationToken cancellationToken)
     {
-        await _chat.SendAsync(peerId, nick, text, cancellationToken).ConfigureAwait(false);
+        await _chat.SendAsync(peerId, nick, text, action, cancellationToken).ConfigureAwait(false);
         if (_network is IPeerDialer && !_network.IsConnected(peerId))
             Reach(peerId, name);
     }
