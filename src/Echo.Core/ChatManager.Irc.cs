@@ -54,8 +54,8 @@ public sealed partial class ChatManager
     }
 
     /// <summary>
-    /// /me in a direct conversation: a direct message with the readable <c>* nick action</c> (direct
-    /// messages carry no action flag), never to a room.
+    /// /me in a direct conversation: a direct message flagged as an action, never to a room; it
+    /// travels as the readable <c>* nick action</c> with the flag, as in rooms.
     /// </summary>
     private Task SendDirectActionAsync(string peerId, string action, CancellationToken cancellationToken)
     {
@@ -65,7 +65,7 @@ public sealed partial class ChatManager
             Publish(new ErrorEvent($"not sent: {error}"));
             return Task.CompletedTask;
         }
-        return SendDirectAsync(peerId, ChatAction.Fallback(nick, action), cancellationToken);
+        return _direct?.SendAsync(peerId, action, action: true, cancellationToken) ?? Run(() => Publish(new ErrorEvent(Direct.DirectMessaging.NoDirectNetwork)));
     }
 
     /// <summary>Sets our away message (null or empty: back), tells peers through our profile, and says so.</summary>

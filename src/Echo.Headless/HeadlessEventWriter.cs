@@ -120,6 +120,8 @@ internal static partial class HeadlessEventWriter
             w.WriteString("id", m.Id);
             if (m.NotSaved)
                 w.WriteBoolean("notSaved", true);
+            if (m.Action)
+                w.WriteBoolean("action", true);
         }),
         DirectDeliveredEvent d => Line(w => { w.WriteString("type", "dm-ack"); w.WriteString("to", d.PeerId); w.WriteString("id", d.Id); }),
         FileOfferEvent o => Line(w =>

@@ -93,5 +93,9 @@ internal static class Schema
         """
         ALTER TABLE rooms ADD COLUMN current INTEGER NOT NULL DEFAULT 0;
         """,
+        // 5 -> 6: direct /me actions keep their flag too (the text is the action alone), also in the outbox.
+        """
+        ALTER TABLE direct_messages ADD COLUMN action INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 }

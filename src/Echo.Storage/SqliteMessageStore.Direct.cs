@@ -7,7 +7,7 @@ namespace Echo.Storage;
 /// <summary>Direct messages and their outbox, in the same file and with the same durability as the history.</summary>
 public sealed partial class SqliteMessageStore : IDirectStore
 {
-    private const string DirectColumns = "id, peer, nick, text, ts, outgoing, delivered";
+    private const string DirectColumns = "id, peer, nick, text, ts, outgoing, delivered, action";
 
     /// <summary>True when direct messages can be kept here (the file is usable and writable).</summary>
     public bool CanStoreDirectMessages => _connection is not null && !IsReadOnly;
@@ -24,8 +24,8 @@ public sealed partial class SqliteMessageStore : IDirectStore
     {
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = """
-            INSERT OR IGNORE INTO direct_messages (id, peer, nick, text, ts, outgoing, delivered)
-            VALUES ($id, $peer, $nick, $text, $ts, $outgoing, $delivered)
+            INSERT OR IGNORE INTO direct_messages (id, peer, nick, text, ts, outgoing, delivered, action)
+            VALUES ($id, $peer, $nick, $text, $ts, $outgoing, $delivered, $action)
             """;
         SqliteParameter id = command.Parameters.Add("$id", SqliteType.Text);
         SqliteParameter peer = command.Parameters.Add("$peer", SqliteType.Text);
@@ -34,6 +34,7 @@ public sealed partial class SqliteMessageStore : IDirectStore
         SqliteParameter ts = command.Parameters.Add("$ts", SqliteType.Integer);
         SqliteParameter outgoing = command.Parameters.Add("$outgoing", SqliteType.Integer);
         SqliteParameter delivered = command.Parameters.Add("$delivered", SqliteType.Integer);
+        SqliteParameter action = command.Parameters.Add("$action", SqliteType.Integer);
         bool[] added = new bool[messages.Count];
         for (int i = 0; i < messages.Count; i++)
         {
@@ -45,6 +46,7 @@ public sealed partial class SqliteMessageStore : IDirectStore
             ts.Value = message.Timestamp.ToUnixTimeMilliseconds();
             outgoing.Value = message.Outgoing ? 1 : 0;
             delivered.Value = message.Delivered ? 1 : 0;
+            action.Value = message.Action ? 1 : 0;
             added[i] = command.ExecuteNonQuery() == 1;
         }
         return added;
@@ -100,7 +102,10 @@ public sealed partial class SqliteMessageStore : IDirectStore
             while (r.Read())
             {
                 messages.Add(new DirectMessage(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
-                    DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)), r.GetInt64(5) == 1, r.GetInt64(6) == 1));
+                    DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)), r.GetInt64(5) == 1, r.GetInt64(6) == 1)
+                {
+                    Action = r.GetInt64(7) == 1,
+                });
             }
             if (reverse)
                 messages.Reverse();

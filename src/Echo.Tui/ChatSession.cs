@@ -5,6 +5,7 @@ using Echo.Core.Commands;
 using Echo.Core.Conversations;
 using Echo.Core.Direct;
 using Echo.Core.Events;
+using Echo.Core.Ports;
 using Echo.Tui.Views;
 using Microsoft.Extensions.Logging;
 using Terminal.Gui.App;
@@ -102,6 +103,7 @@ internal sealed class ChatSession : IDisposable
             window = new ChatWindow(_manager, Submit, _options.Clock, _options.ScrollbackLines);
             window.Bell = _options.Bell;
             window.WriteRaw = App.Driver is { } driver ? driver.WriteRaw : null;
+            window.LoadBackTo = (room, target) => LoadBackTo(window, room, target);
             Window = window;
             App.Keyboard.KeyDown += OnKey;
             _running = true;
@@ -163,11 +165,33 @@ internal sealed class ChatSession : IDisposable
             window.JumpToResult(+1);
         else if (key == Key.F3.WithShift)
             window.JumpToResult(-1);
+        else if (SearchStep(window, key) is { } step)
+            window.JumpToResult(step);
         else if (key == Key.Esc)
+        {
+            window.EndSearch();
             window.Scrollback.ScrollToEnd(); // and not Terminal.Gui's default of quitting
+        }
         else
+        {
+            if (window.Searching && key.AsRune.Value != 0)
+                window.EndSearch(); // typing something else: the line is for the input again
             return;
+        }
         key.Handled = true;
+    }
+
+    /// <summary>
+    /// While a search is on and the input line is empty, as in less and weechat: n and Enter go to the
+    /// next result (+1), N to the previous one (-1); null for any other key.
+    /// </summary>
+    private static int? SearchStep(ChatWindow window, Key key)
+    {
+        if (!window.Searching || !window.Input.HasFocus || window.Input.Text.Length != 0)
+            return null;
+        if (key == Key.Enter || key.AsRune.Value == 'n')
+            return +1;
+        return key.AsRune.Value == 'N' ? -1 : null;
     }
 
     /// <summary>A typed line, parsed here once, to run in the conversation it was typed in.</summary>
@@ -201,6 +225,49 @@ internal sealed class ChatSession : IDisposable
                 IReadOnlyList<ChatMessage> older = await _manager.LoadOlderAsync(room, oldest, OlderPage, stopping)
                     .ConfigureAwait(false);
                 Invoke(() => window.PrependOlder(room, older));
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                Volatile.Write(ref _loadingOlder, 0);
+            }
+        }));
+    }
+
+    /// <summary>
+    /// A search result older than the lines shown: loads the history from it up to them, a page at a
+    /// time and at most a scrollback's worth, puts it above them, then shows the result.
+    /// </summary>
+    private void LoadBackTo(ChatWindow window, string room, HistoryCursor target)
+    {
+        if (Interlocked.Exchange(ref _loadingOlder, 1) != 0)
+            return;
+        HistoryCursor? from = window.OldestShown(room);
+        CancellationToken stopping = _stopping.Token;
+        _background.Track(Task.Run(async () =>
+        {
+            try
+            {
+                List<ChatMessage> loaded = [];
+                HistoryCursor before = from ?? HistoryCursor.End;
+                while (loaded.Count < _options.ScrollbackLines)
+                {
+                    IReadOnlyList<ChatMessage> page = await _manager.LoadOlderAsync(room, before,
+                        Math.Min(OlderPage, _options.ScrollbackLines - loaded.Count), stopping).ConfigureAwait(false);
+                    if (page.Count == 0)
+                        break;
+                    loaded.InsertRange(0, page);
+                    before = HistoryCursor.Of(page[0]);
+                    if (before <= target)
+                        break;
+                }
+                Invoke(() =>
+                {
+                    window.PrependOlder(room, loaded);
+                    window.ShowLoadedResult(room);
+                });
             }
             catch (OperationCanceledException)
             {

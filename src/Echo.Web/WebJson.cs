@@ -80,6 +80,7 @@ internal static class WebJson
         RoomJoinedEvent j => Room("joined", j.Room),
         RoomLeftEvent l => Room("left", l.Room),
         CurrentRoomChangedEvent r => Room("current", r.Room),
+        RoomsReorderedEvent o => Serialize(new RoomsJson("rooms", [.. o.Rooms]), WebJsonContext.Default.RoomsJson),
         NickChangedEvent n => Serialize(new NickJson("nick", n.NewNick), WebJsonContext.Default.NickJson),
         NoticeEvent n => Notice(n.Text),
         ErrorEvent e => Error(e.Message),
@@ -116,7 +117,8 @@ internal static class WebJson
         m.Id,
         m.Outgoing && m.Delivered ? true : null,
         m.NotSaved ? true : null,
-        ConversationId.Direct(m.PeerId).Key);
+        ConversationId.Direct(m.PeerId).Key,
+        m.Action ? true : null);
 
     private static FileJson Offer(string type, FileOffer offer, string? from, string? nick, string? room, string? to)
     {
@@ -181,6 +183,8 @@ internal sealed record TypeJson(string Type);
 
 internal sealed record RoomJson(string Type, string Room);
 
+internal sealed record RoomsJson(string Type, string[] Rooms);
+
 internal sealed record NickJson(string Type, string Nick);
 
 internal sealed record NoticeJson(string Type, string Text);
@@ -194,7 +198,7 @@ internal sealed record MessageJson(string Type, string Room, string From, string
 internal sealed record OlderJson(string Type, string Room, MessageJson[] Messages, bool More);
 
 internal sealed record DirectJson(string Type, string? From, string? To, string Nick, string Text, string Ts, string Id, bool? Delivered,
-    bool? NotSaved = null, string? Conversation = null);
+    bool? NotSaved = null, string? Conversation = null, bool? Action = null);
 
 internal sealed record DirectAckJson(string Type, string To, string Id, string? Conversation = null);
 
@@ -236,6 +240,7 @@ internal sealed record ReachabilityJson(string Type, string Status, string[] Add
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(TypeJson))]
 [JsonSerializable(typeof(RoomJson))]
+[JsonSerializable(typeof(RoomsJson))]
 [JsonSerializable(typeof(NickJson))]
 [JsonSerializable(typeof(NoticeJson))]
 [JsonSerializable(typeof(ErrorJson))]

@@ -19,6 +19,8 @@ public sealed class DirectEventFormatTests
             """{"type":"dm-sent","to":"12D3KooWBob","nick":"me","text":"yo","ts":"2023-11-14T22:13:20.123Z","id":"id2"}""" },
         { new DirectMessageEvent(new DirectMessage("id3", Bob, "bob", "lost", At, false, true) { NotSaved = true }),
             """{"type":"dm","from":"12D3KooWBob","nick":"bob","text":"lost","ts":"2023-11-14T22:13:20.123Z","id":"id3","notSaved":true}""" },
+        { new DirectMessageEvent(new DirectMessage("id4", Bob, "bob", "waves", At, false, true) { Action = true }),
+            """{"type":"dm","from":"12D3KooWBob","nick":"bob","text":"waves","ts":"2023-11-14T22:13:20.123Z","id":"id4","action":true}""" },
         { new MessageEvent(new ChatMessage("m1", "lobby", Bob, "bob", "lost", At, MessageOrigin.Room) { NotSaved = true }),
             """{"type":"message","room":"lobby","from":"12D3KooWBob","nick":"bob","text":"lost","ts":"2023-11-14T22:13:20.123Z","id":"m1","origin":"room","notSaved":true}""" },
         { new DirectDeliveredEvent(Bob, "id2"), """{"type":"dm-ack","to":"12D3KooWBob","id":"id2"}""" },

@@ -36,6 +36,29 @@ public sealed class ActionFlagTests : IDisposable
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task ADirectAction_KeepsItsFlag_InTheConversationAndTheOutbox_AcrossAReopen()
+    {
+        string path = Path.Combine(_directory, "direct.db");
+        DateTimeOffset now = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
+        await using (SqliteMessageStore store = SqliteMessageStore.Open(path))
+        {
+            await store.AddAllAsync(
+            [
+                new Echo.Core.Direct.DirectMessage(Echo.Core.Direct.DirectIds.New(), "12D3KooWBob", "alice", "waves", now, Outgoing: true, Delivered: false)
+                {
+                    Action = true,
+                },
+                new Echo.Core.Direct.DirectMessage(Echo.Core.Direct.DirectIds.New(), "12D3KooWBob", "alice", "plain", now.AddSeconds(1), Outgoing: true,
+                    Delivered: false),
+            ], Ct);
+        }
+
+        await using SqliteMessageStore reopened = SqliteMessageStore.Open(path);
+        Assert.Equal([("waves", true), ("plain", false)], (await reopened.ConversationAsync("12D3KooWBob", 10, Ct)).Select(m => (m.Text, m.Action)));
+        Assert.Equal([("waves", true), ("plain", false)], (await reopened.OutboxAsync("12D3KooWBob", Ct)).Select(m => (m.Text, m.Action)));
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task AFileFromBeforeTheFlag_IsUpgraded_ItsMessagesPlain()
     {
         string path = Path.Combine(_directory, "old.db");

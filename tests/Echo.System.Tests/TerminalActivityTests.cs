@@ -144,13 +144,13 @@ public sealed partial class TerminalActivityTests
     }
 
     [Fact(Timeout = 120_000)]
-    public async Task StoredHistoryOfTwoDays_ShowsADayChangeLineAndDates_AndSearchFindsAnOldLine()
+    public async Task StoredHistoryOfTwoDays_ShowsADayChangeLineAndDates_AndSearchFindsAndNavigatesOldLines()
     {
         TmuxSession.Require();
         string home = Directory.CreateTempSubdirectory("echo-tui-history-").FullName;
         try
         {
-            // History from earlier runs: 150 lines two days ago (the first with a needle) and two yesterday.
+            // History from earlier runs: 150 lines two days ago (the 1st and the 41st with a needle) and two yesterday.
             DateTimeOffset today = new(DateTime.UtcNow.Date, TimeSpan.Zero);
             DateTimeOffset twoDaysAgo = today.AddDays(-2).AddHours(9);
             DateTimeOffset yesterday = today.AddDays(-1).AddHours(9);
@@ -158,7 +158,8 @@ public sealed partial class TerminalActivityTests
             Directory.CreateDirectory(data);
             const string bob = "12D3KooWBobHistoryPeer000000000000000000000000000";
             List<ChatMessage> stored = [.. Enumerable.Range(0, 150).Select(i => new ChatMessage($"{bob}:{i:x16}", "lobby", bob, "bob",
-                i == 0 ? "the blue needle is here" : $"old line {i}", twoDaysAgo.AddSeconds(i), MessageOrigin.EchoGo))];
+                i switch { 0 => "the blue needle is here", 40 => "a blue needle again", _ => $"old line {i}" }, twoDaysAgo.AddSeconds(i),
+                MessageOrigin.EchoGo))];
             stored.Add(new ChatMessage($"{bob}:{200:x16}", "lobby", bob, "bob", "from yesterday", yesterday, MessageOrigin.EchoGo));
             stored.Add(new ChatMessage($"{bob}:{201:x16}", "lobby", bob, "bob", "also yesterday", yesterday.AddMinutes(1), MessageOrigin.EchoGo));
             await using (SqliteMessageStore store = SqliteMessageStore.Open(Path.Combine(data, SqliteMessageStore.FileName)))
@@ -181,9 +182,21 @@ public sealed partial class TerminalActivityTests
             Assert.DoesNotContain("needle", screen, StringComparison.Ordinal); // not loaded: older than the lines shown at start
 
             await alice.TypeLineAsync("/search Blue Needle");
-            screen = await alice.WaitForScreenAsync(s => s.Contains("1 line in #lobby contains \"Blue Needle\"", StringComparison.Ordinal), Patience, Ct);
+            screen = await alice.WaitForScreenAsync(s => s.Contains("2 lines in #lobby contain \"Blue Needle\"", StringComparison.Ordinal), Patience, Ct);
             Assert.Contains($"[1] {twoDaysAgo.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} [go] <bob> the blue needle is here", screen,
                 StringComparison.Ordinal);
+
+            // Enter on the empty line jumps to the first result, older than the lines loaded: the history up to it loads.
+            static bool Shows(string screen, string text, string position) =>
+                screen.Contains($"search \"Blue Needle\" {position}", StringComparison.Ordinal)
+                && screen.Split('\n').Any(r => r.Contains("<bob> " + text, StringComparison.Ordinal) && !r.Contains("] 20", StringComparison.Ordinal));
+            await alice.SendKeysAsync("Enter");
+            await alice.WaitForScreenAsync(s => Shows(s, "the blue needle is here", "1/2"), Patience, Ct);
+            await alice.SendKeysAsync("n");
+            await alice.WaitForScreenAsync(s => Shows(s, "a blue needle again", "2/2"), Patience, Ct);
+            await alice.SendKeysAsync("N");
+            screen = await alice.WaitForScreenAsync(s => Shows(s, "the blue needle is here", "1/2"), Patience, Ct);
+            Assert.DoesNotContain("> n", screen, StringComparison.Ordinal);   // n and N navigated, nothing was typed
         }
         finally
         {

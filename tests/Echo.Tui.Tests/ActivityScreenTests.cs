@@ -192,4 +192,75 @@ public sealed class ActivityScreenTests
         await tui.SubmitAsync("/search nothing-like-this");
         await tui.WaitForScreenAsync("no line in #lobby contains \"nothing-like-this\"");
     }
+
+    [Fact(Timeout = Timeout)]
+    public async Task Search_jumps_to_results_older_than_the_lines_loaded_and_n_N_Enter_F3_navigate_them()
+    {
+        FakeMessageStore store = new();
+        DateTimeOffset old = new(2025, 6, 1, 10, 0, 0, TimeSpan.Zero);
+        store.Seed([.. Enumerable.Range(0, 300).Select(i => new ChatMessage($"{NetworkScript.BobId}:{i:x16}", "lobby",
+            NetworkScript.BobId, "bob", i is 20 or 120 or 250 ? $"the needle {i}" : $"filler {i}", old.AddMinutes(i), MessageOrigin.Room))], "lobby");
+        await using TuiHarness tui = await TuiHarness.StartAsync(store: store);
+        await tui.WaitForScreenAsync("<bob> filler 299");
+        Assert.Equal($"{NetworkScript.BobId}:{200:x16}", (await tui.OnUiAsync(() => tui.Window.OldestShown("lobby")))?.Id); // 100 loaded
+
+        await tui.SubmitAsync("/search needle");
+        await tui.WaitForScreenAsync("3 lines in #lobby contain \"needle\"");
+        await tui.WaitUntilAsync(w => w.Searching, "the search is on");
+
+        // Enter on the empty line: the first result, 180 lines older than the oldest loaded.
+        await tui.PressAsync(Key.Enter);
+        await tui.WaitUntilAsync(w => w.Scrollback.VisibleRows().Any(r => r.EndsWith("<bob> the needle 20", StringComparison.Ordinal)),
+            "the oldest result loaded and shown");
+        Assert.Equal((1, 3), await tui.OnUiAsync(() => tui.Window.SearchPosition));
+        Assert.Contains("search \"needle\" 1/3", await tui.ScreenAsync());
+
+        await tui.PressAsync(Key.N);   // n: the next one
+        await tui.WaitUntilAsync(w => w.Scrollback.VisibleRows().Any(r => r.EndsWith("<bob> the needle 120", StringComparison.Ordinal)),
+            "the second result");
+        Assert.Equal((2, 3), await tui.OnUiAsync(() => tui.Window.SearchPosition));
+        await tui.PressAsync(Key.F3);
+        await tui.WaitUntilAsync(w => w.SearchPosition.At == 3
+            && w.Scrollback.VisibleRows().Any(r => r.EndsWith("<bob> the needle 250", StringComparison.Ordinal)), "the third result");
+        await tui.PressAsync(Key.N.WithShift);   // N: back
+        await tui.WaitUntilAsync(w => w.SearchPosition.At == 2
+            && w.Scrollback.VisibleRows().Any(r => r.EndsWith("<bob> the needle 120", StringComparison.Ordinal)), "back to the second");
+        await tui.PressAsync(Key.F3.WithShift);
+        await tui.PressAsync(Key.F3.WithShift);   // wraps around to the last
+        await tui.WaitUntilAsync(w => w.SearchPosition.At == 3, "wrapped to the last");
+        Assert.Equal(string.Empty, await tui.OnUiAsync(() => tui.Window.Input.Text));   // n and N were no text
+
+        // Esc ends the search: n is a letter again.
+        await tui.PressAsync(Key.Esc);
+        await tui.WaitUntilAsync(w => !w.Searching && w.Scrollback.Offset == 0, "the search ended");
+        await tui.PressAsync(Key.N);
+        await tui.WaitUntilAsync(w => w.Input.Text == "n", "n typed");
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task PageUp_puts_a_day_change_line_in_the_older_page_and_above_the_lines_shown()
+    {
+        FakeMessageStore store = new();
+        DateTimeOffset saturday = new(2025, 5, 31, 21, 0, 0, TimeSpan.Zero);   // 23:00 local (+02): line 30 is past midnight
+        DateTimeOffset monday = new(2025, 6, 2, 8, 0, 0, TimeSpan.Zero);
+        store.Seed([.. Enumerable.Range(0, 150).Select(i => new ChatMessage($"{NetworkScript.BobId}:{i:x16}", "lobby",
+            NetworkScript.BobId, "bob", $"line {i}", i < 50 ? saturday.AddMinutes(2 * i) : monday.AddMinutes(i), MessageOrigin.Room))], "lobby");
+        await using TuiHarness tui = await TuiHarness.StartAsync(store: store, height: 200);
+        await tui.WaitForScreenAsync("<bob> line 149");
+        Assert.DoesNotContain("2025-06-02 ──", await tui.ScreenAsync());   // one day loaded: no day line yet
+
+        await tui.PressAsync(Key.PageUp);
+        await tui.WaitUntilAsync(w => w.OldestShown("lobby")?.Id == $"{NetworkScript.BobId}:{0:x16}", "the older page loaded");
+        string[] rows = TuiHarness.Rows(string.Join('\n', await tui.OnUiAsync(() => tui.Window.Scrollback.VisibleRows())));
+        int sunday = Array.FindIndex(rows, r => r.Contains("── Sunday, 2025-06-01 ──"));   // inside the page
+        int mondayLine = Array.FindIndex(rows, r => r.Contains("── Monday, 2025-06-02 ──"));   // between the page and what was shown
+        int line29 = Array.FindIndex(rows, r => r.EndsWith("<bob> line 29", StringComparison.Ordinal));
+        int line30 = Array.FindIndex(rows, r => r.EndsWith("<bob> line 30", StringComparison.Ordinal));
+        int line49 = Array.FindIndex(rows, r => r.EndsWith("<bob> line 49", StringComparison.Ordinal));
+        int line50 = Array.FindIndex(rows, r => r.EndsWith("<bob> line 50", StringComparison.Ordinal));
+        Assert.True(line29 >= 0 && sunday == line29 + 1 && line30 == sunday + 1 && line49 < mondayLine && mondayLine < line50,
+            $"line 29 {line29}, sunday {sunday}, line 30 {line30}, line 49 {line49}, monday {mondayLine}, line 50 {line50}\n{string.Join('\n', rows)}");
+        Assert.Single(rows, r => r.Contains("── Monday"));
+        Assert.Single(rows, r => r.Contains("── Sunday"));
+    }
 }

@@ -57,7 +57,7 @@ public sealed class IrcTuiTests
     }
 
     [Fact(Timeout = Timeout)]
-    public async Task Me_in_a_direct_conversation_goes_to_its_peer_as_readable_text_never_to_a_room()
+    public async Task Me_in_a_direct_conversation_goes_to_its_peer_as_an_action_never_to_a_room_and_theirs_reads_star_nick_text()
     {
         FakeDirectNetwork direct = new();
         direct.Connected[NetworkScript.BobId] = true;
@@ -69,9 +69,17 @@ public sealed class IrcTuiTests
 
         await tui.SubmitAsync("/me nods");
 
-        await tui.WaitForScreenAsync("<alice> * alice nods");
+        string screen = await tui.WaitForScreenAsync("* alice nods");
+        Assert.DoesNotContain("<alice>", screen, StringComparison.Ordinal);
         (string to, DirectEnvelope sent) = Assert.Single(direct.Sent);
-        Assert.Equal((NetworkScript.BobId, "* alice nods"), (to, sent.Text));
+        Assert.Equal((NetworkScript.BobId, "nods", true), (to, sent.Text, sent.Action));   // the network writes "* alice nods" with the flag
         Assert.Empty(tui.Network.Published);
+
+        direct.Inject(new DirectArrived(NetworkScript.BobId, new DirectEnvelope(DirectIds.New(), "bob", tui.Clock.GetUtcNow(), "grins", null)
+        {
+            Action = true,
+        }));
+        screen = await tui.WaitForScreenAsync("* bob grins");
+        Assert.DoesNotContain("<bob> grins", screen, StringComparison.Ordinal);
     }
 }

@@ -91,17 +91,25 @@ public sealed class ConversationLog<T>
 
     /// <summary>
     /// Puts older messages (oldest first, all older than what is here) before every line, leaving out
-    /// those already here; the log may exceed its capacity until the next append. Returns how many were added.
+    /// those already here; the log may exceed its capacity until the next append. An entry with a null
+    /// id is a note (e.g. a day-change line), kept with the message before it. Returns how many
+    /// messages were added.
     /// </summary>
-    public int Prepend(IReadOnlyList<(T Item, string Id, HistoryCursor Place)> older)
+    public int Prepend(IReadOnlyList<(T Item, string? Id, HistoryCursor Place)> older)
     {
-        List<(T Item, string Id, HistoryCursor Place)> fresh = [.. older.Where(o => Remember(o.Id))];
+        List<(T Item, string? Id, HistoryCursor Place)> fresh = [.. older.Where(o => o.Id is null || Remember(o.Id))];
         _items.InsertRange(0, fresh.Select(o => o.Item));
         _places.InsertRange(0, fresh.Select(o => o.Place));
-        _ids.InsertRange(0, fresh.Select(o => (string?)o.Id));
-        foreach ((_, _, HistoryCursor place) in fresh)
+        _ids.InsertRange(0, fresh.Select(o => o.Id));
+        int added = 0;
+        foreach ((_, string? id, HistoryCursor place) in fresh)
+        {
+            if (id is null)
+                continue;
             SeeOldest(place);
-        return fresh.Count;
+            added++;
+        }
+        return added;
     }
 
     /// <summary>Replaces the line of message <paramref name="id"/> (e.g. once it is delivered); false when it is not here.</summary>

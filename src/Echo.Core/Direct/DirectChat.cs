@@ -49,10 +49,14 @@ internal sealed class DirectChat : IAsyncDisposable
     public IDirectStore Store => _store;
 
     /// <summary>Queues <paramref name="text"/> for <paramref name="peerId"/>, shows it, and sends it if the peer is connected.</summary>
-    public async Task SendAsync(string peerId, string nick, string text, CancellationToken cancellationToken)
+    public Task SendAsync(string peerId, string nick, string text, CancellationToken cancellationToken) =>
+        SendAsync(peerId, nick, text, action: false, cancellationToken);
+
+    /// <summary>The same; with <paramref name="action"/>, <paramref name="text"/> is a /me action.</summary>
+    public async Task SendAsync(string peerId, string nick, string text, bool action, CancellationToken cancellationToken)
     {
         DateTimeOffset now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
-        DirectMessage message = new(DirectIds.New(), peerId, nick, text, now, Outgoing: true, Delivered: false);
+        DirectMessage message = new(DirectIds.New(), peerId, nick, text, now, Outgoing: true, Delivered: false) { Action = action };
         try
         {
             await _store.AddAsync(message, cancellationToken).ConfigureAwait(false);
@@ -70,6 +74,10 @@ internal sealed class DirectChat : IAsyncDisposable
         await FlushAsync(peerId, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The frame of a message of ours: an action carries its flag (the network sends the readable text with it).</summary>
+    private static DirectEnvelope Envelope(DirectMessage message) =>
+        new(message.Id, message.Nick, message.Timestamp, message.Text, null) { Action = message.Action };
+
     /// <summary>
     /// Sends once a message the store could not keep: there is no outbox entry to retry it from, so
     /// a failure is the user's to know.
@@ -80,7 +88,7 @@ internal sealed class DirectChat : IAsyncDisposable
         {
             if (!_network.IsConnected(message.PeerId))
                 throw new ChatNetworkException("the peer is not connected, and the message could not be saved to wait for it");
-            await _network.SendDirectAsync(message.PeerId, new DirectEnvelope(message.Id, message.Nick, message.Timestamp, message.Text, null),
+            await _network.SendDirectAsync(message.PeerId, Envelope(message),
                 cancellationToken).ConfigureAwait(false);
         }
         catch (ChatNetworkException e)
@@ -109,7 +117,10 @@ internal sealed class DirectChat : IAsyncDisposable
                 receipt?.Stored();
                 continue;
             }
-            messages.Add(new DirectMessage(envelope.Id, peerId, envelope.Nick, envelope.Text, envelope.Timestamp, Outgoing: false, Delivered: true));
+            messages.Add(new DirectMessage(envelope.Id, peerId, envelope.Nick, envelope.Text, envelope.Timestamp, Outgoing: false, Delivered: true)
+            {
+                Action = envelope.Action,
+            });
             receipts.Add(receipt);
         }
         if (messages.Count == 0)
@@ -212,7 +223,7 @@ internal sealed class DirectChat : IAsyncDisposable
             {
                 try
                 {
-                    await _network.SendDirectAsync(peerId, new DirectEnvelope(message.Id, message.Nick, message.Timestamp, message.Text, null),
+                    await _network.SendDirectAsync(peerId, Envelope(message),
                         cancellationToken).ConfigureAwait(false);
                 }
                 catch (ChatNetworkException e)

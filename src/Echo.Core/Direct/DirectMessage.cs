@@ -17,6 +17,9 @@ public sealed record DirectMessage(
     bool Outgoing,
     bool Delivered)
 {
+    /// <summary>True for a <c>/me</c> action: <see cref="Text"/> is the action alone, faces show <c>* nick text</c>.</summary>
+    public bool Action { get; init; }
+
     /// <summary>True when the store failed to keep it: it is shown, but will not be there after a restart.</summary>
     public bool NotSaved { get; init; }
 }

@@ -125,16 +125,20 @@ internal sealed class DirectMessaging : IAsyncDisposable
     /// outbox first, shown, sent when the peer is connected; a peer that is not is dialed, and the
     /// message waits for it.
     /// </summary>
-    public async Task SendAsync(string target, string text, CancellationToken cancellationToken)
+    public Task SendAsync(string target, string text, CancellationToken cancellationToken) =>
+        SendAsync(target, text, action: false, cancellationToken);
+
+    /// <summary>The same; with <paramref name="action"/>, <paramref name="text"/> is a /me action (already checked).</summary>
+    public async Task SendAsync(string target, string text, bool action, CancellationToken cancellationToken)
     {
-        if (ChatLimits.CheckText(text) is { } textError)
+        if (!action && ChatLimits.CheckText(text) is { } textError)
         {
             Publish(new ErrorEvent($"not sent: {textError}"));
             return;
         }
         if (_names.Resolve(target) is not { } peerId)
             return;
-        await _chat.SendAsync(peerId, _names.Own, text, cancellationToken).ConfigureAwait(false);
+        await _chat.SendAsync(peerId, _names.Own, text, action, cancellationToken).ConfigureAwait(false);
         if (_network is IPeerDialer && !_network.IsConnected(peerId))
             Reach(peerId, _names.NameOf(peerId));
     }

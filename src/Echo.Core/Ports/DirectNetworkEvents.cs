@@ -8,7 +8,14 @@ namespace Echo.Core.Ports;
 /// <param name="Timestamp">When it was written.</param>
 /// <param name="Text">The text, or null for a bare file offer.</param>
 /// <param name="Offer">A file offered to the peer, or null.</param>
-public sealed record DirectEnvelope(string Id, string Nick, DateTimeOffset Timestamp, string? Text, FileOffer? Offer);
+public sealed record DirectEnvelope(string Id, string Nick, DateTimeOffset Timestamp, string? Text, FileOffer? Offer)
+{
+    /// <summary>
+    /// True for a <c>/me</c> action (<see cref="Chat.ChatAction"/>): <see cref="Text"/> is the action alone;
+    /// on the wire it travels as the readable <c>* nick action</c> with a flag, as in rooms.
+    /// </summary>
+    public bool Action { get; init; }
+}
 
 /// <summary>
 /// A direct frame from <paramref name="PeerId"/> arrived. The network acknowledges it on the wire

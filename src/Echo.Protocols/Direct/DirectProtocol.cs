@@ -113,7 +113,9 @@ internal sealed class DirectProtocol(Libp2pHost host, Func<string, NetworkEvent,
             Id = envelope.Id,
             Nick = envelope.Nick,
             TimestampMs = envelope.Timestamp.ToUnixTimeMilliseconds(),
-            Text = envelope.Text ?? "",
+            // An action travels as the readable "* nick action", flagged, as in rooms: older peers show the text.
+            Text = envelope.Action && envelope.Text is { } action ? ChatAction.Fallback(envelope.Nick, action) : envelope.Text ?? "",
+            Action = envelope.Action && envelope.Text is not null,
         };
         if (envelope.Offer is { } offer)
         {
@@ -158,8 +160,13 @@ internal sealed class DirectProtocol(Libp2pHost host, Func<string, NetworkEvent,
         {
             timestamp = DateTimeOffset.UtcNow;
         }
-        envelope = new DirectEnvelope(frame.Id, frame.Nick.Length <= 4 * ChatLimits.MaxNickLength ? frame.Nick : "", timestamp,
-            frame.Text.Length == 0 ? null : frame.Text, offer);
+        string nick = frame.Nick.Length <= 4 * ChatLimits.MaxNickLength ? frame.Nick : "";
+        // A flag on a text that is not "* nick …" is ignored: the text is shown as written.
+        string? action = frame.Action ? ChatAction.Open(frame.Text, nick) : null;
+        envelope = new DirectEnvelope(frame.Id, nick, timestamp, action ?? (frame.Text.Length == 0 ? null : frame.Text), offer)
+        {
+            Action = action is not null,
+        };
         return null;
     }
 }

@@ -1,5 +1,6 @@
 using Echo.Core.Chat;
 using Echo.Core.Conversations;
+using Echo.Core.Ports;
 using Echo.Tui.Activity;
 using Echo.Tui.Rendering;
 
@@ -62,6 +63,33 @@ internal sealed partial class ChatWindow
         }
         if (!_lastDay.TryGetValue(conversation, out last) || day > last)
             _lastDay[conversation] = day;
+    }
+
+    /// <summary>
+    /// Older messages (oldest first) as lines to put above <paramref name="shownOldest"/>, the oldest
+    /// message shown: a day-change line wherever the day changes, also between the last of them and
+    /// the first one shown.
+    /// </summary>
+    private List<(DisplayLine Item, string? Id, HistoryCursor Place)> WithDayLines(IReadOnlyList<ChatMessage> older,
+        HistoryCursor? shownOldest)
+    {
+        List<(DisplayLine Item, string? Id, HistoryCursor Place)> lines = [];
+        DateOnly? last = null;
+        foreach (ChatMessage message in older)
+        {
+            DateOnly day = LineFormatter.Day(message.Timestamp, _clock.LocalTimeZone);
+            if (last is { } before && day > before)
+                lines.Add((LineFormatter.DayChange(day), null, lines[^1].Place));
+            lines.Add((Format(message), message.Id, HistoryCursor.Of(message)));
+            last = day;
+        }
+        if (last is { } newest && shownOldest is { } shown
+            && LineFormatter.Day(DateTimeOffset.FromUnixTimeMilliseconds(shown.TimestampMs), _clock.LocalTimeZone) is var next
+            && next > newest)
+        {
+            lines.Add((LineFormatter.DayChange(next), null, lines[^1].Place));
+        }
+        return lines;
     }
 
     /// <summary>After a message was added: counts it where it is unseen, rings and retitles for a live mention or direct message.</summary>

@@ -97,6 +97,7 @@ internal sealed partial class ChatWindow
         {
             FromHistory = fromStore,
             NotSaved = message.NotSaved,
+            Action = message.Action,
         },
             countUnread: !fromStore);
         if (message.Outgoing && !message.Delivered && !_peers.Exists(p => p.PeerId == message.PeerId))

@@ -265,7 +265,7 @@ internal sealed partial class ChatWindow : Runnable
         ConversationId conversation = ConversationId.Room(room);
         if (!_buffers.TryGetValue(conversation, out ConversationLog<DisplayLine>? buffer) || older.Count == 0)
             return;
-        buffer.Prepend([.. older.Select(m => (Format(m), m.Id, HistoryCursor.Of(m)))]);
+        buffer.Prepend(WithDayLines(older, buffer.Oldest));
         if (conversation == _current)
             Scrollback.SetNeedsDraw();
     }
@@ -387,6 +387,7 @@ internal sealed partial class ChatWindow : Runnable
         Status.Update(
         [
             new Span(" " + (_current is null ? "no room" : ConversationTitle(_current)), Tone.Highlight),
+            .. SearchSpans(),
             .. _roomsFrame.Visible ? [] : ActivitySpans(),
             .. TransferSpans(),
             new Span(" | ", Tone.Dim),

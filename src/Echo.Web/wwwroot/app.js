@@ -577,6 +577,7 @@
     return {
       kind: 'dm', id: ev.id, peer: outgoing ? ev.to : ev.from, from: outgoing ? state.peerId : ev.from, nick: ev.nick,
       text: ev.text, outgoing, delivered: ev.delivered === true, notSaved: ev.notSaved === true, ts: new Date(ev.ts),
+      action: ev.action === true,
     };
   }
 
@@ -737,6 +738,11 @@
         }
         renderRooms();
         addSystem('notice', `left #${ev.room}`);
+        break;
+      case 'rooms': // a new order (/move here or in the terminal); the rooms are the same
+        state.rooms = (ev.rooms || []).filter((r) => state.rooms.includes(r))
+          .concat(state.rooms.filter((r) => !(ev.rooms || []).includes(r)));
+        renderRooms();
         break;
       case 'current':
         state.room = ev.room;

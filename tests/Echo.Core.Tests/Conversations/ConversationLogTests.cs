@@ -122,6 +122,20 @@ public class ConversationLogTests
     }
 
     [Fact]
+    public void Prepend_KeepsNotesBetweenTheOlderMessages_AndCountsOnlyMessages()
+    {
+        ConversationLog<string> log = new(10);
+        Add(log, 10, "ten");
+        Assert.Equal(2, log.Prepend([("eight", "eight", At(8, "eight")), ("day", null, At(8, "eight")),
+            ("nine", "nine", At(9, "nine")), ("day 2", null, At(9, "nine"))]));
+        Assert.Equal(["eight", "day", "nine", "day 2", "ten"], log.Items);
+        Assert.Null(log.IdAt(1));
+        Assert.Equal(At(8, "eight"), log.Oldest);
+        log.Insert("eight and a half", "8.5", At(8, "zz"));   // history goes after the note that follows its elder
+        Assert.Equal(["eight", "day", "eight and a half", "nine", "day 2", "ten"], log.Items);
+    }
+
+    [Fact]
     public void Replace_ChangesTheLineOfAMessage_AndClearKeepsTheIds()
     {
         ConversationLog<string> log = new(10);

@@ -90,7 +90,7 @@ public sealed class IrcCommandsTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 10_000)]
-    public async Task Me_InADirectConversation_GoesToItsPeerAsReadableText_NeverToARoom()
+    public async Task Me_InADirectConversation_GoesToItsPeerAsAnAction_NeverToARoom()
     {
         FakeDirectNetwork direct = new();
         direct.Connected[Bob] = true;
@@ -102,9 +102,9 @@ public sealed class IrcCommandsTests : IAsyncLifetime
 
         await manager.RunAsync(new ChatCommand.Me("nods"), ConversationId.Direct(Bob), Ct);
 
-        await events.NextAsync<DirectMessageEvent>(d => d.Message.Text == "* alice nods");
+        await events.NextAsync<DirectMessageEvent>(d => d.Message is { Text: "nods", Action: true, Outgoing: true });
         (string to, DirectEnvelope sent) = Assert.Single(direct.Sent);
-        Assert.Equal((Bob, "* alice nods"), (to, sent.Text));
+        Assert.Equal((Bob, "nods", true), (to, sent.Text, sent.Action));   // the network writes the readable "* alice nods" with the flag
         Assert.Empty(direct.Chat.Published);
     }
 

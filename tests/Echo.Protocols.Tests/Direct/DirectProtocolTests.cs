@@ -114,6 +114,39 @@ public sealed class DirectProtocolTests
         Assert.Equal("bad file offer", DirectProtocol.Check(badOffer, out _));
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task Direct_AnAction_ArrivesFlagged_AndIsTheReadableStarNickTextOnTheWire()
+    {
+        await using Libp2pChatNetwork a = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork b = await TestNetworks.StartAsync();
+        await b.ConnectAsync(a.ListenAddresses[0], Ct);
+
+        DirectEnvelope sent = new(DirectIds.New(), "bob", DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123), "waves", null)
+        {
+            Action = true,
+        };
+        Task sending = b.SendDirectAsync(a.LocalPeerId, sent, Ct);
+        DirectArrived arrived = await a.Events.NextAsync<DirectArrived>();
+        arrived.Receipt!.Stored();
+        await sending.WaitAsync(TestNetworks.Wait, Ct);
+        Assert.Equal("waves", arrived.Envelope.Text);
+        Assert.True(arrived.Envelope.Action);
+
+        // On the wire: the text a peer without the flag shows, and the flag (field 6).
+        DirectFrame frame = DirectProtocol.ToFrame(sent);
+        Assert.Equal("* bob waves", frame.Text);
+        Assert.True(frame.Action);
+        DirectFrame old = DirectFrame.Parser.ParseFrom(frame.ToByteArray());
+        old.Action = false;   // a peer that does not know the flag
+        Assert.Null(DirectProtocol.Check(old, out DirectEnvelope? plain));
+        Assert.Equal(("* bob waves", false), (plain!.Text, plain.Action));
+
+        // A flag on a text that is not "* nick …" is ignored.
+        DirectFrame odd = new() { Id = DirectIds.New(), Nick = "bob", Text = "just words", Action = true };
+        Assert.Null(DirectProtocol.Check(odd, out DirectEnvelope? shown));
+        Assert.Equal(("just words", false), (shown!.Text, shown.Action));
+    }
+
     [Fact]
     public void RoomMessage_FileOffer_RoundTripsAndIsAnExtraFieldOthersIgnore()
     {
