@@ -41,6 +41,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         IdentifyProtocol.ProtocolId, IdentifyProtocol.PushProtocolId, PingProtocol.ProtocolId, DcutrProtocolId,
     };
     private readonly ObservedAddressManager _observed;
+    private IReadOnlyList<Multiaddr>? _lastAdvertised;
     private readonly BackgroundTasks _background = new();
     private readonly ConnectionTrimmer _trimmer;
     private readonly List<(Socket Socket, Multiaddr Address)> _listeners = [];
@@ -325,6 +326,9 @@ public sealed class Libp2pHost : IAsyncDisposable
             TrackBackground(listener.RunAsync(AcceptConnectionAsync, _stopping.Token));
         }
         TrackBackground(_trimmer.RunAsync(_stopping.Token));
+        IReadOnlyList<Multiaddr> advertised = AdvertisedAddresses;
+        lock (_gate)
+            _lastAdvertised ??= advertised;
         return Task.CompletedTask;
     }
 
@@ -709,6 +713,13 @@ public sealed class Libp2pHost : IAsyncDisposable
     private void OnAddressesChanged()
     {
         IReadOnlyList<Multiaddr> addresses = AdvertisedAddresses;
+        lock (_gate)
+        {
+            // A trusted observed address equal to a listen address changes nothing peers see.
+            if (_lastAdvertised is not null && _lastAdvertised.SequenceEqual(addresses))
+                return;
+            _lastAdvertised = addresses;
+        }
         Log.AddressesChanged(_logger, string.Join(", ", addresses));
         Raise(() => AddressesChanged?.Invoke(addresses));
         if (_started && !_disposed)
