@@ -83,6 +83,8 @@ internal static class ChatApp
                 ListenAddresses = settings.Listen,
                 AgentVersion = AgentVersion,
                 MemoryBudgetBytes = settings.MemoryBudgetBytes,
+                PublicRanges = settings.PublicRanges,
+                ObservedAddressThreshold = settings.ObserverThreshold,
             }, loggers);
             SqliteMessageStore opened;
             try

@@ -37,11 +37,19 @@ Option<string?> memoryBudget = new("--memory-budget")
 {
     Description = $"MiB of buffered network data the node may hold, all peers together ({ChatSettings.MinMemoryBudgetMiB} to {ChatSettings.MaxMemoryBudgetMiB}; default: {ChatSettings.DefaultMemoryBudgetMiB})",
 };
+Option<string[]> publicRange = new("--public-range")
+{
+    Description = "Count this CIDR range as public, e.g. a test network's internet (repeatable; observed addresses and reachability)",
+};
+Option<string?> observerThreshold = new("--observer-threshold")
+{
+    Description = $"Distinct peers (IPv4 address or IPv6 /56) that must see the same address of ours before it is trusted (1 to {ChatSettings.MaxObserverThreshold}; default: {Echo.Net.Host.HostOptions.DefaultObservedAddressThreshold})",
+};
 Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at start, as echo-go takes it", Arity = ArgumentArity.ZeroOrOne };
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
-    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell, peer,
+    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell, publicRange, observerThreshold, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -58,6 +66,8 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithFiles(parse.GetValue(downloads), parse.GetValue(maxFileSize))
     .WithStoreRate(parse.GetValue(storeRate))
     .WithMemoryBudget(parse.GetValue(memoryBudget))
+    .WithPublicRanges(parse.GetValue(publicRange) ?? [])
+    .WithObserverThreshold(parse.GetValue(observerThreshold))
     .WithBell(!parse.GetValue(noBell));
 
 root.SetAction(async (parse, ct) =>

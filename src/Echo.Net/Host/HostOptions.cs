@@ -64,7 +64,10 @@ public sealed record HostOptions
     /// Distinct observers (IPv4 address or IPv6 /56) that must report an observed address before it is
     /// trusted as a candidate external address; go-libp2p uses 4. docs/LIMITS.md.
     /// </summary>
-    public int ObservedAddressThreshold { get; init; } = Identify.ObservedAddressManager.DefaultThreshold;
+    public int ObservedAddressThreshold { get; init; } = DefaultObservedAddressThreshold;
+
+    /// <summary>The default of <see cref="ObservedAddressThreshold"/>: go-libp2p's ActivationThresh.</summary>
+    public const int DefaultObservedAddressThreshold = 4;
 
     public void Validate()
     {

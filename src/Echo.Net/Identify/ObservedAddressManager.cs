@@ -30,7 +30,7 @@ namespace Echo.Net.Identify;
 internal sealed class ObservedAddressManager(int threshold, AddressClassifier classifier)
 {
     /// <summary>Distinct observers needed by default (go-libp2p's ActivationThresh).</summary>
-    public const int DefaultThreshold = 4;
+    public const int DefaultThreshold = Host.HostOptions.DefaultObservedAddressThreshold;
 
     /// <summary>Trusted external addresses kept per listen address (go-libp2p keeps 3).</summary>
     public const int MaxPerLocalAddress = 3;
