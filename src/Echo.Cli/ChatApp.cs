@@ -86,6 +86,8 @@ internal static class ChatApp
                 MemoryBudgetBytes = settings.MemoryBudgetBytes,
                 EnableAutoNat = settings.AutoNat,
                 AutoNat = new AutoNatOptions { ServerMode = settings.AutoNatServer ? AutoNatServerMode.On : AutoNatServerMode.Auto },
+                PublicRanges = settings.PublicRanges,
+                ObservedAddressThreshold = settings.ObserverThreshold,
             }, loggers);
             SqliteMessageStore opened;
             try

@@ -41,11 +41,19 @@ Option<bool> autoNatServer = new("--autonat-server")
 {
     Description = "Serve AutoNAT reachability checks from the start, for a node known to be public (turns AutoNAT on; it uses only peers already connected)",
 };
+Option<string[]> publicRange = new("--public-range")
+{
+    Description = "Count this CIDR range as public, e.g. a test network's internet (repeatable; observed addresses and reachability)",
+};
+Option<string?> observerThreshold = new("--observer-threshold")
+{
+    Description = $"Distinct peers (IPv4 address or IPv6 /56) that must see the same address of ours before it is trusted (1 to {ChatSettings.MaxObserverThreshold}; default: {Echo.Net.Host.HostOptions.DefaultObservedAddressThreshold})",
+};
 Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at start, as echo-go takes it", Arity = ArgumentArity.ZeroOrOne };
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
-    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell, autoNatServer, peer,
+    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell, autoNatServer, publicRange, observerThreshold, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -63,6 +71,8 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithStoreRate(parse.GetValue(storeRate))
     .WithMemoryBudget(parse.GetValue(memoryBudget))
     .WithBell(!parse.GetValue(noBell))
+    .WithPublicRanges(parse.GetValue(publicRange) ?? [])
+    .WithObserverThreshold(parse.GetValue(observerThreshold))
     .WithAutoNat(parse.GetValue(autoNatServer));
 
 root.SetAction(async (parse, ct) =>

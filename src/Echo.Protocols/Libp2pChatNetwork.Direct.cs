@@ -75,7 +75,7 @@ public sealed partial class Libp2pChatNetwork : IDirectNetwork, IFileTransport
     {
         _direct = new DirectProtocol(_host, PostAsync, _logger);
         _files = new FileProtocol(_host, () => Offers, _options, _time, _logger);
-        _host.SetStreamHandler(DirectProtocol.ProtocolId, _direct.HandleAsync);
+        _host.SetStreamHandler(DirectProtocol.ProtocolId, _direct.HandleAsync, allowOnLimited: true);
         _host.SetStreamHandler(FileProtocol.ProtocolId, _files.HandleAsync, InboundStreamLimits.Files);
     }
 

@@ -52,7 +52,7 @@ public sealed partial class Libp2pChatNetwork : IProfileNetwork
     }
 
     /// <summary>Registers the profile handler (before the host starts, so identify announces it).</summary>
-    private void StartProfile() => _host.SetStreamHandler(ProfileProtocol.ProtocolId, Profiles.HandleAsync);
+    private void StartProfile() => _host.SetStreamHandler(ProfileProtocol.ProtocolId, Profiles.HandleAsync, allowOnLimited: true);
 
     /// <summary>Identify showed what the peer speaks: a peer that speaks the profile protocol gets our record.</summary>
     private void OnProfilePeerIdentified(Connection connection, IdentifyInfo info)

@@ -90,6 +90,7 @@ public sealed partial class Libp2pChatNetwork : INodeStatsSource
         LimitKind.HandshakeTimeout => "conn.handshake-timeout",
         LimitKind.Descriptors => "fd.budget",
         LimitKind.StreamsPerProtocol => "stream.per-protocol",
+        LimitKind.LimitedConnection => "stream.limited-conn",
         _ => kind.ToString(),
     };
 

@@ -20,6 +20,11 @@ public sealed class CommandLineTests
     [InlineData("--memory-budget 4", "--memory-budget 4: not a whole number of MiB from 8 to 65536")]
     [InlineData("--memory-budget 70000", "--memory-budget 70000: not a whole number of MiB from 8 to 65536")]
     [InlineData("--memory-budget 1G", "--memory-budget 1G: not a whole number of MiB from 8 to 65536")]
+    [InlineData("--public-range 10.99.0.1/16", "--public-range 10.99.0.1/16: not a CIDR range such as 10.99.0.0/16 or fd00:99::/32 (no address bits set past the prefix)")]
+    [InlineData("--public-range 10.99.0.0", "--public-range 10.99.0.0: not a CIDR range such as 10.99.0.0/16 or fd00:99::/32 (no address bits set past the prefix)")]
+    [InlineData("--public-range 10.99.0.0/33", "--public-range 10.99.0.0/33: not a CIDR range such as 10.99.0.0/16 or fd00:99::/32 (no address bits set past the prefix)")]
+    [InlineData("--observer-threshold 0", "--observer-threshold 0: not a whole number from 1 to 64")]
+    [InlineData("--observer-threshold many", "--observer-threshold many: not a whole number from 1 to 64")]
     public async Task BadCommandLine_ExitsWith2AndOneLine_TouchesNothing(string arguments, string expected)
     {
         string root = Directory.CreateTempSubdirectory("echo-cli-args-").FullName;

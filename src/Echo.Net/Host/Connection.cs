@@ -11,12 +11,19 @@ using Microsoft.Extensions.Logging;
 namespace Echo.Net.Host;
 
 /// <summary>
-/// A live libp2p connection to one peer: TCP, secured by Noise, multiplexed by yamux. It owns
-/// those three layers and the tasks serving its inbound streams; closing it ends all of them.
+/// A live libp2p connection to one peer: a raw byte stream (TCP, or a relayed circuit), secured by
+/// Noise, multiplexed by yamux. It owns those three layers and the tasks serving its inbound streams;
+/// closing it ends all of them.
 /// </summary>
+/// <remarks>
+/// A limited connection (<see cref="Limit"/>, e.g. relayed) carries only the protocols allowed on
+/// limited connections (<see cref="Libp2pHost.IsAllowedOnLimited"/>), in both directions: a stream of
+/// another protocol is refused, counted (<see cref="ResourceManager.LimitKind.LimitedConnection"/>) and
+/// the error says why.
+/// </remarks>
 public sealed class Connection : IAsyncDisposable
 {
-    private readonly TcpConnection _tcp;
+    private readonly IRawConnection _tcp;
     private readonly NoiseSecureChannel _channel;
     private readonly YamuxSession _session;
     private readonly Libp2pHost _host;
@@ -29,8 +36,8 @@ public sealed class Connection : IAsyncDisposable
     private Task _acceptLoop = Task.CompletedTask;
     private Task? _closeTask;
 
-    internal Connection(TcpConnection tcp, NoiseSecureChannel channel, YamuxSession session,
-        ConnectionDirection direction, Libp2pHost host, ILogger logger)
+    internal Connection(IRawConnection tcp, NoiseSecureChannel channel, YamuxSession session,
+        ConnectionDirection direction, Libp2pHost host, ILogger logger, ConnectionRole? role = null, ConnectionLimit? limit = null)
     {
         _tcp = tcp;
         _channel = channel;
@@ -38,6 +45,8 @@ public sealed class Connection : IAsyncDisposable
         _host = host;
         _logger = logger;
         Direction = direction;
+        Role = role ?? (direction == ConnectionDirection.Outbound ? ConnectionRole.Initiator : ConnectionRole.Responder);
+        Limit = limit;
         OpenedAt = host.Time.GetUtcNow();
     }
 
@@ -50,7 +59,17 @@ public sealed class Connection : IAsyncDisposable
 
     public Multiaddr LocalAddress => _localAddress ??= _tcp.LocalAddress;
 
+    /// <summary>Who opened the connection: we dialed it (<see cref="ConnectionDirection.Outbound"/>) or the remote did.</summary>
     public ConnectionDirection Direction { get; }
+
+    /// <summary>Our part in the upgrade (multistream, Noise, yamux), which need not follow <see cref="Direction"/>.</summary>
+    public ConnectionRole Role { get; }
+
+    /// <summary>The limit of a limited (relayed) connection, or null for a full one.</summary>
+    public ConnectionLimit? Limit { get; }
+
+    /// <summary>True when only protocols allowed on limited connections may open streams here.</summary>
+    public bool IsLimited => Limit is not null;
 
     public DateTimeOffset OpenedAt { get; }
 
@@ -77,6 +96,16 @@ public sealed class Connection : IAsyncDisposable
     public async Task<P2PStream> OpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfZero(protocols.Count);
+        if (IsLimited)
+        {
+            IReadOnlyList<string> allowed = [.. protocols.Where(_host.IsAllowedOnLimited)];
+            if (allowed.Count == 0)
+            {
+                _host.Resources.CountRefusal(LimitKind.LimitedConnection);
+                throw new LimitedConnectionException(RemotePeer, protocols[0]);
+            }
+            protocols = allowed;
+        }
         using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Closed);
         timeout.CancelAfter(_host.Options.StreamNegotiationTimeout);
         YamuxStream stream = await _session.OpenStreamAsync(timeout.Token).ConfigureAwait(false);
@@ -135,8 +164,27 @@ public sealed class Connection : IAsyncDisposable
         {
             using CancellationTokenSource negotiation = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, Closed);
             negotiation.CancelAfter(_host.Options.StreamNegotiationTimeout);
+            Func<string, bool> isSupported = _host.IsSupported;
+            if (IsLimited)
+            {
+                bool counted = false;
+                isSupported = p =>
+                {
+                    if (!_host.IsSupported(p))
+                        return false;
+                    if (_host.IsAllowedOnLimited(p))
+                        return true;
+                    if (!counted)
+                    {
+                        counted = true;
+                        _host.Resources.CountRefusal(LimitKind.LimitedConnection);
+                        Log.InboundStreamRejected(_logger, RemotePeer, p, "not allowed on a limited (relayed) connection");
+                    }
+                    return false;
+                };
+            }
             protocol = await MultistreamSelect.ListenAsync(new DuplexPipe(stream.Input, stream.Output),
-                _host.IsSupported, negotiation.Token).ConfigureAwait(false);
+                isSupported, negotiation.Token).ConfigureAwait(false);
             StreamHandler? handler = _host.GetHandler(protocol);
             if (handler is null)
             {
@@ -229,5 +277,5 @@ public sealed class Connection : IAsyncDisposable
     /// <summary>Cuts the socket without any goodbye, as a killed process would.</summary>
     internal void AbortForTest() => _tcp.Abort();
 
-    public override string ToString() => $"{Direction} connection with {RemotePeer} at {RemoteAddress}";
+    public override string ToString() => $"{Direction}{(IsLimited ? " limited" : "")} connection with {RemotePeer} at {RemoteAddress}";
 }

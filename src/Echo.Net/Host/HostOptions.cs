@@ -63,9 +63,25 @@ public sealed record HostOptions
     /// <summary>AutoNAT's settings, used with <see cref="EnableAutoNat"/>.</summary>
     public AutoNat.AutoNatOptions AutoNat { get; init; } = new();
 
+    /// <summary>
+    /// Ranges that count as public whatever the built-in table says (<c>--public-range</c>), e.g. a test
+    /// network's "internet" on a private range. See <see cref="Addressing.AddressClassifier"/>.
+    /// </summary>
+    public IReadOnlyList<System.Net.IPNetwork> PublicRanges { get; init; } = [];
+
+    /// <summary>
+    /// Distinct observers (IPv4 address or IPv6 /56) that must report an observed address before it is
+    /// trusted as a candidate external address; go-libp2p uses 4. docs/LIMITS.md.
+    /// </summary>
+    public int ObservedAddressThreshold { get; init; } = DefaultObservedAddressThreshold;
+
+    /// <summary>The default of <see cref="ObservedAddressThreshold"/>: go-libp2p's ActivationThresh.</summary>
+    public const int DefaultObservedAddressThreshold = 4;
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInboundConnections, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ObservedAddressThreshold, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxPendingInboundConnections, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(DialTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HandshakeTimeout, TimeSpan.Zero);

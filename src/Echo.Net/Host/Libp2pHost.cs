@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Echo.Net.Addressing;
 using Echo.Net.AutoNat;
 using Echo.Net.Identify;
 using Echo.Net.Identity;
@@ -36,6 +37,12 @@ public sealed class Libp2pHost : IAsyncDisposable
     private readonly Dictionary<string, Task<Connection>> _dials = [];
     private readonly Dictionary<string, StreamHandler> _handlers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _streamLimits = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _allowedOnLimited = new(StringComparer.Ordinal)
+    {
+        IdentifyProtocol.ProtocolId, IdentifyProtocol.PushProtocolId, PingProtocol.ProtocolId, DcutrProtocolId,
+    };
+    private readonly ObservedAddressManager _observed;
+    private IReadOnlyList<Multiaddr>? _lastAdvertised;
     private readonly BackgroundTasks _background = new();
     private readonly ConnectionTrimmer _trimmer;
     private readonly List<(Socket Socket, Multiaddr Address)> _listeners = [];
@@ -55,6 +62,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         MemoryBudget = new MemoryBudget(options.MemoryBudgetBytes);
         Resources = new HostResources(options.MaxInboundConnections, options.MaxPendingInboundConnections, options.Limits);
         _trimmer = new ConnectionTrimmer(this, _logger);
+        AddressClassifier = new AddressClassifier(options.PublicRanges);
+        _observed = new ObservedAddressManager(options.ObservedAddressThreshold, AddressClassifier);
         Identify = new IdentifyProtocol(this, loggerFactory.CreateLogger<IdentifyProtocol>());
         Ping = new PingProtocol(Time, loggerFactory.CreateLogger<PingProtocol>());
         SetStreamHandler(IdentifyProtocol.ProtocolId, Identify.HandleIdentifyAsync);
@@ -66,7 +75,26 @@ public sealed class Libp2pHost : IAsyncDisposable
             AutoNat = new AutoNatService(this, options.AutoNat, loggerFactory, Time);
     }
 
+    /// <summary>DCUtR's protocol id: allowed on limited connections, where hole punching is negotiated.</summary>
+    public const string DcutrProtocolId = "/libp2p/dcutr";
+
     public PeerId PeerId => _identity.PeerId;
+
+    /// <summary>Sorts addresses into public, private, loopback, link-local and circuit, with <see cref="HostOptions.PublicRanges"/>.</summary>
+    public AddressClassifier AddressClassifier { get; }
+
+    /// <summary>
+    /// Candidate external addresses: addresses peers observed us at (identify), each reported by at
+    /// least <see cref="HostOptions.ObservedAddressThreshold"/> distinct observers. Unverified: AutoNAT
+    /// decides whether they are reachable.
+    /// </summary>
+    public IReadOnlyList<Multiaddr> ObservedAddresses => _observed.Trusted;
+
+    /// <summary>
+    /// Raised with the new <see cref="AdvertisedAddresses"/> when they change (a candidate from observed
+    /// addresses was trusted or dropped). Connected peers are told by identify push.
+    /// </summary>
+    public event Action<IReadOnlyList<Multiaddr>>? AddressesChanged;
 
     public HostOptions Options { get; }
 
@@ -133,7 +161,8 @@ public sealed class Libp2pHost : IAsyncDisposable
 
     /// <summary>
     /// The addresses peers can dial us on: the listen addresses, with an unspecified address
-    /// (0.0.0.0 or ::) replaced by every address of this machine's interfaces of that family.
+    /// (0.0.0.0 or ::) replaced by every address of this machine's interfaces of that family, then the
+    /// trusted observed addresses (<see cref="ObservedAddresses"/>).
     /// </summary>
     public IReadOnlyList<Multiaddr> AdvertisedAddresses
     {
@@ -152,6 +181,9 @@ public sealed class Libp2pHost : IAsyncDisposable
                 foreach (System.Net.IPAddress local in LocalAddresses(endPoint.AddressFamily))
                     result.Add(Multiaddr.FromTcpEndPoint(new System.Net.IPEndPoint(local, endPoint.Port)));
             }
+            foreach (Multiaddr observed in _observed.Trusted)
+                if (!result.Contains(observed))
+                    result.Add(observed);
             return result;
         }
     }
@@ -193,8 +225,10 @@ public sealed class Libp2pHost : IAsyncDisposable
     /// Registers (or replaces) the handler for inbound streams of <paramref name="protocol"/>, with
     /// the number of such streams one peer may have open at once (null:
     /// <see cref="ResourceLimits.DefaultInboundStreamsPerProtocol"/>); a stream past it is reset and counted.
+    /// With <paramref name="allowOnLimited"/> the protocol may also use limited (relayed) connections,
+    /// in both directions; identify, ping and DCUtR always may.
     /// </summary>
-    public void SetStreamHandler(string protocol, StreamHandler handler, int? maxInboundStreamsPerPeer = null)
+    public void SetStreamHandler(string protocol, StreamHandler handler, int? maxInboundStreamsPerPeer = null, bool allowOnLimited = false)
     {
         if (string.IsNullOrEmpty(protocol) || protocol[0] != '/')
             throw new ArgumentException("a protocol id starts with '/'", nameof(protocol));
@@ -205,13 +239,32 @@ public sealed class Libp2pHost : IAsyncDisposable
         {
             changed = !_handlers.ContainsKey(protocol);
             _handlers[protocol] = handler;
+            if (allowOnLimited)
+                _allowedOnLimited.Add(protocol);
             if (maxInboundStreamsPerPeer is { } max)
                 _streamLimits[protocol] = max;
             else
                 _streamLimits.Remove(protocol);
         }
         if (changed && _started)
-            TrackBackground(Identify.PushToAllAsync(_stopping.Token));
+            Identify.RequestPush(_stopping.Token);
+    }
+
+    /// <summary>
+    /// Lets <paramref name="protocol"/> open streams on limited (relayed) connections, e.g. one we only
+    /// dial and do not serve. Served protocols opt in with <see cref="SetStreamHandler"/>'s <c>allowOnLimited</c>.
+    /// </summary>
+    public void AllowOnLimitedConnections(string protocol)
+    {
+        lock (_gate)
+            _allowedOnLimited.Add(protocol);
+    }
+
+    /// <summary>Whether streams of <paramref name="protocol"/> may be opened on a limited (relayed) connection.</summary>
+    public bool IsAllowedOnLimited(string protocol)
+    {
+        lock (_gate)
+            return _allowedOnLimited.Contains(protocol);
     }
 
     public void RemoveStreamHandler(string protocol)
@@ -223,7 +276,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             _streamLimits.Remove(protocol);
         }
         if (removed && _started)
-            TrackBackground(Identify.PushToAllAsync(_stopping.Token));
+            Identify.RequestPush(_stopping.Token);
     }
 
     internal bool IsSupported(string protocol)
@@ -280,6 +333,9 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
         TrackBackground(_trimmer.RunAsync(_stopping.Token));
         AutoNat?.Start(_stopping.Token);
+        IReadOnlyList<Multiaddr> advertised = AdvertisedAddresses;
+        lock (_gate)
+            _lastAdvertised ??= advertised;
         return Task.CompletedTask;
     }
 
@@ -294,8 +350,16 @@ public sealed class Libp2pHost : IAsyncDisposable
     /// <exception cref="DialFailedException">
     /// The reason is in the message (refused, unreachable, peer id mismatch, timeout, our own address or id...).
     /// </exception>
-    public async Task<Connection> DialAsync(Multiaddr address, CancellationToken cancellationToken)
+    public Task<Connection> DialAsync(Multiaddr address, CancellationToken cancellationToken) =>
+        DialAsync(address, DialOptions.Default, cancellationToken);
+
+    /// <summary>
+    /// <see cref="DialAsync(Multiaddr, CancellationToken)"/> with <paramref name="options"/>, e.g. without
+    /// port reuse (<see cref="DialOptions.ReusePort"/>) for an AutoNAT dial-back.
+    /// </summary>
+    public async Task<Connection> DialAsync(Multiaddr address, DialOptions options, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ObjectDisposedException.ThrowIf(_disposed, this);
         PeerId? expected = address.PeerId;
         if (expected == PeerId)
@@ -305,21 +369,21 @@ public sealed class Libp2pHost : IAsyncDisposable
         Task<Connection> dial;
         // One dial per address: a second dial of the same address waits for the first, but a dial of
         // the same peer at another address does not inherit the fate of one that may never answer.
-        string key = address.ToString();
+        string key = options.ReusePort ? address.ToString() : address + " (no port reuse)";
         lock (_gate)
         {
             if (expected is not null && _connections.TryGetValue(expected, out Connection? existing) && !existing.IsClosed)
                 return existing;
             if (!_dials.TryGetValue(key, out dial!))
             {
-                dial = DialNewAsync(address, expected, key);
+                dial = DialNewAsync(address, expected, key, options);
                 _dials[key] = dial;
             }
         }
         return await dial.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<Connection> DialNewAsync(Multiaddr address, PeerId? expected, string key)
+    private async Task<Connection> DialNewAsync(Multiaddr address, PeerId? expected, string key, DialOptions options)
     {
         await Task.Yield();                  // leave the caller's lock before doing any work
         try
@@ -331,7 +395,8 @@ public sealed class Libp2pHost : IAsyncDisposable
             TcpConnection tcp;
             try
             {
-                tcp = await TcpTransport.DialAsync(address.WithoutPeerId(), timeout.Token).ConfigureAwait(false);
+                tcp = await TcpTransport.DialAsync(address.WithoutPeerId(), timeout.Token,
+                    options.ReusePort ? ReusableLocalEndPoint : null).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
             {
@@ -352,8 +417,8 @@ public sealed class Libp2pHost : IAsyncDisposable
             YamuxSession session;
             try
             {
-                (channel, session) = await ConnectionUpgrader.UpgradeOutboundAsync(tcp, _identity, expected, Options.Yamux,
-                    Time, _loggers, timeout.Token, remote => CheckDialedPeer(remote, expected), MemoryBudget).ConfigureAwait(false);
+                (channel, session) = await ConnectionUpgrader.UpgradeAsync(tcp, ConnectionRole.Initiator, _identity, expected,
+                    Options.Yamux, Time, _loggers, timeout.Token, remote => CheckDialedPeer(remote, expected), MemoryBudget).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -396,6 +461,84 @@ public sealed class Libp2pHost : IAsyncDisposable
         {
             lock (_gate)
                 _dials.Remove(key);
+        }
+    }
+
+    /// <summary>
+    /// The local endpoint a dial to <paramref name="target"/> binds to for port reuse: a listen address
+    /// of the same family (its IP when specific, else any), or null (an ephemeral port) when there is
+    /// none or a loopback listener could not reach the target.
+    /// </summary>
+    private System.Net.IPEndPoint? ReusableLocalEndPoint(System.Net.IPEndPoint target)
+    {
+        bool targetLoopback = System.Net.IPAddress.IsLoopback(target.Address);
+        foreach (Multiaddr listen in ListenAddresses)
+        {
+            if (!listen.TryGetTcpEndPoint(out System.Net.IPEndPoint? own) || own is null || own.AddressFamily != target.AddressFamily)
+                continue;
+            if (own.Address.Equals(System.Net.IPAddress.Any) || own.Address.Equals(System.Net.IPAddress.IPv6Any))
+                return own;
+            if (System.Net.IPAddress.IsLoopback(own.Address) == targetLoopback)
+                return own;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Upgrades a raw connection that did not come from our listener or <see cref="DialAsync(Multiaddr, CancellationToken)"/>
+    /// (a relayed circuit, a TCP simultaneous open) in <paramref name="role"/> and adds it as a
+    /// connection of <paramref name="direction"/>, limited when <paramref name="limit"/> is given.
+    /// The connection takes ownership of <paramref name="raw"/>; on failure it is disposed.
+    /// </summary>
+    /// <exception cref="DialFailedException">The upgrade failed (the reason says why).</exception>
+    internal async Task<Connection> AddConnectionAsync(IRawConnection raw, ConnectionRole role, ConnectionDirection direction,
+        PeerId? expected, ConnectionLimit? limit, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Multiaddr remoteAddress = raw.RemoteAddress;
+        ConnectionSlot? slot;
+        LimitKind refusal = LimitKind.Descriptors;
+        if (direction == ConnectionDirection.Inbound)
+        {
+            System.Net.IPAddress ip = remoteAddress.TryGetTcpEndPoint(out System.Net.IPEndPoint? endPoint) && endPoint is not null
+                ? endPoint.Address : System.Net.IPAddress.None;
+            slot = Resources.TryOpenInbound(ip, out refusal);
+        }
+        else
+            slot = Resources.TryOpenOutbound();
+        if (slot is null)
+        {
+            await raw.DisposeAsync().ConfigureAwait(false);
+            throw new DialFailedException(remoteAddress, $"refused by the resource manager ({refusal})");
+        }
+        try
+        {
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, cancellationToken);
+            timeout.CancelAfter(Options.HandshakeTimeout);
+            (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeAsync(raw, role, _identity, expected,
+                Options.Yamux, Time, _loggers, timeout.Token,
+                remote => { if (remote == PeerId) throw new SelfDialException(); }, MemoryBudget).ConfigureAwait(false);
+            slot.MarkOpen();
+            Connection connection = new(raw, channel, session, direction, this, _loggers.CreateLogger<Connection>(), role, limit)
+            {
+                Slot = slot,
+            };
+            return Register(connection);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            slot.Dispose();
+            await raw.DisposeAsync().ConfigureAwait(false);
+            if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                throw;
+            string reason = e switch
+            {
+                PeerIdMismatchException m => $"peer id mismatch: expected {m.Expected}, got {m.Actual}",
+                SelfDialException => "that is our own peer id",
+                OperationCanceledException => $"handshake not finished within {Options.HandshakeTimeout.TotalSeconds} s",
+                _ => e.Message,
+            };
+            throw new DialFailedException(remoteAddress, reason, e);
         }
     }
 
@@ -471,8 +614,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         {
             using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             timeout.CancelAfter(Options.HandshakeTimeout);
-            (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeInboundAsync(tcp, _identity,
-                Options.Yamux, Time, _loggers, timeout.Token, MemoryBudget).ConfigureAwait(false);
+            (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeAsync(tcp, ConnectionRole.Responder,
+                _identity, null, Options.Yamux, Time, _loggers, timeout.Token, memory: MemoryBudget).ConfigureAwait(false);
             slot.MarkOpen();
             Connection connection = new(tcp, channel, session, ConnectionDirection.Inbound, this, _loggers.CreateLogger<Connection>())
             {
@@ -546,6 +689,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
         connection.Slot?.Dispose();
         TrackBackground(connection.CloseAsync());
+        if (_observed.Remove(connection))
+            OnAddressesChanged();
         if (wasActive)
         {
             PeerStore.OnDisconnected(connection.RemotePeer);
@@ -555,6 +700,38 @@ public sealed class Libp2pHost : IAsyncDisposable
     }
 
     internal void OnIdentified(Connection connection, IdentifyInfo info) => Raise(() => PeerIdentified?.Invoke(connection, info));
+
+    /// <summary>
+    /// Identify told us where the peer of <paramref name="connection"/> sees us; fed to the observed
+    /// address manager (not for limited connections: a relay's view of us is the relay's).
+    /// </summary>
+    internal void OnObservedAddress(Connection connection, Multiaddr observed)
+    {
+        if (connection.IsLimited || !connection.RemoteAddress.TryGetTcpEndPoint(out System.Net.IPEndPoint? observer) || observer is null)
+            return;
+        bool changed = _observed.Record(connection, connection.LocalAddress, observed, observer.Address, ListenAddresses);
+        // Ended while identify ran: its end already removed what it had; remove what was just added.
+        if (connection.IsClosed)
+            changed |= _observed.Remove(connection);
+        if (changed)
+            OnAddressesChanged();
+    }
+
+    private void OnAddressesChanged()
+    {
+        IReadOnlyList<Multiaddr> addresses = AdvertisedAddresses;
+        lock (_gate)
+        {
+            // A trusted observed address equal to a listen address changes nothing peers see.
+            if (_lastAdvertised is not null && _lastAdvertised.SequenceEqual(addresses))
+                return;
+            _lastAdvertised = addresses;
+        }
+        Log.AddressesChanged(_logger, string.Join(", ", addresses));
+        Raise(() => AddressesChanged?.Invoke(addresses));
+        if (_started && !_disposed)
+            Identify.RequestPush(_stopping.Token);
+    }
 
     private void Raise(Action raise)
     {

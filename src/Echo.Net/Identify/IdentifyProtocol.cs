@@ -11,7 +11,10 @@ namespace Echo.Net.Identify;
 /// identify (https://github.com/libp2p/specs/blob/master/identify/README.md): on every new
 /// connection we ask the peer who it is (<c>/ipfs/id/1.0.0</c>); it writes one length-prefixed
 /// <c>Identify</c> message and closes. We answer the same question, and push an update
-/// (<c>/ipfs/id/push/1.0.0</c>) to every peer when the protocols we serve change.
+/// (<c>/ipfs/id/push/1.0.0</c>) to every peer when the protocols we serve or the addresses we
+/// advertise change, at most once per <see cref="HostOptions.MinIdentifyPushInterval"/> (peers refuse
+/// pushes sooner than that). The observed address each answer carries goes to the host's
+/// observed-address manager.
 /// </summary>
 /// <remarks>
 /// The answer must carry the public key of the connection's peer (js drops identify without it)
@@ -36,6 +39,9 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
     private readonly Lock _pushGate = new();
     private readonly Dictionary<PeerId, long> _lastPush = [];
     private long _pushesRefused;
+    private readonly Lock _sendGate = new();
+    private bool _pushScheduled;
+    private long _lastPushSent = -1;
 
     /// <summary>Identify pushes reset unread because they came within <see cref="MinPushInterval"/> of the last one.</summary>
     public long PushesRefused => Interlocked.Read(ref _pushesRefused);
@@ -62,6 +68,8 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
         IdentifyInfo info = await ReadAsync(stream, previous, cancellationToken).ConfigureAwait(false);
         await stream.CompleteOutputAsync().ConfigureAwait(false);
         Store(stream.Connection, info);
+        if (info.ObservedAddress is { } observed)
+            host.OnObservedAddress(stream.Connection, observed);
         Log.PushReceived(logger, stream.RemotePeer, info.Protocols.Count);
         host.OnIdentified(stream.Connection, info);
     }
@@ -106,6 +114,8 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
                 throw;
             }
             Store(connection, info);
+            if (info.ObservedAddress is { } observed)
+                host.OnObservedAddress(connection, observed);
             Log.Identified(logger, connection.RemotePeer, info.AgentVersion ?? "", info.Protocols.Count);
             host.OnIdentified(connection, info);
         }
@@ -115,7 +125,51 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
         }
     }
 
-    /// <summary>Tells every connected peer our current protocols (identify push).</summary>
+    /// <summary>
+    /// Schedules an identify push to every connected peer: at once when the last one was sent at least
+    /// <see cref="HostOptions.MinIdentifyPushInterval"/> ago, else when that interval has passed. Changes
+    /// meanwhile join the scheduled push, which carries what is current when it is sent.
+    /// </summary>
+    public void RequestPush(CancellationToken stopping)
+    {
+        lock (_sendGate)
+        {
+            if (_pushScheduled)
+                return;
+            _pushScheduled = true;
+        }
+        host.TrackBackground(PushWhenDueAsync(stopping));
+    }
+
+    private async Task PushWhenDueAsync(CancellationToken stopping)
+    {
+        TimeProvider time = host.Time;
+        TimeSpan wait;
+        lock (_sendGate)
+            wait = _lastPushSent < 0 ? TimeSpan.Zero : host.Options.MinIdentifyPushInterval - time.GetElapsedTime(_lastPushSent);
+        try
+        {
+            if (wait > TimeSpan.Zero)
+                await Task.Delay(wait, time, stopping).ConfigureAwait(false);
+            else
+                await Task.Yield();
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        finally
+        {
+            lock (_sendGate)
+            {
+                _pushScheduled = false;
+                _lastPushSent = time.GetTimestamp();
+            }
+        }
+        await PushToAllAsync(stopping).ConfigureAwait(false);
+    }
+
+    /// <summary>Tells every connected peer our current protocols and addresses (identify push).</summary>
     public async Task PushToAllAsync(CancellationToken cancellationToken)
     {
         await Task.WhenAll(host.Connections.Select(c => PushAsync(c, cancellationToken))).ConfigureAwait(false);

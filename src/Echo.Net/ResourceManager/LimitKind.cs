@@ -23,4 +23,7 @@ public enum LimitKind
 
     /// <summary><see cref="Host.HostOptions.HandshakeTimeout"/>: the handshake did not finish in time.</summary>
     HandshakeTimeout,
+
+    /// <summary>A stream of a protocol not allowed on a limited (relayed) connection, either direction.</summary>
+    LimitedConnection,
 }

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using Echo.Net.Host;
 using Echo.Net.Multiformats;
 
 namespace Echo.Net.Transport.Tcp;
@@ -14,7 +15,7 @@ namespace Echo.Net.Transport.Tcp;
 /// <see cref="SocketWriter"/>): no pump task and no buffer while the connection is idle, receives
 /// sized to what is arriving and one send per flush.
 /// </remarks>
-internal sealed class TcpConnection : IDuplexPipe, IAsyncDisposable
+internal sealed class TcpConnection : IRawConnection
 {
     private readonly Socket _socket;
     private readonly IPEndPoint _localEndPoint;

@@ -1,0 +1,15 @@
+namespace Echo.Net.Host;
+
+/// <summary>How <see cref="Libp2pHost.DialAsync(Multiformats.Multiaddr, DialOptions, CancellationToken)"/> dials.</summary>
+public sealed record DialOptions
+{
+    /// <summary>The default: dial from the listening port when possible.</summary>
+    public static DialOptions Default { get; } = new();
+
+    /// <summary>
+    /// Dial from our listening port (SO_REUSEPORT), so the peer and any NAT see the port we can be
+    /// dialed on; falls back to an ephemeral port when that port cannot be used for this peer. Off for
+    /// AutoNAT dial-backs, which must not punch a hole (autonat-v2 "Implementation Suggestions").
+    /// </summary>
+    public bool ReusePort { get; init; } = true;
+}
