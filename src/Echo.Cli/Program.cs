@@ -41,6 +41,11 @@ Option<bool> autoNatServer = new("--autonat-server")
 {
     Description = "Serve AutoNAT reachability checks from the start, for a node known to be public (turns AutoNAT on; it uses only peers already connected)",
 };
+Option<bool> autoNat = new("--autonat")
+{
+    Description = "Check this node's reachability with AutoNAT through the peers it is connected to (the public-network options turn it on too)",
+    Hidden = true,
+};
 Option<string[]> publicRange = new("--public-range")
 {
     Description = "Count this CIDR range as public, e.g. a test network's internet (repeatable; observed addresses and reachability)",
@@ -53,7 +58,7 @@ Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at sta
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
-    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell, autoNatServer, publicRange, observerThreshold, peer,
+    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell, autoNatServer, autoNat, publicRange, observerThreshold, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -73,7 +78,7 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithBell(!parse.GetValue(noBell))
     .WithPublicRanges(parse.GetValue(publicRange) ?? [])
     .WithObserverThreshold(parse.GetValue(observerThreshold))
-    .WithAutoNat(parse.GetValue(autoNatServer));
+    .WithAutoNat(parse.GetValue(autoNatServer), parse.GetValue(autoNat));
 
 root.SetAction(async (parse, ct) =>
 {
