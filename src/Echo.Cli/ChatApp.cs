@@ -2,6 +2,7 @@ using Echo.Core;
 using Echo.Core.Files;
 using Echo.Core.Ports;
 using Echo.Headless;
+using Echo.Net.Bootstrap;
 using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Mdns;
@@ -23,6 +24,7 @@ internal static class ChatApp
     private const string LockFileName = "lock";
     private const string AgentVersion = "echo/0.1.0";
     private const string PeerBookFileName = "peers.json";
+    private const string BootstrapCacheFileName = "bootstrap-peers.json";
 
     public static async Task<int> RunAsync(ChatSettings settings, CancellationToken cancellationToken)
     {
@@ -83,6 +85,7 @@ internal static class ChatApp
                 ListenAddresses = settings.Listen,
                 AgentVersion = AgentVersion,
                 MemoryBudgetBytes = settings.MemoryBudgetBytes,
+                // The public-network stack's host parts (AutoNAT) go on with settings.PublicNetworkEnabled.
             }, loggers);
             SqliteMessageStore opened;
             try
@@ -104,6 +107,7 @@ internal static class ChatApp
                 DefaultRoom = settings.Room,
                 Mdns = settings.Mdns ? new MdnsOptions() : null,
                 RememberPeers = new RememberedPeersOptions { File = Path.Combine(settings.DataDirectory, PeerBookFileName) },
+                PublicNetwork = PublicNetwork(settings),
             }, loggers, store: history);
             ChatOptions options = new()
             {
@@ -171,6 +175,19 @@ internal static class ChatApp
             return 0;
         }
     }
+
+    /// <summary>The public network's settings (--bootstrap, --public, --dns), or null when it is off.</summary>
+    private static PublicNetworkOptions? PublicNetwork(ChatSettings settings) => !settings.PublicNetworkEnabled
+        ? null
+        : new PublicNetworkOptions
+        {
+            Bootstrap = new BootstrapOptions
+            {
+                Peers = settings.Bootstrap,
+                DnsServer = settings.DnsServer,
+                StateFile = Path.Combine(settings.DataDirectory, BootstrapCacheFileName),
+            },
+        };
 
     public static int PrintId(ChatSettings settings, TextWriter output)
     {

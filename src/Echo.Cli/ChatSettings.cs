@@ -5,7 +5,7 @@ using Echo.Web;
 namespace Echo.Cli;
 
 /// <summary>What the command line and environment asked for, checked and with defaults filled in.</summary>
-internal sealed record ChatSettings(
+internal sealed partial record ChatSettings(
     string Nick,
     IReadOnlyList<Multiaddr> Listen,
     IReadOnlyList<string> Connect,

@@ -37,11 +37,21 @@ Option<string?> memoryBudget = new("--memory-budget")
 {
     Description = $"MiB of buffered network data the node may hold, all peers together ({ChatSettings.MinMemoryBudgetMiB} to {ChatSettings.MaxMemoryBudgetMiB}; default: {ChatSettings.DefaultMemoryBudgetMiB})",
 };
+Option<string[]> bootstrap = new("--bootstrap")
+{
+    Description = "Join the public libp2p network from this peer: /dnsaddr/<name> or a TCP multiaddr, ending in /p2p/<id> (repeatable)",
+};
+Option<bool> publicNetwork = new("--public")
+{
+    Description = "Join the public libp2p network from the built-in bootstrap list (the Amino DHT's bootstrappers); dials them at start",
+};
+Option<string?> dns = new("--dns") { Description = "DNS server for /dnsaddr lookups, ADDRESS[:PORT] (default: the system's resolvers)" };
 Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at start, as echo-go takes it", Arity = ArgumentArity.ZeroOrOne };
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
-    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell, peer,
+    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell,
+    bootstrap, publicNetwork, dns, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -58,7 +68,8 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithFiles(parse.GetValue(downloads), parse.GetValue(maxFileSize))
     .WithStoreRate(parse.GetValue(storeRate))
     .WithMemoryBudget(parse.GetValue(memoryBudget))
-    .WithBell(!parse.GetValue(noBell));
+    .WithBell(!parse.GetValue(noBell))
+    .WithPublicNetwork(parse.GetValue(bootstrap) ?? [], parse.GetValue(publicNetwork), parse.GetValue(dns));
 
 root.SetAction(async (parse, ct) =>
 {
