@@ -3,13 +3,14 @@ using System.Net;
 using System.Net.Sockets;
 using Makaretu.Dns;
 
-namespace Echo.Net.Tests.DnsAddr;
+namespace Echo.TestKit;
 
 /// <summary>
 /// A tiny DNS server on 127.0.0.1 (a free UDP port) answering TXT questions from a table, and
 /// NXDOMAIN for names it does not have; each record a list of character-strings. Counts questions.
+/// Stands in for a resolver (`--dns 127.0.0.1:PORT`) without touching the machine's DNS.
 /// </summary>
-internal sealed class LoopbackDnsServer : IAsyncDisposable
+public sealed class LoopbackDnsServer : IAsyncDisposable
 {
     private readonly UdpClient _socket = new(new IPEndPoint(IPAddress.Loopback, 0));
     private readonly IReadOnlyDictionary<string, IReadOnlyList<IReadOnlyList<string>>> _records;
