@@ -177,7 +177,7 @@ internal static class ChatApp
     }
 
     /// <summary>The public network's settings (--bootstrap, --public, --dns), or null when it is off.</summary>
-    private static PublicNetworkOptions? PublicNetwork(ChatSettings settings) => !settings.PublicNetworkEnabled
+    internal static PublicNetworkOptions? PublicNetwork(ChatSettings settings) => !settings.PublicNetworkEnabled
         ? null
         : new PublicNetworkOptions
         {
