@@ -122,7 +122,7 @@ public sealed partial class BootstrapEndToEndTests
                 $"strace is not usable ({missing}); scripts/test-setup.sh installs it");
             Assert.Fail($"strace is not usable: {missing}");
         }
-        string netns = $"echo-optin-{Environment.ProcessId % 100000:x}";
+        string netns = $"echo-optin-{Environment.ProcessId % 100000:x}-{Random.Shared.Next(0x10000):x}";
         string traces = Directory.CreateTempSubdirectory("echo-optin-").FullName;
         try
         {
