@@ -39,7 +39,7 @@ Option<string?> memoryBudget = new("--memory-budget")
 };
 Option<string[]> bootstrap = new("--bootstrap")
 {
-    Description = "Join the public libp2p network from this peer: /dnsaddr/<name> or a TCP multiaddr, ending in /p2p/<id> (repeatable)",
+    Description = "Join the public libp2p network from this peer: /dnsaddr/<name> or a TCP multiaddr ending in /p2p/<id>, or the peers a bare /dnsaddr/<name> lists (repeatable)",
 };
 Option<bool> publicNetwork = new("--public")
 {

@@ -33,6 +33,7 @@ public sealed class BootstrapCache
     private sealed class Entry
     {
         public DateTimeOffset LastReached { get; set; }
+        public string? NamedBy { get; set; }
         public List<Multiaddr> Addresses { get; } = [];
     }
 
@@ -87,8 +88,18 @@ public sealed class BootstrapCache
             return _peers.TryGetValue(peer, out Entry? entry) ? [.. entry.Addresses] : [];
     }
 
-    /// <summary>Remembers that a dial reached <paramref name="peer"/> at <paramref name="address"/> at <paramref name="now"/>.</summary>
-    public void Reached(PeerId peer, Multiaddr address, DateTimeOffset now)
+    /// <summary>The peers reached through the bare <c>/dnsaddr</c> name <paramref name="name"/>.</summary>
+    public IReadOnlyList<PeerId> NamedBy(string name)
+    {
+        lock (_gate)
+            return [.. _peers.Where(p => p.Value.NamedBy == name).Select(p => p.Key)];
+    }
+
+    /// <summary>
+    /// Remembers that a dial reached <paramref name="peer"/> at <paramref name="address"/> at
+    /// <paramref name="now"/>; <paramref name="namedBy"/> is the bare <c>/dnsaddr</c> name that led to it, if any.
+    /// </summary>
+    public void Reached(PeerId peer, Multiaddr address, DateTimeOffset now, string? namedBy = null)
     {
         Multiaddr bare = address.WithoutPeerId();
         if (!DnsAddr.DnsAddrResolver.IsDialable(bare))
@@ -103,6 +114,7 @@ public sealed class BootstrapCache
                 _peers[peer] = entry;
             }
             entry.LastReached = now;
+            entry.NamedBy = namedBy ?? entry.NamedBy;
             entry.Addresses.Remove(bare);
             entry.Addresses.Insert(0, bare);
             if (entry.Addresses.Count > MaxAddresses)
@@ -164,6 +176,8 @@ public sealed class BootstrapCache
                     w.WriteStartObject();
                     w.WriteString("id", peer.ToString());
                     w.WriteString("lastReached", entry.LastReached.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+                    if (entry.NamedBy is not null)
+                        w.WriteString("namedBy", entry.NamedBy);
                     w.WriteStartArray("addrs");
                     foreach (Multiaddr address in entry.Addresses)
                         w.WriteStringValue(address.ToString());
@@ -195,6 +209,9 @@ public sealed class BootstrapCache
                 LastReached = DateTimeOffset.Parse(item.GetProperty("lastReached").GetString() ?? "", CultureInfo.InvariantCulture,
                     DateTimeStyles.AssumeUniversal),
             };
+            if (item.TryGetProperty("namedBy", out JsonElement namedBy) && namedBy.ValueKind == JsonValueKind.String
+                && Multiaddr.TryParse(namedBy.GetString(), out Multiaddr? name, out _) && name is not null)
+                entry.NamedBy = name.ToString();
             foreach (JsonElement value in item.GetProperty("addrs").EnumerateArray())
             {
                 if (entry.Addresses.Count == MaxAddresses)

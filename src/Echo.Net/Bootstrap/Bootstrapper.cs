@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Echo.Net.DnsAddr;
 using Echo.Net.Host;
 using Echo.Net.Identity;
@@ -9,7 +10,8 @@ namespace Echo.Net.Bootstrap;
 
 /// <summary>
 /// Connects to the bootstrap peers (<c>--bootstrap</c>, <c>--public</c>): resolves their
-/// <c>/dnsaddr</c> names on each attempt, dials every peer (its addresses in turn, then those that
+/// <c>/dnsaddr</c> names on each attempt (a bare <c>/dnsaddr/&lt;name&gt;</c> names the peers its
+/// records end in, found once at start and again until one is), dials every peer (its addresses in turn, then those that
 /// reached it before), at most <see cref="RedialOptions.MaxConcurrentDials"/> at once, again with
 /// back-off until it answers, and again when one drops while fewer than
 /// <see cref="BootstrapOptions.MinConnected"/> are connected. The addresses that reached a peer are
@@ -23,8 +25,12 @@ public sealed class Bootstrapper : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggers;
-    private readonly Dictionary<PeerId, List<Multiaddr>> _peers = [];
+    private readonly ConcurrentDictionary<PeerId, Multiaddr[]> _peers = new();
+    private readonly ConcurrentDictionary<PeerId, string> _namedBy = new();
+    private readonly List<Multiaddr> _names = [];
     private readonly BackgroundTasks _saves = new();
+    private readonly BackgroundTasks _discovering = new();
+    private readonly CancellationTokenSource _stoppingToken = new();
     private readonly Lock _gate = new();
     private BootstrapCache _cache = BootstrapCache.InMemory();
     private Redialer? _redialer;
@@ -49,16 +55,15 @@ public sealed class Bootstrapper : IAsyncDisposable
             loggers.CreateLogger<DnsAddrResolver>());
         foreach (Multiaddr address in options.Peers)
         {
-            PeerId peer = address.PeerId!;
-            if (!_peers.TryGetValue(peer, out List<Multiaddr>? addresses))
-                _peers[peer] = addresses = [];
-            if (!addresses.Contains(address))
-                addresses.Add(address);
+            if (address.PeerId is { } peer)
+                AddAddress(peer, address);
+            else if (!_names.Contains(address))
+                _names.Add(address);
         }
     }
 
-    /// <summary>The bootstrap peers, each once.</summary>
-    public IReadOnlyCollection<PeerId> Peers => _peers.Keys;
+    /// <summary>The bootstrap peers known so far, each once (a bare <c>/dnsaddr</c> name adds those its records name).</summary>
+    public IReadOnlyCollection<PeerId> Peers => [.. _peers.Keys];
 
     /// <summary>Bootstrap peers connected now.</summary>
     public int ConnectedCount => _peers.Keys.Count(peer => _host.GetConnection(peer) is not null);
@@ -81,13 +86,74 @@ public sealed class Bootstrapper : IAsyncDisposable
             _loggers.CreateLogger<Redialer>(), _time);
         _host.PeerConnected += OnPeerConnected;
         _host.PeerDisconnected += OnPeerDisconnected;
-        Log.Starting(_logger, _peers.Count);
+        Log.Starting(_logger, _peers.Count + _names.Count);
         foreach (PeerId peer in _peers.Keys)
+            StartPeer(peer);
+        foreach (Multiaddr name in _names)
         {
-            if (_host.GetConnection(peer) is { } connection)
-                OnPeerConnected(connection);
-            else
-                _redialer.Start(peer, TimeSpan.Zero);
+            // The peers a name led to before, so a DNS outage does not strand us.
+            foreach (PeerId peer in _cache.NamedBy(name.ToString()))
+            {
+                _namedBy.TryAdd(peer, name.ToString());
+                if (_peers.TryAdd(peer, []))
+                    StartPeer(peer);
+            }
+            _discovering.Track(DiscoverAsync(name, _stoppingToken.Token));
+        }
+    }
+
+    private void StartPeer(PeerId peer)
+    {
+        if (_host.GetConnection(peer) is { } connection)
+            OnPeerConnected(connection);
+        else
+            _redialer?.Start(peer, TimeSpan.Zero);
+    }
+
+    private bool AddAddress(PeerId peer, Multiaddr address)
+    {
+        bool added = false;
+        _peers.AddOrUpdate(peer, _ => { added = true; return [address]; },
+            (_, known) => known.Contains(address) ? known : [.. known, address]);
+        return added;
+    }
+
+    /// <summary>
+    /// Resolves a bare <c>/dnsaddr</c> name into the peers its records end in and starts dialing
+    /// them; tried again with the redial back-off until it names at least one.
+    /// </summary>
+    private async Task DiscoverAsync(Multiaddr name, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        int failures = 0;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                int found = 0;
+                try
+                {
+                    foreach (Multiaddr address in await _resolver.ResolveAsync(name, cancellationToken).ConfigureAwait(false))
+                    {
+                        if (address.PeerId is not { } peer || peer == _host.PeerId)
+                            continue;   // a record without /p2p names no peer to trust
+                        found++;
+                        _namedBy.TryAdd(peer, name.ToString());
+                        if (AddAddress(peer, address) || _host.GetConnection(peer) is null)
+                            StartPeer(peer);
+                    }
+                }
+                catch (DnsLookupException e)
+                {
+                    Log.NameNotResolved(_logger, name.ToString(), e.Message);
+                }
+                if (found > 0)
+                    return;
+                await Task.Delay(_options.Redial.Delay(failures++, Random.Shared.NextDouble()), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
         }
     }
 
@@ -96,7 +162,8 @@ public sealed class Bootstrapper : IAsyncDisposable
     {
         List<Multiaddr> candidates = [];
         string? resolveFailure = null;
-        foreach (Multiaddr address in _peers[peer])
+        Multiaddr[] configured = _peers.GetValueOrDefault(peer) ?? [];
+        foreach (Multiaddr address in configured)
         {
             try
             {
@@ -113,7 +180,7 @@ public sealed class Bootstrapper : IAsyncDisposable
             Add(remembered);
         if (candidates.Count == 0)
         {
-            throw new DialFailedException(_peers[peer][0],
+            throw new DialFailedException(configured.FirstOrDefault() ?? Multiaddr.Empty.WithPeerId(peer),
                 resolveFailure ?? "its addresses resolve to no TCP address (only TCP over IPv4, IPv6 or DNS names is dialed)");
         }
         string reason = "no address answered";
@@ -130,7 +197,7 @@ public sealed class Bootstrapper : IAsyncDisposable
                 reason = $"{candidate}: {e.Reason}";
             }
         }
-        throw new DialFailedException(_peers[peer][0], reason);
+        throw new DialFailedException(configured.FirstOrDefault() ?? Multiaddr.Empty.WithPeerId(peer), reason);
 
         void Add(Multiaddr address)
         {
@@ -148,7 +215,7 @@ public sealed class Bootstrapper : IAsyncDisposable
         Log.Connected(_logger, peer, ConnectedCount, _peers.Count);
         if (connection.Direction == ConnectionDirection.Outbound)
         {
-            _cache.Reached(peer, connection.RemoteAddress, _time.GetUtcNow());
+            _cache.Reached(peer, connection.RemoteAddress, _time.GetUtcNow(), _namedBy.GetValueOrDefault(peer));
             ScheduleSave();
         }
     }
@@ -216,10 +283,13 @@ public sealed class Bootstrapper : IAsyncDisposable
             _stopping = true;
         _host.PeerConnected -= OnPeerConnected;
         _host.PeerDisconnected -= OnPeerDisconnected;
+        await _stoppingToken.CancelAsync().ConfigureAwait(false);
+        await _discovering.DrainAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         if (_redialer is not null)
             await _redialer.DisposeAsync().ConfigureAwait(false);
         await _saves.DrainAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         if (_started != 0)
             await SaveAsync().ConfigureAwait(false);
+        _stoppingToken.Dispose();
     }
 }

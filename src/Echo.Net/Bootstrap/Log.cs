@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2853, Level = LogLevel.Warning, Message = "Bootstrap cache: {Problem}")]
     public static partial void CacheProblem(ILogger logger, string problem);
 
+    [LoggerMessage(EventId = 2855, Level = LogLevel.Information, Message = "Bootstrap name {Name} not resolved: {Reason}")]
+    public static partial void NameNotResolved(ILogger logger, string name, string reason);
+
     [LoggerMessage(EventId = 2854, Level = LogLevel.Debug, Message = "Bootstrap peer {Peer} not resolved: {Reason}")]
     public static partial void NotResolved(ILogger logger, PeerId peer, string reason);
 }

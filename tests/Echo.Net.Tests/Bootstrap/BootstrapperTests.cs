@@ -67,6 +67,47 @@ public class BootstrapperTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task BareName_ItsRecordsNameThePeers_EveryOneIsConnected()
+    {
+        Libp2pHost[] servers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => TestHosts.StartAsync()));
+        await using Libp2pHost client = await TestHosts.StartAsync();
+        try
+        {
+            BootstrapOptions options = new() { Peers = [Multiaddr.Parse("/dnsaddr/bootstrap.lab")], Redial = Quick };
+            await using Bootstrapper bootstrapper = new(client, options, NullLoggerFactory.Instance, lookup: Records(servers));
+            bootstrapper.Start();
+
+            await TestHosts.WaitUntilAsync(() => bootstrapper.ConnectedCount == 4, "the four peers the name leads to are connected",
+                TimeSpan.FromSeconds(5));
+            Assert.Equal(4, bootstrapper.Peers.Count);
+            Assert.True(bootstrapper.Peers.ToHashSet().SetEquals(servers.Select(s => s.PeerId)));
+        }
+        finally
+        {
+            foreach (Libp2pHost server in servers)
+                await server.DisposeAsync();
+        }
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task BareName_UnresolvedAtFirst_IsAskedAgainUntilItNamesAPeer()
+    {
+        await using Libp2pHost server = await TestHosts.StartAsync();
+        await using Libp2pHost client = await TestHosts.StartAsync();
+        FakeTxtLookup lookup = Records([server]);
+        lookup.Failing.Add("_dnsaddr.bootstrap.lab");
+        BootstrapOptions options = new() { Peers = [Multiaddr.Parse("/dnsaddr/bootstrap.lab")], Redial = Quick };
+        await using Bootstrapper bootstrapper = new(client, options, NullLoggerFactory.Instance, lookup: lookup);
+        bootstrapper.Start();
+        await TestHosts.WaitUntilAsync(() => lookup.Questions.Count(q => q == "_dnsaddr.bootstrap.lab") >= 2, "the name is asked again");
+        Assert.Equal(0, bootstrapper.ConnectedCount);
+
+        lookup.Failing.Clear();
+
+        await TestHosts.WaitUntilAsync(() => bootstrapper.ConnectedCount == 1, "the peer the name leads to is connected");
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task DroppedBootstrapPeer_IsDialedAgain()
     {
         await using Libp2pHost server = await TestHosts.StartAsync();
@@ -122,6 +163,40 @@ public class BootstrapperTests
         }
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task DnsOutage_ThePeersABareNameLedToBeforeAreDialed()
+    {
+        string directory = Directory.CreateTempSubdirectory("echo-bootstrap-").FullName;
+        try
+        {
+            await using Libp2pHost server = await TestHosts.StartAsync();
+            BootstrapOptions options = new()
+            {
+                Peers = [Multiaddr.Parse("/dnsaddr/bootstrap.lab")],
+                StateFile = Path.Combine(directory, "bootstrap-peers.json"),
+                Redial = Quick,
+            };
+            await using (Libp2pHost first = await TestHosts.StartAsync())
+            {
+                await using Bootstrapper bootstrapper = new(first, options, NullLoggerFactory.Instance, lookup: Records([server]));
+                bootstrapper.Start();
+                await TestHosts.WaitUntilAsync(() => bootstrapper.ConnectedCount == 1, "the named peer is connected");
+            }
+            FakeTxtLookup down = new([]);
+            down.Failing.Add("_dnsaddr.bootstrap.lab");
+            await using Libp2pHost second = await TestHosts.StartAsync();
+            await using Bootstrapper again = new(second, options, NullLoggerFactory.Instance, lookup: down);
+            again.Start();
+
+            await TestHosts.WaitUntilAsync(() => again.ConnectedCount == 1, "the peer is connected from the cache");
+            Assert.Equal([server.PeerId], again.Peers);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Fact]
     public void BootstrapCache_IsBounded()
     {
@@ -143,16 +218,23 @@ public class BootstrapperTests
     }
 
     [Theory]
-    [InlineData("/dnsaddr/bootstrap.libp2p.io", "must end in /p2p/")]
     [InlineData("/ip4/127.0.0.1/tcp/4001", "must end in /p2p/")]
     [InlineData("/ip4/127.0.0.1/udp/4001/quic-v1/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ", "not an address Echo can dial")]
     [InlineData("/dnsaddr/a.lab/tcp/1/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ", "not an address Echo can dial")]
+    [InlineData("/dnsaddr/a.lab/tcp/1", "must end in /p2p/")]
     [InlineData("/ip4/127.0.0.1/tcp/x/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ", "tcp")]
     public void BootstrapAddress_RefusesWhatCannotBeABootstrapPeer(string text, string reason)
     {
         Assert.False(BootstrapAddress.TryParse(text, out Multiaddr? address, out string? error));
         Assert.Null(address);
         Assert.Contains(reason, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BootstrapAddress_TakesABareDnsaddrName()
+    {
+        Assert.True(BootstrapAddress.TryParse("/dnsaddr/bootstrap.lab", out Multiaddr? address, out string? error), error);
+        Assert.Null(address!.PeerId);
     }
 
     [Fact]
