@@ -171,7 +171,10 @@ public sealed class StorageFloodNamespaceTests
         Assert.True(refused > 0, $"the address cap refused nothing ({counters})");
     }
 
-    /// <summary>A fresh identity dials (retrying while the target still counts an earlier one's connection), asks for history, and leaves.</summary>
+    /// <summary>
+    /// A fresh identity dials (retrying while the target still counts an earlier one's connection), asks
+    /// for history, and leaves; returns the bytes of the pages of history it got, and how many.
+    /// </summary>
     private static async Task<(long Bytes, int Pages)> OneIdentityAsync(Multiaddr via, PeerId target, TimeSpan duration)
     {
         await using Libp2pHost host = new(KeyPair.Generate(), new HostOptions(), NullLoggerFactory.Instance);
@@ -202,9 +205,11 @@ public sealed class StorageFloodNamespaceTests
                 byte[]? frame = await stream.Input.ReadLengthPrefixedAsync(1024 * 1024, HistoryProtocol, Ct);
                 if (frame is null)
                     break;
-                bytes += frame.Length;
-                if (frame.Length > 0 && frame[0] == 0x0A)   // field 1, messages: a page with messages (else "retry later")
+                if (frame.Length > 0 && frame[0] == 0x0A)   // field 1, messages: a page of history (else "retry later")
+                {
+                    bytes += frame.Length;
                     pages++;
+                }
             }
         }
         catch (Exception e) when (e is IOException or PeerNotConnectedException or ProtocolViolationException)
