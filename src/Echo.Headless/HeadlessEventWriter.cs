@@ -86,6 +86,7 @@ internal static partial class HeadlessEventWriter
         }),
         StatsEvent stats => Stats(stats.Stats),
         ReachabilityEvent r => Reachability(r),
+        AddressesEvent a => Addresses(a.Addresses),
         _ => FormatDirect(chatEvent),
     };
 

@@ -110,6 +110,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         StartDirect();
         StartProfile();
         StartReachability();
+        StartAddresses();
         try
         {
             await _host.StartAsync(cancellationToken).ConfigureAwait(false);
