@@ -31,6 +31,9 @@ install_with_apt() {
 # tmux, for the test that drives two echo-chat TUIs in a real terminal.
 install_with_apt tmux tmux "the TUI terminal test"
 
+# strace, for the test that a node not told to join the public network contacts no bootstrap address.
+install_with_apt strace strace "the opt-in test"
+
 # Chromium, for the browser tests of the web UI (driven by Playwright; its own downloads are not used).
 install_with_apt chromium chromium "the browser tests"
 

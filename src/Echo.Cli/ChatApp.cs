@@ -3,6 +3,7 @@ using Echo.Core.Files;
 using Echo.Core.Ports;
 using Echo.Headless;
 using Echo.Net.AutoNat;
+using Echo.Net.Bootstrap;
 using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Mdns;
@@ -24,6 +25,7 @@ internal static class ChatApp
     private const string LockFileName = "lock";
     private const string AgentVersion = "echo/0.1.0";
     private const string PeerBookFileName = "peers.json";
+    private const string BootstrapCacheFileName = "bootstrap-peers.json";
 
     public static async Task<int> RunAsync(ChatSettings settings, CancellationToken cancellationToken)
     {
@@ -84,7 +86,7 @@ internal static class ChatApp
                 ListenAddresses = settings.Listen,
                 AgentVersion = AgentVersion,
                 MemoryBudgetBytes = settings.MemoryBudgetBytes,
-                EnableAutoNat = settings.AutoNat,
+                EnableAutoNat = settings.AutoNat || settings.PublicNetworkEnabled,
                 AutoNat = new AutoNatOptions { ServerMode = settings.AutoNatServer ? AutoNatServerMode.On : AutoNatServerMode.Auto },
                 PublicRanges = settings.PublicRanges,
                 ObservedAddressThreshold = settings.ObserverThreshold,
@@ -109,6 +111,7 @@ internal static class ChatApp
                 DefaultRoom = settings.Room,
                 Mdns = settings.Mdns ? new MdnsOptions() : null,
                 RememberPeers = new RememberedPeersOptions { File = Path.Combine(settings.DataDirectory, PeerBookFileName) },
+                PublicNetwork = PublicNetwork(settings),
             }, loggers, store: history);
             ChatOptions options = new()
             {
@@ -176,6 +179,19 @@ internal static class ChatApp
             return 0;
         }
     }
+
+    /// <summary>The public network's settings (--bootstrap, --public, --dns), or null when it is off.</summary>
+    internal static PublicNetworkOptions? PublicNetwork(ChatSettings settings) => !settings.PublicNetworkEnabled
+        ? null
+        : new PublicNetworkOptions
+        {
+            Bootstrap = new BootstrapOptions
+            {
+                Peers = settings.Bootstrap,
+                DnsServer = settings.DnsServer,
+                StateFile = Path.Combine(settings.DataDirectory, BootstrapCacheFileName),
+            },
+        };
 
     public static int PrintId(ChatSettings settings, TextWriter output)
     {

@@ -33,13 +33,8 @@ internal sealed partial record ChatSettings(
     /// <summary>Serve AutoNAT checks before this node is judged public (--autonat-server, a node known to be public).</summary>
     public bool AutoNatServer { get; init; }
 
-    /// <summary>
-    /// With <paramref name="server"/> (--autonat-server): AutoNAT on, serving from the start; with
-    /// <paramref name="client"/> (--autonat, hidden, for tests until the public-network options set it): on,
-    /// serving only once judged public.
-    /// </summary>
-    public ChatSettings WithAutoNat(bool server, bool client = false) =>
-        server ? this with { AutoNat = true, AutoNatServer = true } : client ? this with { AutoNat = true } : this;
+    /// <summary>With <paramref name="server"/> (--autonat-server): AutoNAT on, serving from the start.</summary>
+    public ChatSettings WithAutoNat(bool server) => server ? this with { AutoNat = true, AutoNatServer = true } : this;
 
     public const string DefaultRoom = "lobby";
 

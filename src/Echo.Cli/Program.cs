@@ -41,11 +41,6 @@ Option<bool> autoNatServer = new("--autonat-server")
 {
     Description = "Serve AutoNAT reachability checks from the start, for a node known to be public (turns AutoNAT on; it uses only peers already connected)",
 };
-Option<bool> autoNat = new("--autonat")
-{
-    Description = "Check this node's reachability with AutoNAT through the peers it is connected to (the public-network options turn it on too)",
-    Hidden = true,
-};
 Option<string[]> publicRange = new("--public-range")
 {
     Description = "Count this CIDR range as public, e.g. a test network's internet (repeatable; observed addresses and reachability)",
@@ -54,11 +49,21 @@ Option<string?> observerThreshold = new("--observer-threshold")
 {
     Description = $"Distinct peers (IPv4 address or IPv6 /56) that must see the same address of ours before it is trusted (1 to {ChatSettings.MaxObserverThreshold}; default: {Echo.Net.Host.HostOptions.DefaultObservedAddressThreshold})",
 };
+Option<string[]> bootstrap = new("--bootstrap")
+{
+    Description = "Join the public libp2p network from this peer: /dnsaddr/<name> or a TCP multiaddr ending in /p2p/<id>, or the peers a bare /dnsaddr/<name> lists (repeatable)",
+};
+Option<bool> publicNetwork = new("--public")
+{
+    Description = "Join the public libp2p network from the built-in bootstrap list (the Amino DHT's bootstrappers); dials them at start",
+};
+Option<string?> dns = new("--dns") { Description = "DNS server for /dnsaddr lookups, ADDRESS[:PORT] (default: the system's resolvers)" };
 Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at start, as echo-go takes it", Arity = ArgumentArity.ZeroOrOne };
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
-    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell, autoNatServer, autoNat, publicRange, observerThreshold, peer,
+    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell,
+    autoNatServer, publicRange, observerThreshold, bootstrap, publicNetwork, dns, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -78,7 +83,8 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithBell(!parse.GetValue(noBell))
     .WithPublicRanges(parse.GetValue(publicRange) ?? [])
     .WithObserverThreshold(parse.GetValue(observerThreshold))
-    .WithAutoNat(parse.GetValue(autoNatServer), parse.GetValue(autoNat));
+    .WithAutoNat(parse.GetValue(autoNatServer))
+    .WithPublicNetwork(parse.GetValue(bootstrap) ?? [], parse.GetValue(publicNetwork), parse.GetValue(dns));
 
 root.SetAction(async (parse, ct) =>
 {

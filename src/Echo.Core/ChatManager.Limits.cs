@@ -71,6 +71,8 @@ public sealed partial class ChatManager
                   (stats.MemoryBudget is { } budget ? string.Create(c, $" of {budget / 1024.0 / 1024.0:0.0} MiB") : "")
                 : "not counted"),
         ];
+        if (stats.BootstrapConnected is { } bootstrapConnected)
+            lines.Add(string.Create(c, $"bootstrap peers: {bootstrapConnected} of {stats.BootstrapPeers} connected"));
         if (stats.Refused.Count == 0)
             lines.Add("refused: nothing");
         else

@@ -201,6 +201,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             ChatCommand.Rooms => Run(_roomChat.List),
             ChatCommand.Move move => MoveRoomAsync(move.Room, move.Position, cancellationToken),
             ChatCommand.Stats => Run(ShowStats),
+            ChatCommand.Addrs => Run(ShowAddresses),
             ChatCommand.Search search => SearchCommandAsync(search.Text, cancellationToken),
             ChatCommand.Help => Run(() => Publish(new NoticeEvent(string.Join('\n', CommandParser.HelpLines)))),
             ChatCommand.Quit => Run(RequestQuit),
@@ -332,6 +333,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     ApplyPeers(networkEvent);
                     ApplyIrc(networkEvent);
                     ApplyReachability(networkEvent);
+                    ApplyAddresses(networkEvent);
                 }
                 await AcceptAsync(batch, cancellationToken).ConfigureAwait(false);
                 batch.Clear();

@@ -86,6 +86,7 @@ internal static partial class HeadlessEventWriter
         }),
         StatsEvent stats => Stats(stats.Stats),
         ReachabilityEvent r => Reachability(r),
+        AddressesEvent a => Addresses(a.Addresses),
         _ => FormatDirect(chatEvent),
     };
 
@@ -101,6 +102,11 @@ internal static partial class HeadlessEventWriter
             w.WriteNumber("memoryInUse", used);
         if (stats.MemoryBudget is { } budget)
             w.WriteNumber("memoryBudget", budget);
+        if (stats.BootstrapConnected is { } bootstrapConnected)
+        {
+            w.WriteNumber("bootstrapConnected", bootstrapConnected);
+            w.WriteNumber("bootstrapPeers", stats.BootstrapPeers ?? 0);
+        }
         w.WriteStartObject("refused");
         foreach ((string name, long count) in stats.Refused.OrderBy(r => r.Key, StringComparer.Ordinal))
             w.WriteNumber(name, count);

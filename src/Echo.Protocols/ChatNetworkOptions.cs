@@ -48,6 +48,9 @@ public sealed record ChatNetworkOptions
     /// </summary>
     public Peers.RememberedPeersOptions? RememberPeers { get; init; }
 
+    /// <summary>Join the public libp2p network from bootstrap peers; null (the default) leaves it off.</summary>
+    public PublicNetworkOptions? PublicNetwork { get; init; }
+
     /// <summary>History sync settings; sync runs only when the network is given a message store.</summary>
     public HistorySyncOptions History { get; init; } = new();
 
@@ -80,6 +83,7 @@ public sealed record ChatNetworkOptions
         Pubsub.Validate();
         Mdns?.Validate();
         RememberPeers?.Validate();
+        PublicNetwork?.Validate();
         History.Validate();
         EchoGo.Validate();
     }

@@ -47,7 +47,11 @@ public sealed partial class Libp2pChatNetwork : INodeStatsSource
         HostResourceStats host = HostResources();
         foreach ((string name, long count) in host.Refused)
             refused[name] = refused.GetValueOrDefault(name) + count;
-        return new NodeStats(inbound, outbound, host.Streams, host.MemoryInUse, host.MemoryBudget, refused);
+        return new NodeStats(inbound, outbound, host.Streams, host.MemoryInUse, host.MemoryBudget, refused)
+        {
+            BootstrapPeers = _bootstrapper?.Peers.Count,
+            BootstrapConnected = _bootstrapper?.ConnectedCount,
+        };
     }
 
     /// <summary>What the host's resource manager counts: open streams, the buffer budget and its refusals by limit name.</summary>

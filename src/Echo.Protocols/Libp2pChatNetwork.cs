@@ -110,6 +110,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         StartDirect();
         StartProfile();
         StartReachability();
+        StartAddresses();
         try
         {
             await _host.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -122,6 +123,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         if (_options.Mdns is { } mdns)
             StartMdns(mdns);
         StartPeers();
+        StartPublicNetwork();
         Track(PingLoopAsync(_stopping.Token));
         Track(MeshProtectionLoopAsync(_stopping.Token));
         if (_history is not null)
@@ -477,6 +479,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         if (_mdnsDialer is not null)
             await _mdnsDialer.DisposeAsync().ConfigureAwait(false);
         await DisposePeersAsync().ConfigureAwait(false);
+        await DisposePublicNetworkAsync().ConfigureAwait(false);
         Room[] rooms;
         Task[] background;
         lock (_gate)

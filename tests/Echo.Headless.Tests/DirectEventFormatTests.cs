@@ -33,6 +33,9 @@ public sealed class DirectEventFormatTests
         { new StatsEvent(new Echo.Core.Ports.NodeStats(2, 1, null, 1024, 4096,
                 new Dictionary<string, long> { ["store.author-rate"] = 7, ["history.address-bytes"] = 3 })),
             """{"type":"stats","connectionsIn":2,"connectionsOut":1,"memoryInUse":1024,"memoryBudget":4096,"refused":{"history.address-bytes":3,"store.author-rate":7}}""" },
+        { new StatsEvent(new Echo.Core.Ports.NodeStats(0, 3, null, null, null, new Dictionary<string, long>())
+            { BootstrapConnected = 3, BootstrapPeers = 6 }),
+            """{"type":"stats","connectionsIn":0,"connectionsOut":3,"bootstrapConnected":3,"bootstrapPeers":6,"refused":{}}""" },
     };
 
     [Theory]

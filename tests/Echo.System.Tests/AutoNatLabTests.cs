@@ -47,6 +47,8 @@ public sealed partial class AutoNatLabTests
                 lab.StartEchoAsync(h, $"server{i}", common, Ct, Port)));
             string[] serverAddresses = [.. servers.Select(s => s.Addresses.Single(a => a.Contains("/10.200.0.", StringComparison.Ordinal)))];
             string[] connectAll = [.. serverAddresses.SelectMany(a => new[] { "--connect", a })];
+            // For alice they are her bootstrap peers: --bootstrap turns the public-network stack, AutoNAT with it, on.
+            string[] bootstrapAll = [.. serverAddresses.SelectMany(a => new[] { "--bootstrap", a })];
             Report("four public AutoNAT servers started", total.Elapsed);
 
             LabHost publicHost = await lab.AddPublicHostAsync(Ct);
@@ -55,7 +57,7 @@ public sealed partial class AutoNatLabTests
             Task<EchoChatProcess> publicStart = lab.StartEchoAsync(publicHost, "public", [.. common, "--log-file", log, .. connectAll], Ct, Port);
             Stopwatch aliceClock = Stopwatch.StartNew();
             Task<EchoChatProcess> aliceStart = lab.StartEchoAsync(lab.HomeA, "alice",
-                ["--autonat", "--public-range", NatLab.InternetSubnet, "--observer-threshold", "4", .. connectAll], Ct, Port);
+                ["--public-range", NatLab.InternetSubnet, "--observer-threshold", "4", .. bootstrapAll], Ct, Port);
             EchoChatProcess node = await publicStart, alice = await aliceStart;
 
             // The public node: its listen address confirmed by more than three servers.

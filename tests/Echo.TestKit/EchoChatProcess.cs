@@ -76,15 +76,18 @@ public sealed class EchoChatProcess : IAsyncDisposable
     /// Starts a headless node and waits for its ready line. By default it listens on 127.0.0.1 with
     /// mDNS off; <paramref name="networkNamespace"/> runs it in that namespace (`ip netns exec`);
     /// <paramref name="environment"/> adds or replaces environment variables (LANG, LC_ALL…);
-    /// <paramref name="openFiles"/> starts it with that <c>RLIMIT_NOFILE</c> (soft and hard, through prlimit).
+    /// <paramref name="openFiles"/> starts it with that <c>RLIMIT_NOFILE</c> (soft and hard, through prlimit);
+    /// <paramref name="wrapper"/> runs it under that command (e.g. <c>strace -f -o FILE</c>), inside the namespace.
     /// </summary>
     public static async Task<EchoChatProcess> StartAsync(string name, IEnumerable<string> extraArgs, CancellationToken cancellationToken,
         string? dataDirectory = null, string? networkNamespace = null, bool mdns = false, string listen = "/ip4/127.0.0.1/tcp/0",
-        IReadOnlyDictionary<string, string>? environment = null, int? openFiles = null)
+        IReadOnlyDictionary<string, string>? environment = null, int? openFiles = null, IReadOnlyList<string>? wrapper = null)
     {
+        if (wrapper is { Count: > 0 } && openFiles is not null)
+            throw new ArgumentException("a wrapper command and openFiles cannot be combined", nameof(wrapper));
         bool owns = dataDirectory is null;
         dataDirectory ??= Directory.CreateTempSubdirectory("echo-cli-test-").FullName;
-        ProcessStartInfo start = new(openFiles is not null ? "prlimit" : networkNamespace is null ? "dotnet" : "ip")
+        ProcessStartInfo start = new(openFiles is not null ? "prlimit" : networkNamespace is not null ? "ip" : wrapper is { Count: > 0 } ? wrapper[0] : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -93,7 +96,9 @@ public sealed class EchoChatProcess : IAsyncDisposable
         };
         foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
             start.Environment[key] = value;
-        string[] prefix = networkNamespace is null ? [] : ["netns", "exec", networkNamespace, "dotnet"];
+        string[] prefix = networkNamespace is null
+            ? wrapper is { Count: > 0 } ? [.. wrapper.Skip(1), "dotnet"] : []
+            : ["netns", "exec", networkNamespace, .. wrapper ?? [], "dotnet"];
         if (openFiles is { } limit)
             prefix = [$"--nofile={limit}:{limit}", "--", .. networkNamespace is null ? (string[])["dotnet"] : ["ip", .. prefix]];
         foreach (string arg in (string[])[.. prefix, ExecutablePath, "--headless", .. (mdns ? (string[])[] : ["--no-mdns"]), "--name", name,

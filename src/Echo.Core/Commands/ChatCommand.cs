@@ -50,6 +50,9 @@ public abstract record ChatCommand
     /// <summary>/stats: connections, streams, the memory budget and what each limit refused.</summary>
     public sealed record Stats : ChatCommand;
 
+    /// <summary>/addrs: where this node listens, where peers observe it, and what it advertises.</summary>
+    public sealed record Addrs : ChatCommand;
+
     /// <summary>/rooms</summary>
     public sealed record Rooms : ChatCommand;
 

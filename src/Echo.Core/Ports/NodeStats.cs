@@ -24,6 +24,12 @@ public sealed record NodeStats(
     /// <summary>No connections, nothing known, nothing refused: a network that reports no statistics.</summary>
     public static NodeStats Empty { get; } = new(0, 0, null, null, null, new Dictionary<string, long>());
 
+    /// <summary>Bootstrap peers configured (<c>--bootstrap</c>, <c>--public</c>); null when the public network is off.</summary>
+    public int? BootstrapPeers { get; init; }
+
+    /// <summary>Bootstrap peers connected now; null when the public network is off.</summary>
+    public int? BootstrapConnected { get; init; }
+
     /// <summary>These statistics with <paramref name="more"/> refusal counts added (summed where a name is in both).</summary>
     public NodeStats WithRefusals(IReadOnlyDictionary<string, long> more)
     {

@@ -90,6 +90,9 @@ public sealed class Libp2pHost : IAsyncDisposable
     /// </summary>
     public IReadOnlyList<Multiaddr> ObservedAddresses => _observed.Trusted;
 
+    /// <summary>Every address peers observe us at now, with its observer count and whether it is trusted (for <c>/addrs</c>).</summary>
+    public IReadOnlyList<ObservedAddressCandidate> ObservedAddressCandidates => _observed.Candidates();
+
     /// <summary>
     /// Raised with the new <see cref="AdvertisedAddresses"/> when they change (a candidate from observed
     /// addresses was trusted or dropped). Connected peers are told by identify push.

@@ -62,6 +62,23 @@ internal sealed class ObservedAddressManager(int threshold, AddressClassifier cl
     }
 
     /// <summary>
+    /// Every address observed now, per listen address, with its number of distinct observer groups
+    /// and whether it is trusted; most observers first.
+    /// </summary>
+    public IReadOnlyList<ObservedAddressCandidate> Candidates()
+    {
+        lock (_gate)
+        {
+            return [.. _byConnection.Values
+                .GroupBy(o => (o.Listen, o.Observed))
+                .Select(g => new ObservedAddressCandidate(g.Key.Listen, g.Key.Observed,
+                    g.Select(o => o.ObserverGroup).Distinct(StringComparer.Ordinal).Count(), _trusted.Contains(g.Key.Observed)))
+                .OrderByDescending(c => c.Observers)
+                .ThenBy(c => c.Address.ToString(), StringComparer.Ordinal)];
+        }
+    }
+
+    /// <summary>
     /// Records what the peer on <paramref name="connection"/> (at <paramref name="observer"/>) saw of
     /// its local end <paramref name="local"/>; true when the trusted set changed. Ignored (false) when
     /// the local end is not one of <paramref name="listenAddresses"/>' ports, or the observation is not
@@ -152,3 +169,10 @@ internal sealed class ObservedAddressManager(int threshold, AddressClassifier cl
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"{Count} observations, {Trusted.Count} trusted");
 }
+
+/// <summary>An address peers observed us at (identify), for display: how many observers report it and whether it is trusted.</summary>
+/// <param name="Listen">The listen address whose port the observed connections used.</param>
+/// <param name="Address">The observed address (no <c>/p2p/</c>).</param>
+/// <param name="Observers">Distinct observer groups (IPv4 address or IPv6 /56) reporting it now.</param>
+/// <param name="Trusted">Whether it is a trusted candidate (advertised).</param>
+public sealed record ObservedAddressCandidate(Multiaddr Listen, Multiaddr Address, int Observers, bool Trusted);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Echo.Core.Chat;
 using Echo.Net.Identity;
+using Echo.Net.IO;
 using Echo.Net.Multiformats;
 
 namespace Echo.Protocols.Peers;
@@ -215,34 +216,7 @@ public sealed class PeerBook
         await _saving.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            byte[] bytes = Serialize();
-            string temporary = _path + ".tmp";
-            FileStreamOptions options = new()
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                Options = FileOptions.Asynchronous,
-            };
-            if (!OperatingSystem.IsWindows())
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            try
-            {
-                await using (FileStream stream = new(temporary, options))
-                {
-                    await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-                    stream.Flush(flushToDisk: true);
-                }
-                File.Move(temporary, _path, overwrite: true);
-            }
-            catch
-            {
-                File.Delete(temporary);
-                throw;
-            }
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new IOException(e.Message, e);
+            await OwnerOnlyFile.ReplaceAsync(_path, Serialize(), cancellationToken).ConfigureAwait(false);
         }
         finally
         {

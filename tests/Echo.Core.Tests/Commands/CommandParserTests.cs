@@ -104,7 +104,7 @@ public class CommandParserTests
     public void EveryCommandTheParserKnows_IsInTheHelp()
     {
         string help = string.Join('\n', CommandParser.HelpLines);
-        foreach (string name in (string[])["connect", "join", "leave", "part", "nick", "msg", "send", "get", "cancel", "me", "away", "back", "whois", "clear", "peers", "forget", "rooms", "move", "stats", "help", "quit"])
+        foreach (string name in (string[])["connect", "join", "leave", "part", "nick", "msg", "send", "get", "cancel", "me", "away", "back", "whois", "clear", "peers", "forget", "rooms", "move", "stats", "addrs", "help", "quit"])
         {
             bool known = CommandParser.Parse("/" + name) is not ChatCommand.Invalid { Message: var message }
                          || !message.StartsWith("unknown command", StringComparison.Ordinal);

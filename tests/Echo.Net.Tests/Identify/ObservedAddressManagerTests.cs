@@ -30,6 +30,25 @@ public class ObservedAddressManagerTests
     }
 
     [Fact]
+    public void Candidates_ListEveryObservedAddressWithItsObserversAndTrust_MostObservedFirst()
+    {
+        ObservedAddressManager manager = new(2, AddressClassifier.Default);
+        Multiaddr other = Multiaddr.Parse("/ip4/203.0.114.7/tcp/5555");
+        Assert.Empty(manager.Candidates());
+
+        Observe(manager, new object(), "1.1.1.1", other);
+        Observe(manager, new object(), "2.2.2.2");
+        Observe(manager, new object(), "2.2.2.2");                   // the same observer on another connection
+        // A tie is ordered by address.
+        Assert.Equal([new ObservedAddressCandidate(Listen, External, 1, false), new ObservedAddressCandidate(Listen, other, 1, false)],
+            manager.Candidates());
+
+        Observe(manager, new object(), "3.3.3.3");
+        Assert.Equal([new ObservedAddressCandidate(Listen, External, 2, true), new ObservedAddressCandidate(Listen, other, 1, false)],
+            manager.Candidates());
+    }
+
+    [Fact]
     public void Observers_CountedPerIPv4AddressAndPerIPv6Slash56()
     {
         ObservedAddressManager manager = new(3, AddressClassifier.Default);

@@ -136,6 +136,60 @@ public class TcpConnectionTests
         }
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(ReceiveAllowance.DefaultCapacity)]
+    public async Task Reader_BuffersPastTheUnmeteredSize_TakeAShareOfTheAllowance_AndGiveItBack(long capacity)
+    {
+        ReceiveAllowance allowance = new(capacity);
+        using Socket listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        using Socket dialer = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        Task<Socket> accepted = listener.AcceptAsync(Ct).AsTask();
+        await dialer.ConnectAsync(listener.LocalEndPoint!, Ct);
+        using Socket socket = await accepted.WaitAsync(Limit, Ct);
+        SocketReader reader = new(socket, allowance);
+        try
+        {
+            byte[] bulk = new byte[16 * 1024 * 1024];
+            Task sent = dialer.SendAsync(bulk, SocketFlags.None, Ct).AsTask();
+            int largest = 0;
+            for (long received = 0; received < bulk.Length;)
+            {
+                ReadResult result = await reader.ReadAsync(Ct).AsTask().WaitAsync(Limit, Ct);
+                largest = Math.Max(largest, reader.BufferLength);
+                // The share is what the buffer holds beyond the unmetered size: all of it, or nothing.
+                Assert.Equal(reader.BufferLength > SocketReader.UnmeteredSize ? reader.BufferLength : 0, allowance.InUse);
+                received += result.Buffer.Length;
+                reader.AdvanceTo(result.Buffer.End);
+            }
+            await sent.WaitAsync(Limit, Ct);
+            if (capacity == 0)
+                Assert.True(largest <= SocketReader.UnmeteredSize, $"a {largest}-byte buffer without a share of the allowance");
+            else
+                Assert.True(largest > SocketReader.UnmeteredSize, $"the buffer never grew past {largest} bytes with the allowance free");
+            Assert.False(reader.HoldsBuffer);
+            Assert.Equal(0, allowance.InUse);
+        }
+        finally
+        {
+            reader.Complete();
+        }
+    }
+
+    [Fact]
+    public void Allowance_TakesWhatFits_RefusesThePastIt_AndGetsItBack()
+    {
+        ReceiveAllowance allowance = new(1024);
+        Assert.True(allowance.TryTake(1000));
+        Assert.False(allowance.TryTake(25));
+        Assert.True(allowance.TryTake(24));
+        allowance.Give(1000);
+        Assert.Equal(24, allowance.InUse);
+        Assert.True(allowance.TryTake(1000));
+    }
+
     [Fact]
     public async Task Read_RemoteClosed_CompletesAfterTheData()
     {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace Echo.Net.Transport.Tcp;
@@ -23,14 +24,29 @@ namespace Echo.Net.Transport.Tcp;
 /// byte than 64 KiB on loopback (0.52 against 0.70 CPU-seconds per GB for a bare .NET socket pair),
 /// while a fixed large buffer made every handshake rent one: 256 KiB buffers from the shared pool
 /// were 4 MB of the listener's heap after 500 handshakes.</para>
+/// <para>A buffer above <see cref="UnmeteredSize"/> (a whole Noise frame and more) needs a share of the
+/// process's <see cref="ReceiveAllowance"/>; without one the reader receives at most that size, so many
+/// connections pushing at once cannot make the process hold a megabyte each.</para>
 /// </remarks>
 internal sealed class SocketReader : PipeReader
 {
     internal const int MinimumReceiveSize = 4 * 1024;
     internal const int MaximumReceiveSize = 1024 * 1024;
 
+    /// <summary>Largest buffer a reader rents without a share of the <see cref="ReceiveAllowance"/>: a whole Noise frame fits.</summary>
+    internal const int UnmeteredSize = 128 * 1024;
+
+    /// <summary>
+    /// Buffers above <see cref="UnmeteredSize"/> come from a pool of their own that keeps at most 8 of
+    /// each size (256 KiB, 512 KiB, 1 MiB: 14 MiB). The shared pool keeps one per size per thread as
+    /// well as 32 per core, so after a flood it held 67 MiB of them.
+    /// </summary>
+    private static readonly ArrayPool<byte> LargeBuffers = ArrayPool<byte>.Create(MaximumReceiveSize, maxArraysPerBucket: 8);
+
     private readonly Socket _socket;
+    private readonly ReceiveAllowance _allowance;
     private byte[]? _buffer;                        // rented while unconsumed bytes exist (or a receive is in progress)
+    private int _charged;                           // what _buffer took from the allowance
     private int _start;                             // unconsumed bytes are _buffer[_start.._end]
     private int _end;
     private int _receiveSize = MinimumReceiveSize;
@@ -43,10 +59,17 @@ internal sealed class SocketReader : PipeReader
     private ReadOnlySequence<byte> _lastBuffer;
     private bool _completed;
 
-    public SocketReader(Socket socket) => _socket = socket;
+    public SocketReader(Socket socket, ReceiveAllowance? allowance = null)
+    {
+        _socket = socket;
+        _allowance = allowance ?? ReceiveAllowance.Shared;
+    }
 
     /// <summary>Bytes the next receive asks for (tests and diagnostics).</summary>
     internal int ReceiveSize => _receiveSize;
+
+    /// <summary>Length of the rented receive buffer, 0 when none (tests and diagnostics).</summary>
+    internal int BufferLength => _buffer?.Length ?? 0;
 
     /// <summary>True while a receive buffer is rented (tests and diagnostics).</summary>
     internal bool HoldsBuffer => _buffer is not null;
@@ -144,26 +167,70 @@ internal sealed class SocketReader : PipeReader
     {
         if (_buffer is null)
         {
-            _buffer = ArrayPool<byte>.Shared.Rent(_receiveSize);
+            _buffer = RentBuffer(_receiveSize, 0, out _charged);
             return _buffer;
         }
         int unconsumed = _end - _start;
         if (_buffer.Length - _end >= _receiveSize || (_buffer.Length - _end >= MinimumReceiveSize && _start == 0))
             return _buffer.AsMemory(_end);
-        if (_buffer.Length - unconsumed >= _receiveSize)
+        // Moving a partial frame to the front is enough while it leaves half a receive's worth: renting
+        // unconsumed + a receive would round up to twice the buffer (2 MiB for a 1 MiB receive).
+        if (_buffer.Length - unconsumed >= Math.Max(_receiveSize / 2, MinimumReceiveSize))
         {
             _buffer.AsSpan(_start, unconsumed).CopyTo(_buffer);   // a partial frame to the front
         }
         else
         {
-            byte[] larger = ArrayPool<byte>.Shared.Rent(unconsumed + _receiveSize);
+            byte[] larger = RentBuffer(unconsumed <= _receiveSize / 2 ? _receiveSize : unconsumed + _receiveSize, unconsumed, out int charge);
             _buffer.AsSpan(_start, unconsumed).CopyTo(larger);
-            ArrayPool<byte>.Shared.Return(_buffer);
+            ReturnBuffer();
             _buffer = larger;
+            _charged = charge;
         }
         _start = 0;
         _end = unconsumed;
         return _buffer.AsMemory(_end);
+    }
+
+    /// <summary>
+    /// Rents a buffer of at least <paramref name="wanted"/> bytes, with a share of the allowance when it
+    /// is larger than <see cref="UnmeteredSize"/>; without a share, one of the unmetered size (or just
+    /// large enough to keep <paramref name="keep"/> bytes and receive more, charged anyway).
+    /// </summary>
+    private byte[] RentBuffer(int wanted, int keep, out int charge)
+    {
+        int size = (int)BitOperations.RoundUpToPowerOf2((uint)wanted);
+        charge = 0;
+        if (size > UnmeteredSize)
+        {
+            if (_allowance.TryTake(size))
+            {
+                charge = size;
+                return LargeBuffers.Rent(size);
+            }
+            else
+            {
+                _receiveSize = Math.Min(_receiveSize, UnmeteredSize);
+                size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(UnmeteredSize, keep + MinimumReceiveSize));
+                if (size > UnmeteredSize)
+                {
+                    _allowance.Take(size);
+                    charge = size;
+                    return LargeBuffers.Rent(size);
+                }
+            }
+        }
+        return ArrayPool<byte>.Shared.Rent(size);
+    }
+
+    /// <summary>Returns the buffer to the pool and its share to the allowance.</summary>
+    private void ReturnBuffer()
+    {
+        (_buffer!.Length > UnmeteredSize ? LargeBuffers : ArrayPool<byte>.Shared).Return(_buffer);
+        _buffer = null;
+        if (_charged > 0)
+            _allowance.Give(_charged);
+        _charged = 0;
     }
 
     private void AdaptReceiveSize(int received, int offered)
@@ -203,8 +270,7 @@ internal sealed class SocketReader : PipeReader
     {
         if (_buffer is null || _start != _end)
             return;
-        ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = null;
+        ReturnBuffer();
         _start = _end = 0;
     }
 
@@ -228,8 +294,7 @@ internal sealed class SocketReader : PipeReader
         _completed = true;
         _lastBuffer = default;
         if (_buffer is not null)
-            ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = null;
+            ReturnBuffer();
         _cancelRead?.Dispose();
     }
 

@@ -1,16 +1,16 @@
-// A js-libp2p "public" node of the NAT lab: TCP + Noise + Yamux, identify, ping, a Kademlia DHT
+// A js-libp2p "public" node of the NAT lab: TCP + Noise + Yamux, identify (and push), ping, a Kademlia DHT
 // forced into server mode, AutoNAT v1 and v2, and (RELAY=1) a circuit-relay-v2 server.
 // Run with: node --import ./polyfill.mjs node.mjs
 //
 // stdout carries only JSON lines: first {"type":"ready",...}, then events ("connection",
-// "identify") and one reply per command. Diagnostics go to stderr. See README.md.
+// "identify", also for an identify push) and one reply per command. Diagnostics go to stderr. See README.md.
 
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { autoNAT } from '@libp2p/autonat'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
@@ -39,6 +39,7 @@ const relay = flag('RELAY')
 
 const services = {
   identify: identify(),
+  identifyPush: identifyPush(),
   ping: ping(),
   // Server mode regardless of reachability, and private (lab) addresses kept in DHT answers.
   dht: kadDHT({ protocol: '/ipfs/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper }),

@@ -1,0 +1,23 @@
+using Echo.Net.Bootstrap;
+
+namespace Echo.Protocols;
+
+/// <summary>
+/// The public-network stack (<c>--bootstrap</c>, <c>--public</c>): set, the node joins the libp2p
+/// network beyond the LAN, starting from <see cref="Bootstrap"/>'s peers; null (the default), it
+/// dials nothing it was not told to or did not find by mDNS. The parts that join the public network
+/// (AutoNAT, the DHT, relays) are on exactly when this is set, and read their settings here.
+/// </summary>
+public sealed record PublicNetworkOptions
+{
+    /// <summary>The bootstrap peers and how they are resolved, dialed and remembered.</summary>
+    public BootstrapOptions Bootstrap { get; init; } = new();
+
+    /// <summary>Throws when a setting is out of range.</summary>
+    public void Validate()
+    {
+        if (Bootstrap.Peers.Count == 0)
+            throw new ArgumentException("the public network needs at least one bootstrap peer", nameof(Bootstrap));
+        Bootstrap.Validate();
+    }
+}
