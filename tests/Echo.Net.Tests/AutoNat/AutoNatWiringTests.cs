@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Net;
 using Echo.Net.AutoNat;
 using Echo.Net.Host;
@@ -59,5 +60,33 @@ public class AutoNatWiringTests
         Assert.Equal(AutoNatOutcome.Refused, refused.Outcome);
         Assert.Equal(1, strictServer.AutoNat!.ServerStats.Refused);
         Assert.False(toServer.IsClosed || fromOutside.IsClosed);
+    }
+
+    /// <summary>
+    /// A limited connection is known by its flag (<see cref="Connection.Limit"/>), not by a
+    /// <c>/p2p-circuit</c> in its address: this one has a plain TCP address, and the server still refuses.
+    /// </summary>
+    [Fact(Timeout = 30_000)]
+    public async Task ARequestOverALimitedConnection_IsRefused_WhateverItsAddress()
+    {
+        await using Libp2pHost server = await StartAsync(new AutoNatOptions { ServerMode = AutoNatServerMode.On, Candidates = () => [] },
+            LoopbackAsPublic);
+        await using Libp2pHost client = await StartAsync(new AutoNatOptions { Candidates = () => [] }, LoopbackAsPublic);
+        // Let the request through the host's own limited-connection filter, so AutoNAT's check is what refuses it.
+        server.AllowOnLimitedConnections(AutoNatCodec.DialRequestProtocol);
+        Multiaddr plain = Multiaddr.Parse("/ip4/127.0.0.1/tcp/4001");
+        Pipe toServer = new(), toClient = new();
+        Task<Connection> atServer = server.AddConnectionAsync(new PipeRawConnection(new DuplexPipe(toServer.Reader, toClient.Writer), plain, plain),
+            ConnectionRole.Responder, ConnectionDirection.Inbound, client.PeerId, ConnectionLimit.Unknown, Ct);
+        Task<Connection> atClient = client.AddConnectionAsync(new PipeRawConnection(new DuplexPipe(toClient.Reader, toServer.Writer), plain, plain),
+            ConnectionRole.Initiator, ConnectionDirection.Outbound, server.PeerId, null, Ct);
+        Connection[] both = await Task.WhenAll(atServer, atClient).WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        Assert.True(both[0].IsLimited);
+
+        AutoNatCheck check = await client.AutoNat!.Client.CheckAsync(both[1], client.ListenAddresses, Ct);
+
+        Assert.Equal(AutoNatOutcome.Failed, check.Outcome);
+        Assert.Equal(1, server.AutoNat!.ServerStats.LimitedConnections);
+        Assert.Equal(0, server.AutoNat.ServerStats.Checks);
     }
 }
