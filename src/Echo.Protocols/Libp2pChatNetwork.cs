@@ -321,6 +321,9 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
 
     private void OnEchoGoPeer(PeerId peer)
     {
+        // A peer that speaks the line protocol to us is a chat peer, whatever its identify said.
+        if (_echoGo.Speaks(peer) && _host.GetConnection(peer) is { } connection)
+            Join(connection);
         lock (_gate)
         {
             if (_joined.Contains(peer) && IsEchoGoOnly(peer))
@@ -330,10 +333,17 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
 
     private void OnPeerConnected(Connection connection)
     {
+        if (connection.Direction == ConnectionDirection.Outbound || IsChatPeer(connection.RemotePeer))
+            Join(connection);
+    }
+
+    /// <summary>The peer of <paramref name="connection"/> joins the chat: announced, pinged, remembered.</summary>
+    private void Join(Connection connection)
+    {
         PeerId peer = connection.RemotePeer;
         lock (_gate)
         {
-            if (!_joined.Add(peer))
+            if (connection.IsClosed || _host.GetConnection(peer) is null || !_joined.Add(peer))
                 return;
             // A peer we are dialing because mDNS found it was found by mDNS, even when its own dial
             // (it found us too) is the connection that arrived first.
@@ -363,6 +373,8 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
 
     private void OnPeerIdentified(Connection connection, IdentifyInfo info)
     {
+        if (IsChatPeer(info))
+            Join(connection);
         if (info.Supports(EchoGoLine.ProtocolId) && !connection.IsClosed)
             _echoGo.OnIdentified(connection, _options.OpenEchoGoOnIdentify);
         OnEchoGoPeer(connection.RemotePeer);

@@ -230,7 +230,9 @@ internal sealed class AutoNatClient(Libp2pHost host, AutoNatOptions options, Tim
             await AutoNatCodec.WriteAsync(stream.Output, new V2.DialBackResponse { Status = V2.DialBackResponse.Types.DialBackStatus.Ok },
                 timeout.Token).ConfigureAwait(false);
             await stream.CompleteOutputAsync().ConfigureAwait(false);
-            waiting.TrySetResult(stream.Connection.RemoteAddress.WithoutPeerId());
+            Multiaddr from = stream.Connection.RemoteAddress.WithoutPeerId();
+            Log.DialBackArrived(logger, from);
+            waiting.TrySetResult(from);
         }
         catch (Exception e) when (AutoNatCodec.IsPeerFailure(e) || e is OperationCanceledException)
         {

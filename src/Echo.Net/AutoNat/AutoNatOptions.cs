@@ -20,21 +20,21 @@ public enum AutoNatServerMode
 public sealed record AutoNatOptions
 {
     /// <summary>
-    /// Whether an address is worth checking (client) or may be dialed back (server). The default
-    /// counts only global unicast IPv4/IPv6 TCP addresses (<see cref="AutoNatAddresses.IsPublicDefault"/>);
-    /// tests and a lab count their own ranges.
+    /// Whether an address is worth checking (client) or may be dialed back (server); null: the host's
+    /// <see cref="Addressing.AddressClassifier"/> says it is public (so <c>--public-range</c> counts).
     /// </summary>
-    public Func<Multiaddr, bool> IsPublic { get; init; } = AutoNatAddresses.IsPublicDefault;
+    public Func<Multiaddr, bool>? IsPublic { get; init; }
 
     /// <summary>
     /// Whether a connection is limited (relayed): requests on one are refused, as both specs require.
-    /// The default looks for <c>/p2p-circuit</c> in the remote address.
+    /// Null: the connection's own flag (<see cref="Connection.IsLimited"/>).
     /// </summary>
-    public Func<Connection, bool> IsLimited { get; init; } = AutoNatAddresses.IsCircuit;
+    public Func<Connection, bool>? IsLimited { get; init; }
 
     /// <summary>
-    /// The addresses whose reachability is tracked; null: the host's advertised addresses. The
-    /// observed-address manager's trusted candidates belong here.
+    /// The addresses whose reachability is tracked; null: the host's trusted observed addresses
+    /// (<see cref="Libp2pHost.ObservedAddresses"/>), then its listen addresses; either way only those
+    /// <see cref="IsPublic"/> accepts are checked.
     /// </summary>
     public Func<IReadOnlyList<Multiaddr>>? Candidates { get; init; }
 
@@ -79,8 +79,6 @@ public sealed record AutoNatOptions
 
     public void Validate()
     {
-        ArgumentNullException.ThrowIfNull(IsPublic);
-        ArgumentNullException.ThrowIfNull(IsLimited);
         ArgumentOutOfRangeException.ThrowIfLessThan(GlobalChecksPerMinute, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(PeerChecksPerMinute, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MinDialDataBytes, 1);

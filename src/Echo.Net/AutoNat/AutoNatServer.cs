@@ -26,16 +26,16 @@ public readonly record struct AutoNatServerStats(long Checks, long Refused, long
 /// <c>/libp2p/autonat/2/dial-request</c> and v1 on <c>/libp2p/autonat/1.0.0</c>.
 /// </summary>
 /// <remarks>
-/// v2 dials exactly one address: the first of the request that <see cref="AutoNatOptions.IsPublic"/>
-/// accepts and that is TCP. When its IP is not the requester's observed IP, the requester first pays
+/// v2 dials exactly one address: the first of the request that is TCP and public (<c>isPublic</c>,
+/// the host's address classes unless <see cref="AutoNatOptions.IsPublic"/> says otherwise). When its IP is not the requester's observed IP, the requester first pays
 /// 30-100 kB of dial data in chunks of at most 4096 bytes (the amplification guard). v1 dials only
 /// addresses on the requester's observed IP. Both refuse requests over limited connections, and both
 /// share one rate limit (<see cref="AutoNatOptions.GlobalChecksPerMinute"/>, <see cref="AutoNatOptions.PeerChecksPerMinute"/>).
 /// Dials back go through <c>dialBack</c>, which must open a NEW connection that does not come from
 /// our listening port (<see cref="AutoNatService.DialBackAsync"/> uses a fresh dial-only host).
 /// </remarks>
-internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, CancellationToken, Task<AutoNatDialBack>> dialBack,
-    TimeProvider time, ILogger logger)
+internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, bool> isPublic, Func<Connection, bool> isLimited,
+    Func<Multiaddr, CancellationToken, Task<AutoNatDialBack>> dialBack, TimeProvider time, ILogger logger)
 {
     private readonly AutoNatRateLimiter _limiter = new(options.GlobalChecksPerMinute, options.PeerChecksPerMinute, time);
     private long _checks;
@@ -53,7 +53,7 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, Canc
     /// <summary>Serves one v2 dial request: choose, maybe ask for dial data, dial back, answer.</summary>
     public async Task HandleDialRequestAsync(P2PStream stream, CancellationToken cancellationToken)
     {
-        if (options.IsLimited(stream.Connection))
+        if (isLimited(stream.Connection))
         {
             Interlocked.Increment(ref _limitedConnections);
             stream.Reset();
@@ -109,7 +109,7 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, Canc
         {
             if (MultiaddrCodec.TryParseBinary(addresses[i].Span, out Multiaddr? address) is not null || address is null)
                 continue;
-            if (address.PeerId is not null || AutoNatAddresses.IpOf(address) is null || !options.IsPublic(address))
+            if (address.PeerId is not null || AutoNatAddresses.IpOf(address) is null || !isPublic(address))
                 continue;
             return (i, address);
         }
@@ -191,7 +191,7 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, Canc
     /// <summary>Serves one v1 request: dial the requester's addresses on its observed IP, report the first that works.</summary>
     public async Task HandleV1Async(P2PStream stream, CancellationToken cancellationToken)
     {
-        if (options.IsLimited(stream.Connection))
+        if (isLimited(stream.Connection))
         {
             Interlocked.Increment(ref _limitedConnections);
             stream.Reset();
@@ -234,7 +234,7 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, Canc
             if (MultiaddrCodec.TryParseBinary(bytes.Span, out Multiaddr? address) is not null || address is null)
                 continue;
             address = address.WithoutPeerId();
-            if (observed is not null && observed.Equals(AutoNatAddresses.IpOf(address)) && options.IsPublic(address) && !targets.Contains(address))
+            if (observed is not null && observed.Equals(AutoNatAddresses.IpOf(address)) && isPublic(address) && !targets.Contains(address))
                 targets.Add(address);
             if (targets.Count == AutoNatLimits.MaxV1DialAddresses)
                 break;

@@ -28,14 +28,18 @@ internal sealed class AutoNatDialBack(Connection connection, Func<ValueTask> rel
 /// </summary>
 /// <remarks>
 /// Until an address is confirmed public, and whenever the answers age out because no server answers,
-/// <see cref="Reachability"/> is not public and the node behaves as private. Dial backs come from a
-/// fresh dial-only host with a fresh identity each (never our listening port, never an existing
-/// connection: a shared one would deliver a nonce for an address nobody dialed).
+/// <see cref="Reachability"/> is not public and the node behaves as private. Which addresses count as
+/// public, and which connections as limited, is the host's (<see cref="Addressing.AddressClassifier"/>,
+/// <see cref="Connection.Limit"/>) unless the options say otherwise. Dial backs come from a fresh
+/// dial-only host with a fresh identity each (never our listening port, never an existing connection:
+/// a shared one would deliver a nonce for an address nobody dialed).
 /// </remarks>
 public sealed class AutoNatService
 {
     private readonly Libp2pHost _host;
     private readonly AutoNatOptions _options;
+    private readonly Func<Multiaddr, bool> _isPublic;
+    private readonly Func<Connection, bool> _isLimited;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -52,9 +56,11 @@ public sealed class AutoNatService
         _loggers = loggers;
         _logger = loggers.CreateLogger<AutoNatService>();
         _time = time;
+        _isPublic = options.IsPublic ?? host.AddressClassifier.IsPublic;
+        _isLimited = options.IsLimited ?? (static c => c.IsLimited);
         _tracker = new ReachabilityTracker(options.Threshold, options.RecheckInterval, time);
         Client = new AutoNatClient(host, options, time, _logger);
-        Server = new AutoNatServer(options, DialBackAsync, time, _logger);
+        Server = new AutoNatServer(options, _isPublic, _isLimited, DialBackAsync, time, _logger);
     }
 
     /// <summary>Our reachability now.</summary>
@@ -99,8 +105,14 @@ public sealed class AutoNatService
         if (_options.ServerMode == AutoNatServerMode.On)
             SetServing(true);
         _host.PeerIdentified += OnPeerIdentified;
+        _host.AddressesChanged += OnAddressesChanged;
         _host.TrackBackground(RunAsync(stopping));
     }
+
+    private void OnAddressesChanged(IReadOnlyList<Multiaddr> addresses) => NotifyAddressesChanged();
+
+    /// <summary>The default candidates: trusted observed addresses first (what a NAT shows), then the listen addresses.</summary>
+    private IReadOnlyList<Multiaddr> DefaultCandidates() => [.. _host.ObservedAddresses, .. _host.AdvertisedAddresses];
 
     private void OnPeerIdentified(Connection connection, IdentifyInfo info)
     {
@@ -152,8 +164,8 @@ public sealed class AutoNatService
     /// <summary>One pass over the candidates; true when every candidate has a fresh verdict.</summary>
     internal async Task<bool> RoundAsync(CancellationToken cancellationToken)
     {
-        IReadOnlyList<Multiaddr> candidates = (_options.Candidates ?? (() => _host.AdvertisedAddresses))();
-        _tracker.SetCandidates(candidates.Where(a => AutoNatAddresses.IpOf(a) is not null && _options.IsPublic(a)).Take(MaxCandidates));
+        IReadOnlyList<Multiaddr> candidates = (_options.Candidates ?? DefaultCandidates)();
+        _tracker.SetCandidates(candidates.Where(a => AutoNatAddresses.IpOf(a) is not null && _isPublic(a)).Distinct().Take(MaxCandidates));
         bool settled = true;
         foreach (Multiaddr address in _tracker.Candidates)
         {
@@ -165,12 +177,14 @@ public sealed class AutoNatService
         return settled;
     }
 
+    private static readonly DialOptions NoPortReuse = new() { ReusePort = false };
+
     /// <summary>Addresses checked at most (in priority order).</summary>
     private const int MaxCandidates = 8;
 
     private async Task CheckAddressAsync(Multiaddr address, CancellationToken cancellationToken)
     {
-        Queue<Connection> servers = new(_host.Connections.Where(c => !c.IsClosed && !_options.IsLimited(c)
+        Queue<Connection> servers = new(_host.Connections.Where(c => !c.IsClosed && !_isLimited(c)
             && _host.PeerStore.Get(c.RemotePeer) is { } info && IsServer(info.Protocols) && _tracker.NeedsAnswer(address, c.RemotePeer)));
         while (servers.Count > 0 && !_tracker.IsSettled(address))
         {
@@ -234,9 +248,13 @@ public sealed class AutoNatService
     }
 
     /// <summary>
-    /// THE DIAL-BACK WIRING POINT. A fresh dial-only host (no listener, so never our listening port;
-    /// a fresh identity, so never an existing connection) dials <paramref name="address"/>. When
-    /// outgoing dials learn to reuse the listening port, this host's dial must still not reuse it.
+    /// Dials <paramref name="address"/> back on a NEW connection from a fresh dial-only host. Not our
+    /// own host: it would hand back the connection it already has to that peer (dials are idempotent,
+    /// <see cref="Libp2pHost.DialAsync(Multiaddr, CancellationToken)"/>), and a nonce delivered on it
+    /// would prove nothing about the address; and it dials from its listening port, which would punch
+    /// the very NAT hole we are testing for. The dial-only host has no listener and dials with
+    /// <see cref="DialOptions.ReusePort"/> off, so the socket has an ephemeral port; its identity is
+    /// fresh, so the requester cannot match it to a connection it already has.
     /// </summary>
     internal async Task<AutoNatDialBack> DialBackAsync(Multiaddr address, CancellationToken cancellationToken)
     {
@@ -254,7 +272,7 @@ public sealed class AutoNatService
         }
         try
         {
-            Connection connection = await dialer.DialAsync(address, cancellationToken).ConfigureAwait(false);
+            Connection connection = await dialer.DialAsync(address, NoPortReuse, cancellationToken).ConfigureAwait(false);
             return new AutoNatDialBack(connection, ReleaseAsync);
         }
         catch

@@ -30,6 +30,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2807, Level = LogLevel.Information, Message = "AutoNAT server {State}")]
     public static partial void ServerState(ILogger logger, string state);
 
+    [LoggerMessage(EventId = 2810, Level = LogLevel.Information, Message = "AutoNAT dial back with our nonce arrived from {From}")]
+    public static partial void DialBackArrived(ILogger logger, Multiaddr from);
+
     [LoggerMessage(EventId = 2808, Level = LogLevel.Warning, Message = "AutoNAT round failed; retried later")]
     public static partial void RoundFailed(ILogger logger, Exception exception);
 

@@ -395,58 +395,73 @@ public sealed class Libp2pHost : IAsyncDisposable
             timeout.CancelAfter(Options.DialTimeout);
             ConnectionSlot slot = Resources.TryOpenOutbound()
                 ?? throw new DialFailedException(address, $"all {Resources.Descriptors.Limit} descriptors for connections and files are in use");
+            bool reuse = options.ReusePort;
             TcpConnection tcp;
-            try
-            {
-                tcp = await TcpTransport.DialAsync(address.WithoutPeerId(), timeout.Token,
-                    options.ReusePort ? ReusableLocalEndPoint : null).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
-            {
-                slot.Dispose();
-                throw new DialFailedException(address, $"no TCP connection within {Options.DialTimeout.TotalSeconds} s");
-            }
-            catch (DialFailedException e)
-            {
-                slot.Dispose();
-                throw new DialFailedException(address, e.Reason, e.InnerException);
-            }
-            catch
-            {
-                slot.Dispose();
-                throw;
-            }
             NoiseSecureChannel channel;
             YamuxSession session;
-            try
+            while (true)
             {
-                (channel, session) = await ConnectionUpgrader.UpgradeAsync(tcp, ConnectionRole.Initiator, _identity, expected,
-                    Options.Yamux, Time, _loggers, timeout.Token, remote => CheckDialedPeer(remote, expected), MemoryBudget).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                await tcp.DisposeAsync().ConfigureAwait(false);
-                slot.Dispose();
-                if (e is SelfDialException)
-                    throw new DialFailedException(address, "that address is our own");
-                if (e is AlreadyConnectedException already)
+                try
                 {
-                    return GetConnection(already.Peer)
-                        ?? throw new DialFailedException(address, $"the connection to {already.Peer} closed while dialing it again; try again");
+                    tcp = await TcpTransport.DialAsync(address.WithoutPeerId(), timeout.Token,
+                        reuse ? ReusableLocalEndPoint : null).ConfigureAwait(false);
                 }
-                // Both peers dialed at once and the other side closed this attempt as the duplicate:
-                // the connection it kept is ours too.
-                if (expected is not null && e is not PeerIdMismatchException && GetConnection(expected) is { } kept)
-                    return kept;
-                throw e switch
+                catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
                 {
-                    PeerIdMismatchException m => new DialFailedException(address, $"peer id mismatch: expected {m.Expected}, got {m.Actual}", m),
-                    OperationCanceledException when !_stopping.IsCancellationRequested =>
-                        new DialFailedException(address, $"handshake not finished within {Options.DialTimeout.TotalSeconds} s", e),
-                    ProtocolViolationException p => new DialFailedException(address, p.Message, p),
-                    IOException io => new DialFailedException(address, "connection lost during the handshake: " + io.Message, io),
-                    _ => e,
-                };
+                    slot.Dispose();
+                    throw new DialFailedException(address, $"no TCP connection within {Options.DialTimeout.TotalSeconds} s");
+                }
+                catch (DialFailedException e)
+                {
+                    slot.Dispose();
+                    throw new DialFailedException(address, e.Reason, e.InnerException);
+                }
+                catch
+                {
+                    slot.Dispose();
+                    throw;
+                }
+                try
+                {
+                    (channel, session) = await ConnectionUpgrader.UpgradeAsync(tcp, ConnectionRole.Initiator, _identity, expected,
+                        Options.Yamux, Time, _loggers, timeout.Token, remote => CheckDialedPeer(remote, expected), MemoryBudget).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception e) when (reuse && IsSimultaneousOpenSuspect(e, tcp))
+                {
+                    // Dialed from our listening port: when the peer dialed ours from its listening port
+                    // at the same instant, TCP may have made ONE connection of the two, on which both ends
+                    // act as the initiator and the upgrade fails on both sides. Once more from an
+                    // ephemeral port, which cannot collide with the peer's dial.
+                    Log.RetryingWithoutPortReuse(_logger, address, e.Message);
+                    await tcp.DisposeAsync().ConfigureAwait(false);
+                    reuse = false;
+                }
+                catch (Exception e)
+                {
+                    await tcp.DisposeAsync().ConfigureAwait(false);
+                    slot.Dispose();
+                    if (e is SelfDialException)
+                        throw new DialFailedException(address, "that address is our own");
+                    if (e is AlreadyConnectedException already)
+                    {
+                        return GetConnection(already.Peer)
+                            ?? throw new DialFailedException(address, $"the connection to {already.Peer} closed while dialing it again; try again");
+                    }
+                    // Both peers dialed at once and the other side closed this attempt as the duplicate:
+                    // the connection it kept is ours too.
+                    if (expected is not null && e is not PeerIdMismatchException && GetConnection(expected) is { } kept)
+                        return kept;
+                    throw e switch
+                    {
+                        PeerIdMismatchException m => new DialFailedException(address, $"peer id mismatch: expected {m.Expected}, got {m.Actual}", m),
+                        OperationCanceledException when !_stopping.IsCancellationRequested =>
+                            new DialFailedException(address, $"handshake not finished within {Options.DialTimeout.TotalSeconds} s", e),
+                        ProtocolViolationException p => new DialFailedException(address, p.Message, p),
+                        IOException io => new DialFailedException(address, "connection lost during the handshake: " + io.Message, io),
+                        _ => e,
+                    };
+                }
             }
             slot.MarkOpen();
             Connection connection = new(tcp, channel, session, ConnectionDirection.Outbound, this, _loggers.CreateLogger<Connection>())
@@ -465,6 +480,24 @@ public sealed class Libp2pHost : IAsyncDisposable
             lock (_gate)
                 _dials.Remove(key);
         }
+    }
+
+    /// <summary>
+    /// Whether an upgrade that failed with <paramref name="error"/> on <paramref name="tcp"/> may have
+    /// met a TCP simultaneous open: the socket is bound to one of our listening ports, and the upgrade
+    /// itself failed (multistream or Noise), not because of who answered, a timeout or our stopping.
+    /// </summary>
+    private bool IsSimultaneousOpenSuspect(Exception error, TcpConnection tcp)
+    {
+        if (error is SelfDialException or AlreadyConnectedException or PeerIdMismatchException or OperationCanceledException
+            or OutOfMemoryException || _stopping.IsCancellationRequested)
+            return false;
+        if (!tcp.LocalAddress.TryGetTcpEndPoint(out System.Net.IPEndPoint? local) || local is null)
+            return false;
+        foreach (Multiaddr listen in ListenAddresses)
+            if (listen.TryGetTcpEndPoint(out System.Net.IPEndPoint? own) && own is not null && own.Port == local.Port)
+                return true;
+        return false;
     }
 
     /// <summary>

@@ -63,6 +63,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1514, Level = LogLevel.Debug, Message = "Redial of {Peer} failed ({Failures} in a row, next try in {DelaySeconds:0.0} s): {Reason}")]
     public static partial void RedialFailed(ILogger logger, PeerId peer, int failures, double delaySeconds, string reason);
 
+    [LoggerMessage(EventId = 1522, Level = LogLevel.Debug, Message = "Upgrade of the dial to {Address} from our listening port failed ({Reason}); once more from an ephemeral port")]
+    public static partial void RetryingWithoutPortReuse(ILogger logger, Multiaddr address, string reason);
+
     [LoggerMessage(EventId = 1521, Level = LogLevel.Information, Message = "Advertised addresses now: {Addresses}")]
     public static partial void AddressesChanged(ILogger logger, string addresses);
 }

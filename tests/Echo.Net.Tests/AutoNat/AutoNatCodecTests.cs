@@ -129,22 +129,4 @@ public class AutoNatCodecTests
         Assert.True(tracker.SetCandidates([]));
         Assert.Equal(ReachabilityStatus.Unknown, tracker.Report().Status);
     }
-
-    [Theory]
-    [InlineData("/ip4/1.2.3.4/tcp/4001", true)]
-    [InlineData("/ip6/2600::1/tcp/4001", true)]
-    [InlineData("/ip4/127.0.0.1/tcp/4001", false)]
-    [InlineData("/ip4/10.1.2.3/tcp/4001", false)]
-    [InlineData("/ip4/172.20.0.1/tcp/4001", false)]
-    [InlineData("/ip4/192.168.1.1/tcp/4001", false)]
-    [InlineData("/ip4/100.64.0.1/tcp/4001", false)]
-    [InlineData("/ip4/169.254.1.1/tcp/4001", false)]
-    [InlineData("/ip4/198.18.0.1/tcp/4001", false)]
-    [InlineData("/ip6/::1/tcp/4001", false)]
-    [InlineData("/ip6/fd00::1/tcp/4001", false)]
-    [InlineData("/ip6/fe80::1/tcp/4001", false)]
-    [InlineData("/ip6/2001:db8::1/tcp/4001", false)]
-    [InlineData("/dns4/example.com/tcp/4001", false)]
-    public void TheDefaultPublicCheck_IsConservative(string address, bool expected) =>
-        Assert.Equal(expected, AutoNatAddresses.IsPublicDefault(Multiaddr.Parse(address)));
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Echo.Net.Addressing;
 using Echo.Net.AutoNat;
 using Echo.Net.Framing;
 using Echo.Net.Host;
@@ -177,7 +178,7 @@ public class AutoNatHostTests
     [Fact(Timeout = 30_000)]
     public async Task PrivateAddresses_AreRefused()
     {
-        await using Libp2pHost server = await StartAsync(Quiet(AutoNatServerMode.On) with { IsPublic = AutoNatAddresses.IsPublicDefault });
+        await using Libp2pHost server = await StartAsync(Quiet(AutoNatServerMode.On) with { IsPublic = AddressClassifier.Default.IsPublic });
         await using Libp2pHost client = await StartAsync(Quiet(AutoNatServerMode.Off));
         Connection connection = await client.DialAsync(TestHosts.AddressOf(server), Ct);
 
