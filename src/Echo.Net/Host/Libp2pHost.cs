@@ -484,13 +484,14 @@ public sealed class Libp2pHost : IAsyncDisposable
 
     /// <summary>
     /// Whether an upgrade that failed with <paramref name="error"/> on <paramref name="tcp"/> may have
-    /// met a TCP simultaneous open: the socket is bound to one of our listening ports, and the upgrade
-    /// itself failed (multistream or Noise), not because of who answered, a timeout or our stopping.
+    /// met a TCP simultaneous open: the socket is bound to one of our listening ports, and the Noise
+    /// handshake broke the way two initiators break it (each reads the other's first message where the
+    /// responder's answer belongs). A peer that closes on us (a refusal, a limit) or answers as
+    /// somebody else is not retried.
     /// </summary>
     private bool IsSimultaneousOpenSuspect(Exception error, TcpConnection tcp)
     {
-        if (error is SelfDialException or AlreadyConnectedException or PeerIdMismatchException or OperationCanceledException
-            or OutOfMemoryException || _stopping.IsCancellationRequested)
+        if (error is not NoiseHandshakeException || _stopping.IsCancellationRequested)
             return false;
         if (!tcp.LocalAddress.TryGetTcpEndPoint(out System.Net.IPEndPoint? local) || local is null)
             return false;

@@ -29,7 +29,8 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
     /// <summary>
     /// A peer's identify pushes are processed at most this often: a push sooner after the last
     /// one is reset unread (a peer announces a change far less often; a flood of pushes must not
-    /// start work each time).
+    /// start work each time), and once the interval has passed we ask the peer (identify) for what
+    /// is current, so the last change it pushed is not lost.
     /// </summary>
     public static readonly TimeSpan MinPushInterval = TimeSpan.FromSeconds(1);
 
@@ -38,6 +39,7 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
 
     private readonly Lock _pushGate = new();
     private readonly Dictionary<PeerId, long> _lastPush = [];
+    private readonly HashSet<PeerId> _refreshPending = [];
     private long _pushesRefused;
     private readonly Lock _sendGate = new();
     private bool _pushScheduled;
@@ -57,11 +59,12 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
     /// <summary>Serves <c>/ipfs/id/push/1.0.0</c>: merge what the peer pushes into what we know of it.</summary>
     public async Task HandlePushAsync(P2PStream stream, CancellationToken cancellationToken)
     {
-        if (!TryStartPush(stream.RemotePeer))
+        if (!TryStartPush(stream.RemotePeer, out TimeSpan wait))
         {
             Interlocked.Increment(ref _pushesRefused);
             Log.PushTooSoon(logger, stream.RemotePeer);
             stream.Reset();
+            RefreshLater(stream.Connection, wait);
             return;
         }
         IdentifyInfo? previous = host.PeerStore.Get(stream.RemotePeer);
@@ -74,16 +77,23 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
         host.OnIdentified(stream.Connection, info);
     }
 
-    /// <summary>True (and the time noted) when <paramref name="peer"/>'s last push was processed at least <see cref="HostOptions.MinIdentifyPushInterval"/> ago.</summary>
-    private bool TryStartPush(PeerId peer)
+    /// <summary>
+    /// True (and the time noted) when <paramref name="peer"/>'s last push was processed at least
+    /// <see cref="HostOptions.MinIdentifyPushInterval"/> ago; else false, with how long is left.
+    /// </summary>
+    private bool TryStartPush(PeerId peer, out TimeSpan wait)
     {
         TimeProvider time = host.Time;
         TimeSpan interval = host.Options.MinIdentifyPushInterval;
         long now = time.GetTimestamp();
+        wait = TimeSpan.Zero;
         lock (_pushGate)
         {
             if (_lastPush.TryGetValue(peer, out long last) && time.GetElapsedTime(last, now) < interval)
+            {
+                wait = interval - time.GetElapsedTime(last, now);
                 return false;
+            }
             if (_lastPush.Count >= MaxPushPeers)
             {
                 foreach (PeerId old in _lastPush.Where(p => time.GetElapsedTime(p.Value, now) >= interval).Select(p => p.Key).ToList())
@@ -91,6 +101,40 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
             }
             _lastPush[peer] = now;
             return true;
+        }
+    }
+
+    /// <summary>
+    /// After a refused push: asks the peer once, when <paramref name="wait"/> has passed, for what is
+    /// current (one pending request per peer; the pushes meanwhile add nothing).
+    /// </summary>
+    private void RefreshLater(Connection connection, TimeSpan wait)
+    {
+        lock (_pushGate)
+        {
+            if (_refreshPending.Count >= MaxPushPeers || !_refreshPending.Add(connection.RemotePeer))
+                return;
+        }
+        host.TrackBackground(RefreshAsync(connection, wait));
+    }
+
+    private async Task RefreshAsync(Connection connection, TimeSpan wait)
+    {
+        try
+        {
+            await Task.Delay(wait, host.Time, connection.Closed).ConfigureAwait(false);
+            lock (_pushGate)
+                _lastPush[connection.RemotePeer] = host.Time.GetTimestamp();
+            await IdentifyPeerAsync(connection, connection.Closed).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // the connection ended first
+        }
+        finally
+        {
+            lock (_pushGate)
+                _refreshPending.Remove(connection.RemotePeer);
         }
     }
 

@@ -81,7 +81,7 @@ public class DnsAddrResolverTests
 
         Assert.DoesNotContain(found, a => a.PeerId != A);
         Assert.DoesNotContain(found, a => a.ToString().Contains("quic", StringComparison.Ordinal) || a.ToString().Contains("/ws", StringComparison.Ordinal));
-        IReadOnlyList<RecordingLoggerFactory.Entry> skipped = logs.Where(e => e.EventId == 2801);
+        IReadOnlyList<RecordingLoggerFactory.Entry> skipped = logs.Where(e => e.EventId == 2601);
         Assert.Equal(3, skipped.Count);
         Assert.All(skipped, e => Assert.Equal(LogLevel.Debug, e.Level));
         Assert.Contains(skipped, e => e.Message.Contains(C.ToString(), StringComparison.Ordinal) && e.Message.Contains("does not end in", StringComparison.Ordinal));
@@ -104,7 +104,7 @@ public class DnsAddrResolverTests
 
         Assert.Equal(["_dnsaddr.d1.lab", "_dnsaddr.d2.lab", "_dnsaddr.d3.lab", "_dnsaddr.d4.lab"], lookup.Questions);
         Assert.Equal([.. Enumerable.Range(1, 4).Reverse().Select(n => M($"/ip4/10.203.1.{n}/tcp/4001"))], found);
-        Assert.Contains(logs.Where(e => e.EventId == 2802), e => e.Message.Contains("more than 4 dnsaddr lookups deep", StringComparison.Ordinal));
+        Assert.Contains(logs.Where(e => e.EventId == 2602), e => e.Message.Contains("more than 4 dnsaddr lookups deep", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -143,7 +143,7 @@ public class DnsAddrResolverTests
         IReadOnlyList<Multiaddr> found = await resolver.ResolveAsync(M("/dnsaddr/bad.lab"), Ct);
 
         Assert.Equal([M("/ip4/10.203.3.2/tcp/4001")], found);
-        IReadOnlyList<RecordingLoggerFactory.Entry> warnings = logs.Where(e => e.EventId == 2800);
+        IReadOnlyList<RecordingLoggerFactory.Entry> warnings = logs.Where(e => e.EventId == 2600);
         Assert.Equal(4, warnings.Count);
         Assert.All(warnings, e => Assert.Equal(LogLevel.Warning, e.Level));
         Assert.Contains(warnings, e => e.Message.Contains("\"/ip4/999.1.1.1/tcp/1\"", StringComparison.Ordinal));

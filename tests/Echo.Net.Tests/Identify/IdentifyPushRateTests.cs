@@ -27,7 +27,7 @@ public class IdentifyPushRateTests
     }
 
     [Fact(Timeout = 60_000)]
-    public async Task APushSoonerThanASecondAfterTheLast_IsResetUnread_OneASecondIsProcessed()
+    public async Task APushSoonerThanASecondAfterTheLast_IsResetUnread_ThePeerAskedOnceWhenDue_OneASecondIsProcessed()
     {
         FakeTimeProvider time = new(DateTimeOffset.UtcNow);
         RecordingLoggerFactory log = new();
@@ -41,6 +41,13 @@ public class IdentifyPushRateTests
             Assert.False(await PushAsync(pusher, honest, $"/flood/{i}"));
         Assert.Equal(["/first/1"], honest.PeerStore.Get(pusher.PeerId)!.Protocols);
         Assert.Equal(20, honest.Identify.PushesRefused);
+
+        // Once the interval has passed the peer is asked, once, for what is current: the flood's
+        // pushes are not replayed, its real answer replaces the first push's list.
+        time.Advance(IdentifyProtocol.MinPushInterval);
+        await TestHosts.WaitUntilAsync(() => honest.PeerStore.Get(pusher.PeerId)!.Protocols.Contains(IdentifyProtocol.ProtocolId),
+            "the pusher asked for what is current", TimeSpan.FromSeconds(10));
+        Assert.DoesNotContain(honest.PeerStore.Get(pusher.PeerId)!.Protocols, p => p.StartsWith("/flood/", StringComparison.Ordinal));
 
         time.Advance(IdentifyProtocol.MinPushInterval);
         Assert.True(await SendRawAsync(pusher, honest.PeerId, IdentifyProtocol.PushProtocolId, Protocols("/later/1")));
