@@ -142,6 +142,8 @@ public sealed class Bootstrapper : IAsyncDisposable
                         if (AddAddress(peer, address) || _host.GetConnection(peer) is null)
                             StartPeer(peer);
                     }
+                    if (found == 0)
+                        Log.NameNotResolved(_logger, name.ToString(), "its records name no peer Echo can dial");
                 }
                 catch (DnsLookupException e)
                 {
