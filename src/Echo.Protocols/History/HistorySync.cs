@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Echo.Core.Chat;
 using Echo.Core.Ports;
 using Echo.Net;
@@ -55,7 +54,7 @@ internal sealed class HistorySync
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SyncTurns<PeerId> _turns = new(MaxSyncsPerPeer);
-    private readonly ConcurrentDictionary<PeerId, int> _invalid = new();
+    private readonly InvalidMessageTally _invalid;
     private readonly HistoryServeLimits _limits;
     private long _bytesReceived;
     private long _bytesSent;
@@ -68,6 +67,7 @@ internal sealed class HistorySync
         _host = host;
         _store = store;
         _options = options;
+        _invalid = new InvalidMessageTally(options.MaxInvalidPerPeer);
         _post = post;
         _penalize = penalize;
         _time = time;
@@ -88,7 +88,7 @@ internal sealed class HistorySync
     public long IdleResets => Interlocked.Read(ref _idleResets);
 
     /// <summary>Messages from <paramref name="peer"/>'s answers that failed verification.</summary>
-    public int InvalidFrom(PeerId peer) => _invalid.GetValueOrDefault(peer);
+    public int InvalidFrom(PeerId peer) => _invalid.Count(peer);
 
     /// <summary>
     /// Fetches what <paramref name="peer"/> has of <paramref name="room"/> after our cursor for it,
@@ -96,7 +96,7 @@ internal sealed class HistorySync
     /// </summary>
     public Task SyncAsync(PeerId peer, string room, CancellationToken cancellationToken)
     {
-        if (_invalid.GetValueOrDefault(peer) >= _options.MaxInvalidPerPeer)
+        if (_invalid.IsCutOff(peer))
             return Task.CompletedTask;
         return _turns.Run(peer, room, () => RunAsync(peer, room, cancellationToken), cancellationToken);
     }
@@ -188,7 +188,7 @@ internal sealed class HistorySync
                 if (await receipt.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false) is { } refused)
                     throw new MessageStoreException("the page was not stored: " + refused);
                 fetched += receipt.Added;
-                if (!response.More || _invalid.GetValueOrDefault(peer) >= _options.MaxInvalidPerPeer)
+                if (!response.More || _invalid.IsCutOff(peer))
                     break;
                 request = Request(room, after, position);
             }
@@ -229,7 +229,7 @@ internal sealed class HistorySync
                 valid.Add(MessageClock.Clamp(message, now));
                 continue;
             }
-            int count = _invalid.AddOrUpdate(peer, 1, (_, n) => n + 1);
+            int count = _invalid.Record(peer);
             _penalize(peer);
             Log.HistoryMessageRejected(_logger, peer, room, error ?? "invalid", count);
         }
