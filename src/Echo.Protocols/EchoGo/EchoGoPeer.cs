@@ -6,25 +6,19 @@ using Microsoft.Extensions.Logging;
 namespace Echo.Protocols.EchoGo;
 
 /// <summary>
-/// What we know of one connected echo-go peer: its open streams and the queue of lines for it, which
-/// one writer task writes, each line once, to the stream the peer reads.
+/// One connected echo-go peer: the queue of lines for it, which one writer task writes, each line
+/// once, to the stream <see cref="EchoGoStreamSet"/> chooses; the line being written when a write
+/// fails goes to the next stream.
 /// </summary>
-/// <remarks>
-/// The stream written to is the newest one the peer opened that is still open, else the newest one we
-/// opened once it has settled. A stream the peer closed (or that failed) is never written to again; the
-/// line being written when a write fails goes to the next stream.
-/// </remarks>
 internal sealed class EchoGoPeer
 {
     /// <summary>Lines queued for a peer with no usable stream or that does not read; more are dropped.</summary>
     public const int MaxQueuedLines = 256;
 
-    private readonly Lock _gate = new();
-    private readonly List<EchoGoStream> _streams = [];
+    private readonly EchoGoStreamSet _streams = new();
     private readonly Channel<byte[]> _lines;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public EchoGoPeer(PeerId peer, TimeProvider time, ILogger logger)
     {
@@ -54,58 +48,13 @@ internal sealed class EchoGoPeer
     public void Send(byte[] line) => _lines.Writer.TryWrite(line);
 
     /// <summary>How many of its streams are open, and which kind lines go to (null: none yet).</summary>
-    public (int Open, bool? SendsOnOutbound, bool HasInbound, bool HasOutbound) Describe()
-    {
-        lock (_gate)
-        {
-            EchoGoStream? target = Target(long.MaxValue);
-            return (_streams.Count, target?.Outbound, _streams.Any(s => !s.Outbound), _streams.Any(s => s.Outbound));
-        }
-    }
+    public (int Open, bool? SendsOnOutbound, bool HasInbound, bool HasOutbound) Describe() => _streams.Describe();
 
     /// <summary>A new open stream; returns true when both kinds are now open (the two opens crossed).</summary>
-    public bool Add(EchoGoStream stream)
-    {
-        lock (_gate)
-        {
-            _streams.Add(stream);
-            Signal();
-            return _streams.Any(s => s.Outbound) && _streams.Any(s => !s.Outbound);
-        }
-    }
+    public bool Add(EchoGoStream stream) => _streams.Add(stream);
 
     /// <summary>The stream was closed by the peer or failed; returns how many remain open.</summary>
-    public int Remove(EchoGoStream stream)
-    {
-        lock (_gate)
-        {
-            if (_streams.Remove(stream))
-                Signal();
-            return _streams.Count;
-        }
-    }
-
-    private void Signal()
-    {
-        _changed.TrySetResult();
-        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    /// <summary>The newest open stream the peer opened, else the newest of ours usable at <paramref name="now"/>.</summary>
-    private EchoGoStream? Target(long now)
-    {
-        for (int i = _streams.Count - 1; i >= 0; i--)
-        {
-            if (!_streams[i].Outbound)
-                return _streams[i];
-        }
-        for (int i = _streams.Count - 1; i >= 0; i--)
-        {
-            if (_streams[i].UsableAt <= now)
-                return _streams[i];
-        }
-        return null;
-    }
+    public int Remove(EchoGoStream stream) => _streams.Remove(stream);
 
     private async Task WriteLoopAsync(CancellationToken cancellationToken)
     {
@@ -116,16 +65,7 @@ internal sealed class EchoGoPeer
             {
                 while (true)
                 {
-                    EchoGoStream? target;
-                    Task changed;
-                    long? settles = null;
-                    lock (_gate)
-                    {
-                        target = Target(_time.GetTimestamp());
-                        changed = _changed.Task;
-                        if (target is null && _streams.Count > 0)
-                            settles = _streams.Min(s => s.UsableAt);
-                    }
+                    EchoGoStream? target = _streams.Target(_time.GetTimestamp(), out Task changed, out long? settles);
                     if (target is null)
                     {
                         TimeSpan wait = settles is { } at ? _time.GetElapsedTime(_time.GetTimestamp(), at) : Timeout.InfiniteTimeSpan;
