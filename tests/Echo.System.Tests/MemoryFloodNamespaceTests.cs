@@ -69,12 +69,10 @@ public sealed class MemoryFloodNamespaceTests
             // The windows the attack held were reserved from the budget (whether it ran out and refused
             // streams depends on how fast the identify handlers return: 0 to 4,000 a wave were measured) ...
             Assert.True(Math.Max(first.BudgetPeak, second.BudgetPeak) > 0, "the budget counted none of the windows the attack held");
-            // ... what each wave held went back to the budget when it left (the honest peer's connection stays) ...
+            // ... and what each wave held went back to the budget when it left (the honest peer's connection
+            // stays). How many streams a wave gets is no measure of that: it too depends on the handlers' speed.
             Assert.True(heldAfterFirst.MemoryInUse <= 1 << 20, $"{heldAfterFirst.MemoryInUse} bytes of the budget still held after the first wave left");
             Assert.True(heldAfterSecond.MemoryInUse <= 1 << 20, $"{heldAfterSecond.MemoryInUse} bytes of the budget still held after the second wave left");
-            // ... so the second wave was let in as far as the first.
-            Assert.True(second.Accepted >= first.Accepted * 8 / 10,
-                $"the second wave got {second.Accepted} streams, the first {first.Accepted}: the first wave's windows were not released");
         }
         finally
         {
