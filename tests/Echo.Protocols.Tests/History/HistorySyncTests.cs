@@ -277,6 +277,28 @@ public sealed class HistorySyncTests : IAsyncDisposable
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task AServedStreamWithNoRequest_IsResetAfterTheIdleTimeout_AndCounted()
+    {
+        TimeSpan idle = TimeSpan.FromSeconds(2);
+        (Libp2pChatNetwork bob, _) = await StartAsync("bob", TestNetworks.Options with { ServedStreamIdleTimeout = idle });
+        Libp2pChatNetwork alice = await TestNetworks.StartAsync();
+        _owned.Add(alice);
+        await alice.ConnectAsync(bob.ListenAddresses[0], Ct);
+
+        P2PStream stream = await alice.Host.OpenStreamAsync(bob.Id(), HistorySync.ProtocolId, Ct);
+        long started = Environment.TickCount64;
+        using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TestNetworks.Wait);
+        await Assert.ThrowsAnyAsync<IOException>(async () =>
+            await stream.Input.ReadLengthPrefixedAsync(HistorySync.MaxResponseBytes, HistorySync.ProtocolId, deadline.Token));
+        TimeSpan took = TimeSpan.FromMilliseconds(Environment.TickCount64 - started);
+
+        Assert.InRange(took, idle - TimeSpan.FromMilliseconds(500), idle + TimeSpan.FromSeconds(10));
+        await TestHosts.WaitUntilAsync(() => bob.History!.IdleResets == 1, "the idle reset counted", TestNetworks.Wait);
+        Assert.NotNull(alice.Host.GetConnection(bob.Id()));
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Requests_AreRateLimited_AndAnswersCapped()
     {
         ChatNetworkOptions strict = TestNetworks.Options with { History = new HistorySyncOptions { RequestBurst = 2, RequestsPerSecond = 1 } };
