@@ -124,6 +124,26 @@ public class DnsAddrResolverTests
     }
 
     [Fact]
+    public async Task ManyNames_AtMostThirtyTwoLookupsPerResolution()
+    {
+        Dictionary<string, string[]> names = new()
+        {
+            ["_dnsaddr.list.lab"] = [.. Enumerable.Range(1, 32).Select(n => $"dnsaddr=/dnsaddr/s{n}.lab")],
+        };
+        for (int n = 1; n <= 32; n++)
+            names[$"_dnsaddr.s{n}.lab"] = [$"dnsaddr=/ip4/10.203.6.{n}/tcp/4001"];
+        FakeTxtLookup lookup = new(names);
+        RecordingLoggerFactory logs = new();
+        DnsAddrResolver resolver = new(lookup, logger: logs.CreateLogger("test"));
+
+        IReadOnlyList<Multiaddr> found = await resolver.ResolveAsync(M("/dnsaddr/list.lab"), Ct);
+
+        Assert.Equal(["_dnsaddr.list.lab", .. Enumerable.Range(1, 31).Select(n => $"_dnsaddr.s{n}.lab")], lookup.Questions);
+        Assert.Equal([.. Enumerable.Range(1, 31).Select(n => M($"/ip4/10.203.6.{n}/tcp/4001"))], found);
+        Assert.Contains(logs.Where(e => e.EventId == 2602), e => e.Message.Contains("32 lookups made already", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task MalformedRecords_AreSkippedWithAWarningNamingThem_TheRestKept()
     {
         FakeTxtLookup lookup = new(new Dictionary<string, string[]>

@@ -3,6 +3,7 @@ using System.Text;
 using Echo.Core.Direct;
 using Echo.Core.Files;
 using Echo.Core.Ports;
+using Echo.Net.Framing;
 using Echo.Net.Host;
 using Echo.Protocols.Direct;
 using Echo.Protocols.Files;
@@ -112,6 +113,47 @@ public sealed class DirectProtocolTests
         DirectFrame badOffer = DirectProtocol.ToFrame(new DirectEnvelope(DirectIds.New(), "x", DateTimeOffset.UtcNow, null, Offer));
         badOffer.Offer.Sha256 = ByteString.CopyFrom(new byte[31]);
         Assert.Equal("bad file offer", DirectProtocol.Check(badOffer, out _));
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Direct_AFrameOfMaxFrameBytesIsAnswered_OneByteMoreResetsTheStream()
+    {
+        await using Libp2pChatNetwork a = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork b = await TestNetworks.StartAsync();
+        await b.ConnectAsync(a.ListenAddresses[0], Ct);
+
+        DirectFrame atLimit = FrameOfSize(DirectProtocol.MaxFrameBytes);
+        P2PStream stream = await b.Host.OpenStreamAsync(a.Id(), DirectProtocol.ProtocolId, Ct);
+        await stream.Output.WriteLengthPrefixedAsync(atLimit.ToByteArray(), Ct);
+        using (CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct))
+        {
+            deadline.CancelAfter(TestNetworks.Wait);
+            byte[]? answer = await stream.Input.ReadLengthPrefixedAsync(DirectProtocol.MaxFrameBytes, DirectProtocol.ProtocolId, deadline.Token);
+            Assert.NotNull(answer);
+            DirectAck ack = DirectAck.Parser.ParseFrom(answer);
+            Assert.Equal(atLimit.Id, ack.Id);
+            Assert.False(ack.Accepted);     // read whole and checked: its text is over the text limit
+        }
+
+        DirectFrame overLimit = FrameOfSize(DirectProtocol.MaxFrameBytes + 1);
+        P2PStream over = await b.Host.OpenStreamAsync(a.Id(), DirectProtocol.ProtocolId, Ct);
+        await over.Output.WriteLengthPrefixedAsync(overLimit.ToByteArray(), Ct);
+        using (CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct))
+        {
+            deadline.CancelAfter(TestNetworks.Wait);
+            await Assert.ThrowsAnyAsync<IOException>(async () =>
+                await over.Input.ReadLengthPrefixedAsync(DirectProtocol.MaxFrameBytes, DirectProtocol.ProtocolId, deadline.Token));
+        }
+    }
+
+    /// <summary>A frame whose encoding is exactly <paramref name="size"/> bytes.</summary>
+    private static DirectFrame FrameOfSize(int size)
+    {
+        DirectFrame frame = new() { Id = DirectIds.New(), Text = new string('x', size) };
+        while (frame.CalculateSize() > size)
+            frame.Text = frame.Text[..^1];
+        Assert.Equal(size, frame.CalculateSize());
+        return frame;
     }
 
     [Fact(Timeout = 30_000)]

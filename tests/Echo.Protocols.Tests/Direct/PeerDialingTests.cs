@@ -142,6 +142,33 @@ public sealed class PeerDialingTests
         Assert.Equal(["/ip4/192.168.1.20/tcp/4001", "/ip4/10.0.0.7/tcp/4001", identified.ToString()], candidates.Select(a => a.ToString()));
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task DialCandidates_AreAtMostSixteen_FromEverySourceTogether()
+    {
+        await using Libp2pChatNetwork bob = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork carol = await TestNetworks.StartAsync(Remembering);
+        // Bob dials: carol's book has no dialed address of his, only what identify reported (replaced below).
+        await bob.ConnectAsync(carol.ListenAddresses[0], Ct);
+        await TestHosts.WaitUntilAsync(() => carol.Host.PeerStore.Get(bob.Id()) is not null && carol.Book!.Addresses(bob.Id()).Count > 0,
+            "identify answered and remembered");
+        string identified = bob.Host.ListenAddresses[0].ToString();
+        string[] remembered = [.. Enumerable.Range(1, 8).Select(n => $"/ip4/10.0.0.{n}/tcp/4001")];
+        carol.Book!.Reported(bob.Id(), [.. remembered.Select(Multiaddr.Parse)]);
+        string[] hints = [.. Enumerable.Range(1, 8).Select(n => $"/ip4/192.168.1.{n}/tcp/4001")];
+
+        // 7 offered + 8 remembered + 1 identified: sixteen, all tried.
+        List<string> under = [.. carol.DialCandidates(bob.Id(), hints[..7]).Select(a => a.ToString())];
+        Assert.Equal(16, under.Count);
+        Assert.Equal(identified, under[^1]);
+
+        // 8 offered + 8 remembered + 1 identified: the identified one is past the cap.
+        List<string> over = [.. carol.DialCandidates(bob.Id(), hints).Select(a => a.ToString())];
+        Assert.Equal(16, over.Count);
+        Assert.Equal(hints, over[..8]);
+        Assert.Equal(remembered.Order(StringComparer.Ordinal), over[8..].Order(StringComparer.Ordinal));
+        Assert.DoesNotContain(identified, over);
+    }
+
     [Fact]
     public void RoomMessage_Addrs_RoundTrip_AndAnOfferWithoutThemIsStillValid()
     {

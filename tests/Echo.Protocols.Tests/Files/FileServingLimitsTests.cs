@@ -79,6 +79,28 @@ public sealed class FileServingLimitsTests : IAsyncDisposable
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task ARequestHeaderOfMaxHeaderBytesIsAnswered_OneByteMoreResetsTheStream()
+    {
+        await using Libp2pChatNetwork sender = await StartSenderAsync(perPeer: 2, total: 32, TimeSpan.FromMinutes(5));
+        await using Libp2pChatNetwork b = await TestNetworks.StartAsync();
+        await b.ConnectAsync(sender.ListenAddresses[0], Ct);
+
+        P2PStream atLimit = await OpenWithHeaderAsync(b, sender, FileProtocol.MaxHeaderBytes);
+        using (CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct))
+        {
+            deadline.CancelAfter(TestNetworks.Wait);
+            byte[]? answer = await atLimit.Input.ReadLengthPrefixedAsync(FileProtocol.MaxHeaderBytes, FileProtocol.ProtocolId, deadline.Token);
+            Assert.NotNull(answer);
+            FileResponse response = FileResponse.Parser.ParseFrom(answer);
+            Assert.False(response.Ok);
+            Assert.Equal("no such offer", response.Reason);     // read whole: its id is not an offer
+        }
+
+        P2PStream overLimit = await OpenWithHeaderAsync(b, sender, FileProtocol.MaxHeaderBytes + 1);
+        Assert.True(await ResetAsync(overLimit), "a request header over the limit was not reset");
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task PastThePerPeerAndTotalCaps_RequestsAreResetAndCounted_WhileOtherPeersStillGetFiles()
     {
         await using Libp2pChatNetwork sender = await StartSenderAsync(perPeer: 2, total: 3, TimeSpan.FromMinutes(5));
@@ -137,5 +159,17 @@ public sealed class FileServingLimitsTests : IAsyncDisposable
             "the transfer's file and descriptor released", TestNetworks.Wait);
         Assert.Equal(1, sender.Files!.IdleResets);
         Assert.NotNull(b.Host.GetConnection(sender.Id()));
+    }
+
+    /// <summary>Opens a file stream from <paramref name="fetcher"/> and sends a request whose encoding is exactly <paramref name="size"/> bytes.</summary>
+    private static async Task<P2PStream> OpenWithHeaderAsync(Libp2pChatNetwork fetcher, Libp2pChatNetwork sender, int size)
+    {
+        FileRequest request = new() { Id = new string('x', size) };
+        while (request.CalculateSize() > size)
+            request.Id = request.Id[..^1];
+        Assert.Equal(size, request.CalculateSize());
+        P2PStream stream = await fetcher.Host.OpenStreamAsync(sender.Id(), FileProtocol.ProtocolId, Ct);
+        await stream.Output.WriteLengthPrefixedAsync(request.ToByteArray(), Ct);
+        return stream;
     }
 }

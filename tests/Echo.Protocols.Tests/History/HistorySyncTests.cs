@@ -1,3 +1,4 @@
+using System.Globalization;
 using Echo.Core;
 using Echo.Core.Chat;
 using Echo.Core.Events;
@@ -246,6 +247,55 @@ public sealed class HistorySyncTests : IAsyncDisposable
         Assert.Equal(mallory.LocalPeerId, Assert.Single(stored, m => m.Id == replayedAsOwn.Id).SenderId);
         Assert.Null(SignedRoomMessage.Open("other", otherRoom.Envelope!, DateTimeOffset.UtcNow, out string? error));
         Assert.Equal("signature does not verify", error);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Have_OfMaxHaveIdsIsAnswered_OneIdMoreIsRefused()
+    {
+        (Libp2pChatNetwork bob, SqliteMessageStore bobStore) = await StartAsync("bob");
+        Libp2pChatNetwork alice = await TestNetworks.StartAsync();
+        _owned.Add(alice);
+        await bobStore.AddAsync(await WriteAsync(alice, 3), Ct);
+        await alice.ConnectAsync(bob.ListenAddresses[0], Ct);
+
+        P2PStream stream = await alice.Host.OpenStreamAsync(bob.Id(), HistorySync.ProtocolId, Ct);
+        List<HistoryResponse> answers = [];
+        foreach (int ids in new[] { 512, 513 })
+        {
+            HistoryRequest request = new() { Room = "lobby", AfterTs = long.MinValue, Limit = 100 };
+            request.Have.AddRange(Enumerable.Range(0, ids).Select(i => "unknown-" + i.ToString(CultureInfo.InvariantCulture)));
+            await stream.Output.WriteLengthPrefixedAsync(request.ToByteArray(), Ct);
+            byte[] frame = (await stream.Input.ReadLengthPrefixedAsync(HistorySync.MaxResponseBytes, HistorySync.ProtocolId, Ct))!;
+            answers.Add(HistoryResponse.Parser.ParseFrom(frame));
+        }
+        await stream.CompleteOutputAsync();
+
+        Assert.Equal("", answers[0].Error);
+        Assert.Equal(3, answers[0].Messages.Count);
+        Assert.Equal("more than 512 ids in have", answers[1].Error);
+        Assert.Empty(answers[1].Messages);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task AServedStreamWithNoRequest_IsResetAfterTheIdleTimeout_AndCounted()
+    {
+        TimeSpan idle = TimeSpan.FromSeconds(2);
+        (Libp2pChatNetwork bob, _) = await StartAsync("bob", TestNetworks.Options with { ServedStreamIdleTimeout = idle });
+        Libp2pChatNetwork alice = await TestNetworks.StartAsync();
+        _owned.Add(alice);
+        await alice.ConnectAsync(bob.ListenAddresses[0], Ct);
+
+        P2PStream stream = await alice.Host.OpenStreamAsync(bob.Id(), HistorySync.ProtocolId, Ct);
+        long started = Environment.TickCount64;
+        using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TestNetworks.Wait);
+        await Assert.ThrowsAnyAsync<IOException>(async () =>
+            await stream.Input.ReadLengthPrefixedAsync(HistorySync.MaxResponseBytes, HistorySync.ProtocolId, deadline.Token));
+        TimeSpan took = TimeSpan.FromMilliseconds(Environment.TickCount64 - started);
+
+        Assert.InRange(took, idle - TimeSpan.FromMilliseconds(500), idle + TimeSpan.FromSeconds(10));
+        await TestHosts.WaitUntilAsync(() => bob.History!.IdleResets == 1, "the idle reset counted", TestNetworks.Wait);
+        Assert.NotNull(alice.Host.GetConnection(bob.Id()));
     }
 
     [Fact(Timeout = 60_000)]

@@ -190,4 +190,26 @@ public sealed class PeerBookTests : IDisposable
         Assert.Equal(PeerBook.MaxPeers, book.Count);
         Assert.False(book.Contains(oldest));
     }
+
+    [Fact]
+    public async Task Open_ReadsAFileOfMaxFileBytes_ButNotOneByteMore()
+    {
+        PeerBook book = PeerBook.Open(BookFile, out _);
+        PeerId peer = NewPeer();
+        book.Seen(peer, Now, Multiaddr.Parse("/ip4/127.0.0.1/tcp/4001"));
+        await book.SaveAsync(TestContext.Current.CancellationToken);
+        long saved = new FileInfo(BookFile).Length;
+        await File.AppendAllTextAsync(BookFile, new string(' ', (int)(PeerBook.MaxFileBytes - saved)), TestContext.Current.CancellationToken);
+        Assert.Equal(PeerBook.MaxFileBytes, new FileInfo(BookFile).Length);
+
+        PeerBook atLimit = PeerBook.Open(BookFile, out string? problem);
+        Assert.Null(problem);
+        Assert.True(atLimit.Contains(peer));
+
+        await File.AppendAllTextAsync(BookFile, " ", TestContext.Current.CancellationToken);
+        PeerBook overLimit = PeerBook.Open(BookFile, out problem);
+        Assert.NotNull(problem);
+        Assert.Contains("more than a peer book can be", problem, StringComparison.Ordinal);
+        Assert.Equal(0, overLimit.Count);
+    }
 }
