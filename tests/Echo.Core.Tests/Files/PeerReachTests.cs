@@ -291,7 +291,7 @@ public sealed class PeerReachTests : IAsyncLifetime
 
     private FileTransfers NewTransfers(TimeProvider time, Channel<ChatEvent> events, out FileOffer offer, byte[] content)
     {
-        PeerDialing dialing = Own(new PeerDialing(_network, TimeSpan.FromSeconds(15), e => events.Writer.TryWrite(e), NullLogger.Instance, time));
+        PeerDialing dialing = Own(new PeerDialing(_network, new ChatOptions { Nick = "me" }.PeerConnectTimeout, e => events.Writer.TryWrite(e), NullLogger.Instance, time));
         FileTransfers files = new(_network, FileOptions, e => events.Writer.TryWrite(e), NullLogger.Instance, dialing.ConnectAsync, time);
         _owned.Add(files);
         files.Start();
