@@ -81,25 +81,11 @@ internal sealed class LabSplitForwarder : IAsyncDisposable
             try
             {
                 await server.ConnectAsync(target, _stopping.Token);
-                await Task.WhenAny(PumpAsync(client, server), PumpAsync(server, client));
+                await SocketRelay.RunAsync(client, server, _stopping.Token);
             }
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
             {
             }
-        }
-    }
-
-    private async Task PumpAsync(Socket from, Socket to)
-    {
-        byte[] buffer = new byte[16 * 1024];
-        try
-        {
-            int read;
-            while ((read = await from.ReceiveAsync(buffer, _stopping.Token)) > 0)
-                await to.SendAsync(buffer.AsMemory(0, read), _stopping.Token);
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
         }
     }
 

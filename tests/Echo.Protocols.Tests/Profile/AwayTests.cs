@@ -72,6 +72,8 @@ public sealed class AwayNetworkTests
         Assert.NotNull(whois.FirstSeen);
         Assert.Contains("connected outbound (we dialed it), direct", whois.Text, StringComparison.Ordinal);
 
+        // bob's nick reaches alice in his profile, which may come after alice's to bob.
+        await alice.EventAsync<PeerUpdatedEvent>(u => u.Peer.Nick == "bob");
         await alice.Chat.SubmitAsync("/whois bob", Ct);
         Assert.True(Assert.Single((await alice.EventAsync<WhoisEvent>()).Connections).Inbound);
 
