@@ -8,6 +8,9 @@ namespace Echo.Cli;
 /// <summary>Opting in to the public network: --bootstrap, --public and --dns.</summary>
 internal sealed partial record ChatSettings
 {
+    /// <summary>The error for <c>--dns</c> without a bootstrap list to resolve.</summary>
+    internal const string DnsNeedsBootstrap = "--dns needs --bootstrap or --public (it is the resolver of their /dnsaddr names)";
+
     /// <summary>
     /// The bootstrap peers (--bootstrap, and with --public the built-in list); empty, the public
     /// network is off and Echo dials nothing it was not told to or did not find by mDNS.
@@ -50,7 +53,7 @@ internal sealed partial record ChatSettings
         if (dns is not null)
         {
             if (peers.Count == 0)
-                throw new ArgumentException("--dns needs --bootstrap or --public (it is the resolver of their /dnsaddr names)");
+                throw new ArgumentException(DnsNeedsBootstrap);
             try
             {
                 server = DnsServerAddress.Parse(dns);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Echo.Cli;
 using Echo.Net.Bootstrap;
 using Echo.Net.Multiformats;
 
@@ -9,10 +10,10 @@ namespace Echo.SystemTests;
 /// <summary>
 /// Opting in to the public network, with real echo-chat processes: <c>--bootstrap</c> through
 /// <c>/dnsaddr</c> and <c>--dns</c> (a DNS server of the test's own on 127.0.0.1), and the proof that
-/// a node started without <c>--bootstrap</c>/<c>--public</c> sends nothing to any address but
+/// a node started without opting in sends nothing to any address but
 /// loopback and mDNS's group: it runs in a network namespace of its own with only loopback, under
 /// strace, and every connect and datagram it makes is read back. Every address is loopback or
-/// inside that namespace; <c>--public</c> is never run.
+/// inside that namespace; the built-in bootstrap list is never used.
 /// </summary>
 [global::System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed partial class BootstrapEndToEndTests
@@ -85,7 +86,7 @@ public sealed partial class BootstrapEndToEndTests
         "--bootstrap /ip4/127.0.0.1/tcp/4001: a bootstrap address must end in /p2p/<peer id> (only a bare /dnsaddr/<name> may leave it to its records)")]
     [InlineData("--bootstrap /ip4/127.0.0.1/udp/1/quic-v1/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ",
         "--bootstrap /ip4/127.0.0.1/udp/1/quic-v1/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ: not an address Echo can dial: use /dnsaddr/<name>, or /ip4, /ip6, /dns, /dns4 or /dns6 with /tcp/<port>")]
-    [InlineData("--dns 127.0.0.1", "--dns needs --bootstrap or --public (it is the resolver of their /dnsaddr names)")]
+    [InlineData("--dns 127.0.0.1", ChatSettings.DnsNeedsBootstrap)]
     [InlineData("--bootstrap /ip4/127.0.0.1/tcp/1/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ --dns resolver.lab",
         "--dns resolver.lab: not an IP address with an optional port, such as 10.0.0.53, 127.0.0.1:5353 or [::1]:5353")]
     public async Task BadBootstrapOrDns_ExitsWith2AndSaysWhy(string arguments, string expected)
@@ -130,7 +131,7 @@ public sealed partial class BootstrapEndToEndTests
                 Assert.Fail($"cannot create namespace {netns}: {addError}");
             Assert.Null(await NetworkNamespacePair.RunAsync(["ip", "-n", netns, "link", "set", "lo", "up"], Ct));
 
-            // Without --bootstrap or --public.
+            // Without opting in.
             string quiet = Path.Combine(traces, "quiet.trace");
             await using (EchoChatProcess alice = await EchoChatProcess.StartAsync("alice", [], Ct, networkNamespace: netns, mdns: true,
                 wrapper: Strace(quiet)))
