@@ -6,6 +6,7 @@ using Echo.Core.Conversations;
 using Echo.Core.Direct;
 using Echo.Core.Events;
 using Echo.Core.Ports;
+using Echo.Tui.Input;
 using Echo.Tui.Views;
 using Microsoft.Extensions.Logging;
 using Terminal.Gui.App;
@@ -113,6 +114,8 @@ internal sealed class ChatSession : IDisposable
             ticker = TickAsync(window, stop.Token);
             using CancellationTokenRegistration onStop = stop.Token.Register(() => Invoke(() => App.RequestStop()));
             Log.Started(_logger, App.Driver?.GetName() ?? "?", App.Screen.Width, App.Screen.Height);
+            if (App.Driver is { } input && !AltKeySequences.Install(input.GetInputProcessor()))
+                Log.AltKeyHookMissing(_logger);
             _ready.TrySetResult();
             if (!stop.IsCancellationRequested)
                 App.Run(window);

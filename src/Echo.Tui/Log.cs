@@ -15,4 +15,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3503, Level = LogLevel.Error, Message = "Applying chat events to the screen failed")]
     public static partial void ApplyFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3504, Level = LogLevel.Debug, Message = "This Terminal.Gui has no hook for unknown escape sequences: an Alt key with more keys in the same read is dropped")]
+    public static partial void AltKeyHookMissing(ILogger logger);
 }
