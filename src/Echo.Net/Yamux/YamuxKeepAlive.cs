@@ -83,6 +83,23 @@ internal sealed class YamuxKeepAlive(YamuxSession session, YamuxSendLoop sender,
         }
     }
 
+    /// <summary>A Ping frame from the peer (read loop): its ping is answered, an answer completes ours.</summary>
+    public void OnPingFrame(in YamuxHeader header)
+    {
+        if (header.Has(YamuxFlags.Syn))
+        {
+            sender.QueuePong(header.Length);
+            return;
+        }
+        if (header.Has(YamuxFlags.Ack))
+        {
+            if (!OnAnswer(header.Length))
+                Log.OddFrame(logger, "ping answer that matches no ping of ours");
+            return;
+        }
+        Log.OddFrame(logger, "ping with neither SYN nor ACK");
+    }
+
     /// <summary>The peer answered ping <paramref name="id"/>; false when it matches no ping of ours.</summary>
     public bool OnAnswer(uint id)
     {

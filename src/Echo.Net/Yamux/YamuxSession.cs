@@ -2,16 +2,18 @@
 // https://github.com/libp2p/specs/blob/master/yamux/README.md (ACK backlog rules).
 //
 // Multiplexes streams over one secured connection. Three loops, each owning its part:
-//   read loop   (YamuxSession.ReadLoop.cs) reads frames from the connection, updates stream state,
-//               copies Data payloads into the streams' inbound pipes; it never waits on a stream or on
-//               the writer (except when a peer floods us with streams to refuse faster than it reads
-//               our RSTs);
+//   read loop   (YamuxFrameReader.cs) reads frames from the connection and hands each to this session
+//               (the IYamuxFrameHandler calls at the end of this file), which updates stream state; the
+//               reader copies Data payloads into the streams' inbound pipes. It never waits on a stream
+//               or on the writer (except when a peer floods us with streams to refuse faster than it
+//               reads our RSTs);
 //   send loop   (YamuxSendLoop.cs) the only writer of the connection: answers pings, refuses streams,
 //               and frames the streams' pending data, flags and window updates, flushing once per batch;
 //   keep-alive  (YamuxKeepAlive.cs) pings the peer at start (RTT for window auto-tuning) and every
 //               KeepAliveInterval; an unanswered ping closes the session.
-// This file holds the lifecycle (YamuxSessionState), the stream table, and opening/accepting streams.
-// Receive memory is counted by YamuxReceiveBudget, windows by YamuxWindows.cs. Frame layout: YamuxFrame.cs.
+// This file holds the lifecycle (YamuxSessionState), the stream table, opening/accepting streams, and
+// what each inbound frame does to them. Receive memory is counted by YamuxReceiveBudget, windows by
+// YamuxWindows.cs. Frame layout: YamuxFrame.cs.
 
 using System.IO.Pipelines;
 using Echo.Net.ResourceManager;
@@ -19,13 +21,14 @@ using Microsoft.Extensions.Logging;
 
 namespace Echo.Net.Yamux;
 
-internal sealed partial class YamuxSession : IAsyncDisposable
+internal sealed class YamuxSession : IAsyncDisposable, IYamuxFrameHandler
 {
     private readonly IDuplexPipe _connection;
     private readonly bool _isClient;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();        // state, streams table, counters, backlog
     private readonly Dictionary<uint, YamuxStream> _streams = [];
+    private readonly YamuxFrameReader _reader;
     private readonly YamuxSendLoop _sender;
     private readonly YamuxKeepAlive _keepAlive;
     private readonly CancellationTokenSource _closed = new();
@@ -72,6 +75,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
         _logger = logger;
         _nextStreamId = isClient ? 1 : 2;
         ReceiveBudget = new YamuxReceiveBudget(options.MaxSessionReceiveBuffer, memory);
+        _reader = new YamuxFrameReader(this);
         _sender = new YamuxSendLoop(this, connection.Output, options, logger);
         _keepAlive = new YamuxKeepAlive(this, _sender, options, time, logger);
     }
@@ -281,6 +285,44 @@ internal sealed partial class YamuxSession : IAsyncDisposable
 
     // ------------------------------------------------------------------ lifecycle
 
+    /// <summary>Runs the frame reader until the connection or the session ends, then ends the session.</summary>
+    private async Task ReadLoopAsync()
+    {
+        PipeReader input = _connection.Input;
+        Exception? error = null;
+        YamuxGoAwayCode? goAway = null;
+        try
+        {
+            error = await _reader.RunAsync(input).ConfigureAwait(false);
+        }
+        catch (YamuxProtocolException ex)
+        {
+            Log.ProtocolViolation(_logger, ex.Code, ex);
+            error = ex;
+            goAway = ex.Code;
+        }
+        catch (Exception ex)
+        {
+            Log.InternalError(_logger, ex);
+            error = ex;
+            goAway = YamuxGoAwayCode.InternalError;
+        }
+        Terminate(error, goAway);
+        Exception? cause = Error;
+        foreach (YamuxStream stream in FinalStreams)
+        {
+            // Terminate may still be failing the streams on another thread: fail the read side here
+            // too (idempotent), so no reader mistakes the end of the session for a clean FIN.
+            stream.OnSessionEnded(cause, read: true, write: false);
+            stream.CompleteInboundWriter(stream.ReadError);
+        }
+        // Stop reading only after our last frame (GoAway) is out: a peer still writing to us would
+        // otherwise see the connection vanish before it sees why.
+        if (_sendTask is not null)
+            await _sendTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await input.CompleteAsync().ConfigureAwait(false);
+    }
+
     internal IOException ClosedException() =>
         new($"{YamuxOptions.ProtocolId}: the session is closed", Error);
 
@@ -370,5 +412,173 @@ internal sealed partial class YamuxSession : IAsyncDisposable
         }
         waiter?.TrySetResult();
         Log.StreamClosed(_logger, stream.Id);
+    }
+
+    // ------------------------------------------------------------------ inbound frames (read loop)
+
+    bool IYamuxFrameHandler.IsEnded => _state.IsEnded();
+
+    bool IYamuxFrameHandler.PauseReading => _sender.RefusalsFull;
+
+    async ValueTask IYamuxFrameHandler.WhenReadingMayResumeAsync()
+    {
+        while (_sender.RefusalsFull && !_state.IsEnded())
+            await _sender.WaitForRefusalSpaceAsync().ConfigureAwait(false);
+    }
+
+    YamuxDataRoute IYamuxFrameHandler.OnData(in YamuxHeader header)
+    {
+        YamuxStream? stream = FrameTarget(header);
+        if (stream is null)
+            return YamuxDataRoute.Drain;
+        bool fin = header.Has(YamuxFlags.Fin);
+        return stream.OnDataHeader(header.Length) switch
+        {
+            YamuxStream.DataVerdict.Violation => throw new YamuxProtocolException(
+                $"stream {header.StreamId} sent a {header.Length}-byte Data frame beyond its receive window"),
+            YamuxStream.DataVerdict.Deliver => YamuxDataRoute.Into(stream, fin),
+            _ => YamuxDataRoute.Discard(stream, fin),
+        };
+    }
+
+    void IYamuxFrameHandler.OnRemoteFin(IYamuxInboundSink stream) => ApplyRemoteFin((YamuxStream)stream);
+
+    void IYamuxFrameHandler.OnWindowUpdate(in YamuxHeader header)
+    {
+        YamuxStream? stream = FrameTarget(header);
+        if (stream is null)
+            return;
+        if (!stream.OnWindowUpdate(header.Length, Options.MaxSendWindow, out bool wake))
+            throw new YamuxProtocolException($"window update of {header.Length} takes stream {header.StreamId}'s send window past {Options.MaxSendWindow}");
+        if (wake)
+            Enqueue(stream);
+        if (header.Has(YamuxFlags.Fin))
+            ApplyRemoteFin(stream);
+    }
+
+    void IYamuxFrameHandler.OnPing(in YamuxHeader header) => _keepAlive.OnPingFrame(header);
+
+    void IYamuxFrameHandler.OnGoAway(in YamuxHeader header)
+    {
+        Log.RemoteGoAway(_logger, header.Length);
+        if (header.Length != (uint)YamuxGoAwayCode.Normal)
+        {
+            Terminate(new YamuxGoAwayException(header.Length), goAway: null);
+            return;
+        }
+        // Normal: no new streams either way; existing ones carry on until the connection ends.
+        TaskCompletionSource? waiter;
+        lock (_lock)
+        {
+            if (_state == YamuxSessionState.Open)
+                _state = YamuxSessionState.GoAwayReceived;
+            waiter = _slotWaiter;
+            _slotWaiter = null;
+        }
+        waiter?.TrySetResult();
+    }
+
+    /// <summary>
+    /// The stream a Data or WindowUpdate frame is for, after its SYN, ACK and RST flags were applied;
+    /// null when the rest of the frame is to be ignored (unknown, refused or reset stream).
+    /// </summary>
+    private YamuxStream? FrameTarget(in YamuxHeader header)
+    {
+        uint id = header.StreamId;
+        if (id == 0)
+            throw new YamuxProtocolException($"{header.Type} frame on stream 0");
+        if (header.Type == YamuxFrameType.Data && header.Has(YamuxFlags.Syn) && header.Length > YamuxOptions.InitialWindow)
+            throw new YamuxProtocolException($"stream {id} opened with {header.Length} bytes, beyond the initial window");
+
+        YamuxStream? stream = header.Has(YamuxFlags.Syn) ? OnRemoteSyn(id) : Find(id);
+        if (stream is null)
+        {
+            // Unknown, refused or already closed: late frames are normal after RST/FIN, so ignore them
+            // (go and js do); a Data payload is drained without being buffered.
+            Log.UnknownStreamFrame(_logger, header.Type, id, header.Length);
+            return null;
+        }
+        if (header.Has(YamuxFlags.Ack))
+            OnAck(stream);
+        if (header.Has(YamuxFlags.Rst))
+        {
+            stream.OnRemoteReset();
+            Enqueue(stream);   // the send loop fails the outbound side
+            TryRemove(stream);
+            return null;
+        }
+        return stream;
+    }
+
+    private void ApplyRemoteFin(YamuxStream stream)
+    {
+        if (stream.OnRemoteFin())
+            TryRemove(stream);
+    }
+
+    private YamuxStream? Find(uint id)
+    {
+        lock (_lock)
+            return _streams.GetValueOrDefault(id);
+    }
+
+    private YamuxStream? OnRemoteSyn(uint id)
+    {
+        bool remoteParity = _isClient ? (id & 1) == 0 : (id & 1) == 1;
+        if (!remoteParity)
+        {
+            string role = _isClient ? "clients" : "servers";
+            throw new YamuxProtocolException($"SYN for stream {id} has our own id parity: both endpoints are {role}");
+        }
+        string? refusal = null;
+        YamuxStream? stream = null;
+        TaskCompletionSource? acceptWaiter = null;
+        lock (_lock)
+        {
+            // A repeated SYN for a live stream is treated as a plain frame, as js does.
+            if (_streams.TryGetValue(id, out YamuxStream? existing))
+                return existing;
+            if (_state.IsEnded())
+                refusal = "the session is closing";
+            else if (_inboundCount >= Options.MaxInboundStreams)
+                refusal = "too many inbound streams";
+            else if (_backlog?.Count >= Options.AcceptBacklog)
+                refusal = "accept backlog full";
+            else if (!ReceiveBudget.TryReserveStream())
+                refusal = "receive budget used up";
+            else
+            {
+                stream = new YamuxStream(this, id, outbound: false, Time.GetTimestamp(), Options.StreamSendBuffer);
+                _streams.Add(id, stream);
+                _inboundCount++;
+                (_backlog ??= new Queue<YamuxStream>()).Enqueue(stream);
+                acceptWaiter = _acceptWaiter;
+                _acceptWaiter = null;
+            }
+        }
+        if (stream is null)
+        {
+            Log.StreamRefused(_logger, id, refusal!);
+            _sender.QueueRefusal(id);
+            return null;
+        }
+        Log.StreamOpened(_logger, id, "inbound");
+        acceptWaiter?.TrySetResult();
+        return stream;
+    }
+
+    private void OnAck(YamuxStream stream)
+    {
+        TaskCompletionSource? waiter = null;
+        lock (_lock)
+        {
+            if (!stream.AwaitingAck)
+                return;
+            stream.AwaitingAck = false;
+            _unacknowledged--;
+            waiter = _slotWaiter;
+            _slotWaiter = null;
+        }
+        waiter?.TrySetResult();
     }
 }

@@ -10,8 +10,8 @@ namespace Echo.Net.Yamux;
 /// <remarks>
 /// Who touches what:
 /// <list type="bullet">
-/// <item>the session's read loop alone writes into the inbound pipe (one copy: connection buffer to
-/// stream buffer) and completes its writer;</item>
+/// <item>the session's read loop alone writes into the inbound pipe (its <see cref="YamuxFrameReader"/> copies
+/// once: connection buffer to stream buffer) and completes its writer;</item>
 /// <item>the session's send loop alone reads the outbound pipe and frames it into the connection writer
 /// (one copy), or copies straight from the caller's memory for large <c>WriteAsync</c> calls;</item>
 /// <item>the application reads <see cref="Input"/> and writes <see cref="Output"/>; consuming input grants
@@ -22,7 +22,7 @@ namespace Echo.Net.Yamux;
 /// guarded by <c>_sync</c>, held only for arithmetic, never across an await or a copy. Lock order: session
 /// locks may be held while taking <c>_sync</c>, never the reverse.
 /// </remarks>
-internal sealed class YamuxStream
+internal sealed class YamuxStream : IYamuxInboundSink
 {
     // Segments are rented from the shared array pool only while bytes are buffered: an idle stream holds
     // none. 16 KiB keeps a 64 KiB frame at four segments without wasting much on small messages.
@@ -150,7 +150,7 @@ internal sealed class YamuxStream
     }
 
     /// <summary>Copies payload bytes into the inbound pipe (read loop).</summary>
-    internal void WriteInbound(in ReadOnlySequence<byte> payload)
+    public void WriteInbound(in ReadOnlySequence<byte> payload)
     {
         if (_inboundWriterDone)
             return;
@@ -174,7 +174,7 @@ internal sealed class YamuxStream
     }
 
     /// <summary>Makes copied bytes visible to the reader (read loop). Never blocks: the pipe has no pause threshold.</summary>
-    internal void FlushInbound()
+    public void FlushInbound()
     {
         if (!_inboundUnflushed || _inboundWriterDone)
             return;
