@@ -202,6 +202,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             ChatCommand.Move move => MoveRoomAsync(move.Room, move.Position, cancellationToken),
             ChatCommand.Stats => Run(ShowStats),
             ChatCommand.Addrs => Run(ShowAddresses),
+            ChatCommand.Dht => Run(ShowDht),
             ChatCommand.Search search => SearchCommandAsync(search.Text, cancellationToken),
             ChatCommand.Help => Run(() => Publish(new NoticeEvent(string.Join('\n', CommandParser.HelpLines)))),
             ChatCommand.Quit => Run(RequestQuit),
@@ -334,6 +335,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     ApplyIrc(networkEvent);
                     ApplyReachability(networkEvent);
                     ApplyAddresses(networkEvent);
+                    ApplyDht(networkEvent);
                 }
                 await AcceptAsync(batch, cancellationToken).ConfigureAwait(false);
                 batch.Clear();

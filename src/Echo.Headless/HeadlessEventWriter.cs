@@ -87,6 +87,7 @@ internal static partial class HeadlessEventWriter
         StatsEvent stats => Stats(stats.Stats),
         ReachabilityEvent r => Reachability(r),
         AddressesEvent a => Addresses(a.Addresses),
+        DhtEvent d => Dht(d),
         _ => FormatDirect(chatEvent),
     };
 

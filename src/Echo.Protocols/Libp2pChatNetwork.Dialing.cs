@@ -24,7 +24,16 @@ public sealed partial class Libp2pChatNetwork : IPeerDialer
             return;
         IReadOnlyList<Multiaddr> candidates = DialCandidates(peer, hints);
         if (candidates.Count == 0)
+        {
+            // Nothing known of it: its presence record in the DHT may name where it is.
+            IReadOnlyList<Multiaddr> found = await PresenceCandidatesAsync(peer, cancellationToken).ConfigureAwait(false);
+            if (found.Count > 0)
+            {
+                await DialThroughDhtAsync(peer, found, cancellationToken).ConfigureAwait(false);
+                return;
+            }
             throw new ChatNetworkException("no address of it is known (its offer named none, and it was not connected before)");
+        }
         List<string> failures = [];
         foreach (Multiaddr address in candidates)
         {

@@ -124,6 +124,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             StartMdns(mdns);
         StartPeers();
         StartPublicNetwork();
+        StartDiscovery();
         Track(PingLoopAsync(_stopping.Token));
         Track(MeshProtectionLoopAsync(_stopping.Token));
         if (_history is not null)
@@ -187,6 +188,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             }
             _rooms[room] = new Room(subscription, PumpRoomAsync(room, subscription));
         }
+        JoinDiscovery(room);
         foreach (Connection connection in _host.Connections)
             SyncHistory(connection.RemotePeer, room);
         return Task.CompletedTask;
@@ -200,6 +202,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             _rooms.Remove(room, out left);
         if (left is null)
             return;
+        LeaveDiscovery(room);
         await left.Subscription.DisposeAsync().ConfigureAwait(false);
         await left.Pump.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -348,6 +351,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             // A peer we are dialing because mDNS found it was found by mDNS, even when its own dial
             // (it found us too) is the connection that arrived first.
             PeerSource source = _mdnsDialing.Contains(peer) ? PeerSource.Mdns
+                : JoinedThroughDht(peer) ? PeerSource.Dht
                 : _redialing.Contains(peer) ? PeerSource.Remembered
                 : connection.Direction == ConnectionDirection.Inbound ? PeerSource.Inbound : PeerSource.Manual;
             Post(new PeerJoined(new PeerInfo(peer.ToString(), connection.RemoteAddress.ToString(), source, connection.OpenedAt,
@@ -479,6 +483,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         if (_mdnsDialer is not null)
             await _mdnsDialer.DisposeAsync().ConfigureAwait(false);
         await DisposePeersAsync().ConfigureAwait(false);
+        await DisposeDiscoveryAsync().ConfigureAwait(false);
         await DisposePublicNetworkAsync().ConfigureAwait(false);
         Room[] rooms;
         Task[] background;

@@ -53,6 +53,7 @@ internal static class WebJson
             chat.DownloadsDirectory)
         {
             Reachability = chat.Reachability is { } reachability ? Reachability(reachability) : null,
+            Dht = chat.Dht is { } dht ? Dht(new DhtEvent(dht, Requested: false)) : null,
         };
         foreach (MessageJson message in snapshot.Messages)
             shown.Add(ShownKey(message.Conversation!, message.Id));
@@ -86,6 +87,7 @@ internal static class WebJson
         ErrorEvent e => Error(e.Message),
         QuitEvent => Serialize(new TypeJson("quit"), WebJsonContext.Default.TypeJson),
         ReachabilityEvent r => Serialize(Reachability(r), WebJsonContext.Default.ReachabilityJson),
+        DhtEvent d => Serialize(Dht(d), WebJsonContext.Default.DhtJson),
         _ => DirectEvent(chatEvent),
     };
 
@@ -106,6 +108,8 @@ internal static class WebJson
     };
 
     private static ReachabilityJson Reachability(ReachabilityEvent r) => new("reachability", r.StatusText, [.. r.Addresses]);
+
+    private static DhtJson Dht(DhtEvent d) => new("dht", d.Status.Mode, d.Status.RoutingTableSize, d.Status.PeersFound, [.. d.Status.RoomsFound]);
 
     private static DirectJson Direct(DirectMessage m) => new(
         m.Outgoing ? "dm-sent" : "dm",
@@ -232,9 +236,15 @@ internal sealed record SnapshotJson(
 {
     /// <summary>The node's reachability, when the network checks it.</summary>
     public ReachabilityJson? Reachability { get; init; }
+
+    /// <summary>The DHT's numbers, when the network runs one.</summary>
+    public DhtJson? Dht { get; init; }
 }
 
 internal sealed record ReachabilityJson(string Type, string Status, string[] Addrs);
+
+/// <summary>The DHT, as the headless <c>dht</c> event without the lookups (/dht answers with a notice).</summary>
+internal sealed record DhtJson(string Type, string Mode, int RoutingTable, int PeersFound, string[] RoomsFound);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -256,4 +266,5 @@ internal sealed record ReachabilityJson(string Type, string Status, string[] Add
 [JsonSerializable(typeof(FileDoneJson))]
 [JsonSerializable(typeof(FileErrorJson))]
 [JsonSerializable(typeof(ReachabilityJson))]
+[JsonSerializable(typeof(DhtJson))]
 internal sealed partial class WebJsonContext : JsonSerializerContext;

@@ -93,10 +93,13 @@ public sealed class ChatNode : IAsyncDisposable
 
     public string Address => Network.ListenAddresses[0];
 
-    public static async Task<ChatNode> StartAsync(string nick, ChatNetworkOptions? options = null, ILoggerFactory? loggers = null)
+    /// <param name="configure">Sets the adapter up before it starts (e.g. its DHT).</param>
+    public static async Task<ChatNode> StartAsync(string nick, ChatNetworkOptions? options = null, ILoggerFactory? loggers = null,
+        Action<Libp2pChatNetwork>? configure = null)
     {
         loggers ??= NullLoggerFactory.Instance;
         Libp2pChatNetwork network = new(TestNetworks.NewHost(loggers), options ?? TestNetworks.Options, loggers);
+        configure?.Invoke(network);
         ChatNode node = new(network, new ChatManager(network, new ChatOptions { Nick = nick }, NullLogger<ChatManager>.Instance));
         await node.Chat.StartAsync(TestContext.Current.CancellationToken);
         return node;

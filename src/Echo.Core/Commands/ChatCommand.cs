@@ -53,6 +53,9 @@ public abstract record ChatCommand
     /// <summary>/addrs: where this node listens, where peers observe it, and what it advertises.</summary>
     public sealed record Addrs : ChatCommand;
 
+    /// <summary>/dht: the DHT's mode, routing table size, what it found and its last lookups.</summary>
+    public sealed record Dht : ChatCommand;
+
     /// <summary>/rooms</summary>
     public sealed record Rooms : ChatCommand;
 

@@ -25,6 +25,7 @@ public static class CommandParser
         "/move [room] <n>       move a room (the current one) to place n in the list (kept across restarts)",
         "/stats                 connections, streams, memory budget and what each limit refused",
         "/addrs                 your listen addresses, where peers observe you (and how many), what you advertise",
+        "/dht                   the DHT: mode, routing table size, peers and rooms found through it, the last lookups",
         "/search <text>         list the room's stored lines that contain the text (TUI: Ctrl+R; F3/Shift+F3 or n/N)",
         "/help                  this list",
         "/quit                  leave the chat",
@@ -84,6 +85,7 @@ public static class CommandParser
             "move" => ParseMove(argument),
             "stats" => new ChatCommand.Stats(),
             "addrs" => new ChatCommand.Addrs(),
+            "dht" => new ChatCommand.Dht(),
             "search" => argument.Length == 0
                 ? new ChatCommand.Invalid("usage: /search <text>")
                 : new ChatCommand.Search(argument),

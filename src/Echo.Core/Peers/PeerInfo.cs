@@ -14,6 +14,9 @@ public enum PeerSource
 
     /// <summary>We dialed it again because we were connected to it before.</summary>
     Remembered,
+
+    /// <summary>We dialed it because the DHT named it a member of one of our rooms (or gave its address).</summary>
+    Dht,
 }
 
 /// <summary>A connected peer as the user sees it, or a remembered one that is away (<see cref="ReconnectAt"/> set).</summary>

@@ -175,6 +175,9 @@ internal sealed partial class ChatWindow : Runnable
             case ReachabilityEvent reachability:
                 ShowReachability(reachability);
                 break;
+            case DhtEvent dht:
+                ShowDht(dht);
+                break;
             default:
                 ApplyDirect(chatEvent);
                 break;
@@ -370,7 +373,7 @@ internal sealed partial class ChatWindow : Runnable
     private void ShowPeers()
     {
         Peers.Update(_peers, _clock.GetUtcNow());
-        _peersFrame.Title = $"Peers ({_peers.Count})";
+        _peersFrame.Title = PeersTitle();
         ShowStatus();
     }
 
@@ -399,6 +402,7 @@ internal sealed partial class ChatWindow : Runnable
             new Span(" | ", Tone.Dim),
             new Span(listen, Tone.Text),
             .. ReachabilitySpans(),
+            .. DhtSpans(),
             new Span(" | ^N/^P Alt+1-9 room  PgUp/PgDn scroll  Tab complete  F6 rooms  ^R search  ^Q quit", Tone.Dim),
         ]);
     }

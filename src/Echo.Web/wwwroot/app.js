@@ -13,14 +13,14 @@
     connectAddress: byId('connect-address'), nickForm: byId('nick-form'), sendForm: byId('send-form'),
     dms: byId('dms'), noDms: byId('no-dms'), downloads: byId('downloads'),
     notify: byId('notify'), confirmQuit: byId('confirm-quit'), quitYes: byId('quit-yes'), quitNo: byId('quit-no'),
-    stopped: byId('stopped'), send: byId('send'), reachability: byId('reachability'),
+    stopped: byId('stopped'), send: byId('send'), reachability: byId('reachability'), dht: byId('dht'),
   };
 
   // The chat as the page knows it; rebuilt from each snapshot. A conversation is a room ('#' + room)
   // or the direct messages with one peer ('@' + peer id): the server names it on every message, in
   // Core's order and each once, so the page only draws; it shows one at a time (state.view).
   const state = {
-    peerId: '', addrs: [], nick: '', room: null, rooms: [], peers: new Map(), downloads: null, reachability: null,
+    peerId: '', addrs: [], nick: '', room: null, rooms: [], peers: new Map(), downloads: null, reachability: null, dht: null,
     lines: new Map(),   // conversation -> { items: [line] }, as the server sent them
     unread: new Map(),  // conversation -> count
     mentions: new Map(), // conversation -> unread lines that mention the nick, or direct messages to us
@@ -532,6 +532,7 @@
     }));
     ui.downloads.textContent = state.downloads ? 'downloads: ' + visible(state.downloads) : '';
     renderReachability();
+    renderDht();
   }
 
   // Shown only when the node checks its reachability (the public-network stack is on).
@@ -539,6 +540,15 @@
     const r = state.reachability;
     ui.reachability.textContent = r ? 'reachability: ' + r.status + (r.addrs.length ? ' (' + r.addrs.join(', ') + ')' : '') : '';
     ui.reachability.title = ui.reachability.textContent;
+  }
+
+  // Shown only when the node runs the DHT: peers known, peers found through it, whether the current room was.
+  function renderDht() {
+    const d = state.dht;
+    const found = d && state.room && d.roomsFound.includes(state.room);
+    ui.dht.textContent = d ? `DHT (${d.mode}): ${d.routingTable} peers known, ${d.peersFound} found` +
+      (found ? ` · #${state.room} found through the DHT` : '') : '';
+    ui.dht.title = ui.dht.textContent;
   }
 
   function setStatus(kind, text) {
@@ -656,6 +666,7 @@
     state.peers = new Map((ev.peers || []).map((p) => [p.peerId, p]));
     state.downloads = ev.downloads || null;
     state.reachability = ev.reachability || null;
+    state.dht = ev.dht || null;
     state.lines = new Map();
     state.files = new Map();
     state.noOlder = new Set();
@@ -710,6 +721,10 @@
         state.reachability = ev;
         renderReachability();
         break;
+      case 'dht':
+        state.dht = ev;
+        renderDht();
+        break;
       case 'peer':
         if (ev.event === 'disconnected') {
           if (state.peers.delete(ev.peerId)) addSystem('notice', `${ev.nick || 'peer'} ${shortId(ev.peerId)} disconnected`);
@@ -747,6 +762,7 @@
       case 'current':
         state.room = ev.room;
         showView(roomKey(ev.room));
+        renderDht();
         break;
       case 'nick':
         state.nick = ev.nick;

@@ -43,6 +43,7 @@ public class CommandParserTests
         { "/peers", new ChatCommand.Peers() },
         { "/rooms", new ChatCommand.Rooms() },
         { "/stats", new ChatCommand.Stats() },
+        { "/dht", new ChatCommand.Dht() },
         { "/move 2", new ChatCommand.Move(null, 2) },
         { "/move ops 1", new ChatCommand.Move("ops", 1) },
         { "/move #ops  3", new ChatCommand.Move("ops", 3) },
@@ -104,7 +105,7 @@ public class CommandParserTests
     public void EveryCommandTheParserKnows_IsInTheHelp()
     {
         string help = string.Join('\n', CommandParser.HelpLines);
-        foreach (string name in (string[])["connect", "join", "leave", "part", "nick", "msg", "send", "get", "cancel", "me", "away", "back", "whois", "clear", "peers", "forget", "rooms", "move", "stats", "addrs", "help", "quit"])
+        foreach (string name in (string[])["connect", "join", "leave", "part", "nick", "msg", "send", "get", "cancel", "me", "away", "back", "whois", "clear", "peers", "forget", "rooms", "move", "stats", "addrs", "dht", "help", "quit"])
         {
             bool known = CommandParser.Parse("/" + name) is not ChatCommand.Invalid { Message: var message }
                          || !message.StartsWith("unknown command", StringComparison.Ordinal);
