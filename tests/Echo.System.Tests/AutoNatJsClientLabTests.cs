@@ -79,7 +79,11 @@ public sealed class AutoNatJsClientLabTests
             Report("js v2 check, other IP (dial data)", TimeSpan.FromMilliseconds(other.GetProperty("ms").GetDouble()));
             Assert.True(other.GetProperty("confirmed").GetBoolean(), other.GetRawText());
             Assert.True(other.GetProperty("nonceReturned").GetBoolean(), other.GetRawText());
-            AutoNatLabTests.DialData paid = Assert.Single(AutoNatLabTests.ReadDialData(log));
+            // The server's log is written in the background: wait for the line.
+            List<AutoNatLabTests.DialData> payments = [];
+            await TestHosts.WaitUntilAsync(() => (payments = AutoNatLabTests.ReadDialData(log)).Count > 0,
+                "the server's dial-data log line", TimeSpan.FromSeconds(10));
+            AutoNatLabTests.DialData paid = Assert.Single(payments);
             Assert.Equal(reachable.PeerId, paid.Peer);
             Assert.Equal(elsewhere, paid.Address);
             Assert.InRange(paid.Asked, 30_000, 100_000);

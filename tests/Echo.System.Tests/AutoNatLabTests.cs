@@ -147,7 +147,7 @@ public sealed partial class AutoNatLabTests
             // Both addresses confirmed by more than three servers: the one on the other IP too, so the
             // dial data was paid in full and the dial backs followed.
             JsonElement both = await node.NextAsync(e => IsVerdict(e, "public") && Addrs(e).Contains(elsewhere) && Addrs(e).Contains(observedIp),
-                TimeSpan.FromSeconds(30), Ct);
+                TimeSpan.FromSeconds(45), Ct);
             Report("two-address node: start to both addresses public", total.Elapsed);
 
             // Every server asked for dial data for the address on the other IP, never for the one it
