@@ -8,6 +8,7 @@ using Echo.Bench;
 // echo-bench files [--size MiB] [--runs N] [--dir D]  file transfer (/get) against raw stream throughput (/perf)
 // echo-bench dm [--quick] [--dir D]         acknowledged direct messages per second, stores on disk
 // echo-bench autonat [--quick]             AutoNAT server cost per check (CPU µs), same IP, other IP, rate-limited
+// echo-bench autonat-lab [--quick] [--runs N]  start to an AutoNAT verdict in the NAT lab (root), js client checks against our server
 // echo-bench peer                           a C# node driven over stdin/stdout (used by e2e)
 string mode = args.Length > 0 ? args[0] : "e2e";
 string[] rest = args.Length > 0 ? args[1..] : [];
@@ -21,6 +22,7 @@ return mode switch
     "files" => await FilesBench.RunAsync(rest),
     "dm" => await DirectBench.RunAsync(rest),
     "autonat" => await AutoNatBench.RunAsync(rest),
+    "autonat-lab" => await AutoNatLabBench.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -32,6 +34,6 @@ static int RunMicro(string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|dm|autonat|peer");
+    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|dm|autonat|autonat-lab|peer");
     return 2;
 }

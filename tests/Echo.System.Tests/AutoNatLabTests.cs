@@ -10,9 +10,9 @@ namespace Echo.SystemTests;
 /// AutoNAT in the NAT lab, served by public Echo nodes (<c>--autonat-server</c>): alice behind router
 /// A is judged private (the router drops new inbound connections to the WAN address and port she was
 /// observed at), a public Echo node is judged public, the dial backs it receives come from other ports
-/// than the servers' listening port and never show in its chat. The dial-data guard (an address on
-/// another IP than the requester's costs 30-100 kB, sent in chunks of at most 4096 bytes) is proved in
-/// process: AutoNatHostTests.AnAddressOnAnotherIpThanObserved_CostsDialData_SentInChunksOfAtMost4096.
+/// than the servers' listening port and never show in its chat; and a public node with a second
+/// address on another IP than the one it dials from pays the servers dial data for that address only
+/// (30-100 kB, in chunks of at most 4096 bytes), and both addresses are confirmed.
 /// </summary>
 [Collection(NetworkNamespaceCollection.Name)]
 public sealed partial class AutoNatLabTests
@@ -31,6 +31,24 @@ public sealed partial class AutoNatLabTests
 
     [GeneratedRegex(@"AutoNAT dial back with our nonce arrived from /ip4/([0-9.]+)/tcp/([0-9]+)")]
     private static partial Regex DialBackArrived();
+
+    [GeneratedRegex(@"AutoNAT dial data from (\S+) for (\S+): ([0-9]+) bytes of ([0-9]+) asked, in ([0-9]+) chunks of at most ([0-9]+) bytes")]
+    private static partial Regex DialDataReceived();
+
+    /// <summary>One dial-data payment a server logged: who paid, for which address, how much in how many chunks.</summary>
+    internal sealed record DialData(string Peer, string Address, long Received, int Asked, int Chunks, int Largest);
+
+    /// <summary>The dial-data payments logged in <paramref name="log"/> (an echo-chat <c>--log-file</c>).</summary>
+    internal static List<DialData> ReadDialData(string log)
+    {
+        if (!File.Exists(log))
+            return [];
+        using FileStream stream = new(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using StreamReader reader = new(stream);
+        return [.. DialDataReceived().Matches(reader.ReadToEnd()).Select(m => new DialData(m.Groups[1].Value, m.Groups[2].Value,
+            long.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture),
+            int.Parse(m.Groups[5].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[6].Value, CultureInfo.InvariantCulture)))];
+    }
 
     [Fact(Timeout = 90_000)]
     public async Task A_node_behind_a_nat_is_judged_private_and_a_public_node_public_by_echo_autonat_servers()
@@ -98,6 +116,61 @@ public sealed partial class AutoNatLabTests
             Stopwatch teardown = Stopwatch.StartNew();
             await lab.DisposeAsync();
             Report("teardown", teardown.Elapsed);
+            logs.Delete(recursive: true);
+        }
+        Report("whole scenario", total.Elapsed);
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task An_address_on_another_ip_than_the_observed_one_costs_dial_data_sent_in_chunks_of_at_most_4096()
+    {
+        Stopwatch total = Stopwatch.StartNew();
+        NatLab lab = await NatLab.CreateAsync(new NatLabOptions { JsNodes = 0 }, Ct);
+        DirectoryInfo logs = Directory.CreateTempSubdirectory("echo-autonat-lab-");
+        try
+        {
+            string[] common = ["--autonat-server", "--public-range", NatLab.InternetSubnet];
+            LabHost[] serverHosts = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => lab.AddPublicHostAsync(Ct)));
+            string[] serverLogs = [.. serverHosts.Select((_, i) => Path.Combine(logs.FullName, $"server{i}.log"))];
+            EchoChatProcess[] servers = await Task.WhenAll(serverHosts.Select((h, i) =>
+                lab.StartEchoAsync(h, $"server{i}", [.. common, "--log-file", serverLogs[i]], Ct, Port)));
+            string[] connectAll = [.. servers.SelectMany(s => new[] { "--connect", s.Addresses.Single(a => a.Contains("/10.200.0.", StringComparison.Ordinal)) })];
+
+            // A public host with two addresses; the node listens on both and dials from the first
+            // (port reuse binds its dials to its first listen address), so the servers observe that IP.
+            LabHost host = await lab.AddPublicHostAsync(Ct);
+            string otherIp = await lab.AddAddressAsync(host, Ct);
+            string observedIp = $"/ip4/{host.Address}/tcp/{Port}", elsewhere = $"/ip4/{otherIp}/tcp/{Port}";
+            EchoChatProcess node = await lab.StartEchoAsync(host, "twoips", [.. common, "--listen", elsewhere, .. connectAll], Ct, Port);
+            Assert.Contains(elsewhere, node.Addresses.Select(a => a.Split("/p2p/")[0]));
+
+            // Both addresses confirmed by more than three servers: the one on the other IP too, so the
+            // dial data was paid in full and the dial backs followed.
+            JsonElement both = await node.NextAsync(e => IsVerdict(e, "public") && Addrs(e).Contains(elsewhere) && Addrs(e).Contains(observedIp),
+                TimeSpan.FromSeconds(45), Ct);
+            Report("two-address node: start to both addresses public", total.Elapsed);
+
+            // Every server asked for dial data for the address on the other IP, never for the one it
+            // observed, and got at least what it asked in chunks of at most 4096 bytes.
+            List<List<DialData>> paid = [];
+            await TestHosts.WaitUntilAsync(() =>
+            {
+                paid = [.. serverLogs.Select(ReadDialData)];
+                return paid.All(p => p.Count >= 1);
+            }, "a dial-data payment logged by each server", TimeSpan.FromSeconds(10));
+            Assert.All(paid.SelectMany(p => p), d =>
+            {
+                Assert.Equal(node.PeerId, d.Peer);
+                Assert.Equal(elsewhere, d.Address);
+                Assert.InRange(d.Asked, 30_000, 100_000);
+                Assert.InRange(d.Received, d.Asked, d.Asked + 4095);
+                Assert.InRange(d.Largest, 1, 4096);
+                Assert.True(d.Chunks >= (d.Asked + 4095) / 4096, $"{d.Chunks} chunks cannot carry {d.Asked} bytes of at most 4096");
+            });
+        }
+        finally
+        {
+            await lab.DisposeAsync();
             logs.Delete(recursive: true);
         }
         Report("whole scenario", total.Elapsed);

@@ -94,7 +94,7 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, bool
         }
         IPAddress? observed = AutoNatAddresses.IpOf(stream.Connection.RemoteAddress);
         if (observed is null || !observed.Equals(AutoNatAddresses.IpOf(address)))
-            await ReceiveDialDataAsync(stream, index, cancellationToken).ConfigureAwait(false);
+            await ReceiveDialDataAsync(stream, index, address, cancellationToken).ConfigureAwait(false);
         V2.DialStatus status = await DialBackAsync(address, request.Nonce, cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _checks);
         Log.Served(logger, stream.RemotePeer, address, status.ToString());
@@ -117,13 +117,14 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, bool
     }
 
     /// <summary>Asks for 30-100 kB and reads <c>DialDataResponse</c>s until that much came; a chunk over 4096 bytes is a violation.</summary>
-    private async Task ReceiveDialDataAsync(P2PStream stream, int index, CancellationToken cancellationToken)
+    private async Task ReceiveDialDataAsync(P2PStream stream, int index, Multiaddr address, CancellationToken cancellationToken)
     {
         int wanted = RandomNumberGenerator.GetInt32(options.MinDialDataBytes, options.MaxDialDataBytes + 1);
         Interlocked.Increment(ref _dialDataRequests);
         V2.Message ask = new() { DialDataRequest = new V2.DialDataRequest { AddrIdx = (uint)index, NumBytes = (ulong)wanted } };
         await AutoNatCodec.WriteAsync(stream.Output, ask, cancellationToken).ConfigureAwait(false);
         long received = 0;
+        int chunks = 0, largestHere = 0;
         while (received < wanted)
         {
             V2.Message message = await AutoNatCodec.ReadV2Async(stream.Input, cancellationToken).ConfigureAwait(false)
@@ -137,12 +138,15 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, bool
                     $"a {length}-byte dial data chunk exceeds {AutoNatLimits.MaxDialDataChunk} bytes");
             }
             received += length;
+            chunks++;
+            largestHere = Math.Max(largestHere, length);
             Interlocked.Add(ref _dialDataBytes, length);
             int largest;
             while (length > (largest = Volatile.Read(ref _largestChunk)) && Interlocked.CompareExchange(ref _largestChunk, length, largest) != largest)
             {
             }
         }
+        Log.DialDataReceived(logger, stream.RemotePeer, address, received, wanted, chunks, largestHere);
     }
 
     /// <summary>Dials <paramref name="address"/> on a new connection and hands over the nonce.</summary>

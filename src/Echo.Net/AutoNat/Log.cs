@@ -33,6 +33,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 2810, Level = LogLevel.Information, Message = "AutoNAT dial back with our nonce arrived from {From}")]
     public static partial void DialBackArrived(ILogger logger, Multiaddr from);
 
+    [LoggerMessage(EventId = 2811, Level = LogLevel.Information,
+        Message = "AutoNAT dial data from {Peer} for {Address}: {Received} bytes of {Asked} asked, in {Chunks} chunks of at most {Largest} bytes")]
+    public static partial void DialDataReceived(ILogger logger, PeerId peer, Multiaddr address, long received, int asked, int chunks, int largest);
+
     [LoggerMessage(EventId = 2808, Level = LogLevel.Warning, Message = "AutoNAT round failed; retried later")]
     public static partial void RoundFailed(ILogger logger, Exception exception);
 

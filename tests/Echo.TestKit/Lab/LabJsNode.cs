@@ -65,7 +65,8 @@ public sealed class LabJsNode : IAsyncDisposable
     /// <summary>Whether <c>npm ci</c> has installed the node's packages (scripts/test-setup.sh does).</summary>
     public static bool Installed => System.IO.Directory.Exists(Path.Combine(Directory, "node_modules", "@libp2p", "kad-dht"));
 
-    internal static async Task<LabJsNode> StartAsync(LabHost host, bool relay, CancellationToken cancellationToken)
+    internal static async Task<LabJsNode> StartAsync(LabHost host, bool relay, CancellationToken cancellationToken,
+        IReadOnlyList<string>? extraAddresses = null)
     {
         ProcessStartInfo start = new("ip")
         {
@@ -77,7 +78,7 @@ public sealed class LabJsNode : IAsyncDisposable
         };
         foreach (string arg in (string[])["netns", "exec", host.Namespace, "node", "--import", "./polyfill.mjs", "node.mjs"])
             start.ArgumentList.Add(arg);
-        start.Environment["LISTEN"] = $"/ip4/{host.Address}/tcp/{Port}";
+        start.Environment["LISTEN"] = string.Join(',', new[] { host.Address }.Concat(extraAddresses ?? []).Select(a => $"/ip4/{a}/tcp/{Port}"));
         start.Environment["RELAY"] = relay ? "1" : "0";
         Process process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
         LabJsNode node = new(process, host, relay);

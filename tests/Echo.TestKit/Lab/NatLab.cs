@@ -234,6 +234,42 @@ public sealed partial class NatLab : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Gives <paramref name="host"/> (a public host of this lab) one more address on the lab's internet,
+    /// from the same pool as <see cref="AddPublicHostAsync"/>'s, and returns it; checked for isolation.
+    /// </summary>
+    public async Task<string> AddAddressAsync(LabHost host, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            int index = _publicHosts.IndexOf(host);
+            if (index < 0)
+                throw new ArgumentException($"{host.Namespace} is not a public host of this lab", nameof(host));
+            string address = $"10.200.0.{(_nextExtraHost++).ToString(CultureInfo.InvariantCulture)}";
+            await StepAsync(["ip", "-n", host.Namespace, "addr", "add", $"{address}/24", "dev", $"{Prefix}h{index}"], cancellationToken)
+                .ConfigureAwait(false);
+            await AssertIsolatedAsync(cancellationToken).ConfigureAwait(false);
+            return address;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Starts one more js node (lab/js/node.mjs, no relay) on <paramref name="host"/>, any host of this
+    /// lab (a home too), listening on port 4001 of its address and of each of <paramref name="extraAddresses"/>
+    /// (see <see cref="AddAddressAsync"/>); stopped with the lab. Not in <see cref="JsNodes"/>.
+    /// </summary>
+    public async Task<LabJsNode> StartJsNodeAsync(LabHost host, IReadOnlyList<string> extraAddresses, CancellationToken cancellationToken)
+    {
+        await RequireAsync(js: true, dns: false, cancellationToken).ConfigureAwait(false);
+        LabJsNode node = await LabJsNode.StartAsync(host, relay: false, cancellationToken, extraAddresses).ConfigureAwait(false);
+        return Track(node);
+    }
+
     private async Task StartJsNodesAsync(NatLabOptions options, CancellationToken cancellationToken)
     {
         List<LabHost> hosts = [];

@@ -115,6 +115,62 @@ const commands = {
     const peers = [...node.services.dht.routingTable.kb.toIterable()].map(p => p.peerId.toString()).sort()
     return { mode: node.services.dht.getMode(), peers }
   },
+  // Test only: runs js's own AutoNAT client exchange for one given address (`addr`) with one
+  // connected server (`peer`): v2 (`version` 2, default) sends DialRequest{addrs, nonce}, pays the
+  // dial data it is asked for (4096-byte chunks), reads DialResponse and answers the dial back if the
+  // nonce is ours; v1 sends DIAL and reads DIAL_RESPONSE. The client's own code does all of it and
+  // keeps its usual counts; the command only stands in for its address selection, which skips
+  // private addresses (every lab and loopback address is one), and for its peer queue.
+  async autonatCheck (command, signal) {
+    const version = command.version ?? 2
+    if (version !== 1 && version !== 2) throw new Error('version is 1 or 2')
+    const address = multiaddr(command.addr)
+    const connection = node.getConnections(peerIdFromString(command.peer)).find(c => c.status === 'open' && c.limits == null)
+    if (connection == null) throw new Error(`no open unlimited connection to ${command.peer}`)
+    const client = version === 2 ? node.services.autonatV2.client : node.services.autonat
+    const key = address.toString()
+    if (client.dialResults.has(key)) throw new Error(`${key} is being checked already`)
+    const verifying = new Set()
+    const results = {
+      multiaddr: address,
+      success: 0,
+      failure: 0,
+      networkSegments: [],
+      verifyingPeers: { has: (peer) => verifying.has(peer.toString()), add: (peer) => { verifying.add(peer.toString()) } },
+      queue: { size: 0, abort () {} },
+      type: command.type ?? 'transport'
+    }
+    client.dialResults.set(key, results)
+    const segment = client.getNetworkSegment(connection.remoteAddr)
+    const started = performance.now()
+    let nonceReturned = null
+    try {
+      if (version === 2) {
+        const nonce = BigInt(Math.floor(Math.random() * Number.MAX_SAFE_INTEGER))
+        client.nonces.add(nonce)
+        try {
+          await client.askPeerToVerify(connection, segment, nonce, { signal })
+          // only the client's dial-back handler removes it meanwhile, after it matched a dial back
+          nonceReturned = !client.nonces.has(nonce)
+        } finally {
+          client.nonces.delete(nonce)
+        }
+      } else {
+        await client.askPeerToVerify(connection, segment, { signal, multiaddr: address })
+      }
+    } finally {
+      client.dialResults.delete(key)
+    }
+    return {
+      version,
+      addr: key,
+      confirmed: results.result === true,
+      success: results.success,
+      failure: results.failure,
+      nonceReturned,
+      ms: performance.now() - started
+    }
+  },
   async stop () {
     setImmediate(() => { shutdown(0) })
     return {}
