@@ -87,20 +87,15 @@ public sealed class DcutrService
 
     /// <summary>
     /// The role for a socket our listener accepted from <paramref name="remote"/>: the punch's role and
-    /// peer when a hole punch with that address is under way (first by address and port, then by IP),
-    /// else null (an ordinary inbound connection: responder).
+    /// peer when a hole punch with that address (IP and port) is under way, else null (an ordinary
+    /// inbound connection: responder).
     /// </summary>
     internal (ConnectionRole Role, PeerId Peer)? ExpectedInbound(Multiaddr remote)
     {
         if (!remote.TryGetTcpEndPoint(out IPEndPoint? endPoint) || endPoint is null)
             return null;
         lock (_gate)
-        {
-            if (_expected.TryGetValue(endPoint, out Expectation? exact))
-                return (exact.Role, exact.Peer);
-            Expectation[] byIp = [.. _expected.Where(e => e.Key.Address.Equals(endPoint.Address)).Select(e => e.Value).Distinct()];
-            return byIp.Length == 1 ? (byIp[0].Role, byIp[0].Peer) : null;
-        }
+            return _expected.TryGetValue(endPoint, out Expectation? expected) ? (expected.Role, expected.Peer) : null;
     }
 
     /// <summary>B: the peer dialed us through a relay; try to get a direct connection to it.</summary>
@@ -212,7 +207,9 @@ public sealed class DcutrService
                 await stream.CompleteOutputAsync().ConfigureAwait(false);
                 Log.Punching(_logger, attempt, peer, rtt.TotalMilliseconds, string.Join(", ", theirs), role);
                 await Task.Delay(rtt / 2, _time, cancellationToken).ConfigureAwait(false);
-                return await PunchAsync(peer, theirs, role, cancellationToken).ConfigureAwait(false);
+                (Connection? Direct, string? Reason) punched = await PunchAsync(peer, theirs, role, cancellationToken).ConfigureAwait(false);
+                await AwaitEndAsync(stream, cancellationToken).ConfigureAwait(false);
+                return punched;
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -229,51 +226,80 @@ public sealed class DcutrService
         }
     }
 
+    /// <summary>
+    /// Waits (briefly) until the peer closes its side of the exchange: resetting the stream at once could
+    /// overtake our SYNC, which the peer may not have read yet (a punch that fails at once is that fast).
+    /// </summary>
+    private static async Task AwaitEndAsync(P2PStream stream, CancellationToken cancellationToken)
+    {
+        using CancellationTokenSource bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            while (await DcutrCodec.ReadAsync(stream.Input, bound.Token).ConfigureAwait(false) is not null)
+            {
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ProtocolViolationException or ObjectDisposedException)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
     /// <summary>A: the stream handler for <c>/libp2p/dcutr</c>: answer CONNECT, and on SYNC dial at once.</summary>
     internal async Task HandleAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         Connection relayed = stream.Connection;
         PeerId peer = relayed.RemotePeer;
         long started = _time.GetTimestamp();
-        IReadOnlyList<Multiaddr> theirs;
-        int attempt;
-        using (CancellationTokenSource exchange = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        Registration? expecting = null;
+        try
         {
-            exchange.CancelAfter(_options.ExchangeTimeout);
-            Pb.HolePunch? connect = await DcutrCodec.ReadAsync(stream.Input, exchange.Token).ConfigureAwait(false);
-            if (connect is null)
-                return;
-            if (connect.Type != Pb.HolePunch.Types.Type.Connect)
-                throw new ProtocolViolationException(DcutrCodec.ProtocolId, $"{connect.Type} before CONNECT");
-            lock (_gate)
-                _connectsReceived[relayed] = attempt = _connectsReceived.GetValueOrDefault(relayed) + 1;
-            if (attempt == 1)
-                relayed.Closed.UnsafeRegister(_ => { lock (_gate) _connectsReceived.Remove(relayed); }, null);
-            theirs = Usable(peer, connect);
-            await DcutrCodec.WriteAsync(stream.Output, DcutrCodec.Connect(OwnAddresses()), exchange.Token).ConfigureAwait(false);
-            Pb.HolePunch? sync = await DcutrCodec.ReadAsync(stream.Input, exchange.Token).ConfigureAwait(false);
-            if (sync is null)
-                return;                                   // B gave up (e.g. we sent no usable address)
-            if (sync.Type != Pb.HolePunch.Types.Type.Sync)
-                throw new ProtocolViolationException(DcutrCodec.ProtocolId, $"expected SYNC, got {sync.Type}");
+            IReadOnlyList<Multiaddr> theirs;
+            int attempt;
+            ConnectionRole role;
+            using (CancellationTokenSource exchange = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                exchange.CancelAfter(_options.ExchangeTimeout);
+                Pb.HolePunch? connect = await DcutrCodec.ReadAsync(stream.Input, exchange.Token).ConfigureAwait(false);
+                if (connect is null)
+                    return;
+                if (connect.Type != Pb.HolePunch.Types.Type.Connect)
+                    throw new ProtocolViolationException(DcutrCodec.ProtocolId, $"{connect.Type} before CONNECT");
+                lock (_gate)
+                    _connectsReceived[relayed] = attempt = _connectsReceived.GetValueOrDefault(relayed) + 1;
+                if (attempt == 1)
+                    relayed.Closed.UnsafeRegister(_ => { lock (_gate) _connectsReceived.Remove(relayed); }, null);
+                theirs = Usable(peer, connect);
+                role = DcutrRoles.OnPunchedConnection(receivedSync: true, attempt);
+                // Expected from now on: once B has our answer, its SYN may reach our listener before SYNC reaches us.
+                expecting = Expect(peer, theirs, role);
+                await DcutrCodec.WriteAsync(stream.Output, DcutrCodec.Connect(OwnAddresses()), exchange.Token).ConfigureAwait(false);
+                Pb.HolePunch? sync = await DcutrCodec.ReadAsync(stream.Input, exchange.Token).ConfigureAwait(false);
+                if (sync is null)
+                    return;                               // B gave up (e.g. we sent no usable address)
+                if (sync.Type != Pb.HolePunch.Types.Type.Sync)
+                    throw new ProtocolViolationException(DcutrCodec.ProtocolId, $"expected SYNC, got {sync.Type}");
+            }
+            await stream.CompleteOutputAsync().ConfigureAwait(false);
+            (Connection? direct, string? reason) = theirs.Count == 0
+                ? (null, "the peer sent no public address")
+                : await PunchAsync(peer, theirs, role, cancellationToken).ConfigureAwait(false);
+            if (direct is not null)
+            {
+                Report(new DcutrResult(peer, DcutrOutcome.HolePunched, attempt, direct.RemoteAddress, direct.Role, null, false,
+                    _time.GetElapsedTime(started)));
+            }
+            else
+            {
+                Log.AttemptFailed(_logger, attempt, peer, reason ?? "no connection");
+                if (attempt >= DcutrLimits.MaxAttempts)
+                    ReportFailure(peer, attempt, reason ?? "no connection", [theirs], started);
+            }
         }
-        await stream.CompleteOutputAsync().ConfigureAwait(false);
-        if (DirectConnection(peer) is not null)
-            return;
-        (Connection? direct, string? reason) = theirs.Count == 0
-            ? (null, "the peer sent no public address")
-            : await PunchAsync(peer, theirs, DcutrRoles.OnPunchedConnection(receivedSync: true, attempt), cancellationToken,
-                register: true).ConfigureAwait(false);
-        if (direct is not null)
+        finally
         {
-            Report(new DcutrResult(peer, DcutrOutcome.HolePunched, attempt, direct.RemoteAddress, direct.Role, null, false,
-                _time.GetElapsedTime(started)));
-        }
-        else
-        {
-            Log.AttemptFailed(_logger, attempt, peer, reason ?? "no connection");
-            if (attempt >= DcutrLimits.MaxAttempts)
-                ReportFailure(peer, attempt, reason ?? "no connection", [theirs], started);
+            expecting?.Dispose();
         }
     }
 
@@ -283,9 +309,8 @@ public sealed class DcutrService
     /// peer meanwhile counts too. Null and the last error when none is made within the punch timeout.
     /// </summary>
     private async Task<(Connection? Direct, string? Reason)> PunchAsync(PeerId peer, IReadOnlyList<Multiaddr> addresses,
-        ConnectionRole role, CancellationToken cancellationToken, bool register = false)
+        ConnectionRole role, CancellationToken cancellationToken)
     {
-        using Registration? expecting = register ? Expect(peer, addresses, role) : null;
         TaskCompletionSource<Connection> appeared = new(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnConnected(Connection c)
         {
