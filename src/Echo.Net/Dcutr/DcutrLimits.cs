@@ -12,6 +12,12 @@ public static class DcutrLimits
     /// <summary>Hole punching attempts per relayed connection (spec FAQ, go and js: 3).</summary>
     public const int MaxAttempts = 3;
 
+    /// <summary>
+    /// DCUtR streams one peer may have open at once: one per attempt, as an answering side's punch may
+    /// still run when the next attempt starts, and one spare.
+    /// </summary>
+    public const int MaxInboundStreamsPerPeer = MaxAttempts + 1;
+
     /// <summary>Addresses of the peer dialed at once in one punch.</summary>
     public const int MaxParallelDials = 4;
 }

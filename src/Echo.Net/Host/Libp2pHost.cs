@@ -77,7 +77,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         if (options.EnableDcutr)
         {
             Dcutr = new DcutrService(this, options.Dcutr, loggerFactory, Time);
-            SetStreamHandler(DcutrProtocolId, Dcutr.HandleAsync);
+            SetStreamHandler(DcutrProtocolId, Dcutr.HandleAsync, DcutrLimits.MaxInboundStreamsPerPeer);
         }
     }
 
