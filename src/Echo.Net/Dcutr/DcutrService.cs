@@ -31,6 +31,9 @@ public sealed class DcutrService
 {
     private const int MaxRememberedResults = 1024;
 
+    /// <summary>How long a punch whose dials all failed still waits for the peer's connection to come in.</summary>
+    private static readonly TimeSpan LateInboundWait = TimeSpan.FromSeconds(1);
+
     private readonly Libp2pHost _host;
     private readonly DcutrOptions _options;
     private readonly ILogger _logger;
@@ -343,9 +346,20 @@ public sealed class DcutrService
                 waitForInbound |= outcome.InboundExpected;
                 lastError = outcome.Error ?? lastError;
             }
-            if (!waitForInbound)
+            if (waitForInbound)
+                return (await appeared.Task.WaitAsync(punch.Token).ConfigureAwait(false), null);
+            // Every dial failed (a NAT may refuse our SYN before the peer's own SYN opened it), but the
+            // peer's SYN may still come in through the mapping ours made: listen a little longer.
+            using CancellationTokenSource late = CancellationTokenSource.CreateLinkedTokenSource(punch.Token);
+            late.CancelAfter(LateInboundWait);
+            try
+            {
+                return (await appeared.Task.WaitAsync(late.Token).ConfigureAwait(false), null);
+            }
+            catch (OperationCanceledException) when (!punch.IsCancellationRequested)
+            {
                 return (null, lastError ?? "no address to dial");
-            return (await appeared.Task.WaitAsync(punch.Token).ConfigureAwait(false), null);
+            }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
