@@ -64,6 +64,15 @@ public sealed record HostOptions
     public AutoNat.AutoNatOptions AutoNat { get; init; } = new();
 
     /// <summary>
+    /// Replace relayed connections by direct ones (DCUtR: a direct dial, else a coordinated TCP hole
+    /// punch): part of the public-network stack, off unless the user opts in to it. Settings in <see cref="Dcutr"/>.
+    /// </summary>
+    public bool EnableDcutr { get; init; }
+
+    /// <summary>DCUtR's settings, used with <see cref="EnableDcutr"/>; the relayed grace period applies always.</summary>
+    public Dcutr.DcutrOptions Dcutr { get; init; } = new();
+
+    /// <summary>
     /// Ranges that count as public whatever the built-in table says (<c>--public-range</c>), e.g. a test
     /// network's "internet" on a private range. See <see cref="Addressing.AddressClassifier"/>.
     /// </summary>
@@ -93,5 +102,6 @@ public sealed record HostOptions
         Yamux.Validate();
         Limits.Validate();
         AutoNat.Validate();
+        Dcutr.Validate();
     }
 }

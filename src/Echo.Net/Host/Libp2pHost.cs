@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Echo.Net.Addressing;
 using Echo.Net.AutoNat;
+using Echo.Net.Dcutr;
 using Echo.Net.Identify;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
@@ -73,6 +74,11 @@ public sealed class Libp2pHost : IAsyncDisposable
             SetStreamHandler(PerfProtocol.ProtocolId, PerfProtocol.HandleAsync);
         if (options.EnableAutoNat)
             AutoNat = new AutoNatService(this, options.AutoNat, loggerFactory, Time);
+        if (options.EnableDcutr)
+        {
+            Dcutr = new DcutrService(this, options.Dcutr, loggerFactory, Time);
+            SetStreamHandler(DcutrProtocolId, Dcutr.HandleAsync, DcutrLimits.MaxInboundStreamsPerPeer);
+        }
     }
 
     /// <summary>DCUtR's protocol id: allowed on limited connections, where hole punching is negotiated.</summary>
@@ -138,6 +144,9 @@ public sealed class Libp2pHost : IAsyncDisposable
 
     /// <summary>AutoNAT (reachability), when <see cref="HostOptions.EnableAutoNat"/> is set; null otherwise.</summary>
     public AutoNatService? AutoNat { get; }
+
+    /// <summary>DCUtR (direct connections in place of relayed ones), when <see cref="HostOptions.EnableDcutr"/> is set; null otherwise.</summary>
+    public DcutrService? Dcutr { get; }
 
     internal IdentifyProtocol Identify { get; }
 
@@ -336,6 +345,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
         TrackBackground(_trimmer.RunAsync(_stopping.Token));
         AutoNat?.Start(_stopping.Token);
+        Dcutr?.Start(_stopping.Token);
         IReadOnlyList<Multiaddr> advertised = AdvertisedAddresses;
         lock (_gate)
             _lastAdvertised ??= advertised;
@@ -506,7 +516,7 @@ public sealed class Libp2pHost : IAsyncDisposable
     /// of the same family (its IP when specific, else any), or null (an ephemeral port) when there is
     /// none or a loopback listener could not reach the target.
     /// </summary>
-    private System.Net.IPEndPoint? ReusableLocalEndPoint(System.Net.IPEndPoint target)
+    internal System.Net.IPEndPoint? ReusableLocalEndPoint(System.Net.IPEndPoint target)
     {
         bool targetLoopback = System.Net.IPAddress.IsLoopback(target.Address);
         foreach (Multiaddr listen in ListenAddresses)
@@ -651,10 +661,13 @@ public sealed class Libp2pHost : IAsyncDisposable
         {
             using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             timeout.CancelAfter(Options.HandshakeTimeout);
-            (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeAsync(tcp, ConnectionRole.Responder,
-                _identity, null, Options.Yamux, Time, _loggers, timeout.Token, memory: MemoryBudget).ConfigureAwait(false);
+            // A socket from an address we are hole punching with takes the role DCUtR gave us on it.
+            (ConnectionRole role, PeerId? expected) = Dcutr?.ExpectedInbound(tcp.RemoteAddress) is { } punch
+                ? (punch.Role, punch.Peer) : (ConnectionRole.Responder, null);
+            (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeAsync(tcp, role,
+                _identity, expected, Options.Yamux, Time, _loggers, timeout.Token, memory: MemoryBudget).ConfigureAwait(false);
             slot.MarkOpen();
-            Connection connection = new(tcp, channel, session, ConnectionDirection.Inbound, this, _loggers.CreateLogger<Connection>())
+            Connection connection = new(tcp, channel, session, ConnectionDirection.Inbound, this, _loggers.CreateLogger<Connection>(), role)
             {
                 Slot = slot,
             };
@@ -686,7 +699,9 @@ public sealed class Libp2pHost : IAsyncDisposable
                 loser = connection;
             else if (_connections.TryGetValue(peer, out Connection? existing) && !existing.IsClosed)
             {
-                bool keepNew = existing.Direction != connection.Direction
+                // A direct connection beats a limited (relayed) one; between equals, both ends keep the same.
+                bool keepNew = existing.IsLimited != connection.IsLimited ? existing.IsLimited
+                    : existing.Direction != connection.Direction
                     ? DialerOf(connection).Bytes.SequenceCompareTo(DialerOf(existing).Bytes) < 0
                     : connection.Direction == ConnectionDirection.Inbound;
                 (winner, loser) = keepNew ? (connection, existing) : (existing, connection);
@@ -707,9 +722,19 @@ public sealed class Libp2pHost : IAsyncDisposable
             TrackBackground(Identify.IdentifyPeerAsync(connection, _stopping.Token));
         }
         if (loser is not null)
-            TrackBackground(loser.CloseAsync());
+            TrackBackground(loser.IsLimited && !winner.IsLimited ? CloseReplacedAsync(loser) : loser.CloseAsync());
         TrimConnections();
         return winner;
+    }
+
+    /// <summary>
+    /// Closes a relayed connection a direct one replaced once <see cref="Dcutr.DcutrOptions.RelayedGracePeriod"/>
+    /// has passed: new streams use the direct connection, those still on the relayed one may finish.
+    /// </summary>
+    private async Task CloseReplacedAsync(Connection relayed)
+    {
+        await Task.Delay(Options.Dcutr.RelayedGracePeriod, Time, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await relayed.CloseAsync().ConfigureAwait(false);
     }
 
     private PeerId DialerOf(Connection connection) =>

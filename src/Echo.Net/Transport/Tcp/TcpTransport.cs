@@ -144,7 +144,11 @@ internal static class TcpTransport
         throw new DialFailedException(address, reason, last);
     }
 
-    private static async Task<TcpConnection> ConnectAsync(IPEndPoint target, IPEndPoint? local, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects to <paramref name="target"/> from <paramref name="local"/> (bound with port reuse) or an
+    /// ephemeral port, without fallback: a hole punch must come from the listening port or not at all.
+    /// </summary>
+    internal static async Task<TcpConnection> ConnectAsync(IPEndPoint target, IPEndPoint? local, CancellationToken cancellationToken)
     {
         Socket socket = new(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
