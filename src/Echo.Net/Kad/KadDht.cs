@@ -213,10 +213,12 @@ public sealed class KadDht : IAsyncDisposable
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                if (!cacheTried && _table.Count == 0 && _time.GetElapsedTime(started) >= _options.PeerCacheDelay)
+                if (!cacheTried && (_table.Count > 0 || _time.GetElapsedTime(started) >= _options.PeerCacheDelay))
                 {
+                    // Needed only when no DHT peer came (from the bootstrap peers) in time.
                     cacheTried = true;
-                    await DialCachedAsync(cached, cancellationToken).ConfigureAwait(false);
+                    if (_table.Count == 0)
+                        await DialCachedAsync(cached, cancellationToken).ConfigureAwait(false);
                 }
                 TimeSpan? sinceRefresh = lastRefresh is { } at ? _time.GetElapsedTime(at) : null;
                 bool due = _table.Count > 0 && (sinceRefresh is null || sinceRefresh >= _options.RefreshInterval
@@ -362,15 +364,16 @@ public sealed class KadDht : IAsyncDisposable
         KadKey target = KadKey.Of(key);
         DateTimeOffset started = _time.GetUtcNow();
         long start = _time.GetTimestamp();
-        KadQuery query = NewQuery(target, request);
+        KadQuery query = NewQuery(target, request, followUp: true);
         List<KadPeer> closest = await query.RunAsync(ct).ConfigureAwait(false);
         Record(new KadLookupStats(kind, started, _time.GetElapsedTime(start), query.MessagesSent, query.PeersQueried, closest.Count));
         return closest;
     }
 
-    private KadQuery NewQuery(KadKey target, Pb.Message request, Func<KadPeer, Pb.Message, bool>? onAnswer = null) =>
+    private KadQuery NewQuery(KadKey target, Pb.Message request, Func<KadPeer, Pb.Message, bool>? onAnswer = null, bool followUp = false) =>
         new(target, _host.PeerId, _table.Closest(target, _options.BucketSize), _options, (peer, ct) => RequestAsync(peer, request, ct))
         {
+            FollowUp = followUp,
             OnAnswer = onAnswer,
             OnSuccess = peer => _table.AddOrSeen(peer.Id, peer.Addresses.Count > 0 ? peer.Addresses : _table.AddressesOf(peer.Id), IsStale),
             OnFailure = (peer, e) =>
@@ -720,10 +723,17 @@ public sealed class KadDht : IAsyncDisposable
         _host.PeerIdentified -= OnPeerIdentified;
         if (_host.AutoNat is { } autoNat)
             autoNat.ReachabilityChanged -= OnReachabilityChanged;
-        lock (_gate)
+        try
         {
-            if (_mode == KadMode.Server)
-                _host.RemoveStreamHandler(ProtocolId);
+            lock (_gate)
+            {
+                if (_mode == KadMode.Server)
+                    _host.RemoveStreamHandler(ProtocolId);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The host went first: nothing to withdraw.
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _background.DrainAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);

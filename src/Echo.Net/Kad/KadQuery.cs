@@ -65,6 +65,12 @@ internal sealed class KadQuery
     /// <summary>Called with every peer that answered.</summary>
     public Action<KadPeer>? OnSuccess { get; init; }
 
+    /// <summary>
+    /// Whether, once the closest peers answered, the rest of the k closest not yet asked are asked too
+    /// (go's follow-up), so the result holds the k closest rather than the first to agree.
+    /// </summary>
+    public bool FollowUp { get; init; }
+
     /// <summary>Runs the lookup; returns the k closest peers that answered, closest first.</summary>
     public async Task<List<KadPeer>> RunAsync(CancellationToken cancellationToken)
     {
@@ -81,37 +87,22 @@ internal sealed class KadQuery
                 // Done when the closest peers known have all answered (nothing known: nothing to do).
                 if (ordered.Take(top).All(c => c.State == State.Answered))
                     break;
-                foreach (Candidate next in ordered.Take(_options.BucketSize).Where(c => c.State == State.Heard))
-                {
-                    if (inflight.Count >= _options.Alpha || MessagesSent >= _options.MaxPeersPerLookup)
-                        break;
-                    next.State = State.Waiting;
-                    MessagesSent++;
-                    inflight[_send(next.Peer, lookup.Token)] = next;
-                }
+                Launch(ordered.Take(_options.BucketSize).Where(c => c.State == State.Heard), inflight, lookup.Token);
                 if (inflight.Count == 0)
                     break;
-                Task<Pb.Message> done = await Task.WhenAny(inflight.Keys).ConfigureAwait(false);
-                Candidate candidate = inflight[done];
-                inflight.Remove(done);
-                if (done.IsCompletedSuccessfully)
+                enough = await CompleteOneAsync(inflight, lookup).ConfigureAwait(false);
+            }
+            if (FollowUp)
+            {
+                // The k closest known now that were not asked: asked once each, their answers not followed.
+                HashSet<Candidate> rest = [.. _candidates.Values.Where(c => c.State != State.Failed).Order(_byDistance)
+                    .Take(_options.BucketSize).Where(c => c.State == State.Heard)];
+                while (!enough && !lookup.IsCancellationRequested)
                 {
-                    candidate.State = State.Answered;
-                    PeersQueried++;
-                    OnSuccess?.Invoke(candidate.Peer);
-                    Pb.Message answer = done.Result;
-                    foreach (Pb.Message.Types.Peer closer in answer.CloserPeers)
-                    {
-                        if (KadCodec.ToPeer(closer, _options.AddressFilter) is { } peer)
-                            Learn(peer);
-                    }
-                    enough = OnAnswer?.Invoke(candidate.Peer, answer) == true;
-                }
-                else
-                {
-                    candidate.State = State.Failed;
-                    if (!lookup.IsCancellationRequested)
-                        OnFailure?.Invoke(candidate.Peer, done.Exception?.InnerException ?? new OperationCanceledException());
+                    Launch(rest.Where(c => c.State == State.Heard), inflight, lookup.Token);
+                    if (inflight.Count == 0)
+                        break;
+                    enough = await CompleteOneAsync(inflight, lookup).ConfigureAwait(false);
                 }
             }
         }
@@ -121,6 +112,44 @@ internal sealed class KadQuery
             await ((Task)Task.WhenAll(inflight.Keys)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         return [.. _candidates.Values.Where(c => c.State == State.Answered).Order(_byDistance).Take(_options.BucketSize).Select(c => c.Peer)];
+    }
+
+    /// <summary>Sends to the first of <paramref name="next"/> while fewer than α are in flight and the lookup may ask more.</summary>
+    private void Launch(IEnumerable<Candidate> next, Dictionary<Task<Pb.Message>, Candidate> inflight, CancellationToken cancellationToken)
+    {
+        foreach (Candidate candidate in next.ToList())
+        {
+            if (inflight.Count >= _options.Alpha || MessagesSent >= _options.MaxPeersPerLookup)
+                break;
+            candidate.State = State.Waiting;
+            MessagesSent++;
+            inflight[_send(candidate.Peer, cancellationToken)] = candidate;
+        }
+    }
+
+    /// <summary>Waits for one request to end and takes in its answer; true when the caller has what it needs.</summary>
+    private async Task<bool> CompleteOneAsync(Dictionary<Task<Pb.Message>, Candidate> inflight, CancellationTokenSource lookup)
+    {
+        Task<Pb.Message> done = await Task.WhenAny(inflight.Keys).ConfigureAwait(false);
+        Candidate candidate = inflight[done];
+        inflight.Remove(done);
+        if (!done.IsCompletedSuccessfully)
+        {
+            candidate.State = State.Failed;
+            if (!lookup.IsCancellationRequested)
+                OnFailure?.Invoke(candidate.Peer, done.Exception?.InnerException ?? new OperationCanceledException());
+            return false;
+        }
+        candidate.State = State.Answered;
+        PeersQueried++;
+        OnSuccess?.Invoke(candidate.Peer);
+        Pb.Message answer = await done.ConfigureAwait(false);
+        foreach (Pb.Message.Types.Peer closer in answer.CloserPeers)
+        {
+            if (KadCodec.ToPeer(closer, _options.AddressFilter) is { } peer)
+                Learn(peer);
+        }
+        return OnAnswer?.Invoke(candidate.Peer, answer) == true;
     }
 
     private void Learn(KadPeer peer)
