@@ -1,5 +1,6 @@
 using Echo.Net.Addressing;
 using Echo.Net.Bootstrap;
+using Echo.Net.Identity;
 using Echo.Net.Kad;
 using Echo.Net.Multiformats;
 
@@ -23,6 +24,12 @@ public sealed partial class Libp2pChatNetwork
 
     /// <summary>The Kademlia DHT, while the public network is on.</summary>
     internal KadDht? Kad => _kad;
+
+    /// <summary>
+    /// Whether a connection to <paramref name="peer"/> is one the DHT dialed: not a chat peer by that
+    /// alone (it joins when identify shows a chat protocol), so DHT servers do not fill the peer list.
+    /// </summary>
+    private bool IsDhtDial(PeerId peer) => _kad?.IsDialing(peer) == true;
 
     /// <summary>Starts dialing the bootstrap peers (after the host listens); nothing without the public network.</summary>
     private void StartPublicNetwork()

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Threading.Channels;
@@ -53,6 +54,7 @@ public sealed class KadDht : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Queue<KadLookupStats> _recent = new();
     private readonly SemaphoreSlim _saving = new(1, 1);
+    private readonly ConcurrentDictionary<PeerId, int> _dialing = new();
     private KadMode _mode = KadMode.Client;
     private long _providerRecordsRefused;
     private long _requestsServed;
@@ -107,6 +109,12 @@ public sealed class KadDht : IAsyncDisposable
 
     /// <summary>Requests answered (server mode).</summary>
     public long RequestsServed => Interlocked.Read(ref _requestsServed);
+
+    /// <summary>
+    /// Whether the DHT is dialing <paramref name="peer"/> now (for a request or from the peer cache),
+    /// so whoever sees the connection open can tell it is no chat peer the user asked for.
+    /// </summary>
+    public bool IsDialing(PeerId peer) => _dialing.ContainsKey(peer);
 
     /// <summary>The peers in the routing table, most recently seen first (for diagnostics and tests).</summary>
     public IReadOnlyList<KadPeer> RoutingTablePeers => _table.Snapshot();
@@ -542,18 +550,27 @@ public sealed class KadDht : IAsyncDisposable
         if (addresses.Count == 0)
             throw new DialFailedException(Multiaddr.Empty.WithPeerId(peer.Id), "no address known");
         DialFailedException? last = null;
-        foreach (Multiaddr address in addresses.Take(4))
+        _dialing.AddOrUpdate(peer.Id, 1, (_, n) => n + 1);
+        try
         {
-            try
+            foreach (Multiaddr address in addresses.Take(4))
             {
-                return await _host.DialAsync(address.WithoutPeerId().WithPeerId(peer.Id), ct).ConfigureAwait(false);
+                try
+                {
+                    return await _host.DialAsync(address.WithoutPeerId().WithPeerId(peer.Id), ct).ConfigureAwait(false);
+                }
+                catch (DialFailedException e)
+                {
+                    last = e;
+                }
             }
-            catch (DialFailedException e)
-            {
-                last = e;
-            }
+            throw last!;
         }
-        throw last!;
+        finally
+        {
+            if (_dialing.AddOrUpdate(peer.Id, 0, (_, n) => n - 1) <= 0)
+                _dialing.TryRemove(peer.Id, out _);
+        }
     }
 
     /// <summary>One request and its answer on a new stream, dial included, bounded by <see cref="KadOptions.RpcTimeout"/>.</summary>
