@@ -26,6 +26,7 @@ internal static class ChatApp
     private const string AgentVersion = "echo/0.1.0";
     private const string PeerBookFileName = "peers.json";
     private const string BootstrapCacheFileName = "bootstrap-peers.json";
+    private const string DhtPeerCacheFileName = "dht-peers.json";
 
     public static async Task<int> RunAsync(ChatSettings settings, CancellationToken cancellationToken)
     {
@@ -192,6 +193,8 @@ internal static class ChatApp
                 DnsServer = settings.DnsServer,
                 StateFile = Path.Combine(settings.DataDirectory, BootstrapCacheFileName),
             },
+            DhtMode = settings.DhtMode,
+            DhtPeerCacheFile = Path.Combine(settings.DataDirectory, DhtPeerCacheFileName),
         };
 
     public static int PrintId(ChatSettings settings, TextWriter output)

@@ -57,13 +57,21 @@ Option<bool> publicNetwork = new("--public")
 {
     Description = "Join the public libp2p network from the built-in bootstrap list (the Amino DHT's bootstrappers); dials them at start",
 };
+Option<bool> dhtServer = new("--dht-server")
+{
+    Description = "Run the DHT in server mode (answer other peers, be in their routing tables) even when AutoNAT does not say public; needs --bootstrap or --public",
+};
+Option<bool> dhtClient = new("--dht-client")
+{
+    Description = "Keep the DHT in client mode (ask only, never announce it) even when AutoNAT says public; needs --bootstrap or --public",
+};
 Option<string?> dns = new("--dns") { Description = "DNS server for /dnsaddr lookups, ADDRESS[:PORT] (default: the system's resolvers)" };
 Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at start, as echo-go takes it", Arity = ArgumentArity.ZeroOrOne };
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
     port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell,
-    autoNatServer, publicRange, observerThreshold, bootstrap, publicNetwork, dns, peer,
+    autoNatServer, publicRange, observerThreshold, bootstrap, publicNetwork, dns, dhtServer, dhtClient, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -84,7 +92,8 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithPublicRanges(parse.GetValue(publicRange) ?? [])
     .WithObserverThreshold(parse.GetValue(observerThreshold))
     .WithAutoNat(parse.GetValue(autoNatServer))
-    .WithPublicNetwork(parse.GetValue(bootstrap) ?? [], parse.GetValue(publicNetwork), parse.GetValue(dns));
+    .WithPublicNetwork(parse.GetValue(bootstrap) ?? [], parse.GetValue(publicNetwork), parse.GetValue(dns))
+    .WithDht(parse.GetValue(dhtServer), parse.GetValue(dhtClient));
 
 root.SetAction(async (parse, ct) =>
 {

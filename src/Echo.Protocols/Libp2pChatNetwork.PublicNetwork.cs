@@ -1,20 +1,36 @@
+using Echo.Net.Addressing;
 using Echo.Net.Bootstrap;
+using Echo.Net.Identity;
+using Echo.Net.Kad;
+using Echo.Net.Multiformats;
+using Echo.Protocols.Discovery;
 
 namespace Echo.Protocols;
 
 /// <summary>
 /// The public network (<see cref="ChatNetworkOptions.PublicNetwork"/>): off unless asked for; on, the
-/// bootstrap peers are resolved and dialed once the host listens, and /stats counts them.
+/// bootstrap peers are resolved and dialed once the host listens, and /stats counts them; the
+/// Kademlia DHT runs beside them (client unless AutoNAT says public, or as forced).
 /// </summary>
 public sealed partial class Libp2pChatNetwork
 {
     private Bootstrapper? _bootstrapper;
+    private KadDht? _kad;
 
     /// <summary>Whether the public-network stack is on (<c>--bootstrap</c> or <c>--public</c>).</summary>
     public bool PublicNetworkEnabled => _options.PublicNetwork is not null;
 
     /// <summary>The bootstrapper, while the public network is on (for tests).</summary>
     internal Bootstrapper? Bootstrapper => _bootstrapper;
+
+    /// <summary>The Kademlia DHT, while the public network is on.</summary>
+    internal KadDht? Kad => _kad;
+
+    /// <summary>
+    /// Whether a connection to <paramref name="peer"/> is one the DHT dialed: not a chat peer by that
+    /// alone (it joins when identify shows a chat protocol), so DHT servers do not fill the peer list.
+    /// </summary>
+    private bool IsDhtDial(PeerId peer) => _kad?.IsDialing(peer) == true;
 
     /// <summary>Starts dialing the bootstrap peers (after the host listens); nothing without the public network.</summary>
     private void StartPublicNetwork()
@@ -23,10 +39,37 @@ public sealed partial class Libp2pChatNetwork
             return;
         _bootstrapper = new Bootstrapper(_host, publicNetwork.Bootstrap, _loggers, _time);
         _bootstrapper.Start();
+        _kad = new KadDht(_host, new KadOptions
+        {
+            ForcedMode = publicNetwork.DhtMode,
+            PeerCachePath = publicNetwork.DhtPeerCacheFile,
+            AddressFilter = DhtAddressFilter(),
+        }, _loggers, _time);
+        _kad.Start();
+        ProviderRouting ??= new KadProviderRouting(_kad);
+    }
+
+    /// <summary>
+    /// The addresses of other peers the DHT uses: public ones (as go's and js's Amino DHTs), and
+    /// loopback ones too when we listen on loopback only (a test on one machine).
+    /// </summary>
+    private Func<Multiaddr, bool> DhtAddressFilter()
+    {
+        AddressClassifier classifier = _host.AddressClassifier;
+        bool loopbackOnly = _host.ListenAddresses.Count > 0
+            && _host.ListenAddresses.All(a => classifier.Classify(a) == AddressClass.Loopback);
+        return a => classifier.Classify(a) switch
+        {
+            AddressClass.Public => true,
+            AddressClass.Loopback => loopbackOnly,
+            _ => false,
+        };
     }
 
     private async ValueTask DisposePublicNetworkAsync()
     {
+        if (_kad is not null)
+            await _kad.DisposeAsync().ConfigureAwait(false);
         if (_bootstrapper is not null)
             await _bootstrapper.DisposeAsync().ConfigureAwait(false);
     }

@@ -336,7 +336,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
 
     private void OnPeerConnected(Connection connection)
     {
-        if (connection.Direction == ConnectionDirection.Outbound || IsChatPeer(connection.RemotePeer))
+        if ((connection.Direction == ConnectionDirection.Outbound && !IsDhtDial(connection.RemotePeer)) || IsChatPeer(connection.RemotePeer))
             Join(connection);
     }
 

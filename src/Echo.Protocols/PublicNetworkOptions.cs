@@ -1,4 +1,5 @@
 using Echo.Net.Bootstrap;
+using Echo.Net.Kad;
 
 namespace Echo.Protocols;
 
@@ -12,6 +13,12 @@ public sealed record PublicNetworkOptions
 {
     /// <summary>The bootstrap peers and how they are resolved, dialed and remembered.</summary>
     public BootstrapOptions Bootstrap { get; init; } = new();
+
+    /// <summary>The DHT's mode when forced (<c>--dht-server</c>, <c>--dht-client</c>); null follows AutoNAT.</summary>
+    public KadMode? DhtMode { get; init; }
+
+    /// <summary>Where the DHT keeps the servers that answered it (owner-only), dialed when a start finds no DHT peer; null: none.</summary>
+    public string? DhtPeerCacheFile { get; init; }
 
     /// <summary>Throws when a setting is out of range.</summary>
     public void Validate()

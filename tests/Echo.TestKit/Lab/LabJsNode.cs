@@ -65,10 +65,25 @@ public sealed class LabJsNode : IAsyncDisposable
     /// <summary>Whether <c>npm ci</c> has installed the node's packages (scripts/test-setup.sh does).</summary>
     public static bool Installed => System.IO.Directory.Exists(Path.Combine(Directory, "node_modules", "@libp2p", "kad-dht"));
 
-    internal static async Task<LabJsNode> StartAsync(LabHost host, bool relay, CancellationToken cancellationToken,
-        IReadOnlyList<string>? extraAddresses = null)
+    internal static Task<LabJsNode> StartAsync(LabHost host, bool relay, CancellationToken cancellationToken,
+        IReadOnlyList<string>? extraAddresses = null) =>
+        StartAsync(host, relay, ["ip", "netns", "exec", host.Namespace],
+            string.Join(',', new[] { host.Address }.Concat(extraAddresses ?? []).Select(a => $"/ip4/{a}/tcp/{Port}")), cancellationToken);
+
+    /// <summary>
+    /// Starts a node outside any namespace on 127.0.0.1 and a free port (<see cref="LoopbackAddress"/>),
+    /// for in-process interop tests that need no lab; stopped on dispose.
+    /// </summary>
+    public static Task<LabJsNode> StartOnLoopbackAsync(CancellationToken cancellationToken) =>
+        StartAsync(new LabHost("", "127.0.0.1"), relay: false, [], "/ip4/127.0.0.1/tcp/0", cancellationToken);
+
+    /// <summary>The first address the node listed at start, with <c>/p2p/</c> (for a loopback node, whose port is not 4001).</summary>
+    public string LoopbackAddress { get; private set; } = "";
+
+    private static async Task<LabJsNode> StartAsync(LabHost host, bool relay, string[] prefix, string listen, CancellationToken cancellationToken)
     {
-        ProcessStartInfo start = new("ip")
+        string[] command = [.. prefix, "node", "--import", "./polyfill.mjs", "node.mjs"];
+        ProcessStartInfo start = new(command[0])
         {
             WorkingDirectory = Directory,
             RedirectStandardInput = true,
@@ -76,9 +91,9 @@ public sealed class LabJsNode : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in (string[])["netns", "exec", host.Namespace, "node", "--import", "./polyfill.mjs", "node.mjs"])
+        foreach (string arg in command[1..])
             start.ArgumentList.Add(arg);
-        start.Environment["LISTEN"] = string.Join(',', new[] { host.Address }.Concat(extraAddresses ?? []).Select(a => $"/ip4/{a}/tcp/{Port}"));
+        start.Environment["LISTEN"] = listen;
         start.Environment["RELAY"] = relay ? "1" : "0";
         Process process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
         LabJsNode node = new(process, host, relay);
@@ -87,6 +102,7 @@ public sealed class LabJsNode : IAsyncDisposable
             JsonElement ready = await node._ready.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
             node.PeerId = ready.GetProperty("peerId").GetString()!;
             node.Protocols = [.. ready.GetProperty("protocols").EnumerateArray().Select(p => p.GetString()!)];
+            node.LoopbackAddress = ready.GetProperty("addrs").EnumerateArray().Select(a => a.GetString()!).FirstOrDefault() ?? "";
             return node;
         }
         catch (Exception e)

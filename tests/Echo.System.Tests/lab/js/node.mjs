@@ -17,6 +17,8 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
 import { createInterface } from 'node:readline'
 
 const DEFAULT_TIMEOUT_MS = 30_000
@@ -79,6 +81,17 @@ node.addEventListener('peer:identify', (event) => {
     agentVersion: result.agentVersion ?? null
   })
 })
+
+// A DHT key given as a hex multihash ("1220…"): as a CIDv1 raw (default) or, with "cidVersion":0, a CIDv0.
+function cidOf (command) {
+  if (command.key == null) throw new Error('give key (a hex multihash)')
+  const digest = Digest.decode(Uint8Array.from(Buffer.from(command.key, 'hex')))
+  return command.cidVersion === 0 ? CID.createV0(digest) : CID.createV1(0x55, digest)
+}
+
+function peerInfo (peer) {
+  return { peerId: peer.id.toString(), addrs: (peer.multiaddrs ?? []).map(a => a.toString()) }
+}
 
 function target (command) {
   if (command.addr != null) return multiaddr(command.addr)
@@ -170,6 +183,46 @@ const commands = {
       nonceReturned,
       ms: performance.now() - started
     }
+  },
+  async provide (command, signal) {
+    const cid = cidOf(command)
+    let sent = 0
+    for await (const event of node.services.dht.provide(cid, { signal })) {
+      if (event.name === 'PEER_RESPONSE' || event.name === 'SEND_QUERY') sent++
+    }
+    return { cid: cid.toString(), events: sent }
+  },
+  async findProviders (command, signal) {
+    const cid = cidOf(command)
+    const max = command.max ?? 20
+    const providers = new Map()
+    let messages = 0
+    for await (const event of node.services.dht.findProviders(cid, { signal })) {
+      if (event.name === 'SEND_QUERY') messages++
+      if (event.name !== 'PROVIDER') continue
+      for (const peer of event.providers) {
+        const known = providers.get(peer.id.toString())
+        if (known == null || known.addrs.length === 0) providers.set(peer.id.toString(), peerInfo(peer))
+      }
+      if (providers.size >= max) break
+    }
+    return { cid: cid.toString(), providers: [...providers.values()], messages }
+  },
+  async findPeer (command, signal) {
+    for await (const event of node.services.dht.findPeer(peerIdFromString(command.peer), { signal })) {
+      if (event.name === 'FINAL_PEER') return { found: true, ...peerInfo(event.peer) }
+    }
+    return { found: false }
+  },
+  async getClosestPeers (command, signal) {
+    const key = command.peer != null
+      ? peerIdFromString(command.peer).toMultihash().bytes
+      : Uint8Array.from(Buffer.from(command.key ?? '', 'hex'))
+    const peers = []
+    for await (const event of node.services.dht.getClosestPeers(key, { signal })) {
+      if (event.name === 'FINAL_PEER') peers.push(peerInfo(event.peer))
+    }
+    return { peers }
   },
   async stop () {
     setImmediate(() => { shutdown(0) })

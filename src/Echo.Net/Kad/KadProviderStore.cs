@@ -1,0 +1,114 @@
+using Echo.Net.Identity;
+using Echo.Net.Multiformats;
+
+namespace Echo.Net.Kad;
+
+/// <summary>What <see cref="KadProviderStore.Add"/> did with a record.</summary>
+internal enum ProviderAddResult
+{
+    Stored,
+    Refreshed,
+    RefusedPeerLimit,
+    RefusedTotalLimit,
+    RefusedKeyFull,
+}
+
+/// <summary>
+/// Provider records a server keeps: per key the peers that said they provide it, with their
+/// addresses, each valid for <see cref="KadOptions.ProviderValidity"/> from its last ADD_PROVIDER.
+/// Bounded in all, per provider peer and per key (a record past a bound is refused, the stored ones
+/// stay). Expired records are dropped when read and by <see cref="Sweep"/>. Thread-safe.
+/// </summary>
+internal sealed class KadProviderStore(KadOptions options, TimeProvider time)
+{
+    private sealed record Record(IReadOnlyList<Multiaddr> Addresses, DateTimeOffset Expires);
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Dictionary<PeerId, Record>> _byKey = new(StringComparer.Ordinal);
+    private readonly Dictionary<PeerId, int> _perPeer = [];
+    private int _count;
+
+    /// <summary>Records held now (expired ones included until swept).</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+                return _count;
+        }
+    }
+
+    public ProviderAddResult Add(ReadOnlySpan<byte> key, PeerId provider, IReadOnlyList<Multiaddr> addresses)
+    {
+        string name = Convert.ToHexString(key);
+        DateTimeOffset expires = time.GetUtcNow() + options.ProviderValidity;
+        lock (_gate)
+        {
+            if (_byKey.TryGetValue(name, out Dictionary<PeerId, Record>? providers) && providers.ContainsKey(provider))
+            {
+                providers[provider] = new Record(addresses, expires);
+                return ProviderAddResult.Refreshed;
+            }
+            if (_count >= options.MaxProviderRecords)
+            {
+                SweepLocked();
+                if (_count >= options.MaxProviderRecords)
+                    return ProviderAddResult.RefusedTotalLimit;
+            }
+            if (_perPeer.GetValueOrDefault(provider) >= options.MaxProviderRecordsPerPeer)
+                return ProviderAddResult.RefusedPeerLimit;
+            if (providers is null)
+                _byKey[name] = providers = [];
+            else if (providers.Count >= options.MaxProvidersPerKey)
+            {
+                RemoveExpired(name, providers, time.GetUtcNow());
+                if (providers.Count >= options.MaxProvidersPerKey)
+                    return ProviderAddResult.RefusedKeyFull;
+            }
+            providers[provider] = new Record(addresses, expires);
+            _perPeer[provider] = _perPeer.GetValueOrDefault(provider) + 1;
+            _count++;
+            return ProviderAddResult.Stored;
+        }
+    }
+
+    /// <summary>The providers of <paramref name="key"/> whose records are still valid, at most <see cref="KadOptions.MaxProvidersPerKey"/>.</summary>
+    public List<KadPeer> Get(ReadOnlySpan<byte> key)
+    {
+        string name = Convert.ToHexString(key);
+        lock (_gate)
+        {
+            if (!_byKey.TryGetValue(name, out Dictionary<PeerId, Record>? providers))
+                return [];
+            RemoveExpired(name, providers, time.GetUtcNow());
+            return [.. providers.Select(p => new KadPeer(p.Key, p.Value.Addresses))];
+        }
+    }
+
+    /// <summary>Drops every expired record.</summary>
+    public void Sweep()
+    {
+        lock (_gate)
+            SweepLocked();
+    }
+
+    private void SweepLocked()
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        foreach ((string name, Dictionary<PeerId, Record> providers) in _byKey.ToList())
+            RemoveExpired(name, providers, now);
+    }
+
+    private void RemoveExpired(string name, Dictionary<PeerId, Record> providers, DateTimeOffset now)
+    {
+        foreach (PeerId gone in providers.Where(p => p.Value.Expires <= now).Select(p => p.Key).ToList())
+        {
+            providers.Remove(gone);
+            _count--;
+            if (--_perPeer[gone] == 0)
+                _perPeer.Remove(gone);
+        }
+        if (providers.Count == 0)
+            _byKey.Remove(name);
+    }
+}
