@@ -391,8 +391,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         await Task.Yield();                  // leave the caller's lock before doing any work
         try
         {
-            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            timeout.CancelAfter(Options.DialTimeout);
+            using CancellationTokenSource deadline = new(Options.DialTimeout, Time);
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, deadline.Token);
             ConnectionSlot slot = Resources.TryOpenOutbound()
                 ?? throw new DialFailedException(address, $"all {Resources.Descriptors.Limit} descriptors for connections and files are in use");
             bool reuse = options.ReusePort;
@@ -550,8 +550,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
         try
         {
-            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, cancellationToken);
-            timeout.CancelAfter(Options.HandshakeTimeout);
+            using CancellationTokenSource deadline = new(Options.HandshakeTimeout, Time);
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, cancellationToken, deadline.Token);
             (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeAsync(raw, role, _identity, expected,
                 Options.Yamux, Time, _loggers, timeout.Token,
                 remote => { if (remote == PeerId) throw new SelfDialException(); }, MemoryBudget).ConfigureAwait(false);
@@ -649,8 +649,8 @@ public sealed class Libp2pHost : IAsyncDisposable
     {
         try
         {
-            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            timeout.CancelAfter(Options.HandshakeTimeout);
+            using CancellationTokenSource deadline = new(Options.HandshakeTimeout, Time);
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, deadline.Token);
             (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeAsync(tcp, ConnectionRole.Responder,
                 _identity, null, Options.Yamux, Time, _loggers, timeout.Token, memory: MemoryBudget).ConfigureAwait(false);
             slot.MarkOpen();
