@@ -45,9 +45,14 @@ public sealed class AutoNatLimitTests
         await using Libp2pHost client = await TestHosts.StartAsync();
         await client.DialAsync(TestHosts.AddressOf(server), Ct).WaitAsync(TimeSpan.FromSeconds(20), Ct);
 
+        // Identify both ways, and its streams gone: from here on the server's inbound streams are the test's.
+        await TestHosts.Identified(client, server.PeerId).WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        await TestHosts.Identified(server, client.PeerId).WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        await TestHosts.WaitUntilAsync(() => server.ResourceSnapshot().InboundStreams == 0, "identify's streams ended");
+
         string[] protocols = [AutoNatCodec.DialRequestProtocol, AutoNatCodec.V1Protocol, AutoNatCodec.DialBackProtocol];
         List<P2PStream> held = [];
-        int served = server.ResourceSnapshot().InboundStreams;
+        int served = 0;
         for (int i = 0; i < protocols.Length; i++)
         {
             for (int j = 0; j < 2; j++)
@@ -92,14 +97,15 @@ public sealed class AutoNatLimitTests
     {
         Assert.Equal(32, ReachabilityTracker.MaxAnswersPerAddress);
         Multiaddr address = Multiaddr.Parse("/ip4/1.2.3.4/tcp/4001");
-        foreach ((int threshold, ReachabilityStatus expected) in new[] { (31, ReachabilityStatus.Public), (32, ReachabilityStatus.Unknown) })
+        // An old "unreachable" then 32 "reachable": the old one is dropped for the newest, and the 32
+        // kept are more than a threshold of 31. 33 "reachable": 32 are kept, not more than 32.
+        (bool, int, ReachabilityStatus)[] cases = [(false, 31, ReachabilityStatus.Public), (true, 32, ReachabilityStatus.Unknown)];
+        foreach ((bool firstReachable, int threshold, ReachabilityStatus expected) in cases)
         {
-            // An old "unreachable", then 32 "reachable" answers: the old one is dropped for the 32nd, and
-            // 32 answers (no more) count: public above a threshold of 31, not above 32.
             FakeTimeProvider time = new(DateTimeOffset.UtcNow);
             ReachabilityTracker tracker = new(threshold, TimeSpan.FromMinutes(15), time);
             tracker.SetCandidates([address]);
-            tracker.Record(address, KeyPair.Generate().PeerId, reachable: false);
+            tracker.Record(address, KeyPair.Generate().PeerId, reachable: firstReachable);
             for (int i = 0; i < 32; i++)
             {
                 time.Advance(TimeSpan.FromSeconds(1));
