@@ -15,6 +15,16 @@ internal sealed class AutoNatRateLimiter(int global, int perPeer, TimeProvider t
     private readonly Queue<long> _all = new();
     private readonly Dictionary<PeerId, Queue<long>> _peers = [];
 
+    /// <summary>Peers with an entry now (at most <see cref="AutoNatLimits.MaxRateLimitedPeers"/> while any is idle).</summary>
+    public int RememberedPeers
+    {
+        get
+        {
+            lock (_gate)
+                return _peers.Count;
+        }
+    }
+
     /// <summary>Counts a check for <paramref name="peer"/> and returns true, or false when a limit is reached.</summary>
     public bool TryAcquire(PeerId peer)
     {

@@ -106,8 +106,8 @@ public sealed class Connection : IAsyncDisposable
             }
             protocols = allowed;
         }
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Closed);
-        timeout.CancelAfter(_host.Options.StreamNegotiationTimeout);
+        using CancellationTokenSource deadline = new(_host.Options.StreamNegotiationTimeout, _host.Time);
+        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Closed, deadline.Token);
         YamuxStream stream = await _session.OpenStreamAsync(timeout.Token).ConfigureAwait(false);
         try
         {
@@ -162,8 +162,8 @@ public sealed class Connection : IAsyncDisposable
         string? protocol = null;
         try
         {
-            using CancellationTokenSource negotiation = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, Closed);
-            negotiation.CancelAfter(_host.Options.StreamNegotiationTimeout);
+            using CancellationTokenSource deadline = new(_host.Options.StreamNegotiationTimeout, _host.Time);
+            using CancellationTokenSource negotiation = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, Closed, deadline.Token);
             Func<string, bool> isSupported = _host.IsSupported;
             if (IsLimited)
             {

@@ -401,8 +401,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         await Task.Yield();                  // leave the caller's lock before doing any work
         try
         {
-            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            timeout.CancelAfter(Options.DialTimeout);
+            using CancellationTokenSource deadline = new(Options.DialTimeout, Time);
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, deadline.Token);
             ConnectionSlot slot = Resources.TryOpenOutbound()
                 ?? throw new DialFailedException(address, $"all {Resources.Descriptors.Limit} descriptors for connections and files are in use");
             bool reuse = options.ReusePort;
@@ -560,8 +560,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
         try
         {
-            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, cancellationToken);
-            timeout.CancelAfter(Options.HandshakeTimeout);
+            using CancellationTokenSource deadline = new(Options.HandshakeTimeout, Time);
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, cancellationToken, deadline.Token);
             (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeAsync(raw, role, _identity, expected,
                 Options.Yamux, Time, _loggers, timeout.Token,
                 remote => { if (remote == PeerId) throw new SelfDialException(); }, MemoryBudget).ConfigureAwait(false);
@@ -659,8 +659,8 @@ public sealed class Libp2pHost : IAsyncDisposable
     {
         try
         {
-            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            timeout.CancelAfter(Options.HandshakeTimeout);
+            using CancellationTokenSource deadline = new(Options.HandshakeTimeout, Time);
+            using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, deadline.Token);
             // A socket from an address we are hole punching with takes the role DCUtR gave us on it.
             (ConnectionRole role, PeerId? expected) = Dcutr?.ExpectedInbound(tcp.RemoteAddress) is { } punch
                 ? (punch.Role, punch.Peer) : (ConnectionRole.Responder, null);

@@ -106,8 +106,8 @@ public sealed class MdnsAutoDialer : IAsyncDisposable
                     Succeeded(peer);
                     return;
                 }
-                using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(_options.DialTimeout);
+                using CancellationTokenSource deadline = new(_options.DialTimeout, _time);
+                using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
                 try
                 {
                     await _dial(address, timeout.Token).ConfigureAwait(false);

@@ -78,9 +78,9 @@ internal sealed class FileProtocol(Libp2pHost host, Func<OfferLookup?> offers, C
     private async Task ServeAsync(P2PStream stream, IdleWatchdog idle, CancellationToken cancellationToken)
     {
         FileRequest request;
-        using (CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        using (CancellationTokenSource deadline = new(HeaderTimeout, time))
+        using (CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token))
         {
-            limit.CancelAfter(HeaderTimeout);
             byte[] bytes = await stream.Input.ReadLengthPrefixedAsync(MaxHeaderBytes, ProtocolId, limit.Token).ConfigureAwait(false)
                 ?? throw new UnexpectedEndException(ProtocolId);
             request = Parse(bytes, FileRequest.Parser);
@@ -201,8 +201,8 @@ internal sealed class FileProtocol(Libp2pHost host, Func<OfferLookup?> offers, C
     {
         if (!PeerId.TryParse(peerId, out PeerId? peer) || peer is null)
             throw new FileSharingException($"{SafeText.ForDisplay(peerId)} is not a peer id");
-        using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(HeaderTimeout);
+        using CancellationTokenSource deadline = new(HeaderTimeout, time);
+        using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         P2PStream stream = await ProtocolStreams.OpenAsync(host, peer, ProtocolId, "the sender is not connected", limit.Token, cancellationToken)
             .ConfigureAwait(false);
         try

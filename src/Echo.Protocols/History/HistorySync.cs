@@ -141,8 +141,8 @@ internal sealed class HistorySync
             request.Have.Add(have);
             for (int page = 0; page < _options.MaxPagesPerSync; page++)
             {
-                using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(_options.ResponseTimeout);
+                using CancellationTokenSource deadline = new(_options.ResponseTimeout, _time);
+                using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
                 await stream.Output.WriteLengthPrefixedAsync(request.ToByteArray(), timeout.Token).ConfigureAwait(false);
                 byte[] frame = await stream.Input.ReadLengthPrefixedAsync(MaxResponseBytes, ProtocolId, timeout.Token).ConfigureAwait(false)
                                ?? throw new UnexpectedEndException(ProtocolId);
