@@ -8,6 +8,7 @@ using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Mdns;
 using Echo.Net.Multiformats;
+using Echo.Net.Relay;
 using Echo.Protocols;
 using Echo.Protocols.Peers;
 using Echo.Storage;
@@ -191,6 +192,8 @@ internal static class ChatApp
                 DnsServer = settings.DnsServer,
                 StateFile = Path.Combine(settings.DataDirectory, BootstrapCacheFileName),
             },
+            Relay = new RelayClientOptions { ReserveAlways = settings.ReserveRelays },
+            RelayService = new RelayServiceOptions { Mode = settings.RelayService },
         };
 
     public static int PrintId(ChatSettings settings, TextWriter output)

@@ -1,4 +1,5 @@
 using Echo.Net.Bootstrap;
+using Echo.Net.Relay;
 
 namespace Echo.Protocols;
 
@@ -13,11 +14,19 @@ public sealed record PublicNetworkOptions
     /// <summary>The bootstrap peers and how they are resolved, dialed and remembered.</summary>
     public BootstrapOptions Bootstrap { get; init; } = new();
 
+    /// <summary>The relay client: reservations while AutoNAT says private, dialing relayed addresses.</summary>
+    public RelayClientOptions Relay { get; init; } = new();
+
+    /// <summary>The relay service: serves reservations and circuits while AutoNAT says public (<c>--no-relay-service</c>: off).</summary>
+    public RelayServiceOptions RelayService { get; init; } = new();
+
     /// <summary>Throws when a setting is out of range.</summary>
     public void Validate()
     {
         if (Bootstrap.Peers.Count == 0)
             throw new ArgumentException("the public network needs at least one bootstrap peer", nameof(Bootstrap));
         Bootstrap.Validate();
+        Relay.Validate();
+        RelayService.Validate();
     }
 }
