@@ -63,13 +63,22 @@ internal static class RelayCodec
     public static StopMessage StopStatus(Status status) => new() { Type = StopMessage.Types.Type.Status, Status = status };
 
     /// <summary>
+    /// A <c>limit.duration</c> above this many seconds (a day) is read as milliseconds: js-libp2p's
+    /// relay server sends its 2-minute default as 120000 (its own client reads milliseconds), where
+    /// the spec and go send seconds (120). No relay keeps a circuit for more than a day.
+    /// </summary>
+    public const uint MaxDurationSeconds = 86_400;
+
+    /// <summary>
     /// The limit a relay sent as a connection limit: absent is <see cref="ConnectionLimit.Unknown"/>
     /// (a relayed connection is limited whatever the relay says); a zero field means none.
     /// </summary>
     public static ConnectionLimit ToConnectionLimit(Limit? limit) => limit is null
         ? ConnectionLimit.Unknown
         : new ConnectionLimit(
-            limit.HasDuration && limit.Duration > 0 ? TimeSpan.FromSeconds(limit.Duration) : null,
+            limit.HasDuration && limit.Duration > 0
+                ? limit.Duration > MaxDurationSeconds ? TimeSpan.FromMilliseconds(limit.Duration) : TimeSpan.FromSeconds(limit.Duration)
+                : null,
             limit.HasData && limit.Data > 0 ? (long)Math.Min(limit.Data, long.MaxValue) : null);
 
     /// <summary>The wire form of a relay's limits (null fields left out: none).</summary>

@@ -32,8 +32,8 @@ public sealed record RelayVoucher(PeerId Relay, PeerId Peer, DateTimeOffset Expi
     /// <summary>The envelope's signature domain.</summary>
     public const string Domain = "libp2p-relay-rsvp";
 
-    /// <summary>The envelope's payload type: multicodec 0x0302 as an unsigned varint.</summary>
-    public static ReadOnlySpan<byte> PayloadType => [0x82, 0x06];
+    /// <summary>The envelope's payload type: the bytes 0x03 0x02 (multicodec 0x0302 as go and js write it, not as a varint).</summary>
+    public static ReadOnlySpan<byte> PayloadType => [0x03, 0x02];
 
     /// <summary>Signs a voucher for <paramref name="peer"/> with the relay's key.</summary>
     internal static byte[] Seal(KeyPair relay, PeerId peer, DateTimeOffset expiration)

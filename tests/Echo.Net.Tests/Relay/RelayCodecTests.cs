@@ -62,6 +62,9 @@ public class RelayCodecTests
         Assert.Same(ConnectionLimit.Unknown, RelayCodec.ToConnectionLimit(null));
         Assert.Equal(new ConnectionLimit(null, null), RelayCodec.ToConnectionLimit(new Limit { Duration = 0, Data = 0 }));
         Assert.Equal(new ConnectionLimit(TimeSpan.FromSeconds(120), 131072), RelayCodec.ToConnectionLimit(new Limit { Duration = 120, Data = 131072 }));
+        // js-libp2p's relay sends its 2 minutes as 120000 (milliseconds): read as 2 minutes.
+        Assert.Equal(TimeSpan.FromMinutes(2), RelayCodec.ToConnectionLimit(new Limit { Duration = 120_000 }).Duration);
+        Assert.Equal(TimeSpan.FromHours(24), RelayCodec.ToConnectionLimit(new Limit { Duration = 86_400 }).Duration);
         Limit wire = RelayCodec.ToLimit(TimeSpan.FromMinutes(2), 1 << 17)!;
         Assert.Equal((120u, 131072ul), (wire.Duration, wire.Data));
         Assert.Null(RelayCodec.ToLimit(null, null));

@@ -65,7 +65,7 @@ public sealed class LabJsNode : IAsyncDisposable
     /// <summary>Whether <c>npm ci</c> has installed the node's packages (scripts/test-setup.sh does).</summary>
     public static bool Installed => System.IO.Directory.Exists(Path.Combine(Directory, "node_modules", "@libp2p", "kad-dht"));
 
-    internal static async Task<LabJsNode> StartAsync(LabHost host, bool relay, CancellationToken cancellationToken)
+    internal static async Task<LabJsNode> StartAsync(LabHost host, bool relay, CancellationToken cancellationToken, long? relayDataLimit = null)
     {
         ProcessStartInfo start = new("ip")
         {
@@ -79,6 +79,8 @@ public sealed class LabJsNode : IAsyncDisposable
             start.ArgumentList.Add(arg);
         start.Environment["LISTEN"] = $"/ip4/{host.Address}/tcp/{Port}";
         start.Environment["RELAY"] = relay ? "1" : "0";
+        if (relayDataLimit is { } limit)
+            start.Environment["RELAY_DATA_LIMIT"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
         Process process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
         LabJsNode node = new(process, host, relay);
         try
@@ -217,6 +219,9 @@ public sealed class LabJsNode : IAsyncDisposable
             _events.Writer.TryComplete();
         }
     }
+
+    /// <summary>Kills the node at once (SIGKILL), as a crash or a pulled cable would end it; <see cref="DisposeAsync"/> still cleans up.</summary>
+    public void Kill() => _process.Kill(entireProcessTree: true);
 
     /// <summary>Closes stdin (the node stops), kills it after 5 s; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
