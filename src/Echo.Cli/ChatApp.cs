@@ -8,6 +8,7 @@ using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Mdns;
 using Echo.Net.Multiformats;
+using Echo.Net.Relay;
 using Echo.Protocols;
 using Echo.Protocols.Peers;
 using Echo.Storage;
@@ -195,6 +196,8 @@ internal static class ChatApp
             },
             DhtMode = settings.DhtMode,
             DhtPeerCacheFile = Path.Combine(settings.DataDirectory, DhtPeerCacheFileName),
+            Relay = new RelayClientOptions { ReserveAlways = settings.ReserveRelays },
+            RelayService = new RelayServiceOptions { Mode = settings.RelayService },
         };
 
     public static int PrintId(ChatSettings settings, TextWriter output)

@@ -65,13 +65,25 @@ Option<bool> dhtClient = new("--dht-client")
 {
     Description = "Keep the DHT in client mode (ask only, never announce it) even when AutoNAT says public; needs --bootstrap or --public",
 };
+Option<bool> noRelayService = new("--no-relay-service")
+{
+    Description = "Never relay for other peers (by default, with --bootstrap or --public, a node AutoNAT judges public serves circuit relay v2 within go's limits: 2 min and 128 KiB per circuit)",
+};
+Option<bool> relayService = new("--relay-service")
+{
+    Description = "Serve circuit relay v2 from the start, for a node known to be public (with --bootstrap or --public)",
+};
+Option<bool> reserveRelays = new("--reserve-relays")
+{
+    Description = "Keep relay reservations whatever AutoNAT says (by default only while this node is judged private), e.g. on a network without AutoNAT servers",
+};
 Option<string?> dns = new("--dns") { Description = "DNS server for /dnsaddr lookups, ADDRESS[:PORT] (default: the system's resolvers)" };
 Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at start, as echo-go takes it", Arity = ArgumentArity.ZeroOrOne };
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
     port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell,
-    autoNatServer, publicRange, observerThreshold, bootstrap, publicNetwork, dns, dhtServer, dhtClient, peer,
+    autoNatServer, publicRange, observerThreshold, bootstrap, publicNetwork, dns, dhtServer, dhtClient, noRelayService, relayService, reserveRelays, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -93,7 +105,8 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithObserverThreshold(parse.GetValue(observerThreshold))
     .WithAutoNat(parse.GetValue(autoNatServer))
     .WithPublicNetwork(parse.GetValue(bootstrap) ?? [], parse.GetValue(publicNetwork), parse.GetValue(dns))
-    .WithDht(parse.GetValue(dhtServer), parse.GetValue(dhtClient));
+    .WithDht(parse.GetValue(dhtServer), parse.GetValue(dhtClient))
+    .WithRelay(parse.GetValue(noRelayService), parse.GetValue(relayService), parse.GetValue(reserveRelays));
 
 root.SetAction(async (parse, ct) =>
 {

@@ -95,6 +95,8 @@ public sealed partial class Libp2pChatNetwork : INodeStatsSource
         LimitKind.Descriptors => "fd.budget",
         LimitKind.StreamsPerProtocol => "stream.per-protocol",
         LimitKind.LimitedConnection => "stream.limited-conn",
+        LimitKind.RelayReservations => "relay.reservations",
+        LimitKind.RelayCircuits => "relay.circuits",
         _ => kind.ToString(),
     };
 

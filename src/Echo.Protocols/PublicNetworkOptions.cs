@@ -1,5 +1,6 @@
 using Echo.Net.Bootstrap;
 using Echo.Net.Kad;
+using Echo.Net.Relay;
 
 namespace Echo.Protocols;
 
@@ -20,11 +21,19 @@ public sealed record PublicNetworkOptions
     /// <summary>Where the DHT keeps the servers that answered it (owner-only), dialed when a start finds no DHT peer; null: none.</summary>
     public string? DhtPeerCacheFile { get; init; }
 
+    /// <summary>The relay client: reservations while AutoNAT says private, dialing relayed addresses.</summary>
+    public RelayClientOptions Relay { get; init; } = new();
+
+    /// <summary>The relay service: serves reservations and circuits while AutoNAT says public (<c>--no-relay-service</c>: off).</summary>
+    public RelayServiceOptions RelayService { get; init; } = new();
+
     /// <summary>Throws when a setting is out of range.</summary>
     public void Validate()
     {
         if (Bootstrap.Peers.Count == 0)
             throw new ArgumentException("the public network needs at least one bootstrap peer", nameof(Bootstrap));
         Bootstrap.Validate();
+        Relay.Validate();
+        RelayService.Validate();
     }
 }

@@ -1,6 +1,7 @@
 using Echo.Cli;
 using Echo.Net.Bootstrap;
 using Echo.Net.Multiformats;
+using Echo.Net.Relay;
 using Echo.Protocols;
 
 namespace Echo.SystemTests;
@@ -37,5 +38,20 @@ public sealed class PublicNetworkOptionTests
         Assert.Equal("127.0.0.1:5353", options.Bootstrap.DnsServer!.ToString());
         Assert.Equal(Path.Combine("/nonexistent/echo-test", "bootstrap-peers.json"), options.Bootstrap.StateFile);
         options.Validate();
+    }
+
+    [Fact]
+    public void RelayOptions_ReachThePublicNetwork_AndContradictionsAreRefused()
+    {
+        const string Given = "/ip4/127.0.0.1/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ";
+        ChatSettings plain = Plain().WithPublicNetwork([Given], builtIn: false, dns: null);
+
+        PublicNetworkOptions defaults = ChatApp.PublicNetwork(plain.WithRelay(noService: false, service: false, reserve: false))!;
+        Assert.Equal((RelayServiceMode.Auto, false), (defaults.RelayService.Mode, defaults.Relay.ReserveAlways));
+        PublicNetworkOptions off = ChatApp.PublicNetwork(plain.WithRelay(noService: true, service: false, reserve: true))!;
+        Assert.Equal((RelayServiceMode.Off, true), (off.RelayService.Mode, off.Relay.ReserveAlways));
+        Assert.Equal(RelayServiceMode.On, ChatApp.PublicNetwork(plain.WithRelay(noService: false, service: true, reserve: false))!.RelayService.Mode);
+        ArgumentException e = Assert.Throws<ArgumentException>(() => plain.WithRelay(noService: true, service: true, reserve: false));
+        Assert.Equal(ChatSettings.RelayServiceConflict, e.Message);
     }
 }

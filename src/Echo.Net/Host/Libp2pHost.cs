@@ -44,6 +44,7 @@ public sealed class Libp2pHost : IAsyncDisposable
     };
     private readonly ObservedAddressManager _observed;
     private IReadOnlyList<Multiaddr>? _lastAdvertised;
+    private readonly SortedDictionary<string, IReadOnlyList<Multiaddr>> _extraAddresses = new(StringComparer.Ordinal);
     private readonly BackgroundTasks _background = new();
     private readonly ConnectionTrimmer _trimmer;
     private readonly List<(Socket Socket, Multiaddr Address)> _listeners = [];
@@ -196,9 +197,40 @@ public sealed class Libp2pHost : IAsyncDisposable
             foreach (Multiaddr observed in _observed.Trusted)
                 if (!result.Contains(observed))
                     result.Add(observed);
+            lock (_gate)
+            {
+                foreach (Multiaddr extra in _extraAddresses.Values.SelectMany(a => a))
+                    if (!result.Contains(extra))
+                        result.Add(extra);
+            }
             return result;
         }
     }
+
+    /// <summary>
+    /// Sets the addresses <paramref name="source"/> adds to <see cref="AdvertisedAddresses"/> (e.g. the
+    /// relay client's <c>/p2p-circuit</c> addresses, <see cref="Relay.RelayClient.AddressSource"/>); an
+    /// empty list removes them. A change raises <see cref="AddressesChanged"/> and an identify push.
+    /// </summary>
+    public void SetExtraAddresses(string source, IReadOnlyList<Multiaddr> addresses)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(addresses);
+        lock (_gate)
+        {
+            if (addresses.Count == 0)
+                _extraAddresses.Remove(source);
+            else
+                _extraAddresses[source] = [.. addresses];
+        }
+        OnAddressesChanged();
+    }
+
+    /// <summary>
+    /// Dials relayed (<c>/p2p-circuit</c>) addresses for <see cref="DialAsync(Multiaddr, DialOptions, CancellationToken)"/>;
+    /// set by the relay client (<see cref="Relay.RelayClient"/>). Null: such a dial fails with a reason.
+    /// </summary>
+    internal Func<Multiaddr, CancellationToken, Task<Connection>>? CircuitDialer { get; set; }
 
     private static IEnumerable<System.Net.IPAddress> LocalAddresses(AddressFamily family) =>
         System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
@@ -403,6 +435,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         {
             using CancellationTokenSource deadline = new(Options.DialTimeout, Time);
             using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, deadline.Token);
+            if (Relay.RelayAddressing.IsCircuit(address))
+                return await DialCircuitAsync(address, timeout.Token).ConfigureAwait(false);
             ConnectionSlot slot = Resources.TryOpenOutbound()
                 ?? throw new DialFailedException(address, $"all {Resources.Descriptors.Limit} descriptors for connections and files are in use");
             bool reuse = options.ReusePort;
@@ -489,6 +523,20 @@ public sealed class Libp2pHost : IAsyncDisposable
         {
             lock (_gate)
                 _dials.Remove(key);
+        }
+    }
+
+    private async Task<Connection> DialCircuitAsync(Multiaddr address, CancellationToken cancellationToken)
+    {
+        Func<Multiaddr, CancellationToken, Task<Connection>> dialer = CircuitDialer
+            ?? throw new DialFailedException(address, "relayed addresses need the relay client (the public network is off)");
+        try
+        {
+            return await dialer(address, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+        {
+            throw new DialFailedException(address, $"no relayed connection within {Options.DialTimeout.TotalSeconds} s");
         }
     }
 

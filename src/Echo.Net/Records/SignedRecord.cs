@@ -26,6 +26,35 @@ public sealed record SignedRecord(PublicKey Key, byte[] PayloadType, byte[] Payl
     public static byte[] Seal(KeyPair key, string domain, ReadOnlySpan<byte> payloadType, ReadOnlySpan<byte> payload)
     {
         CheckDomain(domain);
+        return SealCore(key, domain, payloadType, payload);
+    }
+
+    /// <summary>
+    /// <see cref="Seal"/> under one of libp2p's own domains (<c>libp2p-…</c>, e.g. the relay voucher's
+    /// <c>libp2p-relay-rsvp</c>), for the libp2p protocol that defines it.
+    /// </summary>
+    internal static byte[] SealLibp2p(KeyPair key, string domain, ReadOnlySpan<byte> payloadType, ReadOnlySpan<byte> payload)
+    {
+        CheckLibp2pDomain(domain);
+        return SealCore(key, domain, payloadType, payload);
+    }
+
+    /// <summary><see cref="Open"/> under one of libp2p's own domains (<c>libp2p-…</c>).</summary>
+    /// <exception cref="ProtocolViolationException">Malformed, or the signature does not verify.</exception>
+    internal static SignedRecord OpenLibp2p(ReadOnlySpan<byte> encoded, string domain)
+    {
+        CheckLibp2pDomain(domain);
+        return OpenCore(encoded, domain);
+    }
+
+    private static void CheckLibp2pDomain(string domain)
+    {
+        if (!domain.StartsWith("libp2p-", StringComparison.Ordinal) || Encoding.UTF8.GetByteCount(domain) > 64)
+            throw new ArgumentException("a libp2p domain starts with libp2p- and is at most 64 bytes", nameof(domain));
+    }
+
+    private static byte[] SealCore(KeyPair key, string domain, ReadOnlySpan<byte> payloadType, ReadOnlySpan<byte> payload)
+    {
         byte[] signature = key.Sign(SignedBytes(domain, payloadType, payload));
         return new Envelope
         {
@@ -44,6 +73,11 @@ public sealed record SignedRecord(PublicKey Key, byte[] PayloadType, byte[] Payl
     public static SignedRecord Open(ReadOnlySpan<byte> encoded, string domain)
     {
         CheckDomain(domain);
+        return OpenCore(encoded, domain);
+    }
+
+    private static SignedRecord OpenCore(ReadOnlySpan<byte> encoded, string domain)
+    {
         Envelope envelope;
         try
         {

@@ -26,4 +26,10 @@ public enum LimitKind
 
     /// <summary>A stream of a protocol not allowed on a limited (relayed) connection, either direction.</summary>
     LimitedConnection,
+
+    /// <summary>The relay service's reservation caps (<see cref="Relay.RelayServiceOptions.MaxReservations"/>, per IP).</summary>
+    RelayReservations,
+
+    /// <summary>The relay service's circuit caps (<see cref="Relay.RelayServiceOptions.MaxCircuits"/>, per peer).</summary>
+    RelayCircuits,
 }

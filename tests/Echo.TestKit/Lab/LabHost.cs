@@ -32,6 +32,12 @@ public sealed record NatLabOptions
     /// <summary>Whether the first js node also serves circuit relay v2. Default true.</summary>
     public bool FirstJsNodeIsRelay { get; init; } = true;
 
+    /// <summary>How many js nodes, from the first, serve circuit relay v2; null: the first one when <see cref="FirstJsNodeIsRelay"/>.</summary>
+    public int? JsRelays { get; init; }
+
+    /// <summary>The js relays' data limit per direction per circuit (<c>RELAY_DATA_LIMIT</c>); null: js's default, 131072.</summary>
+    public long? RelayDataLimit { get; init; }
+
     /// <summary>
     /// Whether the js nodes dial each other at start, so that each one's Kademlia routing table holds
     /// all the others before the lab is handed over (a DHT, not N lone servers). Default true.

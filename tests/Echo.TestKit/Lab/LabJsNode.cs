@@ -66,9 +66,9 @@ public sealed class LabJsNode : IAsyncDisposable
     public static bool Installed => System.IO.Directory.Exists(Path.Combine(Directory, "node_modules", "@libp2p", "kad-dht"));
 
     internal static Task<LabJsNode> StartAsync(LabHost host, bool relay, CancellationToken cancellationToken,
-        IReadOnlyList<string>? extraAddresses = null) =>
+        IReadOnlyList<string>? extraAddresses = null, long? relayDataLimit = null) =>
         StartAsync(host, relay, ["ip", "netns", "exec", host.Namespace],
-            string.Join(',', new[] { host.Address }.Concat(extraAddresses ?? []).Select(a => $"/ip4/{a}/tcp/{Port}")), cancellationToken);
+            string.Join(',', new[] { host.Address }.Concat(extraAddresses ?? []).Select(a => $"/ip4/{a}/tcp/{Port}")), cancellationToken, relayDataLimit);
 
     /// <summary>
     /// Starts a node outside any namespace on 127.0.0.1 and a free port (<see cref="LoopbackAddress"/>),
@@ -80,7 +80,8 @@ public sealed class LabJsNode : IAsyncDisposable
     /// <summary>The first address the node listed at start, with <c>/p2p/</c> (for a loopback node, whose port is not 4001).</summary>
     public string LoopbackAddress { get; private set; } = "";
 
-    private static async Task<LabJsNode> StartAsync(LabHost host, bool relay, string[] prefix, string listen, CancellationToken cancellationToken)
+    private static async Task<LabJsNode> StartAsync(LabHost host, bool relay, string[] prefix, string listen, CancellationToken cancellationToken,
+        long? relayDataLimit = null)
     {
         string[] command = [.. prefix, "node", "--import", "./polyfill.mjs", "node.mjs"];
         ProcessStartInfo start = new(command[0])
@@ -95,6 +96,8 @@ public sealed class LabJsNode : IAsyncDisposable
             start.ArgumentList.Add(arg);
         start.Environment["LISTEN"] = listen;
         start.Environment["RELAY"] = relay ? "1" : "0";
+        if (relayDataLimit is { } limit)
+            start.Environment["RELAY_DATA_LIMIT"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
         Process process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
         LabJsNode node = new(process, host, relay);
         try
@@ -234,6 +237,9 @@ public sealed class LabJsNode : IAsyncDisposable
             _events.Writer.TryComplete();
         }
     }
+
+    /// <summary>Kills the node at once (SIGKILL), as a crash or a pulled cable would end it; <see cref="DisposeAsync"/> still cleans up.</summary>
+    public void Kill() => _process.Kill(entireProcessTree: true);
 
     /// <summary>Closes stdin (the node stops), kills it after 5 s; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()

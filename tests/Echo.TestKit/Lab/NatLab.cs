@@ -276,7 +276,8 @@ public sealed partial class NatLab : IAsyncDisposable
         for (int i = 0; i < options.JsNodes; i++)
             hosts.Add(await AddPublicHostCoreAsync(i + 1, cancellationToken));
         // Started together: node's start-up is mostly CPU-bound module loading.
-        Task<LabJsNode>[] starts = [.. hosts.Select((h, i) => LabJsNode.StartAsync(h, options.FirstJsNodeIsRelay && i == 0, cancellationToken))];
+        int relays = options.JsRelays ?? (options.FirstJsNodeIsRelay ? 1 : 0);
+        Task<LabJsNode>[] starts = [.. hosts.Select((h, i) => LabJsNode.StartAsync(h, i < relays, cancellationToken, relayDataLimit: options.RelayDataLimit))];
         try
         {
             await Task.WhenAll(starts);

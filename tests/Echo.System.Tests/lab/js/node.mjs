@@ -9,7 +9,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { autoNAT } from '@libp2p/autonat'
 import { autoNATv2 } from '@libp2p/autonat-v2'
-import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -38,6 +38,9 @@ function flag (name) {
 
 const listen = (env.LISTEN ?? '/ip4/127.0.0.1/tcp/0').split(',').map(s => s.trim()).filter(s => s !== '')
 const relay = flag('RELAY')
+// RELAY_DATA_LIMIT: bytes per direction a relayed connection may carry (js default 131072), so a test
+// can make the relay cut a circuit early.
+const relayDataLimit = (env.RELAY_DATA_LIMIT ?? '').trim()
 
 const services = {
   identify: identify(),
@@ -49,12 +52,16 @@ const services = {
   autonatV2: autoNATv2()
 }
 if (relay) {
-  services.relay = circuitRelayServer()
+  services.relay = circuitRelayServer(relayDataLimit === ''
+    ? {}
+    : { reservations: { defaultDataLimit: BigInt(relayDataLimit) } })
 }
 
 const node = await createLibp2p({
   addresses: { listen },
-  transports: [tcp()],
+  // The circuit transport lets the node dial .../p2p-circuit/p2p/<peer> (it reserves nowhere: no
+  // /p2p-circuit listen address).
+  transports: [tcp(), circuitRelayTransport()],
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
   services
