@@ -375,7 +375,9 @@ public sealed class Libp2pHost : IAsyncDisposable
         string key = options.ReusePort ? address.ToString() : address + " (no port reuse)";
         lock (_gate)
         {
-            if (expected is not null && _connections.TryGetValue(expected, out Connection? existing) && !existing.IsClosed)
+            // A limited (relayed) connection does not answer a dial of a direct address: that dial may upgrade it.
+            if (expected is not null && _connections.TryGetValue(expected, out Connection? existing) && !existing.IsClosed
+                && (!existing.IsLimited || address.ToString().Contains("/p2p-circuit", StringComparison.Ordinal)))
                 return existing;
             if (!_dials.TryGetValue(key, out dial!))
             {
@@ -532,6 +534,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         PeerId? expected, ConnectionLimit? limit, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (limit is not null)
+            raw = new CountingRawConnection(raw);   // what remains of the data limit is known
         Multiaddr remoteAddress = raw.RemoteAddress;
         ConnectionSlot? slot;
         LimitKind refusal = LimitKind.Descriptors;
@@ -686,7 +690,9 @@ public sealed class Libp2pHost : IAsyncDisposable
                 loser = connection;
             else if (_connections.TryGetValue(peer, out Connection? existing) && !existing.IsClosed)
             {
-                bool keepNew = existing.Direction != connection.Direction
+                // A direct connection replaces a limited (relayed) one, and a limited one never replaces a direct one.
+                bool keepNew = existing.IsLimited != connection.IsLimited ? existing.IsLimited
+                    : existing.Direction != connection.Direction
                     ? DialerOf(connection).Bytes.SequenceCompareTo(DialerOf(existing).Bytes) < 0
                     : connection.Direction == ConnectionDirection.Inbound;
                 (winner, loser) = keepNew ? (connection, existing) : (existing, connection);
