@@ -228,6 +228,9 @@ internal sealed class HistorySync
     /// <summary>The smallest page worth asking for on a limited connection; below it the sync waits for the next connection.</summary>
     public const int MinLimitedPageBytes = 2 * 1024;
 
+    /// <summary>What a message costs on the wire beyond its signed envelope (its protobuf fields, a share of the framing), counted within a byte bound.</summary>
+    private const int FramingBytes = 32;
+
     /// <summary>The message size a page's count is estimated with on a limited connection (the byte bound is what holds).</summary>
     private const int TypicalMessageBytes = 512;
 
@@ -367,7 +370,8 @@ internal sealed class HistorySync
         foreach ((ChatMessage row, long seq) in rows)
         {
             // A page asked within a byte bound (a limited connection's) keeps strictly within it.
-            if (bytes >= PageBytes || (request.MaxBytes > 0 && row.Envelope is { } next && !have.Contains(row.Id) && bytes + next.Size > maxBytes))
+            if (bytes >= PageBytes
+                || (request.MaxBytes > 0 && row.Envelope is { } next && !have.Contains(row.Id) && bytes + next.Size + FramingBytes > maxBytes))
             {
                 response.More = true;
                 break;
@@ -388,7 +392,7 @@ internal sealed class HistorySync
                 Key = ByteString.CopyFrom(e.Key),
                 Ts = row.Timestamp.ToUnixTimeMilliseconds(),
             });
-            bytes += e.Size;
+            bytes += e.Size + (request.MaxBytes > 0 ? FramingBytes : 0);
         }
         return response;
     }
