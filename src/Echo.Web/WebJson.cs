@@ -53,6 +53,7 @@ internal static class WebJson
             chat.DownloadsDirectory)
         {
             Reachability = chat.Reachability is { } reachability ? Reachability(reachability) : null,
+            Relays = [.. chat.RelaysInUse],
         };
         foreach (MessageJson message in snapshot.Messages)
             shown.Add(ShownKey(message.Conversation!, message.Id));
@@ -86,6 +87,7 @@ internal static class WebJson
         ErrorEvent e => Error(e.Message),
         QuitEvent => Serialize(new TypeJson("quit"), WebJsonContext.Default.TypeJson),
         ReachabilityEvent r => Serialize(Reachability(r), WebJsonContext.Default.ReachabilityJson),
+        RelaysEvent r => Serialize(new RelaysJson("relays", [.. r.Relays]), WebJsonContext.Default.RelaysJson),
         _ => DirectEvent(chatEvent),
     };
 
@@ -173,7 +175,8 @@ internal static class WebJson
         peer.RoundTrip is { } rtt ? Math.Round(rtt.TotalMilliseconds, 3) : null,
         peer.IsEchoGo ? true : null,
         peer.ReconnectAt?.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
-        peer.SharedNick ? PeerInfo.IdTag(peer.PeerId) : null, peer.AwayReason);
+        peer.SharedNick ? PeerInfo.IdTag(peer.PeerId) : null, peer.AwayReason,
+        peer.IsAway ? null : peer.Via, peer.Relayed ? peer.RelayReason : null);
 
     private static byte[] Serialize<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
         JsonSerializer.SerializeToUtf8Bytes(value, type);
@@ -214,7 +217,7 @@ internal sealed record FileDoneJson(string Type, string Id, string Path, string 
 internal sealed record FileErrorJson(string Type, string Id, string Message);
 
 internal sealed record PeerJson(string? Type, string? Event, string PeerId, string Address, string Source, string? Nick, double? RttMs, bool? EchoGo,
-    string? ReconnectAt = null, string? Tag = null, string? AwayMessage = null);
+    string? ReconnectAt = null, string? Tag = null, string? AwayMessage = null, string? Via = null, string? RelayReason = null);
 
 internal sealed record SnapshotJson(
     string Type,
@@ -232,9 +235,14 @@ internal sealed record SnapshotJson(
 {
     /// <summary>The node's reachability, when the network checks it.</summary>
     public ReachabilityJson? Reachability { get; init; }
+
+    /// <summary>The relays the node holds a reservation on (empty for none).</summary>
+    public string[] Relays { get; init; } = [];
 }
 
 internal sealed record ReachabilityJson(string Type, string Status, string[] Addrs);
+
+internal sealed record RelaysJson(string Type, string[] Relays);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -256,4 +264,5 @@ internal sealed record ReachabilityJson(string Type, string Status, string[] Add
 [JsonSerializable(typeof(FileDoneJson))]
 [JsonSerializable(typeof(FileErrorJson))]
 [JsonSerializable(typeof(ReachabilityJson))]
+[JsonSerializable(typeof(RelaysJson))]
 internal sealed partial class WebJsonContext : JsonSerializerContext;

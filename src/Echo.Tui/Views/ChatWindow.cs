@@ -175,6 +175,9 @@ internal sealed partial class ChatWindow : Runnable
             case ReachabilityEvent reachability:
                 ShowReachability(reachability);
                 break;
+            case RelaysEvent relays:
+                ShowRelays(relays);
+                break;
             default:
                 ApplyDirect(chatEvent);
                 break;
