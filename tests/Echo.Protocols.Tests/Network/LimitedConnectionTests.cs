@@ -6,8 +6,11 @@ using Echo.Core.Files;
 using Echo.Core.Peers;
 using Echo.Core.Ports;
 using Echo.Net.Host;
+using Echo.Net.Identify;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
+using Echo.Net.Pubsub;
+using Echo.Net.ResourceManager;
 using Echo.Protocols.History;
 using Echo.Storage;
 using Microsoft.Data.Sqlite;
@@ -229,6 +232,35 @@ public sealed class LimitedConnectionTests : IAsyncDisposable
         await bob.Chat.ConnectAsync(alice.Network.ListenAddresses[0], Ct);
         await bob.MessageAsync("119 " + new string('x', 400));
         await TestHosts.WaitUntilAsync(() => bob.Messages.Count(m => m.FromHistory) == 120, "every message once", TestNetworks.Wait);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task APubsubPeerThatIsNotEcho_GetsNoPubsubOverALimitedConnection_AsGoAndJsDo()
+    {
+        Node alice = await StartAsync("alice");
+        // A plain libp2p node with gossipsub in the room's topic, as a js or go peer is: no Echo protocols.
+        await using Libp2pHost other = await TestHosts.StartAsync();
+        await using PubsubRouter otherRouter = new(other, TestNetworks.FastPubsub, NullLoggerFactory.Instance);
+        await otherRouter.StartAsync(Ct);
+        await using PubsubSubscription subscription = otherRouter.Subscribe("chat-room:lobby");
+        Task<IdentifyInfo> aliceKnowsIt = TestHosts.Identified(alice.Network.Host, other.PeerId);
+        Task<IdentifyInfo> itKnowsAlice = TestHosts.Identified(other, alice.Id);
+
+        (IDuplexPipe a, IDuplexPipe b) = TestPipes.CreatePipePair();
+        Multiaddr aliceSide = CircuitTo(alice.Id).WithoutPeerId();
+        Multiaddr otherSide = CircuitTo(other.PeerId).WithoutPeerId();
+        await Task.WhenAll(
+            alice.Network.Host.AddConnectionAsync(new PipeRawConnection(a, aliceSide, otherSide), ConnectionRole.Initiator,
+                ConnectionDirection.Outbound, other.PeerId, RelayLimit, Ct),
+            other.AddConnectionAsync(new PipeRawConnection(b, otherSide, aliceSide), ConnectionRole.Responder,
+                ConnectionDirection.Inbound, alice.Id, RelayLimit, Ct)).WaitAsync(TestNetworks.Wait, Ct);
+        await Task.WhenAll(aliceKnowsIt, itKnowsAlice).WaitAsync(TestNetworks.Wait, Ct);
+        // Both routers decided when identify answered: neither opened a pubsub stream (none was refused either).
+        Assert.True(await alice.Network.Host.PingAsync(other.PeerId, Ct) > TimeSpan.Zero);
+        Assert.DoesNotContain(other.PeerId, alice.Network.Router.Peers);
+        Assert.DoesNotContain(alice.Id, otherRouter.Peers);
+        Assert.Equal(0, alice.Network.Host.ResourceSnapshot().Refused.GetValueOrDefault(LimitKind.LimitedConnection));
+        Assert.Equal(0, other.ResourceSnapshot().Refused.GetValueOrDefault(LimitKind.LimitedConnection));
     }
 
     /// <summary>A chat over its own history file, with every event it published.</summary>
