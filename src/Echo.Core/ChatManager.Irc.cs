@@ -109,7 +109,7 @@ public sealed partial class ChatManager
                 ?? (_firstConnected.TryGetValue(peerId, out DateTimeOffset first) ? first : null);
             IReadOnlyList<PeerConnectionDetails> connections = details?.Connections ?? [];
             if (connections.Count == 0 && peer is { IsAway: false } connected)
-                connections = [new PeerConnectionDetails(connected.Address, connected.Source == PeerSource.Inbound, Relayed: false, connected.ConnectedSince)];
+                connections = [new PeerConnectionDetails(connected.Address, connected.Source == PeerSource.Inbound, connected.Relayed, connected.ConnectedSince)];
             IReadOnlyList<string> addresses = details?.Addresses ?? (peer is null || peer.Address.Length == 0 ? [] : [peer.Address]);
             TimeSpan? rtt = peer?.RoundTrip;
             answer = new WhoisEvent(peerId, nick, away, connections, addresses, rtt, firstSeen, thisRun && firstSeen is not null,
@@ -185,6 +185,8 @@ public sealed partial class ChatManager
             text.Append(inv, $"\n  connected {(c.Inbound ? "inbound (it dialed us)" : "outbound (we dialed it)")}, {(c.Relayed ? "relayed" : "direct")}");
             text.Append(inv, $", since {c.OpenedAt.ToLocalTime():yyyy-MM-dd HH:mm:ss}: {SafeText.ForDisplay(c.Address)}");
         }
+        if (peer is { Relayed: true, RelayReason: { } relayReason })
+            text.Append(inv, $"\n  relayed because: {SafeText.ForDisplay(relayReason)}");
         if (peer?.IsEchoGo == true)
             text.Append("\n  speaks echo-go's line protocol only");
         if (rtt is { } roundTrip)

@@ -294,7 +294,7 @@ public sealed partial class ChatManager : IAsyncDisposable
             : $"{SafeText.ForDisplay(p.Label),-16} {p.PeerId}  {p.Address}  {p.Source.ToString().ToLowerInvariant()}" +
             string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{(p.IsEchoGo ? " echo-go" : "")}  since {p.ConnectedSince.ToLocalTime():HH:mm:ss}") +
             (p.RoundTrip is { } rtt ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"  {rtt.TotalMilliseconds:0.0} ms") : "") +
-            (p.AwayReason is { } reason ? $"  (away: {SafeText.ForDisplay(reason)})" : ""));
+            (p.AwayReason is { } reason ? $"  (away: {SafeText.ForDisplay(reason)})" : "") + ViaText(p));
         Publish(new NoticeEvent($"{peers.Count} peer(s):\n" + string.Join('\n', lines)));
     }
 
@@ -334,6 +334,7 @@ public sealed partial class ChatManager : IAsyncDisposable
                     ApplyPeers(networkEvent);
                     ApplyIrc(networkEvent);
                     ApplyReachability(networkEvent);
+                    ApplyRelays(networkEvent);
                     ApplyAddresses(networkEvent);
                     ApplyDht(networkEvent);
                 }

@@ -75,6 +75,7 @@ internal static partial class HeadlessEventWriter
         }),
         NickChangedEvent n => Line(w => { w.WriteString("type", "nick"); w.WriteString("nick", n.NewNick); }),
         WhoisEvent or ClearEvent => FormatIrc(chatEvent),
+        FileWaitingEvent or RelaysEvent => FormatRelayed(chatEvent),
         NoticeEvent n => Line(w => { w.WriteString("type", "notice"); w.WriteString("text", n.Text); }),
         ErrorEvent e => Line(w => { w.WriteString("type", "error"); w.WriteString("message", e.Message); }),
         WebUiStartedEvent web => Line(w =>
@@ -200,6 +201,7 @@ internal static partial class HeadlessEventWriter
             w.WriteBoolean("echoGo", true);
         if (peer.AwayReason is not null)
             w.WriteString("awayMessage", peer.AwayReason);
+        WriteVia(w, peer);
         if (peer.ReconnectAt is { } at)
         {
             w.WriteString("reconnectAt", at.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));

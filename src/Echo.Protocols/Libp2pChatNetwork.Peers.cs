@@ -206,7 +206,7 @@ public sealed partial class Libp2pChatNetwork : IPeerNetwork
             return;
         _book.Seen(peer, _time.GetUtcNow());
         ScheduleSave();
-        if (_book.Addresses(peer).Count > 0)
+        if (_book.Addresses(peer).Count > 0 && !RedialingCircuit(peer))
             _redialer?.Start(peer);
     }
 

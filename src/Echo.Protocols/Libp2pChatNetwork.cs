@@ -69,7 +69,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         _time = time ?? TimeProvider.System;
         _logger = loggers.CreateLogger<Libp2pChatNetwork>();
         _loggers = loggers;
-        _router = new PubsubRouter(host, options.Pubsub, loggers, _time);
+        _router = new PubsubRouter(host, WithLimited(options.Pubsub), loggers, _time);
         _echoGo = new EchoGoStreams(host, OnEchoGoLineAsync, OnEchoGoPeer, options.EchoGo, _time, _logger);
         _events = new NetworkEventQueue(options.EventCapacity, Math.Clamp(options.EventCapacity / 16, 1, MaxQueuedPerSource));
         if (store is not null)
@@ -106,7 +106,8 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         _host.PeerIdentified += OnPeerIdentified;
         _host.SetStreamHandler(EchoGoLine.ProtocolId, _echoGo.HandleInboundAsync);
         if (_history is not null)
-            _host.SetStreamHandler(HistorySync.ProtocolId, _history.HandleInboundAsync, InboundStreamLimits.History);
+            _host.SetStreamHandler(HistorySync.ProtocolId, _history.HandleInboundAsync, InboundStreamLimits.History, allowOnLimited: true);
+        StartLimited();
         StartDirect();
         StartProfile();
         StartReachability();
@@ -336,6 +337,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
 
     private void OnPeerConnected(Connection connection)
     {
+        OnPathMaybeChanged(connection);
         if ((connection.Direction == ConnectionDirection.Outbound && !IsDhtDial(connection.RemotePeer)) || IsChatPeer(connection.RemotePeer))
             Join(connection);
     }
@@ -355,7 +357,9 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
                 : _redialing.Contains(peer) ? PeerSource.Remembered
                 : connection.Direction == ConnectionDirection.Inbound ? PeerSource.Inbound : PeerSource.Manual;
             Post(new PeerJoined(new PeerInfo(peer.ToString(), connection.RemoteAddress.ToString(), source, connection.OpenedAt,
-                IsEchoGo: IsEchoGoOnly(peer))));
+                IsEchoGo: IsEchoGoOnly(peer))
+            { Relayed = connection.IsLimited }));
+            JoinedVia(connection);
         }
         Track(PingAsync(peer, _stopping.Token));
         RememberConnected(connection);
@@ -372,6 +376,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             if (_joined.Remove(peer))
                 Post(new PeerLeft(peer.ToString()));
         }
+        OnLimitedDisconnected(connection);
         RememberDisconnected(peer);
     }
 
@@ -379,7 +384,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
     {
         if (IsChatPeer(info))
             Join(connection);
-        if (info.Supports(EchoGoLine.ProtocolId) && !connection.IsClosed)
+        if (info.Supports(EchoGoLine.ProtocolId) && !connection.IsClosed && !connection.IsLimited)   // echo-go's lines wait for a direct connection
             _echoGo.OnIdentified(connection, _options.OpenEchoGoOnIdentify);
         OnEchoGoPeer(connection.RemotePeer);
         RememberIdentified(connection, info);
@@ -484,6 +489,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
             await _mdnsDialer.DisposeAsync().ConfigureAwait(false);
         await DisposePeersAsync().ConfigureAwait(false);
         await DisposeDiscoveryAsync().ConfigureAwait(false);
+        await DisposeLimitedAsync().ConfigureAwait(false);
         await DisposePublicNetworkAsync().ConfigureAwait(false);
         Room[] rooms;
         Task[] background;

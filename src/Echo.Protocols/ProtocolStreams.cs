@@ -21,7 +21,7 @@ internal static class ProtocolStreams
         {
             return await host.OpenStreamAsync(peer, protocol, limit).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is PeerNotConnectedException or IOException or ProtocolViolationException or ObjectDisposedException
+        catch (Exception e) when (e is PeerNotConnectedException or LimitedConnectionException or IOException or ProtocolViolationException or ObjectDisposedException
                                   || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             throw new ChatNetworkException(e is PeerNotConnectedException ? notConnected : e.Message, e);

@@ -54,6 +54,7 @@ internal static class WebJson
         {
             Reachability = chat.Reachability is { } reachability ? Reachability(reachability) : null,
             Dht = chat.Dht is { } dht ? Dht(new DhtEvent(dht, Requested: false)) : null,
+            Relays = [.. chat.RelaysInUse],
         };
         foreach (MessageJson message in snapshot.Messages)
             shown.Add(ShownKey(message.Conversation!, message.Id));
@@ -88,6 +89,7 @@ internal static class WebJson
         QuitEvent => Serialize(new TypeJson("quit"), WebJsonContext.Default.TypeJson),
         ReachabilityEvent r => Serialize(Reachability(r), WebJsonContext.Default.ReachabilityJson),
         DhtEvent d => Serialize(Dht(d), WebJsonContext.Default.DhtJson),
+        RelaysEvent r => Serialize(new RelaysJson("relays", [.. r.Relays]), WebJsonContext.Default.RelaysJson),
         _ => DirectEvent(chatEvent),
     };
 
@@ -177,7 +179,8 @@ internal static class WebJson
         peer.RoundTrip is { } rtt ? Math.Round(rtt.TotalMilliseconds, 3) : null,
         peer.IsEchoGo ? true : null,
         peer.ReconnectAt?.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
-        peer.SharedNick ? PeerInfo.IdTag(peer.PeerId) : null, peer.AwayReason);
+        peer.SharedNick ? PeerInfo.IdTag(peer.PeerId) : null, peer.AwayReason,
+        peer.IsAway ? null : peer.Via, peer.Relayed ? peer.RelayReason : null);
 
     private static byte[] Serialize<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
         JsonSerializer.SerializeToUtf8Bytes(value, type);
@@ -218,7 +221,7 @@ internal sealed record FileDoneJson(string Type, string Id, string Path, string 
 internal sealed record FileErrorJson(string Type, string Id, string Message);
 
 internal sealed record PeerJson(string? Type, string? Event, string PeerId, string Address, string Source, string? Nick, double? RttMs, bool? EchoGo,
-    string? ReconnectAt = null, string? Tag = null, string? AwayMessage = null);
+    string? ReconnectAt = null, string? Tag = null, string? AwayMessage = null, string? Via = null, string? RelayReason = null);
 
 internal sealed record SnapshotJson(
     string Type,
@@ -239,12 +242,15 @@ internal sealed record SnapshotJson(
 
     /// <summary>The DHT's numbers, when the network runs one.</summary>
     public DhtJson? Dht { get; init; }
+    /// <summary>The relays the node holds a reservation on (empty for none).</summary>
+    public string[] Relays { get; init; } = [];
 }
 
 internal sealed record ReachabilityJson(string Type, string Status, string[] Addrs);
 
 /// <summary>The DHT, as the headless <c>dht</c> event without the lookups (/dht answers with a notice).</summary>
 internal sealed record DhtJson(string Type, string Mode, int RoutingTable, int PeersFound, string[] RoomsFound);
+internal sealed record RelaysJson(string Type, string[] Relays);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -267,4 +273,5 @@ internal sealed record DhtJson(string Type, string Mode, int RoutingTable, int P
 [JsonSerializable(typeof(FileErrorJson))]
 [JsonSerializable(typeof(ReachabilityJson))]
 [JsonSerializable(typeof(DhtJson))]
+[JsonSerializable(typeof(RelaysJson))]
 internal sealed partial class WebJsonContext : JsonSerializerContext;

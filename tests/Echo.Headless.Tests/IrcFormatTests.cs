@@ -28,7 +28,7 @@ public sealed class IrcFormatTests
         PeerInfo peer = new(Alice, "/ip4/127.0.0.1/tcp/1", PeerSource.Inbound, At, Nick: "alice") { AwayReason = "lunch \"now\"" };
 
         Assert.Equal(
-            """{"type":"peer","event":"updated","peerId":"12D3KooWAlice0000abcdefgh","address":"/ip4/127.0.0.1/tcp/1","source":"inbound","nick":"alice","awayMessage":"lunch \"now\""}""",
+            """{"type":"peer","event":"updated","peerId":"12D3KooWAlice0000abcdefgh","address":"/ip4/127.0.0.1/tcp/1","source":"inbound","nick":"alice","awayMessage":"lunch \"now\"","via":"direct"}""",
             HeadlessEventWriter.Format(new PeerUpdatedEvent(peer)));
     }
 

@@ -19,7 +19,7 @@ public sealed class SharedNickFormatTests
 
         PeerInfo peer = new(Alice, "/ip4/127.0.0.1/tcp/1", PeerSource.Inbound, At, Nick: "alice") { SharedNick = true };
         Assert.Equal(
-            """{"type":"peer","event":"updated","peerId":"12D3KooWAlice0000abcdefgh","address":"/ip4/127.0.0.1/tcp/1","source":"inbound","nick":"alice","tag":"abcdefgh"}""",
+            """{"type":"peer","event":"updated","peerId":"12D3KooWAlice0000abcdefgh","address":"/ip4/127.0.0.1/tcp/1","source":"inbound","nick":"alice","tag":"abcdefgh","via":"direct"}""",
             HeadlessEventWriter.Format(new PeerUpdatedEvent(peer)));
         Assert.DoesNotContain("\"tag\"", HeadlessEventWriter.Format(new PeerUpdatedEvent(peer with { SharedNick = false })));
     }

@@ -84,16 +84,18 @@ public sealed class RenderingTests
 
         (DisplayLine name, DisplayLine detail) = LineFormatter.Peer(peer);
         Assert.Equal("?", name.PlainText);
-        Assert.Equal("  …ijklmnop manual", detail.PlainText);
+        Assert.Equal("  …ijklmnop manual direct", detail.PlainText);
 
         (name, detail) = LineFormatter.Peer(peer with { Nick = "bob", IsEchoGo = true, RoundTrip = TimeSpan.FromMilliseconds(1234) });
         Assert.Equal("bob [go]", name.PlainText);
-        Assert.Equal("  …ijklmnop 1.2 s manual", detail.PlainText);
+        Assert.Equal("  …ijklmnop 1.2 s manual direct", detail.PlainText);
 
         (_, detail) = LineFormatter.Peer(peer with { Source = PeerSource.Mdns });
-        Assert.Equal("  …ijklmnop mdns", detail.PlainText);
+        Assert.Equal("  …ijklmnop mdns direct", detail.PlainText);
         (_, detail) = LineFormatter.Peer(peer with { Source = PeerSource.Inbound });
-        Assert.Equal("  …ijklmnop inbound", detail.PlainText);
+        Assert.Equal("  …ijklmnop inbound direct", detail.PlainText);
+        (_, detail) = LineFormatter.Peer(peer with { Relayed = true });
+        Assert.Equal("  …ijklmnop manual via relay", detail.PlainText);
     }
 
     [Fact]

@@ -10,7 +10,8 @@ internal sealed record DownloadContext(IFileTransport Transport, ReachPeer Reach
     Action<ChatEvent> Publish, ILogger Logger, TimeProvider Time);
 
 /// <summary>How a download ended: saved (verified, at <paramref name="SavedAs"/>), or waiting for its peer to connect.</summary>
-internal readonly record struct DownloadResult(string? SavedAs, bool WaitForPeer, FileErrorEvent? Unreachable = null);
+/// <paramref name="Unreachable"/> says why it waits (the peer cannot be reached, or only through a relay).
+internal readonly record struct DownloadResult(string? SavedAs, bool WaitForPeer, ChatEvent? Unreachable = null);
 
 /// <summary>
 /// One download the user asked for, from start to end: reaches the sender, retries a broken
@@ -81,6 +82,13 @@ internal sealed class DownloadJob : IDisposable
                             $"{SafeText.ForDisplay(offer.Name)}: cannot reach {nick}: {problem}; " +
                             $"the download goes on when {nick} connects, or /get {offer.Id} tries again"));
                     }
+                }
+                if (_context.Transport.IsRelayedOnly(Pending.PeerId))
+                {
+                    // A relay's circuit is for text (2 min / 128 KiB): wait for a direct connection, which resumes it.
+                    Log.TransferStopped(_context.Logger, offer.Id, "the sender is reached through a relay only");
+                    return new DownloadResult(null, WaitForPeer: true, new FileWaitingEvent(offer.Id, offer.Name, Pending.PeerId,
+                        $"{SafeText.ForDisplay(offer.Name)}: " + FileWaitingEvent.Waiting(SafeText.ForDisplay(Pending.Nick))));
                 }
                 if (arm)
                     Touch();

@@ -18,6 +18,17 @@ public sealed record FileProgressEvent(string Id, string Name, long Bytes, long 
 /// <summary>A download goes on from byte <paramref name="Offset"/> (its partial file survived a broken connection or a restart).</summary>
 public sealed record FileResumedEvent(string Id, string Name, long Offset, long Size) : ChatEvent;
 
+/// <summary>
+/// A download (or a file offered to one peer) waits for a direct connection to the peer, which is
+/// reached through a relay only (relayed links carry text only); it starts by itself once one appears.
+/// A <see cref="NoticeEvent"/>, so every face shows its text.
+/// </summary>
+public sealed record FileWaitingEvent(string Id, string Name, string PeerId, string Message) : NoticeEvent(Message)
+{
+    /// <summary>What the user is told: "waiting for a direct connection to bob; relayed links carry text only".</summary>
+    public static string Waiting(string nick) => $"waiting for a direct connection to {nick}; relayed links carry text only";
+}
+
 /// <summary>A download finished and verified; the file is at <paramref name="Path"/>.</summary>
 public sealed record FileDoneEvent(string Id, string Path, string Sha256) : ChatEvent;
 

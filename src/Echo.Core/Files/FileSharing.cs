@@ -100,6 +100,9 @@ internal sealed class FileSharing : IAsyncDisposable
                 await _rooms.AcceptAsync([sent], cancellationToken).ConfigureAwait(false);
             }
             _publish(new FileOfferedEvent(offer, room, peerId));
+            if (peerId is not null && _transport.IsRelayedOnly(peerId))
+                _publish(new FileWaitingEvent(offer.Id, offer.Name, peerId,
+                    $"{SafeText.ForDisplay(offer.Name)}: " + FileWaitingEvent.Waiting(SafeText.ForDisplay(_names.NameOf(peerId)))));
         }
         catch (Exception e) when (e is FileSharingException or ChatNetworkException)
         {
@@ -114,6 +117,9 @@ internal sealed class FileSharing : IAsyncDisposable
         {
             case PeerJoined joined:
                 _transfers.OnPeerConnected(joined.Peer.PeerId);
+                break;
+            case PeerPathChanged { Relayed: false } direct:
+                _transfers.OnPeerConnected(direct.PeerId);   // downloads waiting for a direct connection go on
                 break;
             case RoomFileOffered offered:
                 if (_rooms.IsJoined(offered.Room) && _transfers.OnOffer(offered.Offer, offered.PeerId, offered.Nick, offered.Room))

@@ -143,7 +143,7 @@ internal sealed class FileTransfers : IAsyncDisposable
             return _known.List(_downloads.ContainsKey);
     }
 
-    /// <summary>A peer connected: downloads that could not reach it go on at once.</summary>
+    /// <summary>A peer connected (or got a direct connection beside its relayed one): downloads that could not reach it go on at once.</summary>
     public void OnPeerConnected(string peerId)
     {
         List<PendingDownload> resume = [];
@@ -254,7 +254,7 @@ internal sealed class FileTransfers : IAsyncDisposable
         else if (result.Unreachable is { } unreachable)
             _publish(unreachable);
         // The peer may have connected while the error was told: then go on now.
-        if (result.WaitForPeer && _transport.IsConnected(pending.PeerId))
+        if (result.WaitForPeer && _transport.IsConnected(pending.PeerId) && !_transport.IsRelayedOnly(pending.PeerId))
             OnPeerConnected(pending.PeerId);
     }
 

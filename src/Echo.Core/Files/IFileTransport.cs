@@ -24,6 +24,12 @@ public interface IFileTransport
     bool IsConnected(string peerId);
 
     /// <summary>
+    /// True while <paramref name="peerId"/> is connected through a relay only: a relayed (limited)
+    /// link carries text only, so a transfer waits for a direct connection.
+    /// </summary>
+    bool IsRelayedOnly(string peerId) => false;
+
+    /// <summary>
     /// Asks <paramref name="peerId"/> for the bytes of <paramref name="fileId"/> from
     /// <paramref name="offset"/> on. Returns a stream of the remaining bytes and the file's size as
     /// the sender states it; throws <see cref="ChatNetworkException"/> when the peer refuses or

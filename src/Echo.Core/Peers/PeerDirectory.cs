@@ -93,6 +93,26 @@ internal sealed class PeerDirectory
         _publish(new PeerUpdatedEvent(peer));
     }
 
+    /// <summary>A connected peer's connection changed (relay or direct): its address and path are kept and published.</summary>
+    public void PathChanged(PeerPathChanged changed)
+    {
+        if (!_peers.TryGetValue(changed.PeerId, out PeerInfo? peer) || (peer.Relayed == changed.Relayed && peer.Address == changed.Address))
+            return;
+        peer = peer with { Address = changed.Address, Relayed = changed.Relayed, RelayReason = changed.Relayed ? peer.RelayReason : null };
+        _peers[peer.PeerId] = peer;
+        _publish(new PeerUpdatedEvent(peer));
+    }
+
+    /// <summary>The network said why a connected peer is relayed: kept (until it gets a direct connection) and published.</summary>
+    public void RelayReasonChanged(PeerRelayReason reason)
+    {
+        if (!_peers.TryGetValue(reason.PeerId, out PeerInfo? peer) || !peer.Relayed || peer.RelayReason == reason.Reason)
+            return;
+        peer = peer with { RelayReason = reason.Reason };
+        _peers[peer.PeerId] = peer;
+        _publish(new PeerUpdatedEvent(peer));
+    }
+
     /// <summary>A remembered peer is away and will be redialed; listed with the nick it announced last time.</summary>
     public void Reconnecting(PeerReconnecting reconnecting)
     {

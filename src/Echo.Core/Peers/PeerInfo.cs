@@ -53,6 +53,15 @@ public sealed record PeerInfo(
     /// <summary>The away message the peer announced (/away), or null when it is not away.</summary>
     public string? AwayReason { get; init; }
 
+    /// <summary>True when the peer is reached through a relay (a limited connection: text only), false when directly.</summary>
+    public bool Relayed { get; init; }
+
+    /// <summary>Why the peer is still relayed (e.g. the hole punch failed), when the network said so; null otherwise.</summary>
+    public string? RelayReason { get; init; }
+
+    /// <summary>How the peer is reached, as the faces write it: <c>relay</c> or <c>direct</c>.</summary>
+    public string Via => Relayed ? "relay" : "direct";
+
     /// <summary>True when another known peer uses the same nick, so faces show <see cref="Label"/> to tell them apart.</summary>
     public bool SharedNick { get; init; }
 

@@ -71,6 +71,15 @@ public sealed class Connection : IAsyncDisposable
     /// <summary>True when only protocols allowed on limited connections may open streams here.</summary>
     public bool IsLimited => Limit is not null;
 
+    /// <summary>
+    /// What remains of a limited connection's data limit in the direction used most (bytes as the
+    /// relay counts them, framing included; at least 0), or null when the connection is not limited
+    /// or its data limit is unknown.
+    /// </summary>
+    public long? DataRemaining => Limit?.DataBytes is { } data && _tcp is CountingRawConnection counted
+        ? Math.Max(0, data - Math.Max(counted.BytesSent, counted.BytesReceived))
+        : null;
+
     public DateTimeOffset OpenedAt { get; }
 
     /// <summary>Fires when the connection ends, for whatever reason.</summary>

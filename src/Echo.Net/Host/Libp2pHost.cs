@@ -417,7 +417,9 @@ public sealed class Libp2pHost : IAsyncDisposable
         string key = options.ReusePort ? address.ToString() : address + " (no port reuse)";
         lock (_gate)
         {
-            if (expected is not null && _connections.TryGetValue(expected, out Connection? existing) && !existing.IsClosed)
+            // A limited (relayed) connection does not answer a dial of a direct address: that dial may upgrade it.
+            if (expected is not null && _connections.TryGetValue(expected, out Connection? existing) && !existing.IsClosed
+                && (!existing.IsLimited || address.ToString().Contains("/p2p-circuit", StringComparison.Ordinal)))
                 return existing;
             if (!_dials.TryGetValue(key, out dial!))
             {
@@ -590,6 +592,8 @@ public sealed class Libp2pHost : IAsyncDisposable
         PeerId? expected, ConnectionLimit? limit, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (limit is not null)
+            raw = new CountingRawConnection(raw);   // what remains of the data limit is known
         Multiaddr remoteAddress = raw.RemoteAddress;
         ConnectionSlot? slot;
         LimitKind refusal = LimitKind.Descriptors;

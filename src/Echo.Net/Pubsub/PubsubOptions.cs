@@ -3,6 +3,13 @@ namespace Echo.Net.Pubsub;
 /// <summary>Settings of a <see cref="PubsubRouter"/>, each with the reason for its default.</summary>
 public sealed record PubsubOptions
 {
+    /// <summary>
+    /// Which peers pubsub runs with over a limited (relayed) connection, judged by their identify;
+    /// null: none, as go and js do (a relay's circuit carries 128 KiB at most). The host must also
+    /// allow the pubsub protocols on limited connections (<see cref="Host.Libp2pHost.AllowOnLimitedConnections"/>).
+    /// </summary>
+    public Func<Identify.IdentifyInfo, bool>? RunOnLimited { get; init; }
+
     /// <summary>Hard ceiling of <see cref="MaxControlBytes"/>; a control section is never allowed more than this.</summary>
     public const int MaxControlBytesLimit = 256 * 1024;
 

@@ -15,6 +15,9 @@ public sealed partial class PubsubRouter
         string[] supported = [.. Protocols.Where(info.Supports)];
         if (supported.Length == 0)
             return;
+        // go and js run no pubsub over limited (relayed) connections; we do only with the peers the options name.
+        if (connection.IsLimited && _options.RunOnLimited?.Invoke(info) != true)
+            return;
         lock (_gate)
         {
             if (_disposed || connection.IsClosed)
@@ -39,7 +42,8 @@ public sealed partial class PubsubRouter
         PeerId id = connection.RemotePeer;
         if (_peers.TryGetValue(id, out PubsubPeer? existing))
         {
-            if (existing.Connection == connection || !existing.Connection.IsClosed)
+            // A direct connection that replaced a limited one takes over (the limited one is closing).
+            if (existing.Connection == connection || (!existing.Connection.IsClosed && !(existing.Connection.IsLimited && !connection.IsLimited)))
                 return existing;
             RemovePeer(existing, "connection replaced");
         }

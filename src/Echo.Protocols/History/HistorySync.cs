@@ -141,6 +141,17 @@ internal sealed class HistorySync
             request.Have.Add(have);
             for (int page = 0; page < _options.MaxPagesPerSync; page++)
             {
+                // On a limited (relayed) connection no page asks for more than what remains of its data limit.
+                if (LimitedPageBytes(stream.Connection) is { } budget)
+                {
+                    if (budget < MinLimitedPageBytes)
+                    {
+                        Log.HistorySyncDeferred(_logger, peer, room, stream.Connection.DataRemaining ?? 0);
+                        break;
+                    }
+                    request.MaxBytes = (uint)budget;
+                    request.Limit = (uint)Math.Clamp(budget / TypicalMessageBytes, 1, MaxPageMessages);
+                }
                 using CancellationTokenSource deadline = new(_options.ResponseTimeout, _time);
                 using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
                 await stream.Output.WriteLengthPrefixedAsync(request.ToByteArray(), timeout.Token).ConfigureAwait(false);
@@ -161,6 +172,12 @@ internal sealed class HistorySync
                 }
                 if (response.Messages.Count > MaxPageMessages)
                     throw new ProtocolViolationException(ProtocolId, $"{response.Messages.Count} messages in one page");
+                if (request.MaxBytes > 0 && response.Messages.Count == 0 && response.More)
+                {
+                    // The next message does not fit in what the limited connection has left: the next connection fetches it.
+                    Log.HistorySyncDeferred(_logger, peer, room, stream.Connection.DataRemaining ?? 0);
+                    break;
+                }
                 List<ChatMessage> valid = Verify(peer, room, response.Messages);
                 HistoryReceipt receipt = new();
                 HistoryPageFetched fetchedPage;
@@ -201,6 +218,29 @@ internal sealed class HistorySync
         }
         Log.HistorySynced(_logger, peer, room, fetched);
     }
+
+    /// <summary>
+    /// Bytes of a limited (relayed) connection's data kept for live text: a history page never takes them.
+    /// A relay's circuit carries 128 KiB each way by default.
+    /// </summary>
+    public const int LimitedReserveBytes = 16 * 1024;
+
+    /// <summary>The smallest page worth asking for on a limited connection; below it the sync waits for the next connection.</summary>
+    public const int MinLimitedPageBytes = 2 * 1024;
+
+    /// <summary>What a message costs on the wire beyond its signed envelope (its protobuf fields, a share of the framing), counted within a byte bound.</summary>
+    private const int FramingBytes = 32;
+
+    /// <summary>The message size a page's count is estimated with on a limited connection (the byte bound is what holds).</summary>
+    private const int TypicalMessageBytes = 512;
+
+    /// <summary>
+    /// The bytes of messages one page may carry on <paramref name="connection"/>: what remains of its data
+    /// limit less <see cref="LimitedReserveBytes"/>, at most <see cref="PageBytes"/>; null when it is not
+    /// limited or its data limit is unknown.
+    /// </summary>
+    internal static int? LimitedPageBytes(Connection connection) =>
+        connection.DataRemaining is { } remaining ? (int)Math.Clamp(remaining - LimitedReserveBytes, 0, PageBytes) : null;
 
     /// <summary>A request in both orders: a peer that knows receive order uses the position, an older one the time cursor.</summary>
     private static HistoryRequest Request(string room, HistoryCursor after, SyncPosition position) => new()
@@ -251,7 +291,11 @@ internal sealed class HistorySync
                     .ConfigureAwait(false);
                 if (frame is null)
                     break;
-                HistoryResponse response = await AnswerAsync(peer, address, Parse(HistoryRequest.Parser, frame), cancellationToken)
+                HistoryRequest request = Parse(HistoryRequest.Parser, frame);
+                // Served on a limited (relayed) connection, a page keeps within what remains of its data limit.
+                if (LimitedPageBytes(stream.Connection) is { } budget && (request.MaxBytes == 0 || request.MaxBytes > budget))
+                    request.MaxBytes = (uint)Math.Max(1, budget);
+                HistoryResponse response = await AnswerAsync(peer, address, request, cancellationToken)
                     .ConfigureAwait(false);
                 byte[] bytes = response.ToByteArray();
                 Interlocked.Add(ref _bytesSent, Varint.GetByteCount((ulong)bytes.Length) + bytes.Length);
@@ -322,9 +366,12 @@ internal sealed class HistorySync
                 rows.Add((m, 0));
         }
         int bytes = 0;
+        int maxBytes = request.MaxBytes > 0 ? (int)Math.Min(request.MaxBytes, PageBytes) : PageBytes;
         foreach ((ChatMessage row, long seq) in rows)
         {
-            if (bytes >= PageBytes)
+            // A page asked within a byte bound (a limited connection's) keeps strictly within it.
+            if (bytes >= PageBytes
+                || (request.MaxBytes > 0 && row.Envelope is { } next && !have.Contains(row.Id) && bytes + next.Size + FramingBytes > maxBytes))
             {
                 response.More = true;
                 break;
@@ -345,7 +392,7 @@ internal sealed class HistorySync
                 Key = ByteString.CopyFrom(e.Key),
                 Ts = row.Timestamp.ToUnixTimeMilliseconds(),
             });
-            bytes += e.Size;
+            bytes += e.Size + (request.MaxBytes > 0 ? FramingBytes : 0);
         }
         return response;
     }

@@ -82,7 +82,7 @@ internal static class LineFormatter
         return (int)(hash % NickColours);
     }
 
-    /// <summary>A peer in the side panel: its nick (or "?") and marker, then its short id, round trip and how it was found.</summary>
+    /// <summary>A peer in the side panel: its nick (or "?") and marker, then its short id, round trip, how it was found and how it is reached (via relay, direct).</summary>
     public static (DisplayLine Name, DisplayLine Detail) Peer(PeerInfo peer, DateTimeOffset? now = null)
     {
         List<Span> name = [new(SafeText.ForDisplay(peer.Label), Tone.Nick, NickColour(peer.PeerId))];
@@ -99,6 +99,8 @@ internal static class LineFormatter
         if (peer.RoundTrip is { } rtt)
             detail.Add(new Span(" " + RoundTrip(rtt), Tone.Dim));
         detail.Add(new Span(" " + Source(peer.Source), Tone.Dim));
+        // How it is reached: a relayed peer gets text only, which the user should see at a glance.
+        detail.Add(peer.Relayed ? new Span(" via relay", Tone.Highlight) : new Span(" direct", Tone.Dim));
         return (new DisplayLine(name), new DisplayLine(detail));
     }
 

@@ -178,6 +178,9 @@ internal sealed partial class ChatWindow : Runnable
             case DhtEvent dht:
                 ShowDht(dht);
                 break;
+            case RelaysEvent relays:
+                ShowRelays(relays);
+                break;
             default:
                 ApplyDirect(chatEvent);
                 break;

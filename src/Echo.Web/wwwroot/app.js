@@ -20,7 +20,7 @@
   // or the direct messages with one peer ('@' + peer id): the server names it on every message, in
   // Core's order and each once, so the page only draws; it shows one at a time (state.view).
   const state = {
-    peerId: '', addrs: [], nick: '', room: null, rooms: [], peers: new Map(), downloads: null, reachability: null, dht: null,
+    peerId: '', addrs: [], nick: '', room: null, rooms: [], peers: new Map(), downloads: null, reachability: null, dht: null, relays: [],
     lines: new Map(),   // conversation -> { items: [line] }, as the server sent them
     unread: new Map(),  // conversation -> count
     mentions: new Map(), // conversation -> unread lines that mention the nick, or direct messages to us
@@ -507,7 +507,11 @@
       }
       const rtt = el('span', 'rtt', peer.reconnectAt ? reconnectText(peer.reconnectAt)
         : typeof peer.rttMs === 'number' ? peer.rttMs.toFixed(1) + ' ms' : '');
-      item.append(dot, nick, rtt, el('span', 'short', shortId(visible(peer.peerId)) + ' · ' + peer.source));
+      // How it is reached: through a relay (text only) or directly.
+      const via = peer.via === 'relay' ? ' · via relay' : peer.via === 'direct' ? ' · direct' : '';
+      if (peer.via) item.title += '\nreached: ' + (peer.via === 'relay' ? 'via relay (text only)' : 'direct');
+      if (peer.relayReason) item.title += '\nrelayed because: ' + visible(peer.relayReason);
+      item.append(dot, nick, rtt, el('span', 'short', shortId(visible(peer.peerId)) + ' · ' + peer.source + via));
       item.tabIndex = 0;
       item.title += '\nclick for direct messages';
       item.addEventListener('click', () => showView(dmKey(peer.peerId)));
@@ -538,7 +542,10 @@
   // Shown only when the node checks its reachability (the public-network stack is on).
   function renderReachability() {
     const r = state.reachability;
-    ui.reachability.textContent = r ? 'reachability: ' + r.status + (r.addrs.length ? ' (' + r.addrs.join(', ') + ')' : '') : '';
+    const relays = state.relays.length ? 'relays: ' + state.relays.map((a) => shortId(visible(a.includes('/p2p/') ? a.slice(a.lastIndexOf('/p2p/') + 5) : a))).join(' ')
+      : r && r.status === 'private' ? 'no relay' : '';
+    ui.reachability.textContent = (r ? 'reachability: ' + r.status + (r.addrs.length ? ' (' + r.addrs.join(', ') + ')' : '') : '')
+      + (relays ? (r ? ' · ' : '') + relays : '');
     ui.reachability.title = ui.reachability.textContent;
   }
 
@@ -667,6 +674,7 @@
     state.downloads = ev.downloads || null;
     state.reachability = ev.reachability || null;
     state.dht = ev.dht || null;
+    state.relays = ev.relays || [];
     state.lines = new Map();
     state.files = new Map();
     state.noOlder = new Set();
@@ -716,6 +724,10 @@
         break;
       case 'file-error':
         if (!updateFile(ev.id, { status: 'error', message: ev.message })) addSystem('error', ev.message);
+        break;
+      case 'relays':
+        state.relays = ev.relays;
+        renderReachability();
         break;
       case 'reachability':
         state.reachability = ev;

@@ -1,0 +1,21 @@
+using Echo.Net.Identity;
+using Microsoft.Extensions.Logging;
+
+namespace Echo.Protocols;
+
+/// <summary>Log messages of the chat over limited (relayed) connections, EventIds 4460-4479.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 4460, Level = LogLevel.Debug, Message = "The relayed connection to {Peer} ended; dialing it again through {Address}")]
+    public static partial void CircuitRedial(ILogger logger, PeerId peer, string address);
+
+    [LoggerMessage(EventId = 4461, Level = LogLevel.Information, Message = "{Peer} is now reached {Via} at {Address}")]
+    public static partial void PeerPathChanged(ILogger logger, PeerId peer, string via, string address);
+
+    [LoggerMessage(EventId = 4462, Level = LogLevel.Debug,
+        Message = "History sync of {Room} with {Peer} stops for now: {Remaining} bytes left on the limited connection; the next connection goes on")]
+    public static partial void HistorySyncDeferred(ILogger logger, PeerId peer, string room, long remaining);
+
+    [LoggerMessage(EventId = 4463, Level = LogLevel.Information, Message = "{Peer} stays relayed: {Reason}")]
+    public static partial void PeerRelayReason(ILogger logger, PeerId peer, string reason);
+}

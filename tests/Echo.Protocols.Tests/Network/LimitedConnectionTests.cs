@@ -1,0 +1,341 @@
+using System.IO.Pipelines;
+using Echo.Core;
+using Echo.Core.Chat;
+using Echo.Core.Events;
+using Echo.Core.Files;
+using Echo.Core.Peers;
+using Echo.Core.Ports;
+using Echo.Net.Host;
+using Echo.Net.Identify;
+using Echo.Net.Identity;
+using Echo.Net.Multiformats;
+using Echo.Net.Pubsub;
+using Echo.Net.ResourceManager;
+using Echo.Protocols.History;
+using Echo.Storage;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Echo.Protocols.Tests.Network;
+
+/// <summary>
+/// The chat over limited connections, made as a relay's circuit is: an in-memory pipe pair upgraded
+/// with <see cref="Libp2pHost.AddConnectionAsync"/> and a <see cref="ConnectionLimit"/>, between two
+/// chats on loopback hosts, each with its own SQLite history.
+/// </summary>
+public sealed class LimitedConnectionTests : IAsyncDisposable
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static readonly ConnectionLimit RelayLimit = new(TimeSpan.FromMinutes(2), 128 * 1024);
+
+    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("echo-limited-test-");
+    private readonly PeerId _relay = KeyPair.Generate().PeerId;
+
+    public async ValueTask DisposeAsync()
+    {
+        for (int i = _owned.Count - 1; i >= 0; i--)
+            await _owned[i].DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        _directory.Delete(recursive: true);
+    }
+
+    /// <summary>The relayed address of <paramref name="peer"/> through the test's relay, as a relay client builds it.</summary>
+    private Multiaddr CircuitTo(PeerId peer) => Multiaddr.Parse($"/ip4/127.0.0.1/tcp/4001/p2p/{_relay}/p2p-circuit/p2p/{peer}");
+
+    /// <summary>A circuit from <paramref name="dialer"/> to <paramref name="target"/>: both ends limited, the dialer's end outbound.</summary>
+    private async Task<Connection> CircuitAsync(Node dialer, Node target, ConnectionLimit? limit = null)
+    {
+        (IDuplexPipe a, IDuplexPipe b) = TestPipes.CreatePipePair();
+        Multiaddr dialerSide = CircuitTo(dialer.Id).WithoutPeerId();
+        Multiaddr targetSide = CircuitTo(target.Id).WithoutPeerId();
+        Task<Connection> atDialer = dialer.Network.Host.AddConnectionAsync(new PipeRawConnection(a, dialerSide, targetSide),
+            ConnectionRole.Initiator, ConnectionDirection.Outbound, target.Id, limit ?? RelayLimit, Ct);
+        Task<Connection> atTarget = target.Network.Host.AddConnectionAsync(new PipeRawConnection(b, targetSide, dialerSide),
+            ConnectionRole.Responder, ConnectionDirection.Inbound, dialer.Id, limit ?? RelayLimit, Ct);
+        Connection[] both = await Task.WhenAll(atDialer, atTarget).WaitAsync(TestNetworks.Wait, Ct);
+        return both[0];
+    }
+
+    /// <summary>
+    /// Messages carol signed and <paramref name="holder"/> heard earlier (stored, never in its pubsub
+    /// cache): only history sync can hand them on.
+    /// </summary>
+    private async Task<List<ChatMessage>> HeardEarlierAsync(Node holder, int count, Func<int, string> text)
+    {
+        Libp2pChatNetwork carol = await TestNetworks.StartAsync();
+        _owned.Add(carol);
+        List<ChatMessage> written = [];
+        for (int i = 0; i < count; i++)
+            written.Add(await carol.PublishAsync("lobby", "carol", text(i), Ct) with { Origin = MessageOrigin.Room });
+        await holder.Store.AddAsync(written, Ct);
+        return written;
+    }
+
+    /// <param name="listens">False for a peer behind a NAT: it has no address anyone could dial, only the relay's.</param>
+    private async Task<Node> StartAsync(string nick, bool listens = true)
+    {
+        Node node = await Node.StartAsync(nick, _directory, listens);
+        _owned.Add(node);
+        return node;
+    }
+
+    /// <summary>Waits until both chats list each other as connected, reached as <paramref name="relayed"/> says.</summary>
+    private static async Task ConnectedAsync(Node a, Node b, bool relayed)
+    {
+        await TestHosts.WaitUntilAsync(() => a.Chat.Peers.Any(p => p.PeerId == b.Id.ToString() && !p.IsAway && p.Relayed == relayed)
+                                             && b.Chat.Peers.Any(p => p.PeerId == a.Id.ToString() && !p.IsAway && p.Relayed == relayed),
+            $"both list the other via {(relayed ? "relay" : "direct")}", TestNetworks.Wait);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task RoomMessage_DirectMessage_Nick_AndHistory_RunOverALimitedConnection()
+    {
+        Node alice = await StartAsync("alice");
+        Node bob = await StartAsync("bob");
+        await HeardEarlierAsync(alice, 1, _ => "said before we met");
+
+        Connection circuit = await CircuitAsync(alice, bob);
+
+        await ConnectedAsync(alice, bob, relayed: true);
+        PeerConnectedEvent joined = await bob.EventAsync<PeerConnectedEvent>(e => e.Peer.PeerId == alice.Id.ToString());
+        Assert.True(joined.Peer.Relayed);
+        Assert.Equal("relay", joined.Peer.Via);
+        Assert.Contains("/p2p-circuit/", joined.Peer.Address, StringComparison.Ordinal);
+        // History sync over the circuit.
+        ChatMessage old = await bob.MessageAsync("said before we met");
+        Assert.True(old.FromHistory);
+        // Nick exchange (the signed profile) over the circuit.
+        await TestHosts.WaitUntilAsync(() => bob.Chat.LabelOf(alice.Id.ToString()) == "alice" && alice.Chat.LabelOf(bob.Id.ToString()) == "bob",
+            "both know the other's nick", TestNetworks.Wait);
+        // Gossipsub between Echo peers over the circuit.
+        await TestNetworks.InTopicAsync(alice.Network, bob.Network);
+        await alice.Chat.SendAsync("hello over the relay", Ct);
+        Assert.False((await bob.MessageAsync("hello over the relay")).FromHistory);
+        // A direct message over the circuit.
+        await bob.Chat.SendDirectAsync("alice", "a dm over the relay", Ct);
+        await alice.EventAsync<DirectMessageEvent>(e => e.Message.Text == "a dm over the relay");
+
+        // All of it on the one limited connection each side has.
+        Assert.Same(circuit, Assert.Single(alice.Network.Host.Connections));
+        Assert.True(Assert.Single(bob.Network.Host.Connections).IsLimited);
+        Assert.True(circuit.DataRemaining is > 0 and < 128 * 1024);
+        Assert.Empty(alice.Seen.OfType<ErrorEvent>());
+        Assert.Empty(bob.Seen.OfType<ErrorEvent>());
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task ACutCircuit_IsDialedAgainThroughTheSameAddress_AndNothingIsLostOrDuplicated()
+    {
+        Node alice = await StartAsync("alice");
+        Node bob = await StartAsync("bob", listens: false);   // behind a NAT: the outbox cannot dial it directly
+        TaskCompletionSource mayRedial = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        List<Multiaddr> redialed = [];
+        alice.Network.CircuitDialer = async (address, cancellationToken) =>
+        {
+            lock (redialed)
+                redialed.Add(address);
+            await mayRedial.Task.WaitAsync(cancellationToken);
+            await CircuitAsync(alice, bob);
+        };
+        Connection first = await CircuitAsync(alice, bob);
+        await ConnectedAsync(alice, bob, relayed: true);
+        await TestNetworks.InTopicAsync(alice.Network, bob.Network);
+        await alice.Chat.SendAsync("before the cut", Ct);
+        await bob.MessageAsync("before the cut");
+
+        // The relay cuts the circuit (its limit reached): both sides see the peer leave.
+        await first.DisposeAsync();
+        await bob.EventAsync<PeerDisconnectedEvent>(e => e.Peer.PeerId == alice.Id.ToString());
+        await alice.EventAsync<PeerDisconnectedEvent>(e => e.Peer.PeerId == bob.Id.ToString());
+        // Said while cut: the room message only into alice's history, the direct message into her outbox.
+        await alice.Chat.SendAsync("during the cut", Ct);
+        await alice.Chat.SendDirectAsync(bob.Id.ToString(), "a dm during the cut", Ct);
+        await TestHosts.WaitUntilAsync(() => { lock (redialed) return redialed.Count > 0; }, "a re-dial", TestNetworks.Wait);
+        mayRedial.SetResult();
+
+        await ConnectedAsync(alice, bob, relayed: true);
+        Assert.Equal(CircuitTo(bob.Id), redialed[0]);
+        await bob.MessageAsync("during the cut");
+        await bob.EventAsync<DirectMessageEvent>(e => e.Message.Text == "a dm during the cut");
+        await TestNetworks.InTopicAsync(alice.Network, bob.Network);
+        await alice.Chat.SendAsync("after the cut", Ct);
+        await bob.MessageAsync("after the cut");
+
+        string[] texts = ["before the cut", "during the cut", "after the cut"];
+        Assert.All(texts, t => Assert.Single(bob.Messages, m => m.Text == t));
+        Assert.Single(bob.Seen.OfType<DirectMessageEvent>(), e => e.Message.Text == "a dm during the cut");
+        IReadOnlyList<ChatMessage> stored = await bob.Store.AfterAsync("lobby", HistoryCursor.Start, 100, Ct);
+        Assert.Equal(texts, stored.Select(m => m.Text).Where(texts.Contains));
+        Assert.True(Assert.Single(alice.Network.Host.Connections).IsLimited);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task AFileFromAPeerReachedThroughARelayOnly_WaitsForADirectConnection_AndStartsWhenOneAppears()
+    {
+        Node alice = await StartAsync("alice");
+        Node bob = await StartAsync("bob");
+        await CircuitAsync(alice, bob);
+        await ConnectedAsync(alice, bob, relayed: true);
+        await TestHosts.WaitUntilAsync(() => alice.Chat.LabelOf(bob.Id.ToString()) == "bob" && bob.Chat.LabelOf(alice.Id.ToString()) == "alice",
+            "both know the other's nick", TestNetworks.Wait);
+        string path = Path.Combine(_directory.FullName, "notes.txt");
+        byte[] content = new byte[200_000];
+        Random.Shared.NextBytes(content);
+        await File.WriteAllBytesAsync(path, content, Ct);
+
+        // The offer itself is text: it goes, and says the transfer waits.
+        await alice.Chat.OfferFileAsync(path, "bob", Ct);
+        FileWaitingEvent offered = await alice.EventAsync<FileWaitingEvent>();
+        Assert.Equal("notes.txt: waiting for a direct connection to bob; relayed links carry text only", offered.Text);
+        FileOfferEvent offer = await bob.EventAsync<FileOfferEvent>();
+        bob.Chat.GetFile(offer.Offer.Id);
+        FileWaitingEvent waiting = await bob.EventAsync<FileWaitingEvent>();
+        Assert.Equal("notes.txt: waiting for a direct connection to alice; relayed links carry text only", waiting.Text);
+        Assert.Equal(offer.Offer.Id, waiting.Id);
+        Assert.Empty(bob.Seen.OfType<FileProgressEvent>());
+        Assert.Empty(bob.Seen.OfType<FileErrorEvent>());
+
+        // A direct connection appears (as after a hole punch): it replaces the circuit, and the download starts by itself.
+        await bob.Chat.ConnectAsync(alice.Network.ListenAddresses[0], Ct);
+        FileDoneEvent done = await bob.EventAsync<FileDoneEvent>();
+        Assert.Equal(content, await File.ReadAllBytesAsync(done.Path, Ct));
+        await ConnectedAsync(alice, bob, relayed: false);
+        PeerUpdatedEvent upgraded = await bob.EventAsync<PeerUpdatedEvent>(e => e.Peer.PeerId == alice.Id.ToString() && !e.Peer.Relayed);
+        Assert.Equal("direct", upgraded.Peer.Via);
+        Assert.DoesNotContain("/p2p-circuit", upgraded.Peer.Address, StringComparison.Ordinal);
+        Assert.False(Assert.Single(bob.Network.Host.Connections).IsLimited);
+        Assert.Empty(bob.Seen.OfType<FileErrorEvent>());
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task HistoryPages_OnALimitedConnection_KeepWithinWhatRemainsOfItsDataLimit()
+    {
+        Node alice = await StartAsync("alice");
+        await HeardEarlierAsync(alice, 120, i => $"{i:D3} " + new string('x', 400));
+        Node bob = await StartAsync("bob");
+        ConnectionLimit small = new(TimeSpan.FromMinutes(2), 48 * 1024);
+
+        Connection circuit = await CircuitAsync(bob, alice, small);
+        await ConnectedAsync(alice, bob, relayed: true);
+        await bob.MessageAsync("000 " + new string('x', 400));
+        // The sync stops short of the limit (the reserve kept for live text) rather than have the relay cut the circuit.
+        await bob.Network.History!.SyncAsync(alice.Id, "lobby", Ct).WaitAsync(TestNetworks.Wait, Ct);   // the one running, or a new one
+        int fetched = bob.Messages.Count(m => m.FromHistory);
+        Assert.InRange(fetched, 1, 119);
+        Assert.False(circuit.IsClosed);
+        // The pages kept off the reserve; what else ran meanwhile (identify, profiles, pings, pubsub) took a little of it.
+        Assert.True(circuit.DataRemaining >= HistorySync.LimitedReserveBytes / 2, $"{circuit.DataRemaining} bytes left");
+
+        // A direct connection fetches the rest.
+        await bob.Chat.ConnectAsync(alice.Network.ListenAddresses[0], Ct);
+        await bob.MessageAsync("119 " + new string('x', 400));
+        await TestHosts.WaitUntilAsync(() => bob.Messages.Count(m => m.FromHistory) == 120, "every message once", TestNetworks.Wait);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task APubsubPeerThatIsNotEcho_GetsNoPubsubOverALimitedConnection_AsGoAndJsDo()
+    {
+        Node alice = await StartAsync("alice");
+        // A plain libp2p node with gossipsub in the room's topic, as a js or go peer is: no Echo protocols.
+        await using Libp2pHost other = await TestHosts.StartAsync();
+        await using PubsubRouter otherRouter = new(other, TestNetworks.FastPubsub, NullLoggerFactory.Instance);
+        await otherRouter.StartAsync(Ct);
+        await using PubsubSubscription subscription = otherRouter.Subscribe("chat-room:lobby");
+        Task<IdentifyInfo> aliceKnowsIt = TestHosts.Identified(alice.Network.Host, other.PeerId);
+        Task<IdentifyInfo> itKnowsAlice = TestHosts.Identified(other, alice.Id);
+
+        (IDuplexPipe a, IDuplexPipe b) = TestPipes.CreatePipePair();
+        Multiaddr aliceSide = CircuitTo(alice.Id).WithoutPeerId();
+        Multiaddr otherSide = CircuitTo(other.PeerId).WithoutPeerId();
+        await Task.WhenAll(
+            alice.Network.Host.AddConnectionAsync(new PipeRawConnection(a, aliceSide, otherSide), ConnectionRole.Initiator,
+                ConnectionDirection.Outbound, other.PeerId, RelayLimit, Ct),
+            other.AddConnectionAsync(new PipeRawConnection(b, otherSide, aliceSide), ConnectionRole.Responder,
+                ConnectionDirection.Inbound, alice.Id, RelayLimit, Ct)).WaitAsync(TestNetworks.Wait, Ct);
+        await Task.WhenAll(aliceKnowsIt, itKnowsAlice).WaitAsync(TestNetworks.Wait, Ct);
+        // Both routers decided when identify answered: neither opened a pubsub stream (none was refused either).
+        Assert.True(await alice.Network.Host.PingAsync(other.PeerId, Ct) > TimeSpan.Zero);
+        Assert.DoesNotContain(other.PeerId, alice.Network.Router.Peers);
+        Assert.DoesNotContain(alice.Id, otherRouter.Peers);
+        Assert.Equal(0, alice.Network.Host.ResourceSnapshot().Refused.GetValueOrDefault(LimitKind.LimitedConnection));
+        Assert.Equal(0, other.ResourceSnapshot().Refused.GetValueOrDefault(LimitKind.LimitedConnection));
+    }
+
+    /// <summary>A chat over its own history file, with every event it published.</summary>
+    private sealed class Node : IAsyncDisposable
+    {
+        private readonly List<ChatEvent> _seen = [];
+        private ChatSubscription _feed = null!;
+
+        public required Libp2pChatNetwork Network { get; init; }
+
+        public required ChatManager Chat { get; init; }
+
+        public required SqliteMessageStore Store { get; init; }
+
+        public PeerId Id => Network.Host.PeerId;
+
+        public static async Task<Node> StartAsync(string nick, DirectoryInfo temp, bool listens)
+        {
+            SqliteMessageStore store = SqliteMessageStore.Open(Path.Combine(temp.FullName, nick + ".db"));
+            Libp2pHost host = listens ? TestNetworks.NewHost()
+                : new Libp2pHost(KeyPair.Generate(), new HostOptions { ListenAddresses = [] }, NullLoggerFactory.Instance);
+            Libp2pChatNetwork network = new(host, TestNetworks.Options, NullLoggerFactory.Instance, store: store);
+            ChatManager chat = new(network, new ChatOptions
+            {
+                Nick = nick,
+                Files = new FileSharingOptions { DownloadsDirectory = Path.Combine(temp.FullName, nick, "downloads") },
+            }, NullLogger<ChatManager>.Instance, store);
+            Node node = new() { Network = network, Chat = chat, Store = store };
+            node._feed = chat.Subscribe();
+            await chat.StartAsync(Ct);
+            return node;
+        }
+
+        public IReadOnlyList<ChatEvent> Seen
+        {
+            get
+            {
+                while (_feed.Events.TryRead(out ChatEvent? e))
+                    _seen.Add(e);
+                return [.. _seen];
+            }
+        }
+
+        public IReadOnlyList<ChatMessage> Messages => [.. Seen.OfType<MessageEvent>().Select(m => m.Message)];
+
+        public async Task<ChatMessage> MessageAsync(string text) => (await EventAsync<MessageEvent>(m => m.Message.Text == text)).Message;
+
+        public async Task<T> EventAsync<T>(Func<T, bool>? match = null) where T : ChatEvent
+        {
+            if (Seen.OfType<T>().FirstOrDefault(e => match is null || match(e)) is { } seen)
+                return seen;
+            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            deadline.CancelAfter(TestNetworks.Wait);
+            try
+            {
+                while (true)
+                {
+                    ChatEvent e = await _feed.Events.ReadAsync(deadline.Token);
+                    _seen.Add(e);
+                    if (e is T found && (match is null || match(found)))
+                        return found;
+                }
+            }
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+            {
+                Assert.Fail($"no {typeof(T).Name} within {TestNetworks.Wait.TotalSeconds} s; seen: {string.Join(", ", _seen)}");
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _feed.Dispose();
+            await Chat.DisposeAsync();
+            await Store.DisposeAsync();
+        }
+    }
+}
