@@ -1,5 +1,7 @@
+using System.Globalization;
 using Echo.Net.Addressing;
 using Echo.Net.Bootstrap;
+using Echo.Net.Dcutr;
 using Echo.Net.Identity;
 using Echo.Net.Kad;
 using Echo.Net.Multiformats;
@@ -67,7 +69,11 @@ public sealed partial class Libp2pChatNetwork
         PeerId[] bootstrapPeers = [.. publicNetwork.Bootstrap.Peers.Select(a => a.PeerId).OfType<PeerId>()];
         _relays = new RelayClient(_host, publicNetwork.Relay with { PreferredRelays = [.. publicNetwork.Relay.PreferredRelays, .. bootstrapPeers] },
             _loggers, _time);
+        _relays.AddCandidateSource(new KadRelayCandidates(_kad, _host.PeerId));
+        _relays.ReservationsChanged += OnReservationsChanged;
         _relays.Start();
+        if (_host.Dcutr is { } dcutr)
+            dcutr.Completed += OnHolePunchCompleted;
         if (publicNetwork.RelayService.Mode != RelayServiceMode.Off)
         {
             _relayService = new RelayService(_host, publicNetwork.RelayService, _loggers, _time);
@@ -76,8 +82,9 @@ public sealed partial class Libp2pChatNetwork
     }
 
     /// <summary>
-    /// The addresses of other peers the DHT uses: public ones (as go's and js's Amino DHTs), and
-    /// loopback ones too when we listen on loopback only (a test on one machine).
+    /// The addresses of other peers the DHT uses: public ones (as go's and js's Amino DHTs), relayed
+    /// ones (a NATed provider is reached through its relay), and loopback ones too when we listen on
+    /// loopback only (a test on one machine).
     /// </summary>
     private Func<Multiaddr, bool> DhtAddressFilter()
     {
@@ -86,14 +93,34 @@ public sealed partial class Libp2pChatNetwork
             && _host.ListenAddresses.All(a => classifier.Classify(a) == AddressClass.Loopback);
         return a => classifier.Classify(a) switch
         {
-            AddressClass.Public => true,
+            AddressClass.Public or AddressClass.Circuit => true,
             AddressClass.Loopback => loopbackOnly,
             _ => false,
         };
     }
 
+    /// <summary>The relays we hold a reservation on, for the faces: each relay's first address with <c>/p2p/</c>.</summary>
+    private void OnReservationsChanged(IReadOnlyList<RelayReservation> reservations) =>
+        SetRelaysInUse([.. reservations.Select(r => r.RelayAddresses.Count > 0 ? r.RelayAddresses[0].WithPeerId(r.Relay).ToString() : r.Relay.ToString())]);
+
+    /// <summary>A hole punch gave up: the peer stays relayed, and the faces say why.</summary>
+    private void OnHolePunchCompleted(DcutrResult result)
+    {
+        if (result.Succeeded)
+            return;
+        int attempts = result.Attempts;
+        string reason = result.SymmetricNatSuspected && result.Reason is { } r && r.StartsWith("symmetric NAT suspected", StringComparison.Ordinal)
+            ? string.Create(CultureInfo.InvariantCulture, $"hole punch failed after {attempts} attempt{(attempts == 1 ? "" : "s")}, {r}")
+            : string.Create(CultureInfo.InvariantCulture, $"hole punch failed after {attempts} attempt{(attempts == 1 ? "" : "s")}: {result.Reason ?? "no reason given"}");
+        ReportRelayReason(result.Peer, reason);
+    }
+
     private async ValueTask DisposePublicNetworkAsync()
     {
+        if (_relays is not null)
+            _relays.ReservationsChanged -= OnReservationsChanged;
+        if (_host.Dcutr is { } dcutr)
+            dcutr.Completed -= OnHolePunchCompleted;
         if (_kad is not null)
             await _kad.DisposeAsync().ConfigureAwait(false);
         if (_relayService is not null)
