@@ -62,7 +62,7 @@ public sealed class DhtEventTests
     {
         PeerInfo peer = new("12D3KooWAlice0000abcdefgh", "/ip4/127.0.0.1/tcp/1", PeerSource.Dht, At);
 
-        Assert.Equal("""{"type":"peer","event":"connected","peerId":"12D3KooWAlice0000abcdefgh","address":"/ip4/127.0.0.1/tcp/1","source":"dht"}""",
+        Assert.Equal("""{"type":"peer","event":"connected","peerId":"12D3KooWAlice0000abcdefgh","address":"/ip4/127.0.0.1/tcp/1","source":"dht","via":"direct"}""",
             HeadlessEventWriter.Format(new PeerConnectedEvent(peer)));
     }
 

@@ -115,8 +115,9 @@ public sealed class MdnsAutoDialerTests
     {
         FakeTimeProvider time = new();
         TaskCompletionSource never = new();
+        // Dials that never end (their timeout, on the same clock, is longer than the minute advanced below).
         await using MdnsAutoDialer dialer = new(MdnsMessagesTests.NewPeer(), _ => false, (_, ct) => never.Task.WaitAsync(ct),
-            new MdnsOptions { MaxDialsPerSecond = 10, MaxConcurrentDials = 3 }, NullLogger.Instance, time);
+            new MdnsOptions { MaxDialsPerSecond = 10, MaxConcurrentDials = 3, DialTimeout = TimeSpan.FromHours(1) }, NullLogger.Instance, time);
         PeerId[] peers = [.. Enumerable.Range(0, 40).Select(_ => MdnsMessagesTests.NewPeer())];
         int Offer(IEnumerable<PeerId> some) => some.Count(p => dialer.Offer(p, [Address(p)]));
 
