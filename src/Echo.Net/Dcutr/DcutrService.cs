@@ -288,10 +288,18 @@ public sealed class DcutrService
             (Connection? direct, string? reason) = theirs.Count == 0
                 ? (null, "the peer sent no public address")
                 : await PunchAsync(peer, theirs, role, cancellationToken).ConfigureAwait(false);
+            bool superseded;
+            lock (_gate)
+                superseded = _connectsReceived.GetValueOrDefault(relayed) > attempt;
             if (direct is not null)
             {
-                Report(new DcutrResult(peer, DcutrOutcome.HolePunched, attempt, direct.RemoteAddress, direct.Role, null, false,
-                    _time.GetElapsedTime(started)));
+                // B retries as soon as its own dial fails, while we may still wait for its SYN: a connection
+                // that comes then is the newer attempt's, and that attempt reports it.
+                if (!superseded)
+                {
+                    Report(new DcutrResult(peer, DcutrOutcome.HolePunched, attempt, direct.RemoteAddress, direct.Role, null, false,
+                        _time.GetElapsedTime(started)));
+                }
             }
             else
             {

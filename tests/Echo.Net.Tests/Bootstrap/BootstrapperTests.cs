@@ -180,7 +180,9 @@ public class BootstrapperTests
             {
                 await using Bootstrapper bootstrapper = new(first, options, NullLoggerFactory.Instance, lookup: Records([server]));
                 bootstrapper.Start();
-                await TestHosts.WaitUntilAsync(() => bootstrapper.ConnectedCount == 1, "the named peer is connected");
+                // The host lists the connection before its PeerConnected handlers run: wait for the cache entry itself.
+                await TestHosts.WaitUntilAsync(() => bootstrapper.Cache.NamedBy("/dnsaddr/bootstrap.lab").Contains(server.PeerId),
+                    "the named peer is connected and remembered");
             }
             FakeTxtLookup down = new([]);
             down.Failing.Add("_dnsaddr.bootstrap.lab");
