@@ -68,13 +68,15 @@ public sealed partial class RelayLabTests
     public async Task Alice_behind_a_nat_reserves_on_the_js_relay_and_peers_reach_her_through_it()
     {
         Stopwatch total = Stopwatch.StartNew();
-        NatLab lab = await NatLab.CreateAsync(new NatLabOptions { JsNodes = 2 }, Ct);
+        // The js peer must meet alice only through the relay: unmeshed js nodes, so alice's DHT does not
+        // dial it directly, and alice without DCUtR, which would dial its public address.
+        NatLab lab = await NatLab.CreateAsync(new NatLabOptions { JsNodes = 2, ConnectJsNodes = false }, Ct);
         DirectoryInfo logs = Directory.CreateTempSubdirectory("echo-relay-lab-");
         try
         {
             LabJsNode relay = lab.JsNodes[0], other = lab.JsNodes[1];
             string aliceLog = Path.Combine(logs.FullName, "alice.log"), bobLog = Path.Combine(logs.FullName, "bob.log");
-            EchoChatProcess alice = await lab.StartEchoAsync(lab.HomeA, "alice", [.. Args(aliceLog, relay.Address), "--reserve-relays"], Ct, Port);
+            EchoChatProcess alice = await lab.StartEchoAsync(lab.HomeA, "alice", [.. Args(aliceLog, relay.Address), "--reserve-relays", "--no-hole-punch"], Ct, Port);
             Reservation reservation = await NextReservationAsync(aliceLog, [relay.PeerId], 0, TimeSpan.FromSeconds(30));
             Report("alice: start to a reservation on the js relay", total.Elapsed);
             Assert.Equal((120, 131072L, "verified"), (reservation.Seconds, reservation.Bytes, reservation.Voucher));
@@ -123,13 +125,14 @@ public sealed partial class RelayLabTests
     [Fact(Timeout = 120_000)]
     public async Task The_js_relays_4_KiB_data_limit_cuts_a_circuit_and_a_new_dial_works()
     {
-        NatLab lab = await NatLab.CreateAsync(new NatLabOptions { JsNodes = 2, RelayDataLimit = 4096 }, Ct);
+        // The pings must cross the circuit: as above, no direct way from alice to the js peer.
+        NatLab lab = await NatLab.CreateAsync(new NatLabOptions { JsNodes = 2, RelayDataLimit = 4096, ConnectJsNodes = false }, Ct);
         DirectoryInfo logs = Directory.CreateTempSubdirectory("echo-relay-lab-");
         try
         {
             LabJsNode relay = lab.JsNodes[0], other = lab.JsNodes[1];
             string aliceLog = Path.Combine(logs.FullName, "alice.log");
-            EchoChatProcess alice = await lab.StartEchoAsync(lab.HomeA, "alice", [.. Args(aliceLog, relay.Address), "--reserve-relays"], Ct, Port);
+            EchoChatProcess alice = await lab.StartEchoAsync(lab.HomeA, "alice", [.. Args(aliceLog, relay.Address), "--reserve-relays", "--no-hole-punch"], Ct, Port);
             Reservation reservation = await NextReservationAsync(aliceLog, [relay.PeerId], 0, TimeSpan.FromSeconds(30));
             Assert.Equal(4096, reservation.Bytes);
             string address = $"/ip4/{relay.Host.Address}/tcp/{LabJsNode.Port}/p2p/{relay.PeerId}/p2p-circuit/p2p/{alice.PeerId}";
