@@ -89,7 +89,7 @@ internal static class ChatApp
                 AgentVersion = AgentVersion,
                 MemoryBudgetBytes = settings.MemoryBudgetBytes,
                 EnableAutoNat = settings.AutoNat || settings.PublicNetworkEnabled,
-                EnableDcutr = settings.PublicNetworkEnabled,
+                EnableDcutr = settings.PublicNetworkEnabled && !settings.NoHolePunch,
                 AutoNat = new AutoNatOptions { ServerMode = settings.AutoNatServer ? AutoNatServerMode.On : AutoNatServerMode.Auto },
                 PublicRanges = settings.PublicRanges,
                 ObservedAddressThreshold = settings.ObserverThreshold,

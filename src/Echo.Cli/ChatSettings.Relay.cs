@@ -2,7 +2,7 @@ using Echo.Net.Relay;
 
 namespace Echo.Cli;
 
-/// <summary>Circuit relay: --no-relay-service, --relay-service and --reserve-relays.</summary>
+/// <summary>Circuit relay: --no-relay-service, --relay-service, --reserve-relays and --no-hole-punch.</summary>
 internal sealed partial record ChatSettings
 {
     /// <summary>The error for --no-relay-service with --relay-service.</summary>
@@ -17,6 +17,12 @@ internal sealed partial record ChatSettings
     /// <summary>Keep relay reservations whatever AutoNAT says (--reserve-relays); by default only while private.</summary>
     public bool ReserveRelays { get; init; }
 
+    /// <summary>
+    /// Never turn a relayed connection into a direct one by DCUtR (--no-hole-punch): relayed peers stay
+    /// relayed, e.g. to keep a relay's limits in force or where hole punching is unwanted.
+    /// </summary>
+    public bool NoHolePunch { get; init; }
+
     /// <summary>Applies --no-relay-service, --relay-service and --reserve-relays; throws <see cref="ArgumentException"/> when they contradict.</summary>
     public ChatSettings WithRelay(bool noService, bool service, bool reserve)
     {
@@ -25,4 +31,7 @@ internal sealed partial record ChatSettings
         RelayServiceMode mode = noService ? RelayServiceMode.Off : service ? RelayServiceMode.On : RelayServiceMode.Auto;
         return this with { RelayService = mode, ReserveRelays = reserve };
     }
+
+    /// <summary>Applies --no-hole-punch (<paramref name="holePunch"/> false).</summary>
+    public ChatSettings WithHolePunch(bool holePunch) => this with { NoHolePunch = !holePunch };
 }

@@ -77,13 +77,18 @@ Option<bool> reserveRelays = new("--reserve-relays")
 {
     Description = "Keep relay reservations whatever AutoNAT says (by default only while this node is judged private), e.g. on a network without AutoNAT servers",
 };
+Option<bool> noHolePunch = new("--no-hole-punch")
+{
+    Description = "Never upgrade a relayed connection to a direct one (DCUtR hole punching, on by default with --bootstrap or --public); relayed peers stay relayed",
+};
 Option<string?> dns = new("--dns") { Description = "DNS server for /dnsaddr lookups, ADDRESS[:PORT] (default: the system's resolvers)" };
 Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at start, as echo-go takes it", Arity = ArgumentArity.ZeroOrOne };
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
     port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell,
-    autoNatServer, publicRange, observerThreshold, bootstrap, publicNetwork, dns, dhtServer, dhtClient, noRelayService, relayService, reserveRelays, peer,
+    autoNatServer, publicRange, observerThreshold, bootstrap, publicNetwork, dns, dhtServer, dhtClient, noRelayService, relayService, reserveRelays,
+    noHolePunch, peer,
 };
 Command id = new("id", "Print this node's peer id and the addresses it would listen on, then exit") { port, name, listen, dataDir };
 root.Subcommands.Add(id);
@@ -106,7 +111,8 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithAutoNat(parse.GetValue(autoNatServer))
     .WithPublicNetwork(parse.GetValue(bootstrap) ?? [], parse.GetValue(publicNetwork), parse.GetValue(dns))
     .WithDht(parse.GetValue(dhtServer), parse.GetValue(dhtClient))
-    .WithRelay(parse.GetValue(noRelayService), parse.GetValue(relayService), parse.GetValue(reserveRelays));
+    .WithRelay(parse.GetValue(noRelayService), parse.GetValue(relayService), parse.GetValue(reserveRelays))
+    .WithHolePunch(!parse.GetValue(noHolePunch));
 
 root.SetAction(async (parse, ct) =>
 {
