@@ -166,7 +166,13 @@ public sealed class PeerReachTests : IAsyncLifetime
         Assert.Contains("cancelled at 1.0 MiB", cancelled.Message);
         Assert.Contains("/get " + offer.Id, cancelled.Message);
         Assert.Equal(Chunk, new FileInfo(Path.Combine(Downloads, ".echo-partial", offer.Id + ".part")).Length);
-        Assert.DoesNotContain(_manager.FileOffers, f => f.Downloading);
+        // The download's task ends just after it told the error: wait for it, bounded.
+        using (CancellationTokenSource bound = CancellationTokenSource.CreateLinkedTokenSource(Ct))
+        {
+            bound.CancelAfter(TimeSpan.FromSeconds(10));
+            while (_manager.FileOffers.Any(f => f.Downloading))
+                await Task.Delay(10, bound.Token);
+        }
 
         await _manager.SubmitAsync("/get " + offer.Id, Ct);
         FileDoneEvent done = await NextAsync<FileDoneEvent>(d => d.Id == offer.Id);
