@@ -141,10 +141,12 @@ public sealed class TerminalInputTests
             await using TmuxSession alice = await StartAsync(home, "alice", width: 100, height: 20);
             await alice.SendKeysAsync("-l", "👍🏽 thumbs up 日本 e\u0301 👨\u200d👩\u200d👧");
             await alice.SendKeysAsync("Enter");
-            string screen = await alice.WaitForScreenAsync(s => s.Contains("thumbs up", StringComparison.Ordinal), TimeSpan.FromSeconds(10), Ct);
+            // The line in the scrollback (inside the frame), not the input line before Enter is handled.
+            static bool InFrame(string row) => row.StartsWith('│') && row.Contains("thumbs up", StringComparison.Ordinal);
+            string screen = await alice.WaitForScreenAsync(s => s.Split('\n').Any(InFrame), TimeSpan.FromSeconds(10), Ct);
 
             string[] rows = screen.Split('\n');
-            string emojiRow = rows.Single(r => r.Contains("thumbs up", StringComparison.Ordinal));
+            string emojiRow = rows.Single(InFrame);
             string plainRow = rows.First(r => r.Contains("joined #", StringComparison.Ordinal) || r.Contains("you are alice", StringComparison.Ordinal));
             // The scrollback frame's left and right lines stand where they do on a row of plain text.
             Assert.Equal(BorderColumns(plainRow)[..2], BorderColumns(emojiRow)[..2]);
