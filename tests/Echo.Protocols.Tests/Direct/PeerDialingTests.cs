@@ -239,8 +239,7 @@ public sealed class PeerDialingTests
     /// <summary>An adapter and a chat with its own downloads folder, and every chat event it produced.</summary>
     private sealed class Node : IAsyncDisposable
     {
-        private readonly List<ChatEvent> _seen = [];
-        private ChatSubscription _feed = null!;
+        private ChatEventRecorder _events = null!;
         private int _disposed;
 
         public required Libp2pChatNetwork Network { get; init; }
@@ -257,41 +256,18 @@ public sealed class PeerDialingTests
                 Files = new FileSharingOptions { DownloadsDirectory = Path.Combine(temp.FullName, nick, "downloads") },
             }, NullLogger<ChatManager>.Instance);
             Node node = new() { Network = network, Chat = chat };
-            node._feed = chat.Subscribe();
+            node._events = new ChatEventRecorder(chat.Subscribe());
             await chat.StartAsync(Ct);
             return node;
         }
 
-        public async Task<T> EventAsync<T>(Func<T, bool>? match = null) where T : ChatEvent
-        {
-            while (_feed.Events.TryRead(out ChatEvent? early))
-                _seen.Add(early);
-            if (_seen.OfType<T>().FirstOrDefault(e => match is null || match(e)) is { } seen)
-                return seen;
-            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            deadline.CancelAfter(TestNetworks.Wait);
-            try
-            {
-                while (true)
-                {
-                    ChatEvent e = await _feed.Events.ReadAsync(deadline.Token);
-                    _seen.Add(e);
-                    if (e is T found && (match is null || match(found)))
-                        return found;
-                }
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                Assert.Fail($"no {typeof(T).Name} within {TestNetworks.Wait.TotalSeconds} s; seen: {string.Join(", ", _seen)}");
-                throw;
-            }
-        }
+        public Task<T> EventAsync<T>(Func<T, bool>? match = null) where T : ChatEvent => _events.EventAsync(match);
 
         public async ValueTask DisposeAsync()
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0)
                 return;
-            _feed.Dispose();
+            _events.Dispose();
             await Chat.DisposeAsync();
         }
     }

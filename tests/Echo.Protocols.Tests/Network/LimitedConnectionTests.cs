@@ -266,8 +266,7 @@ public sealed class LimitedConnectionTests : IAsyncDisposable
     /// <summary>A chat over its own history file, with every event it published.</summary>
     private sealed class Node : IAsyncDisposable
     {
-        private readonly List<ChatEvent> _seen = [];
-        private ChatSubscription _feed = null!;
+        private ChatEventRecorder _events = null!;
 
         public required Libp2pChatNetwork Network { get; init; }
 
@@ -289,51 +288,22 @@ public sealed class LimitedConnectionTests : IAsyncDisposable
                 Files = new FileSharingOptions { DownloadsDirectory = Path.Combine(temp.FullName, nick, "downloads") },
             }, NullLogger<ChatManager>.Instance, store);
             Node node = new() { Network = network, Chat = chat, Store = store };
-            node._feed = chat.Subscribe();
+            node._events = new ChatEventRecorder(chat.Subscribe());
             await chat.StartAsync(Ct);
             return node;
         }
 
-        public IReadOnlyList<ChatEvent> Seen
-        {
-            get
-            {
-                while (_feed.Events.TryRead(out ChatEvent? e))
-                    _seen.Add(e);
-                return [.. _seen];
-            }
-        }
+        public IReadOnlyList<ChatEvent> Seen => _events.Seen;
 
         public IReadOnlyList<ChatMessage> Messages => [.. Seen.OfType<MessageEvent>().Select(m => m.Message)];
 
         public async Task<ChatMessage> MessageAsync(string text) => (await EventAsync<MessageEvent>(m => m.Message.Text == text)).Message;
 
-        public async Task<T> EventAsync<T>(Func<T, bool>? match = null) where T : ChatEvent
-        {
-            if (Seen.OfType<T>().FirstOrDefault(e => match is null || match(e)) is { } seen)
-                return seen;
-            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            deadline.CancelAfter(TestNetworks.Wait);
-            try
-            {
-                while (true)
-                {
-                    ChatEvent e = await _feed.Events.ReadAsync(deadline.Token);
-                    _seen.Add(e);
-                    if (e is T found && (match is null || match(found)))
-                        return found;
-                }
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                Assert.Fail($"no {typeof(T).Name} within {TestNetworks.Wait.TotalSeconds} s; seen: {string.Join(", ", _seen)}");
-                throw;
-            }
-        }
+        public Task<T> EventAsync<T>(Func<T, bool>? match = null) where T : ChatEvent => _events.EventAsync(match);
 
         public async ValueTask DisposeAsync()
         {
-            _feed.Dispose();
+            _events.Dispose();
             await Chat.DisposeAsync();
             await Store.DisposeAsync();
         }
