@@ -92,8 +92,9 @@ public class DcutrHostTests
         b.PeerDisconnected += _ => Interlocked.Increment(ref disconnects);
 
         (Connection relayedA, Connection relayedB) = await RelayAsync(a, b);
-        // Before the upgrade, the echo protocol may not use the relayed connection.
-        await Assert.ThrowsAsync<LimitedConnectionException>(() => a.OpenStreamAsync(b.PeerId, TestHosts.EchoProtocol, Ct));
+        // The echo protocol may not use the relayed connection (asked on it: on loopback the punch may
+        // already have put a direct connection first).
+        await Assert.ThrowsAsync<LimitedConnectionException>(() => relayedA.OpenStreamAsync([TestHosts.EchoProtocol], Ct));
         DcutrResult resultA = await Bounded(atA);
         DcutrResult resultB = await Bounded(atB);
 
