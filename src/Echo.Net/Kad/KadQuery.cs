@@ -7,7 +7,8 @@ namespace Echo.Net.Kad;
 /// (those that failed left out) once, learns closer peers from the answers, and ends when the
 /// <see cref="KadOptions.Resiliency"/> closest peers it knows have all answered (go's rule), when no
 /// peer is left to ask, when <see cref="KadOptions.MaxPeersPerLookup"/> were asked, or when the
-/// caller says it has enough. Each request is bounded by the sender (<see cref="KadOptions.RpcTimeout"/>),
+/// caller says it has enough; the requests still in flight then are waited for and read (unless the
+/// caller has enough), none sent anew. Each request is bounded by the sender (<see cref="KadOptions.RpcTimeout"/>),
 /// the whole lookup by <see cref="KadOptions.LookupTimeout"/>.
 /// </summary>
 internal sealed class KadQuery
@@ -107,6 +108,10 @@ internal sealed class KadQuery
                     enough = await CompleteOneAsync(inflight, lookup).ConfigureAwait(false);
                 }
             }
+            // Requests already sent are answered before the lookup ends (a provider lookup reads every
+            // provider they bring); nothing more is sent.
+            while (!enough && inflight.Count > 0 && !lookup.IsCancellationRequested)
+                enough = await CompleteOneAsync(inflight, lookup).ConfigureAwait(false);
         }
         finally
         {

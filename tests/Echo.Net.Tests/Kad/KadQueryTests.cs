@@ -104,4 +104,42 @@ public class KadQueryTests
         Assert.Equal(asked.Count, asked.Distinct().Count());
         Assert.DoesNotContain(asked, id => all.Skip(20).Any(p => p.Id == id));
     }
+
+    [Fact]
+    public async Task WhenTheClosestThreeAnswered_TheRequestsStillInFlightAreRead_NoneSentAnew()
+    {
+        KadKey target = KadKey.Of(KeyPair.Generate().PeerId.Bytes);
+        List<KadPeer> peers = PeersByDistance(target, 20);
+        List<PeerId> read = [];
+        KadQuery query = new(target, KeyPair.Generate().PeerId, peers, Options, (_, _) => Task.FromResult(Answer()))
+        {
+            OnAnswer = (peer, _) =>
+            {
+                read.Add(peer.Id);
+                return false;
+            },
+        };
+
+        await query.RunAsync(Ct);
+
+        // All ten asked answered at once; the answers of the seven beyond the closest three are read too.
+        Assert.Equal(10, query.MessagesSent);
+        Assert.Equal(Sorted(peers.Take(10).Select(p => p.Id)), Sorted(read));
+    }
+
+    [Fact]
+    public async Task TheCallerHasEnough_TheLookupEndsWithoutReadingTheRest()
+    {
+        KadKey target = KadKey.Of(KeyPair.Generate().PeerId.Bytes);
+        List<KadPeer> peers = PeersByDistance(target, 20);
+        int read = 0;
+        KadQuery query = new(target, KeyPair.Generate().PeerId, peers, Options, (_, _) => Task.FromResult(Answer()))
+        {
+            OnAnswer = (_, _) => ++read == 1,
+        };
+
+        await query.RunAsync(Ct);
+
+        Assert.Equal((10, 1), (query.MessagesSent, read));
+    }
 }
