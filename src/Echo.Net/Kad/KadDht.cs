@@ -58,6 +58,7 @@ public sealed class KadDht : IAsyncDisposable
     private KadMode _mode = KadMode.Client;
     private long _providerRecordsRefused;
     private long _requestsServed;
+    private long _requestsSent;
     private int _started;
     private int _disposed;
 
@@ -109,6 +110,12 @@ public sealed class KadDht : IAsyncDisposable
 
     /// <summary>Requests answered (server mode).</summary>
     public long RequestsServed => Interlocked.Read(ref _requestsServed);
+
+    /// <summary>
+    /// Requests sent to other peers since start (lookups, refreshes, ADD_PROVIDER), each one stream to
+    /// one peer, counted when attempted (a dial that fails counts too).
+    /// </summary>
+    public long RequestsSent => Interlocked.Read(ref _requestsSent);
 
     /// <summary>
     /// Whether the DHT is dialing <paramref name="peer"/> now (for a request or from the peer cache),
@@ -577,6 +584,7 @@ public sealed class KadDht : IAsyncDisposable
     /// <exception cref="TimeoutException">No answer in time.</exception>
     internal async Task<Pb.Message> RequestAsync(KadPeer peer, Pb.Message request, CancellationToken ct)
     {
+        Interlocked.Increment(ref _requestsSent);
         using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, _stopping.Token);
         timeout.CancelAfter(_options.RpcTimeout);
         try
@@ -609,6 +617,7 @@ public sealed class KadDht : IAsyncDisposable
     /// <summary>Sends a message that has no answer (ADD_PROVIDER) on a new stream; true when it was written.</summary>
     private async Task<bool> SendAsync(KadPeer peer, Pb.Message message, CancellationToken ct)
     {
+        Interlocked.Increment(ref _requestsSent);
         using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, _stopping.Token);
         timeout.CancelAfter(_options.RpcTimeout);
         try

@@ -3,11 +3,12 @@ using Echo.Net.Identity;
 namespace Echo.Net.Kad;
 
 /// <summary>
-/// One iterative lookup: starts from the closest peers we know, keeps up to α requests in flight to
-/// the closest peers not yet asked, learns closer peers from the answers, and ends when the
+/// One iterative lookup: starts from the closest peers we know, asks each of the α closest it knows
+/// (those that failed left out) once, learns closer peers from the answers, and ends when the
 /// <see cref="KadOptions.Resiliency"/> closest peers it knows have all answered (go's rule), when no
 /// peer is left to ask, when <see cref="KadOptions.MaxPeersPerLookup"/> were asked, or when the
-/// caller says it has enough. Each request is bounded by the sender (<see cref="KadOptions.RpcTimeout"/>),
+/// caller says it has enough; the requests still in flight then are waited for and read (unless the
+/// caller has enough), none sent anew. Each request is bounded by the sender (<see cref="KadOptions.RpcTimeout"/>),
 /// the whole lookup by <see cref="KadOptions.LookupTimeout"/>.
 /// </summary>
 internal sealed class KadQuery
@@ -87,7 +88,9 @@ internal sealed class KadQuery
                 // Done when the closest peers known have all answered (nothing known: nothing to do).
                 if (ordered.Take(top).All(c => c.State == State.Answered))
                     break;
-                Launch(ordered.Take(_options.BucketSize).Where(c => c.State == State.Heard), inflight, lookup.Token);
+                // Only the α closest known are asked: a peer farther than α others that may still answer
+                // is asked only once closer ones failed (or never), rather than whenever a slot frees.
+                Launch(ordered.Take(_options.Alpha).Where(c => c.State == State.Heard), inflight, lookup.Token);
                 if (inflight.Count == 0)
                     break;
                 enough = await CompleteOneAsync(inflight, lookup).ConfigureAwait(false);
@@ -105,6 +108,10 @@ internal sealed class KadQuery
                     enough = await CompleteOneAsync(inflight, lookup).ConfigureAwait(false);
                 }
             }
+            // Requests already sent are answered before the lookup ends (a provider lookup reads every
+            // provider they bring); nothing more is sent.
+            while (!enough && inflight.Count > 0 && !lookup.IsCancellationRequested)
+                enough = await CompleteOneAsync(inflight, lookup).ConfigureAwait(false);
         }
         finally
         {

@@ -72,16 +72,20 @@ public sealed class LabJsNode : IAsyncDisposable
 
     /// <summary>
     /// Starts a node outside any namespace on 127.0.0.1 and a free port (<see cref="LoopbackAddress"/>),
-    /// for in-process interop tests that need no lab; stopped on dispose.
+    /// for in-process interop tests that need no lab; stopped on dispose. With <paramref name="dhtClient"/>
+    /// its DHT runs in client mode (<c>DHT_CLIENT=1</c>: asks only, in no routing table); with
+    /// <paramref name="allowLoopback"/> inbound connections from 127.0.0.0/8 skip js's per-IP limits
+    /// (<c>ALLOW_LOOPBACK=1</c>), for labs of many nodes that all share 127.0.0.1.
     /// </summary>
-    public static Task<LabJsNode> StartOnLoopbackAsync(CancellationToken cancellationToken) =>
-        StartAsync(new LabHost("", "127.0.0.1"), relay: false, [], "/ip4/127.0.0.1/tcp/0", cancellationToken);
+    public static Task<LabJsNode> StartOnLoopbackAsync(CancellationToken cancellationToken, bool dhtClient = false, bool allowLoopback = false) =>
+        StartAsync(new LabHost("", "127.0.0.1"), relay: false, [], "/ip4/127.0.0.1/tcp/0", cancellationToken, dhtClient: dhtClient,
+            allowLoopback: allowLoopback);
 
     /// <summary>The first address the node listed at start, with <c>/p2p/</c> (for a loopback node, whose port is not 4001).</summary>
     public string LoopbackAddress { get; private set; } = "";
 
     private static async Task<LabJsNode> StartAsync(LabHost host, bool relay, string[] prefix, string listen, CancellationToken cancellationToken,
-        long? relayDataLimit = null)
+        long? relayDataLimit = null, bool dhtClient = false, bool allowLoopback = false)
     {
         string[] command = [.. prefix, "node", "--import", "./polyfill.mjs", "node.mjs"];
         ProcessStartInfo start = new(command[0])
@@ -96,6 +100,8 @@ public sealed class LabJsNode : IAsyncDisposable
             start.ArgumentList.Add(arg);
         start.Environment["LISTEN"] = listen;
         start.Environment["RELAY"] = relay ? "1" : "0";
+        start.Environment["DHT_CLIENT"] = dhtClient ? "1" : "0";
+        start.Environment["ALLOW_LOOPBACK"] = allowLoopback ? "1" : "0";
         if (relayDataLimit is { } limit)
             start.Environment["RELAY_DATA_LIMIT"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
         Process process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");

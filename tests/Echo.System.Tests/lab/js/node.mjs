@@ -20,6 +20,8 @@ import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { createInterface } from 'node:readline'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 const env = process.env
@@ -41,13 +43,19 @@ const relay = flag('RELAY')
 // RELAY_DATA_LIMIT: bytes per direction a relayed connection may carry (js default 131072), so a test
 // can make the relay cut a circuit early.
 const relayDataLimit = (env.RELAY_DATA_LIMIT ?? '').trim()
+// DHT_CLIENT=1: the DHT in client mode (asks only, in no routing table), as a node under test.
+const dhtClient = flag('DHT_CLIENT')
+// ALLOW_LOOPBACK=1: inbound connections from 127.0.0.0/8 skip js's per-IP limits (5 a second, 10
+// pending), which a lab of many nodes on 127.0.0.1 would otherwise hit while they mesh.
+const allowLoopback = flag('ALLOW_LOOPBACK')
 
 const services = {
   identify: identify(),
   identifyPush: identifyPush(),
   ping: ping(),
-  // Server mode regardless of reachability, and private (lab) addresses kept in DHT answers.
-  dht: kadDHT({ protocol: '/ipfs/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper }),
+  // Server mode regardless of reachability (client mode with DHT_CLIENT=1), and private (lab)
+  // addresses kept in DHT answers.
+  dht: kadDHT({ protocol: '/ipfs/kad/1.0.0', clientMode: dhtClient, peerInfoMapper: passthroughMapper }),
   autonat: autoNAT(),
   autonatV2: autoNATv2()
 }
@@ -64,8 +72,31 @@ const node = await createLibp2p({
   transports: [tcp(), circuitRelayTransport()],
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
+  connectionManager: allowLoopback ? { allow: ['/ip4/127.0.0.0/ipcidr/8'] } : {},
   services
 })
+
+// Requests the DHT sends, by message type, counted where kad-dht's network sends them (every
+// attempt, whether or not the query still listens for the answer).
+const sent = {}
+{
+  const network = node.services.dht.network
+  for (const method of ['sendRequest', 'sendMessage']) {
+    const original = network[method].bind(network)
+    network[method] = async function * (to, message, options) {
+      sent[message.type] = (sent[message.type] ?? 0) + 1
+      yield * original(to, message, options)
+    }
+  }
+}
+
+function sentOf (...types) {
+  return types.reduce((sum, type) => sum + (sent[type] ?? 0), 0)
+}
+
+// A full garbage collection on request (the `heap` command), without a command-line flag.
+setFlagsFromString('--expose-gc')
+const collect = runInNewContext('gc')
 
 node.addEventListener('connection:open', (event) => {
   const connection = event.detail
@@ -193,27 +224,42 @@ const commands = {
   },
   async provide (command, signal) {
     const cid = cidOf(command)
-    let sent = 0
+    let events = 0
+    const before = sentOf('FIND_NODE', 'ADD_PROVIDER')
+    const started = performance.now()
     for await (const event of node.services.dht.provide(cid, { signal })) {
-      if (event.name === 'PEER_RESPONSE' || event.name === 'SEND_QUERY') sent++
+      if (event.name === 'PEER_RESPONSE' || event.name === 'SEND_QUERY') events++
     }
-    return { cid: cid.toString(), events: sent }
+    const ms = performance.now() - started
+    return { cid: cid.toString(), events, ms, messages: sentOf('FIND_NODE', 'ADD_PROVIDER') - before }
   },
   async findProviders (command, signal) {
     const cid = cidOf(command)
     const max = command.max ?? 20
     const providers = new Map()
-    let messages = 0
+    let queries = 0
+    let firstMs = null
+    const before = sentOf('GET_PROVIDERS')
+    const started = performance.now()
     for await (const event of node.services.dht.findProviders(cid, { signal })) {
-      if (event.name === 'SEND_QUERY') messages++
+      if (event.name === 'SEND_QUERY') queries++
       if (event.name !== 'PROVIDER') continue
+      firstMs ??= performance.now() - started
       for (const peer of event.providers) {
         const known = providers.get(peer.id.toString())
         if (known == null || known.addrs.length === 0) providers.set(peer.id.toString(), peerInfo(peer))
       }
       if (providers.size >= max) break
     }
-    return { cid: cid.toString(), providers: [...providers.values()], messages }
+    const ms = performance.now() - started
+    // `messages`: the SEND_QUERY events seen; `sent`: GET_PROVIDERS requests the network layer sent
+    // meanwhile (also those whose events came after the loop ended).
+    return { cid: cid.toString(), providers: [...providers.values()], messages: queries, sent: sentOf('GET_PROVIDERS') - before, ms, firstMs }
+  },
+  async heap () {
+    collect()
+    const usage = process.memoryUsage()
+    return { heapUsed: usage.heapUsed, rss: usage.rss, routingTableSize: node.services.dht.routingTable.size }
   },
   async findPeer (command, signal) {
     for await (const event of node.services.dht.findPeer(peerIdFromString(command.peer), { signal })) {
