@@ -73,6 +73,8 @@ public sealed partial class ChatManager
         ];
         if (stats.BootstrapConnected is { } bootstrapConnected)
             lines.Add(string.Create(c, $"bootstrap peers: {bootstrapConnected} of {stats.BootstrapPeers} connected"));
+        if (stats.DhtProviderRecords is { } providerRecords)
+            lines.Add(string.Create(c, $"dht provider records held: {providerRecords}"));
         if (stats.Refused.Count == 0)
             lines.Add("refused: nothing");
         else

@@ -109,6 +109,8 @@ internal static partial class HeadlessEventWriter
             w.WriteNumber("bootstrapConnected", bootstrapConnected);
             w.WriteNumber("bootstrapPeers", stats.BootstrapPeers ?? 0);
         }
+        if (stats.DhtProviderRecords is { } providerRecords)
+            w.WriteNumber("dhtProviderRecords", providerRecords);
         w.WriteStartObject("refused");
         foreach ((string name, long count) in stats.Refused.OrderBy(r => r.Key, StringComparer.Ordinal))
             w.WriteNumber(name, count);

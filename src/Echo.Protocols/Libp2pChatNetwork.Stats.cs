@@ -51,6 +51,7 @@ public sealed partial class Libp2pChatNetwork : INodeStatsSource
         {
             BootstrapPeers = _bootstrapper?.Peers.Count,
             BootstrapConnected = _bootstrapper?.ConnectedCount,
+            DhtProviderRecords = _kad is null ? null : _host.Resources.ProviderRecords.Held,
         };
     }
 
@@ -97,6 +98,9 @@ public sealed partial class Libp2pChatNetwork : INodeStatsSource
         LimitKind.LimitedConnection => "stream.limited-conn",
         LimitKind.RelayReservations => "relay.reservations",
         LimitKind.RelayCircuits => "relay.circuits",
+        LimitKind.ProviderRecords => "dht.provider-records",
+        LimitKind.ProviderRecordsPerPeer => "dht.provider-records-per-peer",
+        LimitKind.ProvidersPerKey => "dht.providers-per-key",
         _ => kind.ToString(),
     };
 

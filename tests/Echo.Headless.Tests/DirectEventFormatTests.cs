@@ -36,6 +36,9 @@ public sealed class DirectEventFormatTests
         { new StatsEvent(new Echo.Core.Ports.NodeStats(0, 3, null, null, null, new Dictionary<string, long>())
             { BootstrapConnected = 3, BootstrapPeers = 6 }),
             """{"type":"stats","connectionsIn":0,"connectionsOut":3,"bootstrapConnected":3,"bootstrapPeers":6,"refused":{}}""" },
+        { new StatsEvent(new Echo.Core.Ports.NodeStats(0, 3, null, null, null, new Dictionary<string, long> { ["dht.providers-per-key"] = 2 })
+            { BootstrapConnected = 3, BootstrapPeers = 6, DhtProviderRecords = 40 }),
+            """{"type":"stats","connectionsIn":0,"connectionsOut":3,"bootstrapConnected":3,"bootstrapPeers":6,"dhtProviderRecords":40,"refused":{"dht.providers-per-key":2}}""" },
     };
 
     [Theory]

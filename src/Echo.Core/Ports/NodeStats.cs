@@ -30,6 +30,9 @@ public sealed record NodeStats(
     /// <summary>Bootstrap peers connected now; null when the public network is off.</summary>
     public int? BootstrapConnected { get; init; }
 
+    /// <summary>DHT provider records this node holds for others (server mode); null when the DHT is off.</summary>
+    public int? DhtProviderRecords { get; init; }
+
     /// <summary>These statistics with <paramref name="more"/> refusal counts added (summed where a name is in both).</summary>
     public NodeStats WithRefusals(IReadOnlyDictionary<string, long> more)
     {

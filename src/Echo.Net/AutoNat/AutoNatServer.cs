@@ -149,7 +149,19 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, bool
         Log.DialDataReceived(logger, stream.RemotePeer, address, received, wanted, chunks, largestHere);
     }
 
-    /// <summary>Dials <paramref name="address"/> on a new connection and hands over the nonce.</summary>
+    /// <summary>
+    /// Dials <paramref name="address"/> on a new connection and hands over the nonce: <c>OK</c> once the
+    /// nonce was written and our side closed (the spec's "successfully send a nonce"), whatever the
+    /// client does next; <c>E_DIAL_BACK_ERROR</c> when the stream cannot be opened or the nonce not written.
+    /// </summary>
+    /// <remarks>
+    /// The client's <c>DialBackResponse</c> only tells us the nonce arrived before we close the
+    /// connection (closing drops what is still queued), so it is waited for, bounded by the dial-back
+    /// timeout, but not judged: a client may answer and reset the stream at once (the reset can
+    /// overtake the answer here), drop the connection, or close without answering after it read the
+    /// nonce, and in each case it holds the nonce. Judging by the answer once made a js client that
+    /// had its nonce count no success.
+    /// </remarks>
     private async Task<V2.DialStatus> DialBackAsync(Multiaddr address, ulong nonce, CancellationToken cancellationToken)
     {
         using CancellationTokenSource timer = new(options.DialBackTimeout, time);
@@ -166,25 +178,40 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, bool
         }
         try
         {
-            P2PStream back = await dial.Connection.OpenStreamAsync(AutoNatCodec.DialBackProtocol, timeout.Token).ConfigureAwait(false);
+            P2PStream back;
+            try
+            {
+                back = await dial.Connection.OpenStreamAsync(AutoNatCodec.DialBackProtocol, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (AutoNatCodec.IsPeerFailure(e) || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                Log.DialBackFailed(logger, address, e.Message);
+                return V2.DialStatus.EDialBackError;
+            }
             try
             {
                 await AutoNatCodec.WriteAsync(back.Output, new V2.DialBack { Nonce = nonce }, timeout.Token).ConfigureAwait(false);
-                V2.DialBackResponse? answer = await AutoNatCodec.ReadDialBackAsync(back.Input, V2.DialBackResponse.Parser, timeout.Token)
-                    .ConfigureAwait(false);
                 await back.CompleteOutputAsync().ConfigureAwait(false);
-                return answer is { Status: V2.DialBackResponse.Types.DialBackStatus.Ok } ? V2.DialStatus.Ok : V2.DialStatus.EDialBackError;
             }
-            catch
+            catch (Exception e) when (AutoNatCodec.IsPeerFailure(e) || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 back.Reset();
-                throw;
+                Log.DialBackFailed(logger, address, e.Message);
+                return V2.DialStatus.EDialBackError;
             }
-        }
-        catch (Exception e) when (AutoNatCodec.IsPeerFailure(e) || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-        {
-            Log.DialBackFailed(logger, address, e.Message);
-            return V2.DialStatus.EDialBackError;
+            try
+            {
+                V2.DialBackResponse? answer = await AutoNatCodec.ReadDialBackAsync(back.Input, V2.DialBackResponse.Parser, timeout.Token)
+                    .ConfigureAwait(false);
+                if (answer is null)
+                    Log.DialBackUnanswered(logger, address, "the client closed the stream without an answer");
+            }
+            catch (Exception e) when (AutoNatCodec.IsPeerFailure(e) || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                back.Reset();
+                Log.DialBackUnanswered(logger, address, e.Message);
+            }
+            return V2.DialStatus.Ok;
         }
         finally
         {

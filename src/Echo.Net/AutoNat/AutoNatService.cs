@@ -34,7 +34,7 @@ internal sealed class AutoNatDialBack(Connection connection, Func<ValueTask> rel
 /// dial-only host with a fresh identity each (never our listening port, never an existing connection:
 /// a shared one would deliver a nonce for an address nobody dialed).
 /// </remarks>
-public sealed class AutoNatService
+public sealed class AutoNatService : IReachabilitySource
 {
     private readonly Libp2pHost _host;
     private readonly AutoNatOptions _options;

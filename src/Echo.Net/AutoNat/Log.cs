@@ -37,6 +37,9 @@ internal static partial class Log
         Message = "AutoNAT dial data from {Peer} for {Address}: {Received} bytes of {Asked} asked, in {Chunks} chunks of at most {Largest} bytes")]
     public static partial void DialDataReceived(ILogger logger, PeerId peer, Multiaddr address, long received, int asked, int chunks, int largest);
 
+    [LoggerMessage(EventId = 2812, Level = LogLevel.Debug, Message = "AutoNAT dial back to {Address}: nonce sent, no answer ({Reason})")]
+    public static partial void DialBackUnanswered(ILogger logger, Multiaddr address, string reason);
+
     [LoggerMessage(EventId = 2808, Level = LogLevel.Warning, Message = "AutoNAT round failed; retried later")]
     public static partial void RoundFailed(ILogger logger, Exception exception);
 

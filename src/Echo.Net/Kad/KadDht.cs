@@ -48,6 +48,7 @@ public sealed class KadDht : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly KadRoutingTable _table;
     private readonly KadProviderStore _providers;
+    private readonly IReachabilitySource? _reachability;
     private readonly BackgroundTasks _background = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -59,10 +60,20 @@ public sealed class KadDht : IAsyncDisposable
     private long _providerRecordsRefused;
     private long _requestsServed;
     private long _requestsSent;
+    private int _refreshes;
+    private DateTimeOffset? _refreshWaitUntil;
     private int _started;
     private int _disposed;
 
-    public KadDht(Libp2pHost host, KadOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null)
+    /// <summary>Creates the DHT on <paramref name="host"/>; call <see cref="Start"/> after the host started.</summary>
+    /// <param name="host">The host whose connections and identify the DHT uses.</param>
+    /// <param name="options">Settings; <see cref="KadOptions.ForcedMode"/> fixes the mode.</param>
+    /// <param name="loggerFactory">Logging.</param>
+    /// <param name="time">The clock of the refresh loop and the provider records (the system's when null).</param>
+    /// <param name="reachability">What the mode follows unless forced: server while it says public, client otherwise
+    /// (null: the host's AutoNAT; none at all: client).</param>
+    public KadDht(Libp2pHost host, KadOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null,
+        IReachabilitySource? reachability = null)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(options);
@@ -73,7 +84,8 @@ public sealed class KadDht : IAsyncDisposable
         _logger = loggerFactory.CreateLogger<KadDht>();
         _time = time ?? TimeProvider.System;
         _table = new KadRoutingTable(host.PeerId, options.BucketSize, _time);
-        _providers = new KadProviderStore(options, _time);
+        _providers = new KadProviderStore(host.Resources.ProviderRecords, options, _time);
+        _reachability = reachability ?? host.AutoNat;
     }
 
     /// <summary>Client or server now.</summary>
@@ -123,6 +135,19 @@ public sealed class KadDht : IAsyncDisposable
     /// </summary>
     public bool IsDialing(PeerId peer) => _dialing.ContainsKey(peer);
 
+    /// <summary>Table refreshes started by the refresh loop (for tests).</summary>
+    internal int RefreshCount => Volatile.Read(ref _refreshes);
+
+    /// <summary>When the refresh loop's current wait ends, on the DHT's clock; null while it refreshes or waits for a first DHT peer (for tests).</summary>
+    internal DateTimeOffset? RefreshWaitUntil
+    {
+        get
+        {
+            lock (_gate)
+                return _refreshWaitUntil;
+        }
+    }
+
     /// <summary>The peers in the routing table, most recently seen first (for diagnostics and tests).</summary>
     public IReadOnlyList<KadPeer> RoutingTablePeers => _table.Snapshot();
 
@@ -153,10 +178,10 @@ public sealed class KadDht : IAsyncDisposable
         }
         if (_options.ForcedMode is { } forced)
             SetMode(forced);
-        else if (_host.AutoNat is { } autoNat)
+        else if (_reachability is not null)
         {
-            autoNat.ReachabilityChanged += OnReachabilityChanged;
-            SetMode(autoNat.Reachability.IsPublic ? KadMode.Server : KadMode.Client);
+            _reachability.ReachabilityChanged += OnReachabilityChanged;
+            FollowReachability();
         }
         List<KadPeer> cached = [];
         if (_options.PeerCachePath is { } path)
@@ -168,12 +193,23 @@ public sealed class KadDht : IAsyncDisposable
         _background.Track(RefreshLoopAsync(cached, _stopping.Token));
     }
 
-    private void OnReachabilityChanged(ReachabilityReport report) => SetMode(report.IsPublic ? KadMode.Server : KadMode.Client);
+    private void OnReachabilityChanged(ReachabilityReport report) => FollowReachability();
 
-    private void SetMode(KadMode mode)
+    /// <summary>
+    /// Server while the reachability says public, client while it says private or unknown. Reads the
+    /// source's current report, under the mode's lock, rather than the event's, so a change raised while
+    /// <see cref="Start"/> subscribes cannot leave the older verdict in force.
+    /// </summary>
+    private void FollowReachability() => SetMode(() => _reachability!.Reachability.IsPublic ? KadMode.Server : KadMode.Client);
+
+    private void SetMode(KadMode mode) => SetMode(() => mode);
+
+    private void SetMode(Func<KadMode> choose)
     {
+        KadMode mode;
         lock (_gate)
         {
+            mode = choose();
             if (_disposed != 0 || _mode == mode)
                 return;
             _mode = mode;
@@ -241,6 +277,7 @@ public sealed class KadDht : IAsyncDisposable
                 if (due)
                 {
                     lastRefresh = _time.GetTimestamp();
+                    Interlocked.Increment(ref _refreshes);
                     try
                     {
                         int size = await BootstrapAsync(cancellationToken).ConfigureAwait(false);
@@ -283,7 +320,17 @@ public sealed class KadDht : IAsyncDisposable
                 return;
             Task delay = Task.Delay(wait, _time, timer.Token);
             Task woken = _wake.Reader.WaitToReadAsync(timer.Token).AsTask();
-            await Task.WhenAny(delay, woken).ConfigureAwait(false);
+            lock (_gate)
+                _refreshWaitUntil = _time.GetUtcNow() + wait;
+            try
+            {
+                await Task.WhenAny(delay, woken).ConfigureAwait(false);
+            }
+            finally
+            {
+                lock (_gate)
+                    _refreshWaitUntil = null;
+            }
             await timer.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(delay, woken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
@@ -646,7 +693,10 @@ public sealed class KadDht : IAsyncDisposable
 
     // ---- server ----
 
-    /// <summary>Serves one inbound stream: up to <see cref="KadOptions.MaxRequestsPerStream"/> requests, each answered in turn.</summary>
+    /// <summary>
+    /// Serves one inbound stream: up to <see cref="KadOptions.MaxRequestsPerStream"/> requests, each answered
+    /// in turn; a request that arrives after the mode turned client resets the stream.
+    /// </summary>
     private async Task HandleStreamAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         for (int served = 0; served < _options.MaxRequestsPerStream; served++)
@@ -666,6 +716,11 @@ public sealed class KadDht : IAsyncDisposable
             }
             if (request is null)
                 break;
+            if (Mode != KadMode.Server)
+            {
+                stream.Reset();     // turned client while the stream was open: a client serves nothing
+                return;
+            }
             Pb.Message? response = Answer(stream.RemotePeer, request);
             Interlocked.Increment(ref _requestsServed);
             if (response is not null)
@@ -722,9 +777,9 @@ public sealed class KadDht : IAsyncDisposable
             ProviderAddResult result = _providers.Add(key, sender, provider.Addresses);
             refusal = result switch
             {
-                ProviderAddResult.RefusedPeerLimit => $"the peer has {_options.MaxProviderRecordsPerPeer} records",
-                ProviderAddResult.RefusedTotalLimit => $"{_options.MaxProviderRecords} records are stored",
-                ProviderAddResult.RefusedKeyFull => $"the key has {_options.MaxProvidersPerKey} providers",
+                ProviderAddResult.RefusedPeerLimit => $"the peer has {_host.Options.Limits.MaxProviderRecordsPerPeer} records",
+                ProviderAddResult.RefusedTotalLimit => $"{_host.Options.Limits.MaxProviderRecords} records are stored",
+                ProviderAddResult.RefusedKeyFull => $"the key has {_host.Options.Limits.MaxProvidersPerKey} providers",
                 _ => null,
             };
         }
@@ -747,8 +802,8 @@ public sealed class KadDht : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         _host.PeerIdentified -= OnPeerIdentified;
-        if (_host.AutoNat is { } autoNat)
-            autoNat.ReachabilityChanged -= OnReachabilityChanged;
+        if (_reachability is not null)
+            _reachability.ReachabilityChanged -= OnReachabilityChanged;
         try
         {
             lock (_gate)
@@ -774,6 +829,7 @@ public sealed class KadDht : IAsyncDisposable
             {
             }
         }
+        _providers.Clear();
         _stopping.Dispose();
         _saving.Dispose();
     }

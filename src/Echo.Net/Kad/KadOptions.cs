@@ -41,15 +41,6 @@ public sealed class KadOptions
     /// <summary>How long a provider record is kept after it was received (spec, go and js: 48 h).</summary>
     public TimeSpan ProviderValidity { get; init; } = TimeSpan.FromHours(48);
 
-    /// <summary>Provider records kept in all (server mode): about 300 bytes each.</summary>
-    public int MaxProviderRecords { get; init; } = 20_000;
-
-    /// <summary>Provider records one provider peer may have stored here.</summary>
-    public int MaxProviderRecordsPerPeer { get; init; } = 256;
-
-    /// <summary>Providers kept per key; a GET_PROVIDERS answer holds at most this many.</summary>
-    public int MaxProvidersPerKey { get; init; } = 64;
-
     /// <summary>The largest message read or written (go's and js's 4 MiB); checked before anything is allocated.</summary>
     public int MaxMessageBytes { get; init; } = KadLimits.MaxMessageBytes;
 
@@ -96,9 +87,6 @@ public sealed class KadOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(LowWaterMark, 0);
         ArgumentOutOfRangeException.ThrowIfLessThan(MinRefreshGap, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ProviderValidity, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxProviderRecords, 0);
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxProviderRecordsPerPeer, 0);
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxProvidersPerKey, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1024);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxMessageBytes, KadLimits.MaxMessageBytes);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestsPerStream, 1);

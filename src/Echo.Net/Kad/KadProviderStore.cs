@@ -1,5 +1,6 @@
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
+using Echo.Net.ResourceManager;
 
 namespace Echo.Net.Kad;
 
@@ -16,16 +17,17 @@ internal enum ProviderAddResult
 /// <summary>
 /// Provider records a server keeps: per key the peers that said they provide it, with their
 /// addresses, each valid for <see cref="KadOptions.ProviderValidity"/> from its last ADD_PROVIDER.
-/// Bounded in all, per provider peer and per key (a record past a bound is refused, the stored ones
-/// stay). Expired records are dropped when read and by <see cref="Sweep"/>. Thread-safe.
+/// Bounded in all and per provider peer by the host's <see cref="ProviderRecordScope"/> (each record
+/// is reserved there before it is stored and released when it goes) and per key by
+/// <see cref="ResourceLimits.MaxProvidersPerKey"/>; a record past a bound is refused and counted, the
+/// stored ones stay. Expired records are dropped when read and by <see cref="Sweep"/>. Thread-safe.
 /// </summary>
-internal sealed class KadProviderStore(KadOptions options, TimeProvider time)
+internal sealed class KadProviderStore(ProviderRecordScope scope, KadOptions options, TimeProvider time)
 {
     private sealed record Record(IReadOnlyList<Multiaddr> Addresses, DateTimeOffset Expires);
 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Dictionary<PeerId, Record>> _byKey = new(StringComparer.Ordinal);
-    private readonly Dictionary<PeerId, int> _perPeer = [];
     private int _count;
 
     /// <summary>Records held now (expired ones included until swept).</summary>
@@ -49,30 +51,28 @@ internal sealed class KadProviderStore(KadOptions options, TimeProvider time)
                 providers[provider] = new Record(addresses, expires);
                 return ProviderAddResult.Refreshed;
             }
-            if (_count >= options.MaxProviderRecords)
-            {
+            if (scope.IsFull)
                 SweepLocked();
-                if (_count >= options.MaxProviderRecords)
-                    return ProviderAddResult.RefusedTotalLimit;
-            }
-            if (_perPeer.GetValueOrDefault(provider) >= options.MaxProviderRecordsPerPeer)
-                return ProviderAddResult.RefusedPeerLimit;
-            if (providers is null)
-                _byKey[name] = providers = [];
-            else if (providers.Count >= options.MaxProvidersPerKey)
+            if (providers is not null && providers.Count >= scope.Limits.MaxProvidersPerKey)
             {
                 RemoveExpired(name, providers, time.GetUtcNow());
-                if (providers.Count >= options.MaxProvidersPerKey)
+                if (providers.Count >= scope.Limits.MaxProvidersPerKey)
+                {
+                    scope.CountKeyFull();
                     return ProviderAddResult.RefusedKeyFull;
+                }
             }
+            if (!scope.TryReserve(provider, out LimitKind refusal))
+                return refusal == LimitKind.ProviderRecords ? ProviderAddResult.RefusedTotalLimit : ProviderAddResult.RefusedPeerLimit;
+            if (!_byKey.TryGetValue(name, out providers))
+                _byKey[name] = providers = [];
             providers[provider] = new Record(addresses, expires);
-            _perPeer[provider] = _perPeer.GetValueOrDefault(provider) + 1;
             _count++;
             return ProviderAddResult.Stored;
         }
     }
 
-    /// <summary>The providers of <paramref name="key"/> whose records are still valid, at most <see cref="KadOptions.MaxProvidersPerKey"/>.</summary>
+    /// <summary>The providers of <paramref name="key"/> whose records are still valid, at most <see cref="ResourceLimits.MaxProvidersPerKey"/>.</summary>
     public List<KadPeer> Get(ReadOnlySpan<byte> key)
     {
         string name = Convert.ToHexString(key);
@@ -92,6 +92,21 @@ internal sealed class KadProviderStore(KadOptions options, TimeProvider time)
             SweepLocked();
     }
 
+    /// <summary>Drops every record and gives them back to the scope (the DHT stops).</summary>
+    public void Clear()
+    {
+        lock (_gate)
+        {
+            foreach (Dictionary<PeerId, Record> providers in _byKey.Values)
+            {
+                foreach (PeerId provider in providers.Keys)
+                    scope.Release(provider);
+            }
+            _byKey.Clear();
+            _count = 0;
+        }
+    }
+
     private void SweepLocked()
     {
         DateTimeOffset now = time.GetUtcNow();
@@ -105,8 +120,7 @@ internal sealed class KadProviderStore(KadOptions options, TimeProvider time)
         {
             providers.Remove(gone);
             _count--;
-            if (--_perPeer[gone] == 0)
-                _perPeer.Remove(gone);
+            scope.Release(gone);
         }
         if (providers.Count == 0)
             _byKey.Remove(name);

@@ -24,6 +24,7 @@ public sealed class HostResources
         _connections = new ConnectionLimiter(maxInbound, maxPending, limits);
         ConnectionManager = new ConnectionManager(limits);
         Descriptors = new DescriptorBudget(limits);
+        ProviderRecords = new ProviderRecordScope(this, limits);
     }
 
     public ResourceLimits Limits { get; }
@@ -33,6 +34,9 @@ public sealed class HostResources
 
     /// <summary>The descriptors connections and served files may hold; a file server takes a lease per open file.</summary>
     public DescriptorBudget Descriptors { get; }
+
+    /// <summary>The DHT provider records held (server mode), each reserved here before it is stored.</summary>
+    public ProviderRecordScope ProviderRecords { get; }
 
     internal ConnectionLimiter Connections => _connections;
 
@@ -99,7 +103,10 @@ public sealed class HostResources
         foreach (LimitKind kind in Enum.GetValues<LimitKind>())
             refused[kind] = Interlocked.Read(ref _refused[(int)kind]);
         return new ResourceSnapshot(Volatile.Read(ref _openInbound), Volatile.Read(ref _openOutbound), _connections.Pending,
-            streams, Streams.Total, Descriptors.InUse, Descriptors.Limit, Interlocked.Read(ref _trimmed), refused);
+            streams, Streams.Total, Descriptors.InUse, Descriptors.Limit, Interlocked.Read(ref _trimmed), refused)
+        {
+            ProviderRecords = ProviderRecords.Held,
+        };
     }
 }
 

@@ -32,4 +32,13 @@ public enum LimitKind
 
     /// <summary>The relay service's circuit caps (<see cref="Relay.RelayServiceOptions.MaxCircuits"/>, per peer).</summary>
     RelayCircuits,
+
+    /// <summary><see cref="ResourceLimits.MaxProviderRecords"/>: DHT provider records held in all.</summary>
+    ProviderRecords,
+
+    /// <summary><see cref="ResourceLimits.MaxProviderRecordsPerPeer"/>: DHT provider records of one provider peer.</summary>
+    ProviderRecordsPerPeer,
+
+    /// <summary><see cref="ResourceLimits.MaxProvidersPerKey"/>: providers of one DHT key.</summary>
+    ProvidersPerKey,
 }

@@ -53,6 +53,18 @@ public sealed record ResourceLimits
     /// <summary>Overrides the descriptor limit read from <c>RLIMIT_NOFILE</c> (tests); null reads it.</summary>
     public long? DescriptorLimit { get; init; }
 
+    /// <summary>
+    /// Provider records a DHT server holds in all (<see cref="ProviderRecordScope"/>): about 300 bytes
+    /// each with its addresses, so at most about 6 MB.
+    /// </summary>
+    public int MaxProviderRecords { get; init; } = 20_000;
+
+    /// <summary>Provider records one provider peer may have stored here: one peer cannot fill the store.</summary>
+    public int MaxProviderRecordsPerPeer { get; init; } = 256;
+
+    /// <summary>Providers kept per key; a GET_PROVIDERS answer holds at most this many.</summary>
+    public int MaxProvidersPerKey { get; init; } = 64;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for a value that cannot work.</summary>
     public void Validate()
     {
@@ -66,6 +78,9 @@ public sealed record ResourceLimits
         ArgumentOutOfRangeException.ThrowIfLessThan(GracePeriod, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(TrimInterval, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(ReservedDescriptors, 0);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxProviderRecords, 0);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxProviderRecordsPerPeer, 0);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxProvidersPerKey, 1);
         if (DescriptorLimit is { } limit)
             ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1, nameof(DescriptorLimit));
     }

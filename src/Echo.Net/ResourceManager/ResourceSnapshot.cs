@@ -22,4 +22,8 @@ public sealed record ResourceSnapshot(
     long DescriptorsInUse,
     long DescriptorLimit,
     long TrimmedConnections,
-    IReadOnlyDictionary<LimitKind, long> Refused);
+    IReadOnlyDictionary<LimitKind, long> Refused)
+{
+    /// <summary>DHT provider records held (<see cref="ProviderRecordScope"/>).</summary>
+    public int ProviderRecords { get; init; }
+}

@@ -145,8 +145,8 @@ internal sealed class RoomDiscovery : IAsyncDisposable
     public async Task<IReadOnlyList<Multiaddr>> FindPeerAsync(PeerId peer, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
-        timeout.CancelAfter(_options.OperationTimeout);
+        using CancellationTokenSource timer = new(_options.OperationTimeout, _time);
+        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token, timer.Token);
         List<Multiaddr> found = [];
         try
         {
@@ -238,8 +238,8 @@ internal sealed class RoomDiscovery : IAsyncDisposable
     /// <summary>Provides the entry's key; false when it reached nobody (then it is tried again soon).</summary>
     private async Task<bool> ProvideAsync(Entry entry, CancellationToken cancellationToken)
     {
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.OperationTimeout);
+        using CancellationTokenSource timer = new(_options.OperationTimeout, _time);
+        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
         try
         {
             int count = await _routing.ProvideAsync(entry.Key, timeout.Token).ConfigureAwait(false);
@@ -261,8 +261,8 @@ internal sealed class RoomDiscovery : IAsyncDisposable
     private async Task<bool> LookupAsync(Entry entry, CancellationToken cancellationToken)
     {
         string room = entry.Room!;
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.OperationTimeout);
+        using CancellationTokenSource timer = new(_options.OperationTimeout, _time);
+        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
         HashSet<PeerId> others = [];
         List<Task> dials = [];
         try

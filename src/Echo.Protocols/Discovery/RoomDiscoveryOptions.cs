@@ -27,7 +27,7 @@ public sealed record RoomDiscoveryOptions
     /// <summary>Most dials to providers running at once, over every room.</summary>
     public int MaxConcurrentDials { get; init; } = 4;
 
-    /// <summary>Longest one provide or one lookup may take.</summary>
+    /// <summary>Longest one provide or one lookup may take (on the discovery's <see cref="TimeProvider"/>).</summary>
     public TimeSpan OperationTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Most addresses a presence lookup returns.</summary>

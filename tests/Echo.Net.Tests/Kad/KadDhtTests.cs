@@ -31,7 +31,6 @@ public sealed class KadDhtTests : IAsyncDisposable
             RpcTimeout = options.RpcTimeout,
             PeerCachePath = options.PeerCachePath,
             PeerCacheDelay = options.PeerCacheDelay,
-            MaxProviderRecordsPerPeer = options.MaxProviderRecordsPerPeer,
         }, NullLoggerFactory.Instance);
         dht.Start();
         _owned.Add(host);

@@ -38,7 +38,7 @@ public sealed class DiscoveryKeysTests
 }
 
 /// <summary>The schedule of <see cref="RoomDiscovery"/> on a fake clock, with a fake DHT and a fake node.</summary>
-public sealed class RoomDiscoveryTests
+public sealed partial class RoomDiscoveryTests
 {
     private static readonly DateTimeOffset Start = new(2026, 12, 6, 12, 0, 0, TimeSpan.Zero);
     private static readonly PeerId Self = KeyPair.Generate().PeerId;
