@@ -599,7 +599,11 @@ public sealed class Libp2pHost : IAsyncDisposable
         LimitKind refusal = LimitKind.Descriptors;
         if (direction == ConnectionDirection.Inbound)
         {
-            System.Net.IPAddress ip = remoteAddress.TryGetTcpEndPoint(out System.Net.IPEndPoint? endPoint) && endPoint is not null
+            // A circuit's address names its relay, not the peer: under the per-address caps every
+            // circuit from every relay would share one bucket (8 at once, 4 in their handshake).
+            // Circuits count in the inbound total only; the stop handler bounds them per relay.
+            System.Net.IPAddress? ip = Relay.RelayAddressing.IsCircuit(remoteAddress) ? null
+                : remoteAddress.TryGetTcpEndPoint(out System.Net.IPEndPoint? endPoint) && endPoint is not null
                 ? endPoint.Address : System.Net.IPAddress.None;
             slot = Resources.TryOpenInbound(ip, out refusal);
         }
