@@ -72,10 +72,11 @@ public sealed class LabJsNode : IAsyncDisposable
 
     /// <summary>
     /// Starts a node outside any namespace on 127.0.0.1 and a free port (<see cref="LoopbackAddress"/>),
-    /// for in-process interop tests that need no lab; stopped on dispose.
+    /// for in-process interop tests that need no lab; with <paramref name="relay"/> a circuit-relay-v2
+    /// server (js defaults); stopped on dispose.
     /// </summary>
-    public static Task<LabJsNode> StartOnLoopbackAsync(CancellationToken cancellationToken) =>
-        StartAsync(new LabHost("", "127.0.0.1"), relay: false, [], "/ip4/127.0.0.1/tcp/0", cancellationToken);
+    public static Task<LabJsNode> StartOnLoopbackAsync(CancellationToken cancellationToken, bool relay = false) =>
+        StartAsync(new LabHost("", "127.0.0.1"), relay, [], "/ip4/127.0.0.1/tcp/0", cancellationToken);
 
     /// <summary>The first address the node listed at start, with <c>/p2p/</c> (for a loopback node, whose port is not 4001).</summary>
     public string LoopbackAddress { get; private set; } = "";
