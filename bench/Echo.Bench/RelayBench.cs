@@ -93,6 +93,9 @@ internal static class RelayBench
         return 0;
     }
 
+    private static string Mib(JsonNode? bytes) =>
+        string.Create(CultureInfo.InvariantCulture, $"{(bytes?.GetValue<long>() ?? 0) / 1048576.0:0.0}");
+
     private static string Ratio(double ours, double js) =>
         js > 0 ? string.Create(CultureInfo.InvariantCulture, $"{ours / js:0.00}") : "n/a";
 
@@ -125,8 +128,12 @@ internal static class RelayBench
         {
             await Task.WhenAll(sets.Select(s => s.ReserveAsync(ct)));
             Console.WriteLine("  reservations held on both relays");
+            // One circuit more per relay before the baseline, with traffic, kept open: the first circuit
+            // costs each process its relay code (JIT, caches) once, which is no cost per circuit.
+            await Task.WhenAll(sets.Select(s => s.WarmUpAsync(ct)));
             await Task.Delay(TimeSpan.FromSeconds(3), ct);
             long[] baseRss = [.. relays.Select(r => Rss(r.Pid))];
+            JsonObject oursBefore = await ours.CommandAsync("stats");
             double[] baseRate = await CpuRatesAsync(relays, window / 2, ct);
 
             await Task.WhenAll(sets.Select(s => s.OpenCircuitsAsync(ct)));
@@ -138,6 +145,9 @@ internal static class RelayBench
             await Task.Delay(TimeSpan.FromSeconds(2), ct);
             double[] activeRate = await CpuRatesAsync(relays, window, ct);
             long[] activeRss = [.. relays.Select(r => Rss(r.Pid))];
+            JsonObject oursActive = await ours.CommandAsync("stats");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  Echo relay, before the circuits → active: threads {oursBefore["threads"]} → {oursActive["threads"]}, GC heap {Mib(oursBefore["gcHeapBytes"])} → {Mib(oursActive["gcHeapBytes"])} MiB, GC committed {Mib(oursBefore["gcCommittedBytes"])} → {Mib(oursActive["gcCommittedBytes"])} MiB, circuits {oursActive["circuits"]}"));
             await stopLoad.CancelAsync();
             await Task.WhenAll(loads);
             long[] messages = [.. sets.Select(s => s.RoundTrips)];
@@ -207,6 +217,7 @@ internal static class RelayBench
     {
         private readonly List<(Libp2pHost Host, RelayClient Client)> _destinations = [];
         private readonly List<(Libp2pHost Host, RelayClient Client)> _sources = [];
+        private readonly List<(Libp2pHost Host, RelayClient Client)> _warmUp = [];
         private readonly List<P2PStream> _circuits = [];
         private long _roundTrips;
 
@@ -253,6 +264,19 @@ internal static class RelayBench
                     throw new TimeoutException($"destinations without a reservation on {relayAddress} after 60 s");
                 await Task.Delay(100, ct);
             }
+        }
+
+        /// <summary>A circuit from one more source to the first destination, 50 round trips, left open and not counted.</summary>
+        public async Task WarmUpAsync(CancellationToken ct)
+        {
+            Multiaddr relay = Multiaddr.Parse(relayAddress);
+            (Libp2pHost host, RelayClient client) = await StartHostAsync(new RelayClientOptions(), ct);
+            _warmUp.Add((host, client));
+            await host.DialAsync(relay, ct);
+            Connection connection = await host.DialAsync(Multiaddr.Parse($"{relayAddress}/p2p-circuit/p2p/{_destinations[0].Host.PeerId}"), ct);
+            P2PStream stream = await connection.OpenStreamAsync(ChatProtocol, ct);
+            for (int i = 0; i < 50; i++)
+                await RoundTripAsync(stream, i, ct);
         }
 
         public async Task OpenCircuitsAsync(CancellationToken ct)
@@ -371,7 +395,7 @@ internal static class RelayBench
 
         public async ValueTask DisposeAsync()
         {
-            foreach ((Libp2pHost host, RelayClient client) in _sources.Concat(_destinations))
+            foreach ((Libp2pHost host, RelayClient client) in _warmUp.Concat(_sources).Concat(_destinations))
             {
                 await client.DisposeAsync();
                 await host.DisposeAsync();

@@ -72,6 +72,10 @@ internal static class RelayPeerMode
                     ["circuits"] = stats.Circuits,
                     ["circuitsServed"] = stats.CircuitsServed,
                     ["connections"] = host.Connections.Count,
+                    // where the process's memory goes (no collection forced: the figures stay those of the run)
+                    ["threads"] = System.Diagnostics.Process.GetCurrentProcess().Threads.Count,
+                    ["gcHeapBytes"] = GC.GetGCMemoryInfo().HeapSizeBytes,
+                    ["gcCommittedBytes"] = GC.GetGCMemoryInfo().TotalCommittedBytes,
                 },
                 "stop" => new JsonObject { ["ok"] = true },
                 _ => new JsonObject { ["ok"] = false, ["error"] = $"unknown command {cmd}" },
