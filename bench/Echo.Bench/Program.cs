@@ -9,7 +9,7 @@ using Echo.Bench;
 // echo-bench dm [--quick] [--dir D]         acknowledged direct messages per second, stores on disk
 // echo-bench autonat [--quick]             AutoNAT server cost per check (CPU µs), same IP, other IP, rate-limited
 // echo-bench autonat-lab [--quick] [--runs N]  start to an AutoNAT verdict in the NAT lab (root), js client checks against our server
-// echo-bench relay [--quick] [--circuits N]  relay CPU and memory per circuit, ours beside js-libp2p's relay (loopback)
+// echo-bench relay [--quick] [--circuits N] [--destinations D]  relay CPU and memory per circuit, ours beside js-libp2p's (loopback)
 // echo-bench relay-peer                     an Echo relay node driven over stdin/stdout (used by relay)
 // echo-bench peer                           a C# node driven over stdin/stdout (used by e2e)
 string mode = args.Length > 0 ? args[0] : "e2e";
