@@ -15,10 +15,13 @@ internal sealed class PeerProcess : IAsyncDisposable
     private readonly Task _reader;
     private int _nextId;
 
-    private PeerProcess(Process process, string name)
+    private readonly bool _eventsTyped;
+
+    private PeerProcess(Process process, string name, bool eventsTyped)
     {
         _process = process;
         Name = name;
+        _eventsTyped = eventsTyped;
         _reader = ReadLoopAsync();
     }
 
@@ -27,10 +30,10 @@ internal sealed class PeerProcess : IAsyncDisposable
     public string Address { get; private set; } = "";
     public int Pid => _process.Id;
 
-    public static Task<PeerProcess> StartCSharpAsync(IReadOnlyDictionary<string, string>? environment = null)
+    public static Task<PeerProcess> StartCSharpAsync(IReadOnlyDictionary<string, string>? environment = null, string mode = "peer")
     {
         string self = typeof(PeerProcess).Assembly.Location;
-        ProcessStartInfo info = new("dotnet") { ArgumentList = { self, "peer" } };
+        ProcessStartInfo info = new("dotnet") { ArgumentList = { self, mode } };
         foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
             info.Environment[name] = value;
         return StartAsync(info, "C#");
@@ -49,7 +52,16 @@ internal sealed class PeerProcess : IAsyncDisposable
         return StartAsync(info, "js");
     }
 
-    private static async Task<PeerProcess> StartAsync(ProcessStartInfo info, string name)
+    /// <summary>The NAT lab's js node (tests/Echo.System.Tests/lab/js/node.mjs) on loopback; its event lines are skipped.</summary>
+    public static Task<PeerProcess> StartJsLabNodeAsync(string labJsDirectory, IReadOnlyDictionary<string, string> environment)
+    {
+        ProcessStartInfo info = new("node") { ArgumentList = { "--import", "./polyfill.mjs", "node.mjs" }, WorkingDirectory = labJsDirectory };
+        foreach ((string name, string value) in environment)
+            info.Environment[name] = value;
+        return StartAsync(info, "js", eventsTyped: true);
+    }
+
+    private static async Task<PeerProcess> StartAsync(ProcessStartInfo info, string name, bool eventsTyped = false)
     {
         info.RedirectStandardInput = true;
         info.RedirectStandardOutput = true;
@@ -57,7 +69,7 @@ internal sealed class PeerProcess : IAsyncDisposable
         info.UseShellExecute = false;
         info.Environment["LISTEN"] = "/ip4/127.0.0.1/tcp/0";
         Process process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {info.FileName}");
-        PeerProcess peer = new(process, name);
+        PeerProcess peer = new(process, name, eventsTyped);
         JsonObject ready = await peer._replies.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
         peer.PeerId = ready["peerId"]!.GetValue<string>();
         peer.Address = ready["addrs"]![0]!.GetValue<string>();
@@ -71,7 +83,7 @@ internal sealed class PeerProcess : IAsyncDisposable
             if (!line.StartsWith('{'))
                 continue;
             JsonObject json = JsonNode.Parse(line)!.AsObject();
-            if (json["type"]?.GetValue<string>() is "event")
+            if (json["type"]?.GetValue<string>() is "event" || (_eventsTyped && json["type"]?.GetValue<string>() is { } type && type != "ready"))
                 continue;
             await _replies.Writer.WriteAsync(json);
         }

@@ -10,6 +10,8 @@ using Echo.Bench;
 // echo-bench autonat [--quick]             AutoNAT server cost per check (CPU µs), same IP, other IP, rate-limited
 // echo-bench autonat-lab [--quick] [--runs N]  start to an AutoNAT verdict in the NAT lab (root), js client checks against our server
 // echo-bench dht-lab [--quick] [--lookups N]  Kademlia on 127.0.0.1: 20 js servers, Echo's and js's lookups and provides side by side
+// echo-bench relay [--quick] [--circuits N] [--destinations D]  relay CPU and memory per circuit, ours beside js-libp2p's (loopback)
+// echo-bench relay-peer                     an Echo relay node driven over stdin/stdout (used by relay)
 // echo-bench peer                           a C# node driven over stdin/stdout (used by e2e)
 string mode = args.Length > 0 ? args[0] : "e2e";
 string[] rest = args.Length > 0 ? args[1..] : [];
@@ -25,6 +27,8 @@ return mode switch
     "autonat" => await AutoNatBench.RunAsync(rest),
     "autonat-lab" => await AutoNatLabBench.RunAsync(rest),
     "dht-lab" => await DhtLabBench.RunAsync(rest),
+    "relay" => await RelayBench.RunAsync(rest),
+    "relay-peer" => await RelayPeerMode.RunAsync(),
     _ => Usage(),
 };
 
@@ -36,6 +40,6 @@ static int RunMicro(string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|dm|autonat|autonat-lab|dht-lab|peer");
+    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|dm|autonat|autonat-lab|dht-lab|relay|relay-peer|peer");
     return 2;
 }

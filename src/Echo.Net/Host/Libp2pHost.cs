@@ -599,7 +599,11 @@ public sealed class Libp2pHost : IAsyncDisposable
         LimitKind refusal = LimitKind.Descriptors;
         if (direction == ConnectionDirection.Inbound)
         {
-            System.Net.IPAddress ip = remoteAddress.TryGetTcpEndPoint(out System.Net.IPEndPoint? endPoint) && endPoint is not null
+            // A circuit's address names its relay, not the peer: under the per-address caps every
+            // circuit from every relay would share one bucket (8 at once, 4 in their handshake).
+            // Circuits count in the inbound total only; the stop handler bounds them per relay.
+            System.Net.IPAddress? ip = Relay.RelayAddressing.IsCircuit(remoteAddress) ? null
+                : remoteAddress.TryGetTcpEndPoint(out System.Net.IPEndPoint? endPoint) && endPoint is not null
                 ? endPoint.Address : System.Net.IPAddress.None;
             slot = Resources.TryOpenInbound(ip, out refusal);
         }
@@ -752,10 +756,14 @@ public sealed class Libp2pHost : IAsyncDisposable
             else if (_connections.TryGetValue(peer, out Connection? existing) && !existing.IsClosed)
             {
                 // A direct connection beats a limited (relayed) one; between equals, both ends keep the same.
+                // Of two in one direction a new inbound direct one wins (the peer may have lost the old),
+                // a new relayed one does not: its dialer keeps the first (js, which opens a second circuit
+                // when it wants an unlimited connection, aborts it as a duplicate of the circuit address
+                // and uses the first), and a dead circuit does not linger (its relay resets its streams).
                 bool keepNew = existing.IsLimited != connection.IsLimited ? existing.IsLimited
                     : existing.Direction != connection.Direction
                     ? DialerOf(connection).Bytes.SequenceCompareTo(DialerOf(existing).Bytes) < 0
-                    : connection.Direction == ConnectionDirection.Inbound;
+                    : connection.Direction == ConnectionDirection.Inbound && !connection.IsLimited;
                 (winner, loser) = keepNew ? (connection, existing) : (existing, connection);
                 _connections[peer] = winner;
             }
@@ -773,15 +781,17 @@ public sealed class Libp2pHost : IAsyncDisposable
             Raise(() => PeerConnected?.Invoke(connection));
             TrackBackground(Identify.IdentifyPeerAsync(connection, _stopping.Token));
         }
+        // A relayed loser closes after a grace period: its streams may finish, and a js dialer that opened a
+        // second circuit only to find the first (see above) is not failed in its handshake.
         if (loser is not null)
-            TrackBackground(loser.IsLimited && !winner.IsLimited ? CloseReplacedAsync(loser) : loser.CloseAsync());
+            TrackBackground(loser.IsLimited && loser != winner ? CloseReplacedAsync(loser) : loser.CloseAsync());
         TrimConnections();
         return winner;
     }
 
     /// <summary>
-    /// Closes a relayed connection a direct one replaced once <see cref="Dcutr.DcutrOptions.RelayedGracePeriod"/>
-    /// has passed: new streams use the direct connection, those still on the relayed one may finish.
+    /// Closes a relayed connection another one replaced once <see cref="Dcutr.DcutrOptions.RelayedGracePeriod"/>
+    /// has passed: new streams use the other connection, those still on the relayed one may finish.
     /// </summary>
     private async Task CloseReplacedAsync(Connection relayed)
     {

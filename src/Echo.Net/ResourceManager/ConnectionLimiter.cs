@@ -58,11 +58,12 @@ internal sealed class ConnectionLimiter
 
     /// <summary>
     /// Counts a new inbound connection from <paramref name="remote"/> as in its handshake, or returns
-    /// null and the limit that refused it.
+    /// null and the limit that refused it. A null <paramref name="remote"/> (a relayed circuit, whose
+    /// address is its relay's) is under the totals only.
     /// </summary>
-    public InboundSlot? TryOpen(IPAddress remote, out LimitKind refusal)
+    public InboundSlot? TryOpen(IPAddress? remote, out LimitKind refusal)
     {
-        AddressBucket? bucket = _limits.ExemptLoopback && AddressBucket.IsLoopback(remote)
+        AddressBucket? bucket = remote is null || (_limits.ExemptLoopback && AddressBucket.IsLoopback(remote))
             ? null
             : AddressBucket.Of(remote, _limits.Ipv6PrefixLength);
         lock (_gate)

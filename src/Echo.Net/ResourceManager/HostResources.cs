@@ -44,9 +44,10 @@ public sealed class HostResources
 
     /// <summary>
     /// Counts an accepted inbound socket from <paramref name="remote"/> before its handshake, with a
-    /// descriptor for it; null (and the refusing limit, counted) when a limit is reached.
+    /// descriptor for it; null (and the refusing limit, counted) when a limit is reached. A null
+    /// <paramref name="remote"/> (a relayed circuit) is under no per-address cap.
     /// </summary>
-    internal ConnectionSlot? TryOpenInbound(IPAddress remote, out LimitKind refusal)
+    internal ConnectionSlot? TryOpenInbound(IPAddress? remote, out LimitKind refusal)
     {
         InboundSlot? inbound = _connections.TryOpen(remote, out refusal);
         if (inbound is null)

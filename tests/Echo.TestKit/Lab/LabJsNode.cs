@@ -72,13 +72,15 @@ public sealed class LabJsNode : IAsyncDisposable
 
     /// <summary>
     /// Starts a node outside any namespace on 127.0.0.1 and a free port (<see cref="LoopbackAddress"/>),
-    /// for in-process interop tests that need no lab; stopped on dispose. With <paramref name="dhtClient"/>
-    /// its DHT runs in client mode (<c>DHT_CLIENT=1</c>: asks only, in no routing table); with
-    /// <paramref name="allowLoopback"/> inbound connections from 127.0.0.0/8 skip js's per-IP limits
-    /// (<c>ALLOW_LOOPBACK=1</c>), for labs of many nodes that all share 127.0.0.1.
+    /// for in-process interop tests that need no lab; stopped on dispose. With <paramref name="relay"/> a
+    /// circuit-relay-v2 server (js defaults); with <paramref name="dhtClient"/> its DHT runs in client mode
+    /// (<c>DHT_CLIENT=1</c>: asks only, in no routing table); with <paramref name="allowLoopback"/> inbound
+    /// connections from 127.0.0.0/8 skip js's per-IP limits (<c>ALLOW_LOOPBACK=1</c>), for labs of many
+    /// nodes that all share 127.0.0.1.
     /// </summary>
-    public static Task<LabJsNode> StartOnLoopbackAsync(CancellationToken cancellationToken, bool dhtClient = false, bool allowLoopback = false) =>
-        StartAsync(new LabHost("", "127.0.0.1"), relay: false, [], "/ip4/127.0.0.1/tcp/0", cancellationToken, dhtClient: dhtClient,
+    public static Task<LabJsNode> StartOnLoopbackAsync(CancellationToken cancellationToken, bool relay = false, bool dhtClient = false,
+        bool allowLoopback = false) =>
+        StartAsync(new LabHost("", "127.0.0.1"), relay, [], "/ip4/127.0.0.1/tcp/0", cancellationToken, dhtClient: dhtClient,
             allowLoopback: allowLoopback);
 
     /// <summary>The first address the node listed at start, with <c>/p2p/</c> (for a loopback node, whose port is not 4001).</summary>

@@ -49,6 +49,25 @@ const dhtClient = flag('DHT_CLIENT')
 // pending), which a lab of many nodes on 127.0.0.1 would otherwise hit while they mesh.
 const allowLoopback = flag('ALLOW_LOOPBACK')
 
+function optionalInt (name) {
+  const value = (env[name] ?? '').trim()
+  return value === '' ? undefined : Number.parseInt(value, 10)
+}
+
+// Benchmarks only (the relay bench serves hundreds of circuits from loopback clients): the relay's
+// reservation cap (js default 15), its circuits' duration limit in ms (js default 120000), and the
+// connection manager's caps (js accepts 5 inbound connections a second per host by default).
+const relayReservationOptions = Object.fromEntries(Object.entries({
+  defaultDataLimit: relayDataLimit === '' ? undefined : BigInt(relayDataLimit),
+  maxReservations: optionalInt('RELAY_MAX_RESERVATIONS'),
+  defaultDurationLimit: optionalInt('RELAY_DURATION_LIMIT_MS')
+}).filter(([, v]) => v !== undefined))
+const connectionManager = Object.fromEntries(Object.entries({
+  maxConnections: optionalInt('MAX_CONNECTIONS'),
+  inboundConnectionThreshold: optionalInt('INBOUND_CONNECTION_THRESHOLD'),
+  maxIncomingPendingConnections: optionalInt('MAX_INCOMING_PENDING_CONNECTIONS')
+}).filter(([, v]) => v !== undefined))
+
 const services = {
   identify: identify(),
   identifyPush: identifyPush(),
@@ -60,19 +79,19 @@ const services = {
   autonatV2: autoNATv2()
 }
 if (relay) {
-  services.relay = circuitRelayServer(relayDataLimit === ''
+  services.relay = circuitRelayServer(Object.keys(relayReservationOptions).length === 0
     ? {}
-    : { reservations: { defaultDataLimit: BigInt(relayDataLimit) } })
+    : { reservations: relayReservationOptions })
 }
 
 const node = await createLibp2p({
   addresses: { listen },
-  // The circuit transport lets the node dial .../p2p-circuit/p2p/<peer> (it reserves nowhere: no
-  // /p2p-circuit listen address).
+  // The circuit transport lets the node dial .../p2p-circuit/p2p/<peer> (it reserves nowhere unless
+  // told to by the reserve command).
   transports: [tcp(), circuitRelayTransport()],
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
-  connectionManager: allowLoopback ? { allow: ['/ip4/127.0.0.0/ipcidr/8'] } : {},
+  connectionManager: allowLoopback ? { ...connectionManager, allow: ['/ip4/127.0.0.0/ipcidr/8'] } : connectionManager,
   services
 })
 
@@ -151,9 +170,19 @@ const commands = {
         peerId: c.remotePeer.toString(),
         remoteAddr: c.remoteAddr.toString(),
         direction: c.direction,
-        limited: c.limits != null
+        limited: c.limits != null,
+        // what js's circuit transport made of the relay's limit: seconds left and bytes left
+        limitSeconds: c.limits?.seconds ?? null,
+        limitBytes: c.limits?.bytes != null ? Number(c.limits.bytes) : null
       }))
     }
+  },
+  // Reserves on the relay at `addr` (…/p2p/<relay>/p2p-circuit): js's own circuit listener
+  // (listen on the circuit address) makes the reservation; replies with the node's addresses then.
+  async reserve (command) {
+    if (command.addr == null) throw new Error('give addr (<relay>/p2p/<relay id>/p2p-circuit)')
+    await node.components.transportManager.listen([multiaddr(command.addr)])
+    return { addrs: node.getMultiaddrs().map(a => a.toString()) }
   },
   async peerStore (command) {
     const peer = await node.peerStore.get(peerIdFromString(command.peer))
