@@ -31,8 +31,6 @@ public sealed class Connection : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly BackgroundTasks _handlers = new();   // the tasks serving inbound streams
     private Multiaddr? _remoteAddress;  // built on first use (equal values if two threads race)
-    private Multiaddr? _localAddress;
-    private readonly CancellationTokenSource _closing = new();
     private Task _acceptLoop = Task.CompletedTask;
     private Task? _closeTask;
 
@@ -57,7 +55,8 @@ public sealed class Connection : IAsyncDisposable
     /// <summary>The remote's address as seen on the socket, with its <c>/p2p/</c> id.</summary>
     public Multiaddr RemoteAddress => _remoteAddress ??= _tcp.RemoteAddress.WithPeerId(RemotePeer);
 
-    public Multiaddr LocalAddress => _localAddress ??= _tcp.LocalAddress;
+    /// <remarks>Built on each call, not kept: it is rarely asked for, and an idle connection holds no copy.</remarks>
+    public Multiaddr LocalAddress => _tcp.LocalAddress;
 
     /// <summary>Who opened the connection: we dialed it (<see cref="ConnectionDirection.Outbound"/>) or the remote did.</summary>
     public ConnectionDirection Direction { get; }
@@ -148,9 +147,14 @@ public sealed class Connection : IAsyncDisposable
     {
         try
         {
-            while (await _session.AcceptStreamAsync(_closing.Token).ConfigureAwait(false) is { } stream)
+            // The session's end ends the loop (null); no token of our own, so an idle connection
+            // holds no cancellation registration for it. Streams still in the backlog then are reset.
+            while (await _session.AcceptStreamAsync(CancellationToken.None).ConfigureAwait(false) is { } stream)
             {
-                _handlers.Track(ServeInboundAsync(stream));
+                if (IsClosed)
+                    stream.Reset();
+                else
+                    _handlers.Track(ServeInboundAsync(stream));
             }
         }
         catch (OperationCanceledException)
@@ -172,7 +176,7 @@ public sealed class Connection : IAsyncDisposable
         try
         {
             using CancellationTokenSource deadline = new(_host.Options.StreamNegotiationTimeout, _host.Time);
-            using CancellationTokenSource negotiation = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, Closed, deadline.Token);
+            using CancellationTokenSource negotiation = CancellationTokenSource.CreateLinkedTokenSource(Closed, deadline.Token);
             Func<string, bool> isSupported = _host.IsSupported;
             if (IsLimited)
             {
@@ -208,8 +212,7 @@ public sealed class Connection : IAsyncDisposable
             }
             try
             {
-                using CancellationTokenSource lifetime = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, Closed);
-                await handler(new P2PStream(stream, protocol, this), lifetime.Token).ConfigureAwait(false);
+                await handler(new P2PStream(stream, protocol, this), Closed).ConfigureAwait(false);
             }
             finally
             {
@@ -258,7 +261,6 @@ public sealed class Connection : IAsyncDisposable
         catch (Exception e) when (e is OperationCanceledException or IOException or ProtocolViolationException or ObjectDisposedException)
         {
         }
-        await _closing.CancelAsync().ConfigureAwait(false);
         await _session.DisposeAsync().ConfigureAwait(false);
         // Let Noise put what yamux queued (its GoAway, a last multistream echo) on the wire before
         // the socket goes. Bounded: a peer that stopped reading must not hold our shutdown.
@@ -278,7 +280,6 @@ public sealed class Connection : IAsyncDisposable
         {
             // Each handler logged its own failure.
         }
-        _closing.Dispose();
     }
 
     public ValueTask DisposeAsync() => new(CloseAsync());

@@ -18,8 +18,18 @@ internal sealed class ConnectionTrimmer(Libp2pHost host, ILogger logger)
         ResourceLimits limits = host.Options.Limits;
         if (all.Count <= limits.HighWatermark)
             return;
-        IReadOnlyList<PeerId> trim = host.Resources.ConnectionManager.SelectForTrim(
-            [.. all.Select(c => new TrimCandidate(c.RemotePeer, c.StreamCount, c.OpenedAt))], host.Time.GetUtcNow());
+        // This runs on every new connection. While every connection is in its grace period (a burst
+        // of new ones) none may be trimmed: stop before building and sorting the candidates.
+        DateTimeOffset now = host.Time.GetUtcNow();
+        bool anyPastGrace = false;
+        foreach (Connection connection in all)
+            anyPastGrace |= now - connection.OpenedAt >= limits.GracePeriod;
+        if (!anyPastGrace)
+            return;
+        TrimCandidate[] candidates = new TrimCandidate[all.Count];
+        for (int i = 0; i < candidates.Length; i++)
+            candidates[i] = new TrimCandidate(all[i].RemotePeer, all[i].StreamCount, all[i].OpenedAt);
+        IReadOnlyList<PeerId> trim = host.Resources.ConnectionManager.SelectForTrim(candidates, now);
         foreach (PeerId peer in trim)
         {
             if (host.GetConnection(peer) is not { } connection)

@@ -49,6 +49,7 @@ public sealed class Libp2pHost : IAsyncDisposable
     private readonly ConnectionTrimmer _trimmer;
     private readonly List<(Socket Socket, Multiaddr Address)> _listeners = [];
     private readonly CancellationTokenSource _stopping = new();
+    private readonly ILogger _connectionLogger;   // one for all connections (CreateLogger<T> builds a wrapper per call)
     private bool _started;
     private bool _disposed;
 
@@ -59,6 +60,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         Options = options;
         _loggers = loggerFactory;
         _logger = loggerFactory.CreateLogger<Libp2pHost>();
+        _connectionLogger = loggerFactory.CreateLogger<Connection>();
         Time = time ?? TimeProvider.System;
         PeerStore = new PeerStore();
         MemoryBudget = new MemoryBudget(options.MemoryBudgetBytes);
@@ -510,7 +512,7 @@ public sealed class Libp2pHost : IAsyncDisposable
                 }
             }
             slot.MarkOpen();
-            Connection connection = new(tcp, channel, session, ConnectionDirection.Outbound, this, _loggers.CreateLogger<Connection>())
+            Connection connection = new(tcp, channel, session, ConnectionDirection.Outbound, this, _connectionLogger)
             {
                 Slot = slot,
             };
@@ -622,7 +624,7 @@ public sealed class Libp2pHost : IAsyncDisposable
                 Options.Yamux, Time, _loggers, timeout.Token,
                 remote => { if (remote == PeerId) throw new SelfDialException(); }, MemoryBudget).ConfigureAwait(false);
             slot.MarkOpen();
-            Connection connection = new(raw, channel, session, direction, this, _loggers.CreateLogger<Connection>(), role, limit)
+            Connection connection = new(raw, channel, session, direction, this, _connectionLogger, role, limit)
             {
                 Slot = slot,
             };
@@ -723,7 +725,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             (NoiseSecureChannel channel, YamuxSession session) = await ConnectionUpgrader.UpgradeAsync(tcp, role,
                 _identity, expected, Options.Yamux, Time, _loggers, timeout.Token, memory: MemoryBudget).ConfigureAwait(false);
             slot.MarkOpen();
-            Connection connection = new(tcp, channel, session, ConnectionDirection.Inbound, this, _loggers.CreateLogger<Connection>(), role)
+            Connection connection = new(tcp, channel, session, ConnectionDirection.Inbound, this, _connectionLogger, role)
             {
                 Slot = slot,
             };

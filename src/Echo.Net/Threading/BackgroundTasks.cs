@@ -9,7 +9,7 @@ namespace Echo.Net.Threading;
 internal sealed class BackgroundTasks
 {
     private readonly Lock _gate = new();
-    private readonly HashSet<Task> _running = [];
+    private HashSet<Task>? _running;   // null while none runs: every connection has a tracker, most run nothing
 
     /// <summary>How many tracked tasks are still running.</summary>
     public int Count
@@ -17,7 +17,7 @@ internal sealed class BackgroundTasks
         get
         {
             lock (_gate)
-                return _running.Count;
+                return _running?.Count ?? 0;
         }
     }
 
@@ -29,12 +29,15 @@ internal sealed class BackgroundTasks
         {
             if (task.IsCompleted)
                 return;
-            _running.Add(task);
+            (_running ??= []).Add(task);
         }
         task.ContinueWith(t =>
         {
             lock (_gate)
-                _running.Remove(t);
+            {
+                if (_running?.Remove(t) == true && _running.Count == 0)
+                    _running = null;
+            }
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
@@ -42,7 +45,7 @@ internal sealed class BackgroundTasks
     public Task[] Snapshot()
     {
         lock (_gate)
-            return [.. _running];
+            return _running is null ? [] : [.. _running];
     }
 
     /// <summary>

@@ -8,41 +8,49 @@ namespace Echo.Net.Yamux;
 /// </summary>
 internal sealed class AsyncAutoResetEvent : IValueTaskSource
 {
-    private readonly Lock _sync = new();
+    // One int instead of a lock: a session holds three of these for its whole life.
+    private const int Idle = 0;
+    private const int Signaled = 1;   // a set nobody waited for, remembered once
+    private const int Waiting = 2;
+
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
-    private bool _signaled;
-    private bool _waiting;
+    private int _state;
 
     public void Set()
     {
-        lock (_sync)
+        while (true)
         {
-            if (!_waiting)
-            {
-                _signaled = true;
+            int state = Volatile.Read(ref _state);
+            if (state == Signaled)
                 return;
-            }
-            _waiting = false;
+            int next = state == Waiting ? Idle : Signaled;
+            if (Interlocked.CompareExchange(ref _state, next, state) != state)
+                continue;
+            if (state == Waiting)
+                _core.SetResult(true);
+            return;
         }
-        _core.SetResult(true);
     }
 
     /// <summary>Completes at the next <see cref="Set"/> (or at once if one is pending). One waiter at a time.</summary>
     public ValueTask WaitAsync()
     {
-        lock (_sync)
+        int state = Interlocked.CompareExchange(ref _state, Idle, Signaled);
+        if (state == Signaled)
+            return ValueTask.CompletedTask;
+        if (state == Waiting)
+            throw new InvalidOperationException("only one waiter is supported");
+        _core.Reset();   // before the wait is published: only then may a Set complete it
+        state = Interlocked.CompareExchange(ref _state, Waiting, Idle);
+        if (state == Signaled)
         {
-            if (_signaled)
-            {
-                _signaled = false;
-                return ValueTask.CompletedTask;
-            }
-            if (_waiting)
-                throw new InvalidOperationException("only one waiter is supported");
-            _core.Reset();
-            _waiting = true;
-            return new ValueTask(this, _core.Version);
+            // Set in between: it counts for this wait. Only the waiter leaves Signaled, so a plain write is safe.
+            Volatile.Write(ref _state, Idle);
+            return ValueTask.CompletedTask;
         }
+        if (state == Waiting)
+            throw new InvalidOperationException("only one waiter is supported");
+        return new ValueTask(this, _core.Version);
     }
 
     void IValueTaskSource.GetResult(short token) => _core.GetResult(token);

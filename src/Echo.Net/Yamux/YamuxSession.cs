@@ -159,7 +159,7 @@ internal sealed class YamuxSession : IAsyncDisposable, IYamuxFrameHandler
         }
         Log.SessionStarted(_logger, _isClient ? "client" : "server");
         _sendTask = _sender.RunAsync(_abort.Token);   // runs until its first wait; the read loop awaits it at its end
-        _readTask = Task.Run(ReadLoopAsync);
+        _readTask = ReadLoopAsync();
         _keepAliveTask = _keepAlive.StartAsync();
     }
 
@@ -230,7 +230,8 @@ internal sealed class YamuxSession : IAsyncDisposable, IYamuxFrameHandler
                 stream.MarkAccepted();
                 return stream;
             }
-            await arrived.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Without a token to watch, no cancellation promise and registration per idle connection.
+            await (cancellationToken.CanBeCanceled ? arrived.WaitAsync(cancellationToken) : arrived).ConfigureAwait(false);
         }
     }
 
@@ -288,6 +289,7 @@ internal sealed class YamuxSession : IAsyncDisposable, IYamuxFrameHandler
     /// <summary>Runs the frame reader until the connection or the session ends, then ends the session.</summary>
     private async Task ReadLoopAsync()
     {
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);   // on the pool, as Task.Run would, without its wrapper task
         PipeReader input = _connection.Input;
         Exception? error = null;
         YamuxGoAwayCode? goAway = null;
