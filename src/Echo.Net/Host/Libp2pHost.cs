@@ -415,11 +415,13 @@ public sealed class Libp2pHost : IAsyncDisposable
         // One dial per address: a second dial of the same address waits for the first, but a dial of
         // the same peer at another address does not inherit the fate of one that may never answer.
         string key = options.ReusePort ? address.ToString() : address + " (no port reuse)";
+        if (options.NewCircuit)
+            key += " (new circuit)";
         lock (_gate)
         {
             // A limited (relayed) connection does not answer a dial of a direct address: that dial may upgrade it.
             if (expected is not null && _connections.TryGetValue(expected, out Connection? existing) && !existing.IsClosed
-                && (!existing.IsLimited || address.ToString().Contains("/p2p-circuit", StringComparison.Ordinal)))
+                && (!existing.IsLimited || (!options.NewCircuit && address.ToString().Contains("/p2p-circuit", StringComparison.Ordinal))))
                 return existing;
             if (!_dials.TryGetValue(key, out dial!))
             {
@@ -751,11 +753,12 @@ public sealed class Libp2pHost : IAsyncDisposable
                 loser = connection;
             else if (_connections.TryGetValue(peer, out Connection? existing) && !existing.IsClosed)
             {
-                // A direct connection beats a limited (relayed) one; between equals, both ends keep the same.
+                // A direct connection beats a limited (relayed) one; between equals, both ends keep the same
+                // (a newer circuit dialed the same way replaces an older one, which nears its relay's limits).
                 bool keepNew = existing.IsLimited != connection.IsLimited ? existing.IsLimited
                     : existing.Direction != connection.Direction
                     ? DialerOf(connection).Bytes.SequenceCompareTo(DialerOf(existing).Bytes) < 0
-                    : connection.Direction == ConnectionDirection.Inbound;
+                    : connection.Direction == ConnectionDirection.Inbound || connection.IsLimited;
                 (winner, loser) = keepNew ? (connection, existing) : (existing, connection);
                 _connections[peer] = winner;
             }
@@ -774,7 +777,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             TrackBackground(Identify.IdentifyPeerAsync(connection, _stopping.Token));
         }
         if (loser is not null)
-            TrackBackground(loser.IsLimited && !winner.IsLimited ? CloseReplacedAsync(loser) : loser.CloseAsync());
+            TrackBackground(loser.IsLimited && (!winner.IsLimited || winner == connection) ? CloseReplacedAsync(loser) : loser.CloseAsync());
         TrimConnections();
         return winner;
     }

@@ -141,7 +141,13 @@ internal sealed class HistorySync
             request.Have.Add(have);
             for (int page = 0; page < _options.MaxPagesPerSync; page++)
             {
-                // On a limited (relayed) connection no page asks for more than what remains of its data limit.
+                // On a limited (relayed) connection no page is asked for in its last seconds, nor for more than
+                // what remains of its data limit.
+                if (stream.Connection.TimeRemaining is { } timeLeft && timeLeft < LimitedTimeReserve(stream.Connection))
+                {
+                    Log.HistorySyncDeferredTime(_logger, peer, room, timeLeft);
+                    break;
+                }
                 if (LimitedPageBytes(stream.Connection) is { } budget)
                 {
                     if (budget < MinLimitedPageBytes)
@@ -224,6 +230,16 @@ internal sealed class HistorySync
     /// A relay's circuit carries 128 KiB each way by default.
     /// </summary>
     public const int LimitedReserveBytes = 16 * 1024;
+
+    /// <summary>
+    /// The last seconds of a limited connection's duration limit, in which no history page is asked for
+    /// (the relay could cut it mid-page): the circuit that replaces it goes on.
+    /// </summary>
+    public static readonly TimeSpan LimitedReserveTime = TimeSpan.FromSeconds(10);
+
+    /// <summary><see cref="LimitedReserveTime"/>, at most a quarter of <paramref name="connection"/>'s duration limit.</summary>
+    internal static TimeSpan LimitedTimeReserve(Connection connection) =>
+        connection.Limit?.Duration is { } duration ? TimeSpan.FromTicks(Math.Min(LimitedReserveTime.Ticks, duration.Ticks / 4)) : TimeSpan.Zero;
 
     /// <summary>The smallest page worth asking for on a limited connection; below it the sync waits for the next connection.</summary>
     public const int MinLimitedPageBytes = 2 * 1024;
