@@ -227,6 +227,55 @@ public sealed class RelayLoopbackTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task BadStopRequests_FromTheReservingRelay_AreRefusedWithTheSpecsStatusCodes_AndTheReservationStillServes()
+    {
+        await using Node relay = await StartAsync(new RelayServiceOptions());
+        await using Node a = await StartAsync(client: Eager, startClient: true);
+        await using Node b = await StartAsync();
+        await Bounded(a.Host.DialAsync(TestHosts.AddressOf(relay.Host), Ct));
+        await TestHosts.WaitUntilAsync(() => a.Client.Reservations.Count == 1, "A holds a reservation");
+
+        async Task<Status> StopAsync(byte[] raw)
+        {
+            P2PStream stream = await Bounded(relay.Host.OpenStreamAsync(a.Id, RelayCodec.StopProtocol, Ct));
+            await stream.Output.WriteAsync(raw, Ct);
+            StopMessage? answer = await RelayCodec.ReadStopAsync(stream.Input, Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(30), Ct);
+            Assert.NotNull(answer);
+            Assert.Equal(StopMessage.Types.Type.Status, answer.Type);
+            return answer.Status;
+        }
+
+        // A stop message announcing more than the 4 KiB cap is refused from its length prefix.
+        byte[] oversized = new byte[Varint.MaxLength + 5000];
+        int n = Varint.Write(oversized, 5000);
+        Assert.Equal(Status.MalformedMessage, await StopAsync(oversized[..(n + 5000)]));
+        Assert.Equal(Status.MalformedMessage, await StopAsync(LengthPrefixed.Encode([0x0a, 0xff])));
+        Assert.Equal(Status.MalformedMessage, await StopAsync(Framed(new StopMessage())));
+        Assert.Equal(Status.UnexpectedMessage, await StopAsync(Framed(RelayCodec.StopStatus(Status.Ok))));
+        Assert.Equal(Status.MalformedMessage, await StopAsync(Framed(new StopMessage { Type = StopMessage.Types.Type.Connect })));
+        Assert.Equal(Status.MalformedMessage, await StopAsync(Framed(new StopMessage
+        {
+            Type = StopMessage.Types.Type.Connect,
+            Peer = new Peer { Id = ByteString.CopyFrom([0x00, 0x01, 0x02]) },
+        })));
+        // A circuit "from" the relay itself: PERMISSION_DENIED.
+        Assert.Equal(Status.PermissionDenied, await StopAsync(Framed(new StopMessage
+        {
+            Type = StopMessage.Types.Type.Connect,
+            Peer = new Peer { Id = ByteString.CopyFrom(relay.Id.ToBytes()) },
+        })));
+        Assert.DoesNotContain(a.Host.Connections, c => c.IsLimited);
+
+        // Nothing broke: A keeps its reservation, and a real circuit through it works.
+        Assert.Single(a.Client.Reservations);
+        await Bounded(b.Host.DialAsync(TestHosts.AddressOf(relay.Host), Ct));
+        Multiaddr circuit = TestHosts.AddressOf(relay.Host).Encapsulate(RelayAddressing.CircuitSuffix);
+        Connection atB = await Bounded(b.Host.DialAsync(circuit.WithPeerId(a.Id), Ct));
+        Assert.True(atB.IsLimited);
+        await EchoAsync(b.Host, a.Id);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task TheRelaysCaps_RefuseReservationsAndCircuits_AndCountInTheResourceManager()
     {
         await using Node relay = await StartAsync(new RelayServiceOptions { MaxReservationsPerIp = 1, MaxCircuitsPerPeer = 1 });
