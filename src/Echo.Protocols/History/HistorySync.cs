@@ -150,7 +150,7 @@ internal sealed class HistorySync
                 }
                 if (LimitedPageBytes(stream.Connection) is { } budget)
                 {
-                    if (budget < MinLimitedPageBytes)
+                    if (budget < MinPageBytes(stream.Connection))
                     {
                         Log.HistorySyncDeferred(_logger, peer, room, stream.Connection.DataRemaining ?? 0);
                         break;
@@ -252,11 +252,19 @@ internal sealed class HistorySync
 
     /// <summary>
     /// The bytes of messages one page may carry on <paramref name="connection"/>: what remains of its data
-    /// limit less <see cref="LimitedReserveBytes"/>, at most <see cref="PageBytes"/>; null when it is not
+    /// limit less <see cref="LimitedReserveBytes"/> (at most a quarter of the limit), at most <see cref="PageBytes"/>; null when it is not
     /// limited or its data limit is unknown.
     /// </summary>
     internal static int? LimitedPageBytes(Connection connection) =>
-        connection.DataRemaining is { } remaining ? (int)Math.Clamp(remaining - LimitedReserveBytes, 0, PageBytes) : null;
+        connection.DataRemaining is { } remaining && connection.Limit?.DataBytes is { } limit
+            ? (int)Math.Clamp(remaining - Math.Min(LimitedReserveBytes, limit / 4), 0, PageBytes) : null;
+
+    /// <summary>
+    /// <see cref="MinLimitedPageBytes"/>, at most an eighth of <paramref name="connection"/>'s data limit (a
+    /// relay with a small limit still lets a page through on a fresh circuit).
+    /// </summary>
+    private static long MinPageBytes(Connection connection) =>
+        Math.Min(MinLimitedPageBytes, (connection.Limit?.DataBytes ?? MinLimitedPageBytes * 8L) / 8);
 
     /// <summary>A request in both orders: a peer that knows receive order uses the position, an older one the time cursor.</summary>
     private static HistoryRequest Request(string room, HistoryCursor after, SyncPosition position) => new()
