@@ -110,6 +110,12 @@ public sealed partial class Libp2pChatNetwork : IRelayStatus
     private Task DialNewCircuitAsync(Multiaddr address, CancellationToken cancellationToken) =>
         _host.DialAsync(address, new DialOptions { NewCircuit = true }, cancellationToken);
 
+    /// <summary>A circuit that ended sooner than this after it opened is dialed again after <see cref="ShortCircuitPause"/>.</summary>
+    internal static readonly TimeSpan ShortCircuit = TimeSpan.FromSeconds(5);
+
+    /// <summary>The pause before dialing again a circuit that lived less than <see cref="ShortCircuit"/>.</summary>
+    internal static readonly TimeSpan ShortCircuitPause = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// How long before a circuit's duration limit we dial a new one beside it (at most a quarter of
     /// the limit): the relay's 2 minutes end with the new circuit already carrying the chat.
@@ -202,7 +208,9 @@ public sealed partial class Libp2pChatNetwork : IRelayStatus
             _circuits[peer] = connection.RemoteAddress;
         }
         Log.CircuitRedial(_logger, peer, connection.RemoteAddress.ToString());
-        _circuitRedialer?.Start(peer, TimeSpan.Zero);
+        // A circuit cut right after it opened (a relay with a tiny limit) is dialed again after a pause, not in a tight loop.
+        bool shortLived = _time.GetUtcNow() - connection.OpenedAt < ShortCircuit;
+        _circuitRedialer?.Start(peer, shortLived ? ShortCircuitPause : TimeSpan.Zero);
     }
 
     private async ValueTask DisposeLimitedAsync()

@@ -138,7 +138,7 @@ internal sealed class HistorySync
         try
         {
             HistoryRequest request = Request(room, after, position);
-            request.Have.Add(have);
+            request.Have.Add(LimitedPageBytes(stream.Connection) is { } haveBudget ? WithinBytes(have, haveBudget / 4) : have);
             for (int page = 0; page < _options.MaxPagesPerSync; page++)
             {
                 // On a limited (relayed) connection no page is asked for in its last seconds, nor for more than
@@ -258,6 +258,24 @@ internal sealed class HistorySync
     internal static int? LimitedPageBytes(Connection connection) =>
         connection.DataRemaining is { } remaining && connection.Limit?.DataBytes is { } limit
             ? (int)Math.Clamp(remaining - Math.Min(LimitedReserveBytes, limit / 4), 0, PageBytes) : null;
+
+    /// <summary>
+    /// The first of <paramref name="ids"/> that fit in <paramref name="bytes"/>: on a limited connection the
+    /// ids we hold (a hint against pages of messages we have) take at most a quarter of a page's budget.
+    /// </summary>
+    private static List<string> WithinBytes(IReadOnlyList<string> ids, int bytes)
+    {
+        List<string> kept = [];
+        int used = 0;
+        foreach (string id in ids)
+        {
+            used += id.Length + 2;   // the field's tag and length
+            if (used > bytes)
+                break;
+            kept.Add(id);
+        }
+        return kept;
+    }
 
     /// <summary>
     /// <see cref="MinLimitedPageBytes"/>, at most an eighth of <paramref name="connection"/>'s data limit (a
