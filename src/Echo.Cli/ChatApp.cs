@@ -71,13 +71,13 @@ internal static class ChatApp
             }
             using ILoggerFactory loggers = LoggerFactory.Create(builder =>
             {
-                builder.SetMinimumLevel(LogLevel.Information);
+                builder.SetMinimumLevel(settings.LogLevel);
                 if (fileLog is not null)
                     builder.AddProvider(fileLog);
                 if (settings.Headless)
                 {
                     builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
-                        .AddFilter<ConsoleLoggerProvider>(level => level >= LogLevel.Warning);
+                        .AddFilter<ConsoleLoggerProvider>(level => level >= LogLevel.Warning && level >= settings.LogLevel);
                 }
             });
 

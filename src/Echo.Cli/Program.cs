@@ -21,6 +21,10 @@ Option<bool> headless = new("--headless") { Description = "No TUI: stdin lines a
 Option<bool> noMdns = new("--no-mdns") { Description = "Do not discover or announce peers on the local network" };
 Option<bool> noBell = new("--no-bell") { Description = "Do not ring the terminal bell on a mention or a direct message (TUI)" };
 Option<string?> logFile = new("--log-file") { Description = "Write logs to this file (default with the TUI: <data-dir>/echo.log)" };
+Option<string?> logLevel = new("--log-level")
+{
+    Description = $"The least severe log entries written: {ChatSettings.LogLevelNames} (default: information; headless stderr still shows warnings and worse only)",
+};
 Option<string?> web = new("--web")
 {
     Description = "Also serve the chat to a browser at ADDRESS:PORT (default 127.0.0.1:0, any free port); prints the URL to open",
@@ -86,7 +90,7 @@ Argument<string?> peer = new("multiaddr") { Description = "A peer to dial at sta
 
 RootCommand root = new("Echo: peer-to-peer chat over libp2p")
 {
-    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell,
+    port, name, listen, connect, room, dataDir, headless, noMdns, logFile, logLevel, web, webAllowRemote, downloads, maxFileSize, storeRate, memoryBudget, noBell,
     autoNatServer, publicRange, observerThreshold, bootstrap, publicNetwork, dns, dhtServer, dhtClient, noRelayService, relayService, reserveRelays,
     noHolePunch, peer,
 };
@@ -106,6 +110,7 @@ ChatSettings Settings(ParseResult parse) => ChatSettings.Create(
     .WithStoreRate(parse.GetValue(storeRate))
     .WithMemoryBudget(parse.GetValue(memoryBudget))
     .WithBell(!parse.GetValue(noBell))
+    .WithLogLevel(parse.GetValue(logLevel))
     .WithPublicRanges(parse.GetValue(publicRange) ?? [])
     .WithObserverThreshold(parse.GetValue(observerThreshold))
     .WithAutoNat(parse.GetValue(autoNatServer))

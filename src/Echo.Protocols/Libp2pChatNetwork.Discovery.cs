@@ -3,6 +3,7 @@ using Echo.Core.Ports;
 using Echo.Net.Host;
 using Echo.Net.Identity;
 using Echo.Net.Multiformats;
+using Echo.Net.Relay;
 using Echo.Protocols.Discovery;
 using Echo.Protocols.Rooms;
 using Microsoft.Extensions.Logging;
@@ -131,11 +132,19 @@ public sealed partial class Libp2pChatNetwork : IDhtStatusSource, IDiscoveryHost
 
     void IDiscoveryHost.StatusChanged() => PostDhtStatus();
 
-    /// <summary>Dials a provider at the addresses its record carries (then what we know of it), reported as found through the DHT.</summary>
+    /// <summary>
+    /// Dials a provider at the addresses its record carries (then what we know of it), its relays'
+    /// circuits last (a NATed provider is reached only so), reported as found through the DHT.
+    /// </summary>
     async Task IDiscoveryHost.DialAsync(ProviderRecord provider, CancellationToken cancellationToken)
     {
-        IReadOnlyList<Multiaddr> candidates = DialCandidates(provider.Peer, [.. provider.Addresses.Take(MaxDialCandidates).Select(a => a.ToString())]);
-        if (candidates.Count == 0)
+        IReadOnlyList<Multiaddr> direct = DialCandidates(provider.Peer, [.. provider.Addresses.Take(MaxDialCandidates).Select(a => a.ToString())]);
+        Multiaddr[] candidates = [.. direct, .. provider.Addresses
+            .Select(a => a.PeerId == provider.Peer ? a.WithoutPeerId() : a)
+            .Where(a => a.PeerId is null && RelayAddressing.IsDialableCircuit(a) && RelayAddressing.RelayOf(a) != _host.PeerId)
+            .Distinct()
+            .Take(MaxDialCandidates)];
+        if (candidates.Length == 0)
             throw new ChatNetworkException("its record names no address we can dial");
         await DialThroughDhtAsync(provider.Peer, candidates, cancellationToken).ConfigureAwait(false);
     }

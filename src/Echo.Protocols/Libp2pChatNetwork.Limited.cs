@@ -5,6 +5,7 @@ using Echo.Net.Identity;
 using Echo.Net.Multiformats;
 using Echo.Net.Pubsub;
 using Echo.Protocols.Direct;
+using Echo.Protocols.Rooms;
 using Microsoft.Extensions.Logging;
 
 namespace Echo.Protocols;
@@ -62,6 +63,10 @@ public sealed partial class Libp2pChatNetwork : IRelayStatus
     public bool IsRelayedOnly(string peerId) =>
         PeerId.TryParse(peerId, out PeerId? peer) && peer is not null && _host.GetConnection(peer) is { IsLimited: true };
 
+    /// <inheritdoc />
+    public IReadOnlyList<string> RelayedOnlyIn(string room) =>
+        [.. _router.TopicPeers(RoomTopic.ForRoom(room)).Where(p => _host.GetConnection(p) is { IsLimited: true }).Select(p => p.ToString())];
+
     /// <summary>An Echo peer (it speaks Echo's direct messages): pubsub may run with it over a limited connection.</summary>
     private static bool IsEchoPeer(IdentifyInfo info) => info.Supports(DirectProtocol.ProtocolId);
 
@@ -102,6 +107,56 @@ public sealed partial class Libp2pChatNetwork : IRelayStatus
 
     private Task DialHostAsync(Multiaddr address, CancellationToken cancellationToken) => _host.DialAsync(address, cancellationToken);
 
+    private Task DialNewCircuitAsync(Multiaddr address, CancellationToken cancellationToken) =>
+        _host.DialAsync(address, new DialOptions { NewCircuit = true }, cancellationToken);
+
+    /// <summary>A circuit that ended sooner than this after it opened is dialed again after <see cref="ShortCircuitPause"/>.</summary>
+    internal static readonly TimeSpan ShortCircuit = TimeSpan.FromSeconds(5);
+
+    /// <summary>The pause before dialing again a circuit that lived less than <see cref="ShortCircuit"/>.</summary>
+    internal static readonly TimeSpan ShortCircuitPause = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long before a circuit's duration limit we dial a new one beside it (at most a quarter of
+    /// the limit): the relay's 2 minutes end with the new circuit already carrying the chat.
+    /// </summary>
+    internal static readonly TimeSpan CircuitRenewLead = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A circuit we dialed with a known duration limit: shortly before the relay would cut it, a new
+    /// circuit through the same address is dialed and replaces it (the host keeps the newer circuit;
+    /// streams on the old one may finish until it closes), so the chat has no gap. A failed renewal
+    /// leaves the cut to the re-dial after it.
+    /// </summary>
+    private async Task RenewCircuitAsync(Connection connection)
+    {
+        if (connection.Limit?.Duration is not { } duration || connection.Direction != ConnectionDirection.Outbound)
+            return;
+        TimeSpan lead = TimeSpan.FromTicks(Math.Min(CircuitRenewLead.Ticks, duration.Ticks / 4));
+        TimeSpan wait = connection.TimeRemaining is { } left && left > lead ? left - lead : TimeSpan.Zero;
+        using CancellationTokenSource ending = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, connection.Closed);
+        try
+        {
+            await Task.Delay(wait, _time, ending.Token).ConfigureAwait(false);
+            PeerId peer = connection.RemotePeer;
+            lock (_gate)
+            {
+                if (!_joined.Contains(peer) || _host.GetConnection(peer) != connection)
+                    return;   // gone, or replaced (by a direct connection or another circuit)
+            }
+            Log.CircuitRenew(_logger, peer, connection.RemoteAddress.ToString(), connection.TimeRemaining ?? TimeSpan.Zero);
+            await (CircuitDialer ?? DialNewCircuitAsync)(connection.RemoteAddress, ending.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ending.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is DialFailedException or ChatNetworkException or IOException or TimeoutException
+                                  or InvalidOperationException)
+        {
+            Log.CircuitRenewFailed(_logger, connection.RemotePeer, e.Message);
+        }
+    }
+
     /// <summary>True while the circuit to <paramref name="peer"/> is being dialed again (the peer book then leaves it alone).</summary>
     private bool RedialingCircuit(PeerId peer)
     {
@@ -117,6 +172,8 @@ public sealed partial class Libp2pChatNetwork : IRelayStatus
     private void OnPathMaybeChanged(Connection connection)
     {
         PeerId peer = connection.RemotePeer;
+        if (connection.IsLimited && connection.Direction == ConnectionDirection.Outbound && connection.Limit?.Duration is not null)
+            Track(RenewCircuitAsync(connection));
         lock (_gate)
         {
             _circuits.Remove(peer);
@@ -151,7 +208,9 @@ public sealed partial class Libp2pChatNetwork : IRelayStatus
             _circuits[peer] = connection.RemoteAddress;
         }
         Log.CircuitRedial(_logger, peer, connection.RemoteAddress.ToString());
-        _circuitRedialer?.Start(peer, TimeSpan.Zero);
+        // A circuit cut right after it opened (a relay with a tiny limit) is dialed again after a pause, not in a tight loop.
+        bool shortLived = _time.GetUtcNow() - connection.OpenedAt < ShortCircuit;
+        _circuitRedialer?.Start(peer, shortLived ? ShortCircuitPause : TimeSpan.Zero);
     }
 
     private async ValueTask DisposeLimitedAsync()

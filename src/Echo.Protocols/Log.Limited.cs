@@ -18,4 +18,16 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4463, Level = LogLevel.Information, Message = "{Peer} stays relayed: {Reason}")]
     public static partial void PeerRelayReason(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 4464, Level = LogLevel.Debug,
+        Message = "The relayed connection to {Peer} nears its duration limit ({Remaining} left); dialing a new circuit through {Address}")]
+    public static partial void CircuitRenew(ILogger logger, PeerId peer, string address, TimeSpan remaining);
+
+    [LoggerMessage(EventId = 4465, Level = LogLevel.Debug,
+        Message = "A new circuit to {Peer} could not be dialed ({Reason}); the chat dials again when the relay cuts the old one")]
+    public static partial void CircuitRenewFailed(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 4466, Level = LogLevel.Debug,
+        Message = "History sync of {Room} with {Peer} stops for now: {Remaining} left of the limited connection's time; the next connection goes on")]
+    public static partial void HistorySyncDeferredTime(ILogger logger, PeerId peer, string room, TimeSpan remaining);
 }

@@ -25,6 +25,7 @@ public sealed class CommandLineTests
     [InlineData("--public-range 10.99.0.0/33", "--public-range 10.99.0.0/33: not a CIDR range such as 10.99.0.0/16 or fd00:99::/32 (no address bits set past the prefix)")]
     [InlineData("--observer-threshold 0", "--observer-threshold 0: not a whole number from 1 to 64")]
     [InlineData("--observer-threshold many", "--observer-threshold many: not a whole number from 1 to 64")]
+    [InlineData("--log-level verbose", "--log-level verbose: not one of trace, debug, information, warning, error")]
     public async Task BadCommandLine_ExitsWith2AndOneLine_TouchesNothing(string arguments, string expected)
     {
         string root = Directory.CreateTempSubdirectory("echo-cli-args-").FullName;

@@ -100,9 +100,12 @@ internal sealed class FileSharing : IAsyncDisposable
                 await _rooms.AcceptAsync([sent], cancellationToken).ConfigureAwait(false);
             }
             _publish(new FileOfferedEvent(offer, room, peerId));
-            if (peerId is not null && _transport.IsRelayedOnly(peerId))
-                _publish(new FileWaitingEvent(offer.Id, offer.Name, peerId,
-                    $"{SafeText.ForDisplay(offer.Name)}: " + FileWaitingEvent.Waiting(SafeText.ForDisplay(_names.NameOf(peerId)))));
+            // Relayed links carry text only: each peer reached through a relay alone waits for a direct connection.
+            IEnumerable<string> relayed = peerId is not null ? _transport.IsRelayedOnly(peerId) ? [peerId] : []
+                : _transport.RelayedOnlyIn(room!);
+            foreach (string waiting in relayed)
+                _publish(new FileWaitingEvent(offer.Id, offer.Name, waiting,
+                    $"{SafeText.ForDisplay(offer.Name)}: " + FileWaitingEvent.Waiting(SafeText.ForDisplay(_names.NameOf(waiting)))));
         }
         catch (Exception e) when (e is FileSharingException or ChatNetworkException)
         {

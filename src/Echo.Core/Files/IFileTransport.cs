@@ -30,6 +30,12 @@ public interface IFileTransport
     bool IsRelayedOnly(string peerId) => false;
 
     /// <summary>
+    /// The peers in <paramref name="room"/> we reach through a relay only: a file offered to the room
+    /// waits for a direct connection to each of them.
+    /// </summary>
+    IReadOnlyList<string> RelayedOnlyIn(string room) => [];
+
+    /// <summary>
     /// Asks <paramref name="peerId"/> for the bytes of <paramref name="fileId"/> from
     /// <paramref name="offset"/> on. Returns a stream of the remaining bytes and the file's size as
     /// the sender states it; throws <see cref="ChatNetworkException"/> when the peer refuses or

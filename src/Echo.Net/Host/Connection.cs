@@ -79,6 +79,14 @@ public sealed class Connection : IAsyncDisposable
         ? Math.Max(0, data - Math.Max(counted.BytesSent, counted.BytesReceived))
         : null;
 
+    /// <summary>
+    /// What remains of a limited connection's duration limit (at least zero), or null when the
+    /// connection is not limited or its duration limit is unknown.
+    /// </summary>
+    public TimeSpan? TimeRemaining => Limit?.Duration is { } duration
+        ? TimeSpan.FromTicks(Math.Max(0, (duration - (_host.Time.GetUtcNow() - OpenedAt)).Ticks))
+        : null;
+
     public DateTimeOffset OpenedAt { get; }
 
     /// <summary>Fires when the connection ends, for whatever reason.</summary>

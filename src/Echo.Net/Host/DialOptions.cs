@@ -12,4 +12,10 @@ public sealed record DialOptions
     /// AutoNAT dial-backs, which must not punch a hole (autonat-v2 "Implementation Suggestions").
     /// </summary>
     public bool ReusePort { get; init; } = true;
+
+    /// <summary>
+    /// Dial a new connection even when a limited (relayed) one to the peer is open: a circuit near its
+    /// relay's limits is replaced by a new one before the relay cuts it. The new connection replaces the old.
+    /// </summary>
+    public bool NewCircuit { get; init; }
 }

@@ -417,11 +417,13 @@ public sealed class Libp2pHost : IAsyncDisposable
         // One dial per address: a second dial of the same address waits for the first, but a dial of
         // the same peer at another address does not inherit the fate of one that may never answer.
         string key = options.ReusePort ? address.ToString() : address + " (no port reuse)";
+        if (options.NewCircuit)
+            key += " (new circuit)";
         lock (_gate)
         {
             // A limited (relayed) connection does not answer a dial of a direct address: that dial may upgrade it.
             if (expected is not null && _connections.TryGetValue(expected, out Connection? existing) && !existing.IsClosed
-                && (!existing.IsLimited || address.ToString().Contains("/p2p-circuit", StringComparison.Ordinal)))
+                && (!existing.IsLimited || (!options.NewCircuit && address.ToString().Contains("/p2p-circuit", StringComparison.Ordinal))))
                 return existing;
             if (!_dials.TryGetValue(key, out dial!))
             {
@@ -758,14 +760,17 @@ public sealed class Libp2pHost : IAsyncDisposable
             else if (_connections.TryGetValue(peer, out Connection? existing) && !existing.IsClosed)
             {
                 // A direct connection beats a limited (relayed) one; between equals, both ends keep the same.
-                // Of two in one direction a new inbound direct one wins (the peer may have lost the old),
-                // a new relayed one does not: its dialer keeps the first (js, which opens a second circuit
-                // when it wants an unlimited connection, aborts it as a duplicate of the circuit address
-                // and uses the first), and a dead circuit does not linger (its relay resets its streams).
+                // Of two in one direction a new inbound direct one wins (the peer may have lost the old).
+                // Of two relayed ones in one direction the first stays while it has more than half of its
+                // time left: js opens a second circuit when it wants an unlimited connection, aborts it as
+                // a duplicate of the circuit address and uses the first. A newer circuit replaces one near
+                // its relay's duration limit (its dialer renews it before the relay cuts it), and a dead
+                // circuit does not linger (its relay resets its streams).
                 bool keepNew = existing.IsLimited != connection.IsLimited ? existing.IsLimited
                     : existing.Direction != connection.Direction
                     ? DialerOf(connection).Bytes.SequenceCompareTo(DialerOf(existing).Bytes) < 0
-                    : connection.Direction == ConnectionDirection.Inbound && !connection.IsLimited;
+                    : connection.IsLimited ? NearsItsDurationLimit(existing)
+                    : connection.Direction == ConnectionDirection.Inbound;
                 (winner, loser) = keepNew ? (connection, existing) : (existing, connection);
                 _connections[peer] = winner;
             }
@@ -790,6 +795,10 @@ public sealed class Libp2pHost : IAsyncDisposable
         TrimConnections();
         return winner;
     }
+
+    /// <summary>Whether a relayed connection has at most half of its relay's duration limit left.</summary>
+    private static bool NearsItsDurationLimit(Connection connection) =>
+        connection.Limit?.Duration is { } duration && connection.TimeRemaining is { } left && left <= duration / 2;
 
     /// <summary>
     /// Closes a relayed connection another one replaced once <see cref="Dcutr.DcutrOptions.RelayedGracePeriod"/>

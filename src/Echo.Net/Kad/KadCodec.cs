@@ -59,10 +59,13 @@ internal static class KadCodec
         output.WriteLengthPrefixedAsync(message.ToByteArray(), cancellationToken);
 
     /// <summary>
-    /// A peer of a message: null when its id does not parse. Addresses that do not parse, are not TCP,
-    /// or fail <paramref name="filter"/> are dropped; at most <see cref="KadLimits.MaxAddressesPerPeer"/> are kept.
+    /// A peer of a message: null when its id does not parse. Addresses that do not parse, are not TCP
+    /// (or, with <paramref name="allowCircuits"/>, a circuit through a relay reached over TCP), or fail
+    /// <paramref name="filter"/> are dropped; at most <see cref="KadLimits.MaxAddressesPerPeer"/> are kept.
+    /// Circuits are allowed for providers only (a NATed provider is reached through its relay); a DHT
+    /// server is always dialed directly.
     /// </summary>
-    public static KadPeer? ToPeer(Pb.Message.Types.Peer peer, Func<Multiaddr, bool>? filter)
+    public static KadPeer? ToPeer(Pb.Message.Types.Peer peer, Func<Multiaddr, bool>? filter, bool allowCircuits = false)
     {
         if (!PeerId.TryFromBytes(peer.Id.Span, out PeerId? id) || id is null)
             return null;
@@ -79,11 +82,22 @@ internal static class KadCodec
                     continue;
                 address = address.WithoutPeerId();
             }
-            if (!DnsAddr.DnsAddrResolver.IsDialable(address) || (filter is not null && !filter(address)) || addresses.Contains(address))
+            if (!IsUsableAddress(address, allowCircuits) || (filter is not null && !filter(address)) || addresses.Contains(address))
                 continue;
             addresses.Add(address);
         }
         return new KadPeer(id, addresses);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="address"/> (without our <c>/p2p/</c> suffix) can be dialed: a TCP
+    /// address, or with <paramref name="allowCircuits"/> <c>&lt;TCP address&gt;/p2p/&lt;relay&gt;/p2p-circuit</c>.
+    /// </summary>
+    public static bool IsUsableAddress(Multiaddr address, bool allowCircuits)
+    {
+        if (DnsAddr.DnsAddrResolver.IsDialable(address))
+            return true;
+        return allowCircuits && address.PeerId is null && Relay.RelayAddressing.IsDialableCircuit(address);
     }
 
     /// <summary>The wire form of <paramref name="peer"/>.</summary>

@@ -524,7 +524,7 @@ public sealed class KadDht : IAsyncDisposable
                     bool done = false;
                     foreach (Pb.Message.Types.Peer raw in answer.ProviderPeers)
                     {
-                        if (KadCodec.ToPeer(raw, _options.AddressFilter) is { } provider)
+                        if (KadCodec.ToPeer(raw, _options.AddressFilter, allowCircuits: true) is { } provider)
                             done |= Offer(provider);
                         if (done)
                             break;
@@ -586,7 +586,7 @@ public sealed class KadDht : IAsyncDisposable
     /// <summary>Our addresses for provider records: those the filter keeps first, then the rest; at most <see cref="MaxOwnAddresses"/>.</summary>
     private List<Multiaddr> OwnAddresses()
     {
-        List<Multiaddr> all = [.. _host.AdvertisedAddresses.Select(a => a.WithoutPeerId()).Where(DnsAddr.DnsAddrResolver.IsDialable).Distinct()];
+        List<Multiaddr> all = [.. _host.AdvertisedAddresses.Select(a => a.WithoutPeerId()).Where(a => KadCodec.IsUsableAddress(a, allowCircuits: true)).Distinct()];
         IEnumerable<Multiaddr> preferred = _options.AddressFilter is { } filter ? all.Where(filter) : all;
         return [.. preferred.Concat(all).Distinct().Take(MaxOwnAddresses)];
     }
@@ -766,7 +766,7 @@ public sealed class KadDht : IAsyncDisposable
     private void AddProvider(PeerId sender, ReadOnlySpan<byte> key, Pb.Message.Types.Peer raw)
     {
         string? refusal;
-        if (KadCodec.ToPeer(raw, null) is not { } provider)
+        if (KadCodec.ToPeer(raw, null, allowCircuits: true) is not { } provider)
             refusal = "the provider id does not parse";
         else if (provider.Id != sender)
             refusal = $"a record for another peer ({provider.Id})";

@@ -42,8 +42,9 @@ public sealed partial class PubsubRouter
         PeerId id = connection.RemotePeer;
         if (_peers.TryGetValue(id, out PubsubPeer? existing))
         {
-            // A direct connection that replaced a limited one takes over (the limited one is closing).
-            if (existing.Connection == connection || (!existing.Connection.IsClosed && !(existing.Connection.IsLimited && !connection.IsLimited)))
+            // A connection that replaced a limited one (a direct one, or a newer circuit) takes over: the limited one is closing.
+            if (existing.Connection == connection || (!existing.Connection.IsClosed && !(existing.Connection.IsLimited
+                    && (!connection.IsLimited || _host.GetConnection(id) == connection))))
                 return existing;
             RemovePeer(existing, "connection replaced");
         }

@@ -17,6 +17,14 @@ public static class RelayAddressing
     public static bool IsCircuit(Multiaddr address) =>
         address.Components.Any(c => ReferenceEquals(c.Protocol, MultiaddrProtocol.P2pCircuit));
 
+    /// <summary>
+    /// Whether <paramref name="address"/> is <c>&lt;TCP address&gt;/p2p/&lt;relay&gt;/p2p-circuit</c>
+    /// (a destination's <c>/p2p/</c> after it allowed): a circuit we can dial through a relay we can dial.
+    /// </summary>
+    public static bool IsDialableCircuit(Multiaddr address) =>
+        TrySplit(address, out Multiaddr? relay, out _) && relay!.PeerId is not null
+        && Transport.Tcp.TcpTransport.CanHandle(relay.WithoutPeerId());
+
     /// <summary>Whether <paramref name="connection"/> is relayed: its remote address goes through a relay.</summary>
     public static bool IsRelayed(this Connection connection) => IsCircuit(connection.RemoteAddress);
 

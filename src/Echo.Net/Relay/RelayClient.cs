@@ -15,7 +15,8 @@ namespace Echo.Net.Relay;
 /// the stop handler that turns a circuit a relay brings us into a limited inbound connection, and
 /// dialing <c>…/p2p-circuit/p2p/&lt;peer&gt;</c> through <see cref="Libp2pHost.DialAsync(Multiaddr, CancellationToken)"/>.
 /// Started, it keeps <see cref="RelayClientOptions.DesiredReservations"/> reservations while AutoNAT
-/// says we are private (or always, with <see cref="RelayClientOptions.ReserveAlways"/>): candidates
+/// says we are private or has no verdict for a node without a public address (see <see cref="IsActive"/>;
+/// or always, with <see cref="RelayClientOptions.ReserveAlways"/>): candidates
 /// are the connected peers whose identify lists the hop protocol (the bootstrap peers first), then
 /// the <see cref="IRelayCandidateSource"/>s; a reservation is refreshed before it expires and again
 /// right after the connection to its relay was replaced; a lost relay is replaced at once.
@@ -49,6 +50,7 @@ public sealed partial class RelayClient : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private IReadOnlyList<Multiaddr> _published = [];
     private bool _started;
+    private DateTimeOffset? _startedAt;
     private bool _disposed;
 
     public RelayClient(Libp2pHost host, RelayClientOptions options, ILoggerFactory loggers, TimeProvider? time = null)
@@ -77,8 +79,32 @@ public sealed partial class RelayClient : IAsyncDisposable
     /// <summary>Raised with <see cref="Reservations"/> whenever one is granted, refreshed or lost.</summary>
     public event Action<IReadOnlyList<RelayReservation>>? ReservationsChanged;
 
-    /// <summary>Whether reservations are wanted now: AutoNAT says private, or <see cref="RelayClientOptions.ReserveAlways"/>.</summary>
-    public bool IsActive => _options.ReserveAlways || _host.AutoNat?.Reachability.Status == AutoNat.ReachabilityStatus.Private;
+    /// <summary>
+    /// Whether reservations are wanted now: always with <see cref="RelayClientOptions.ReserveAlways"/>;
+    /// never once AutoNAT says public; while it says private; and while it has no verdict (or does not
+    /// run) when we advertise no public address (nobody could dial us but through a relay), when we
+    /// already hold reservations, or once <see cref="RelayClientOptions.UnknownReachabilityGrace"/>
+    /// has passed since start with a public address nobody confirmed.
+    /// </summary>
+    public bool IsActive
+    {
+        get
+        {
+            if (_options.ReserveAlways)
+                return true;
+            switch (_host.AutoNat?.Reachability.Status)
+            {
+                case AutoNat.ReachabilityStatus.Private:
+                    return true;
+                case AutoNat.ReachabilityStatus.Public:
+                    return false;
+            }
+            if (Count > 0 || !_host.AdvertisedAddresses.Any(a => _host.AddressClassifier.Classify(a) == Addressing.AddressClass.Public))
+                return true;
+            lock (_gate)
+                return _startedAt is { } at && _time.GetUtcNow() - at >= _options.UnknownReachabilityGrace;
+        }
+    }
 
     /// <summary>Adds a source of candidates beyond the connected peers (e.g. the DHT's closest peers to our id).</summary>
     public void AddCandidateSource(IRelayCandidateSource source)
@@ -98,6 +124,7 @@ public sealed partial class RelayClient : IAsyncDisposable
             if (_started)
                 return;
             _started = true;
+            _startedAt = _time.GetUtcNow();
         }
         _host.PeerIdentified += OnPeerIdentified;
         _host.PeerConnected += OnPeerConnected;

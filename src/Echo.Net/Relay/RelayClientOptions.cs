@@ -19,6 +19,13 @@ public sealed record RelayClientOptions
     public bool ReserveAlways { get; init; }
 
     /// <summary>
+    /// While AutoNAT has no verdict, a node that advertises a public address reserves only after this
+    /// long (AutoNAT confirms a public node well within it); a node without one reserves at once, since
+    /// nobody could dial it directly (a NAT whose AutoNAT servers are missing or silent).
+    /// </summary>
+    public TimeSpan UnknownReachabilityGrace { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// A reservation is refreshed this long before it expires (go: 2 min, <c>rsvpExpirationSlack</c>),
     /// or halfway through its life when that is shorter.
     /// </summary>
@@ -54,6 +61,7 @@ public sealed record RelayClientOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(DesiredReservations, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RefreshBefore, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(CheckInterval, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(UnknownReachabilityGrace, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(FailureBackoff, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RequestTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxCircuitsPerRelay, 1);

@@ -100,7 +100,12 @@ internal sealed class RoomDiscovery : IAsyncDisposable
         entry?.Cancel();
     }
 
-    /// <summary>Our addresses changed: every record is provided again after <see cref="RoomDiscoveryOptions.AddressChangeDelay"/>.</summary>
+    /// <summary>
+    /// Our addresses changed (e.g. a relay address came): every record is provided again after
+    /// <see cref="RoomDiscoveryOptions.AddressChangeDelay"/>, and each room is looked up again right
+    /// after its provide, quickly at first: we may just have become reachable to members that could
+    /// not dial us before.
+    /// </summary>
     public void AddressesChanged()
     {
         Entry[] entries;
@@ -108,7 +113,7 @@ internal sealed class RoomDiscovery : IAsyncDisposable
             entries = [.. _rooms.Values, .. _presence is null ? [] : new[] { _presence }];
         DateTimeOffset due = _time.GetUtcNow() + _options.AddressChangeDelay;
         foreach (Entry entry in entries)
-            entry.ProvideBy(due);
+            entry.ProvideBy(due, lookUpAfter: entry.Room is not null);
     }
 
     /// <summary>The rooms a lookup found other providers of, in name order.</summary>
@@ -179,20 +184,33 @@ internal sealed class RoomDiscovery : IAsyncDisposable
         try
         {
             DateTimeOffset start = _time.GetUtcNow();
-            entry.ProvideBy(start);
+            entry.ProvideBy(start, lookUpAfter: false);
             entry.NextLookup = entry.Room is null ? DateTimeOffset.MaxValue : start;
+            // Waits after a provide that reached nobody and after a lookup that left the room short,
+            // each doubling from its first value (the routing table is empty for the first moments).
+            TimeSpan firstRetry = Min(_options.FirstRetryInterval, _options.ProvideRetryInterval);
+            TimeSpan firstLookup = Min(_options.FirstLookupInterval, _options.EagerLookupInterval);
+            TimeSpan provideRetry = firstRetry;
+            TimeSpan lookupWait = firstLookup;
             while (!cancellationToken.IsCancellationRequested)
             {
                 if (_time.GetUtcNow() >= entry.NextProvide)
                 {
                     entry.Providing();
                     bool reached = await ProvideAsync(entry, cancellationToken).ConfigureAwait(false);
-                    entry.Provided(_time.GetUtcNow() + (reached ? _options.RepublishInterval : _options.ProvideRetryInterval));
+                    bool lookUp = entry.Provided(_time.GetUtcNow() + (reached ? _options.RepublishInterval : provideRetry), reached);
+                    provideRetry = reached ? firstRetry : Doubled(provideRetry, _options.ProvideRetryInterval);
+                    if (lookUp && entry.Room is not null)
+                    {
+                        entry.NextLookup = _time.GetUtcNow();
+                        lookupWait = firstLookup;
+                    }
                 }
                 if (_time.GetUtcNow() >= entry.NextLookup)
                 {
                     bool enough = await LookupAsync(entry, cancellationToken).ConfigureAwait(false);
-                    entry.NextLookup = _time.GetUtcNow() + (enough ? _options.SettledLookupInterval : _options.EagerLookupInterval);
+                    entry.NextLookup = _time.GetUtcNow() + (enough ? _options.SettledLookupInterval : lookupWait);
+                    lookupWait = enough ? firstLookup : Doubled(lookupWait, _options.EagerLookupInterval);
                 }
                 await WaitAsync(entry, cancellationToken).ConfigureAwait(false);
             }
@@ -205,6 +223,10 @@ internal sealed class RoomDiscovery : IAsyncDisposable
             entry.Dispose();
         }
     }
+
+    private static TimeSpan Doubled(TimeSpan wait, TimeSpan most) => wait >= most / 2 ? most : wait * 2;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     /// <summary>Waits until the next provide or lookup is due, or a provide is asked for sooner.</summary>
     private async Task WaitAsync(Entry entry, CancellationToken cancellationToken)
@@ -353,6 +375,8 @@ internal sealed class RoomDiscovery : IAsyncDisposable
         private DateTimeOffset _nextProvide = DateTimeOffset.MaxValue;
         private DateTimeOffset? _askedWhileProviding;
         private bool _providing;
+        private bool _lookUpAfterProvide;
+        private bool _lookUpAfterNextProvide;
 
         public string Name { get; } = name;
 
@@ -381,8 +405,8 @@ internal sealed class RoomDiscovery : IAsyncDisposable
         /// <summary>Cancelled when the room is left or discovery stops.</summary>
         public CancellationToken Token => _cancel.Token;
 
-        /// <summary>Asks for a provide no later than <paramref name="due"/>.</summary>
-        public void ProvideBy(DateTimeOffset due)
+        /// <summary>Asks for a provide no later than <paramref name="due"/>, and with <paramref name="lookUpAfter"/> a lookup right after it.</summary>
+        public void ProvideBy(DateTimeOffset due, bool lookUpAfter)
         {
             lock (_gate)
             {
@@ -390,6 +414,10 @@ internal sealed class RoomDiscovery : IAsyncDisposable
                     _askedWhileProviding = due;
                 if (due < _nextProvide)
                     _nextProvide = due;
+                if (_providing)
+                    _lookUpAfterNextProvide |= lookUpAfter;
+                else
+                    _lookUpAfterProvide |= lookUpAfter;
             }
             Wake.Writer.TryWrite(true);
         }
@@ -401,17 +429,27 @@ internal sealed class RoomDiscovery : IAsyncDisposable
             {
                 _providing = true;
                 _askedWhileProviding = null;
+                _lookUpAfterNextProvide = false;
             }
         }
 
-        /// <summary>A provide ended; the next is due at <paramref name="next"/> unless one was asked for sooner meanwhile.</summary>
-        public void Provided(DateTimeOffset next)
+        /// <summary>
+        /// A provide ended; the next is due at <paramref name="next"/> unless one was asked for sooner
+        /// meanwhile. Returns whether a lookup was asked for after this provide (kept for the next
+        /// one when this one <paramref name="reached"/> nobody).
+        /// </summary>
+        public bool Provided(DateTimeOffset next, bool reached)
         {
             lock (_gate)
             {
                 _nextProvide = _askedWhileProviding is { } asked && asked < next ? asked : next;
                 _providing = false;
                 _askedWhileProviding = null;
+                // A provide that reached nobody keeps its lookup for the retry.
+                bool lookUp = _lookUpAfterProvide && reached;
+                _lookUpAfterProvide = _lookUpAfterNextProvide || (_lookUpAfterProvide && !reached);
+                _lookUpAfterNextProvide = false;
+                return lookUp;
             }
         }
 

@@ -138,13 +138,19 @@ internal sealed class HistorySync
         try
         {
             HistoryRequest request = Request(room, after, position);
-            request.Have.Add(have);
+            request.Have.Add(LimitedPageBytes(stream.Connection) is { } haveBudget ? WithinBytes(have, haveBudget / 4) : have);
             for (int page = 0; page < _options.MaxPagesPerSync; page++)
             {
-                // On a limited (relayed) connection no page asks for more than what remains of its data limit.
+                // On a limited (relayed) connection no page is asked for in its last seconds, nor for more than
+                // what remains of its data limit.
+                if (stream.Connection.TimeRemaining is { } timeLeft && timeLeft < LimitedTimeReserve(stream.Connection))
+                {
+                    Log.HistorySyncDeferredTime(_logger, peer, room, timeLeft);
+                    break;
+                }
                 if (LimitedPageBytes(stream.Connection) is { } budget)
                 {
-                    if (budget < MinLimitedPageBytes)
+                    if (budget < MinPageBytes(stream.Connection))
                     {
                         Log.HistorySyncDeferred(_logger, peer, room, stream.Connection.DataRemaining ?? 0);
                         break;
@@ -225,6 +231,16 @@ internal sealed class HistorySync
     /// </summary>
     public const int LimitedReserveBytes = 16 * 1024;
 
+    /// <summary>
+    /// The last seconds of a limited connection's duration limit, in which no history page is asked for
+    /// (the relay could cut it mid-page): the circuit that replaces it goes on.
+    /// </summary>
+    public static readonly TimeSpan LimitedReserveTime = TimeSpan.FromSeconds(10);
+
+    /// <summary><see cref="LimitedReserveTime"/>, at most a quarter of <paramref name="connection"/>'s duration limit.</summary>
+    internal static TimeSpan LimitedTimeReserve(Connection connection) =>
+        connection.Limit?.Duration is { } duration ? TimeSpan.FromTicks(Math.Min(LimitedReserveTime.Ticks, duration.Ticks / 4)) : TimeSpan.Zero;
+
     /// <summary>The smallest page worth asking for on a limited connection; below it the sync waits for the next connection.</summary>
     public const int MinLimitedPageBytes = 2 * 1024;
 
@@ -236,11 +252,37 @@ internal sealed class HistorySync
 
     /// <summary>
     /// The bytes of messages one page may carry on <paramref name="connection"/>: what remains of its data
-    /// limit less <see cref="LimitedReserveBytes"/>, at most <see cref="PageBytes"/>; null when it is not
+    /// limit less <see cref="LimitedReserveBytes"/> (at most a quarter of the limit), at most <see cref="PageBytes"/>; null when it is not
     /// limited or its data limit is unknown.
     /// </summary>
     internal static int? LimitedPageBytes(Connection connection) =>
-        connection.DataRemaining is { } remaining ? (int)Math.Clamp(remaining - LimitedReserveBytes, 0, PageBytes) : null;
+        connection.DataRemaining is { } remaining && connection.Limit?.DataBytes is { } limit
+            ? (int)Math.Clamp(remaining - Math.Min(LimitedReserveBytes, limit / 4), 0, PageBytes) : null;
+
+    /// <summary>
+    /// The first of <paramref name="ids"/> that fit in <paramref name="bytes"/>: on a limited connection the
+    /// ids we hold (a hint against pages of messages we have) take at most a quarter of a page's budget.
+    /// </summary>
+    private static List<string> WithinBytes(IReadOnlyList<string> ids, int bytes)
+    {
+        List<string> kept = [];
+        int used = 0;
+        foreach (string id in ids)
+        {
+            used += id.Length + 2;   // the field's tag and length
+            if (used > bytes)
+                break;
+            kept.Add(id);
+        }
+        return kept;
+    }
+
+    /// <summary>
+    /// <see cref="MinLimitedPageBytes"/>, at most an eighth of <paramref name="connection"/>'s data limit (a
+    /// relay with a small limit still lets a page through on a fresh circuit).
+    /// </summary>
+    private static long MinPageBytes(Connection connection) =>
+        Math.Min(MinLimitedPageBytes, (connection.Limit?.DataBytes ?? MinLimitedPageBytes * 8L) / 8);
 
     /// <summary>A request in both orders: a peer that knows receive order uses the position, an older one the time cursor.</summary>
     private static HistoryRequest Request(string room, HistoryCursor after, SyncPosition position) => new()

@@ -74,6 +74,21 @@ public class KadCodecTests
         Assert.Equal([Multiaddr.Parse("/ip4/127.0.0.1/tcp/5")], filtered.Addresses);
     }
 
+    [Fact]
+    public void ToPeer_CircuitAddresses_KeptForProvidersOnly_AndOnlyThroughADialableRelay()
+    {
+        PeerId id = KeyPair.Generate().PeerId, relay = KeyPair.Generate().PeerId;
+        Multiaddr circuit = Multiaddr.Parse($"/ip4/10.200.0.1/tcp/4001/p2p/{relay}/p2p-circuit");
+        KadPb.Message.Types.Peer raw = new() { Id = ByteString.CopyFrom(id.Bytes) };
+        raw.Addrs.Add(ByteString.CopyFrom(circuit.Bytes));
+        raw.Addrs.Add(ByteString.CopyFrom(Multiaddr.Parse($"{circuit}/p2p/{id}").Bytes));                         // the same, with the peer's id
+        raw.Addrs.Add(ByteString.CopyFrom(Multiaddr.Parse($"/ip4/10.200.0.1/udp/1/quic-v1/p2p/{relay}/p2p-circuit").Bytes)); // relay not on TCP
+        raw.Addrs.Add(ByteString.CopyFrom(Multiaddr.Parse($"{circuit}/p2p/{relay}/p2p-circuit").Bytes));          // a circuit through a circuit
+
+        Assert.Equal([circuit], KadCodec.ToPeer(raw, null, allowCircuits: true)!.Addresses);
+        Assert.Empty(KadCodec.ToPeer(raw, null)!.Addresses);
+    }
+
     [Theory]
     [InlineData("1220" + "0000000000000000000000000000000000000000000000000000000000000000", true)]
     [InlineData("0003616263", true)]                 // identity multihash of "abc"

@@ -93,6 +93,33 @@ public sealed class KadDhtTests : IAsyncDisposable
         Assert.DoesNotContain(closest, p => p.Id == alice.PeerId);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task AProvidersRelayAddress_IsInItsRecord_AndReachesTheOtherClient()
+    {
+        // A NATed provider is reachable only through its relay: its record must carry the
+        // /p2p-circuit address (and the server, a lookup keep it), or nobody can dial it.
+        (Libp2pHost server, KadDht serverDht) = await StartAsync(KadMode.Server);
+        (Libp2pHost alice, KadDht aliceDht) = await StartAsync(KadMode.Client);
+        (Libp2pHost bob, KadDht bobDht) = await StartAsync(KadMode.Client);
+        await ConnectAsync(alice, server);
+        await ConnectAsync(bob, server);
+        await TestHosts.WaitUntilAsync(() => aliceDht.RoutingTableSize == 1 && bobDht.RoutingTableSize == 1, "identify put the server in the tables");
+        Multiaddr circuit = Multiaddr.Parse($"/ip4/127.0.0.1/tcp/4001/p2p/{KeyPair.Generate().PeerId}/p2p-circuit");
+        alice.SetExtraAddresses("relay", [circuit]);
+
+        byte[] key = KadDht.Sha256Multihash("echo-chat/room/v1/relayed"u8);
+        Assert.Equal(1, await aliceDht.ProvideAsync(key, Ct));
+        await TestHosts.WaitUntilAsync(() => serverDht.ProviderRecordCount == 1, "the server stored the record");
+
+        List<KadPeer> found = [];
+        await foreach (KadPeer provider in bobDht.FindProvidersAsync(key, 10, Ct))
+            found.Add(provider);
+        KadPeer only = Assert.Single(found);
+        Assert.Equal(alice.PeerId, only.Id);
+        Assert.Contains(circuit, only.Addresses);
+        Assert.Contains(alice.ListenAddresses[0], only.Addresses);
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task Client_DoesNotAdvertiseKad_AndIsInNoRoutingTable_AServerIs()
     {

@@ -1,3 +1,4 @@
+using System.Net;
 using Echo.Net.Framing;
 using Echo.Net.Host;
 using Echo.Net.Identity;
@@ -7,6 +8,7 @@ using Echo.Net.Relay.Pb;
 using Echo.Net.ResourceManager;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Echo.Net.Tests.Relay;
 
@@ -40,9 +42,11 @@ public sealed class RelayLoopbackTests
         }
     }
 
-    private static async Task<Node> StartAsync(RelayServiceOptions? service = null, RelayClientOptions? client = null, bool startClient = false)
+    private static async Task<Node> StartAsync(RelayServiceOptions? service = null, RelayClientOptions? client = null, bool startClient = false,
+        bool publicLoopback = false, TimeProvider? time = null)
     {
-        Libp2pHost host = await TestHosts.StartAsync();
+        // publicLoopback: loopback counts as public, so the host advertises a public address.
+        Libp2pHost host = await TestHosts.StartAsync(publicLoopback ? new HostOptions { PublicRanges = [IPNetwork.Parse("127.0.0.0/8")] } : null);
         host.AllowOnLimitedConnections(TestHosts.EchoProtocol);
         RelayService? relay = null;
         if (service is not null)
@@ -50,7 +54,7 @@ public sealed class RelayLoopbackTests
             relay = new RelayService(host, service with { Mode = RelayServiceMode.On }, NullLoggerFactory.Instance);
             relay.Start();
         }
-        RelayClient relayClient = new(host, client ?? Eager, NullLoggerFactory.Instance);
+        RelayClient relayClient = new(host, client ?? Eager, NullLoggerFactory.Instance, time);
         if (startClient)
             relayClient.Start();
         return new Node { Host = host, Service = relay, Client = relayClient };
@@ -191,17 +195,45 @@ public sealed class RelayLoopbackTests
     }
 
     [Fact(Timeout = 30_000)]
-    public async Task WithoutAPrivateVerdict_NoReservationIsMade()
+    public async Task WithoutAVerdict_ANodeWithNoPublicAddress_ReservesAtOnce()
     {
+        // No AutoNAT verdict (a NAT whose AutoNAT servers are missing) and only a loopback address:
+        // nobody could dial this node directly, so it takes a reservation.
         await using Node relay = await StartAsync(new RelayServiceOptions());
         await using Node a = await StartAsync(client: new RelayClientOptions { CheckInterval = TimeSpan.FromMilliseconds(100) }, startClient: true);
+        Assert.True(a.Client.IsActive);
+        await Bounded(a.Host.DialAsync(TestHosts.AddressOf(relay.Host), Ct));
+
+        await TestHosts.WaitUntilAsync(() => a.Client.Reservations.Count == 1, "A holds a reservation without a verdict");
+        Assert.Equal(relay.Id, a.Client.Reservations[0].Relay);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task WithoutAVerdict_ANodeWithAPublicAddress_ReservesOnlyAfterTheGrace()
+    {
+        await using Node relay = await StartAsync(new RelayServiceOptions());
+        FakeTimeProvider time = new(DateTimeOffset.UtcNow);
+        TimeSpan grace = TimeSpan.FromMinutes(1);
+        await using Node a = await StartAsync(client: new RelayClientOptions { UnknownReachabilityGrace = grace, RequestTimeout = TimeSpan.FromHours(1) },
+            startClient: true, publicLoopback: true, time: time);
         await Bounded(a.Host.DialAsync(TestHosts.AddressOf(relay.Host), Ct));
         await Bounded(TestHosts.Identified(a.Host, relay.Id));
+
+        // The candidate is there and identified, but AutoNAT may still confirm the public address.
         Assert.False(a.Client.IsActive);
-        // The candidate is there and identified; rounds pass; still nothing asked.
-        await Task.Delay(TimeSpan.FromMilliseconds(500), Ct);
+        time.Advance(grace - TimeSpan.FromSeconds(1));
+        Assert.False(a.Client.IsActive);
         Assert.Empty(a.Client.Reservations);
-        Assert.Equal(0, relay.Service!.Stats.Reservations);
+
+        // Unconfirmed for the whole grace: it reserves (at its next round, every 10 s).
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(a.Client.IsActive);
+        await TestHosts.WaitUntilAsync(() =>
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            return a.Client.Reservations.Count == 1;
+        }, "A reserves after the grace", TimeSpan.FromSeconds(20));
+        Assert.Equal(relay.Id, a.Client.Reservations[0].Relay);
     }
 
     [Fact(Timeout = 60_000)]
@@ -224,6 +256,55 @@ public sealed class RelayLoopbackTests
         // The relay still serves.
         HopMessage reserved = await AskAsync(b.Host, relay.Id, Framed(new HopMessage { Type = HopMessage.Types.Type.Reserve }));
         Assert.Equal(Status.Ok, reserved.Status);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task BadStopRequests_FromTheReservingRelay_AreRefusedWithTheSpecsStatusCodes_AndTheReservationStillServes()
+    {
+        await using Node relay = await StartAsync(new RelayServiceOptions());
+        await using Node a = await StartAsync(client: Eager, startClient: true);
+        await using Node b = await StartAsync();
+        await Bounded(a.Host.DialAsync(TestHosts.AddressOf(relay.Host), Ct));
+        await TestHosts.WaitUntilAsync(() => a.Client.Reservations.Count == 1, "A holds a reservation");
+
+        async Task<Status> StopAsync(byte[] raw)
+        {
+            P2PStream stream = await Bounded(relay.Host.OpenStreamAsync(a.Id, RelayCodec.StopProtocol, Ct));
+            await stream.Output.WriteAsync(raw, Ct);
+            StopMessage? answer = await RelayCodec.ReadStopAsync(stream.Input, Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(30), Ct);
+            Assert.NotNull(answer);
+            Assert.Equal(StopMessage.Types.Type.Status, answer.Type);
+            return answer.Status;
+        }
+
+        // A stop message announcing more than the 4 KiB cap is refused from its length prefix.
+        byte[] oversized = new byte[Varint.MaxLength + 5000];
+        int n = Varint.Write(oversized, 5000);
+        Assert.Equal(Status.MalformedMessage, await StopAsync(oversized[..(n + 5000)]));
+        Assert.Equal(Status.MalformedMessage, await StopAsync(LengthPrefixed.Encode([0x0a, 0xff])));
+        Assert.Equal(Status.MalformedMessage, await StopAsync(Framed(new StopMessage())));
+        Assert.Equal(Status.UnexpectedMessage, await StopAsync(Framed(RelayCodec.StopStatus(Status.Ok))));
+        Assert.Equal(Status.MalformedMessage, await StopAsync(Framed(new StopMessage { Type = StopMessage.Types.Type.Connect })));
+        Assert.Equal(Status.MalformedMessage, await StopAsync(Framed(new StopMessage
+        {
+            Type = StopMessage.Types.Type.Connect,
+            Peer = new Peer { Id = ByteString.CopyFrom([0x00, 0x01, 0x02]) },
+        })));
+        // A circuit "from" the relay itself: PERMISSION_DENIED.
+        Assert.Equal(Status.PermissionDenied, await StopAsync(Framed(new StopMessage
+        {
+            Type = StopMessage.Types.Type.Connect,
+            Peer = new Peer { Id = ByteString.CopyFrom(relay.Id.ToBytes()) },
+        })));
+        Assert.DoesNotContain(a.Host.Connections, c => c.IsLimited);
+
+        // Nothing broke: A keeps its reservation, and a real circuit through it works.
+        Assert.Single(a.Client.Reservations);
+        await Bounded(b.Host.DialAsync(TestHosts.AddressOf(relay.Host), Ct));
+        Multiaddr circuit = TestHosts.AddressOf(relay.Host).Encapsulate(RelayAddressing.CircuitSuffix);
+        Connection atB = await Bounded(b.Host.DialAsync(circuit.WithPeerId(a.Id), Ct));
+        Assert.True(atB.IsLimited);
+        await EchoAsync(b.Host, a.Id);
     }
 
     [Fact(Timeout = 60_000)]

@@ -116,7 +116,7 @@ public sealed partial class RoomDiscoveryTests
         TestHosts.WaitUntilAsync(() => discovery.NextWake(room) == due, $"{room ?? "presence"} waits until {due:HH:mm:ss}", TestNetworks.Wait);
 
     [Fact(Timeout = 30_000)]
-    public async Task Join_ProvidesAndLooksUp_ThenLooksUpEveryMinuteUntilEnoughPeers_ThenRarely_AndRepublishesAfterThreeHours()
+    public async Task Join_ProvidesAndLooksUp_ThenLooksUpSoonAndLessOftenUntilEnoughPeers_ThenRarely_AndRepublishesAfterThreeHours()
     {
         FakeTimeProvider time = new(Start);
         (RoomDiscovery discovery, FakeProviderRouting routing, FakeHost host, _) = New(time);
@@ -124,30 +124,63 @@ public sealed partial class RoomDiscoveryTests
         byte[] key = DiscoveryKeys.Room("lobby");
 
         discovery.Join("lobby");
-        await WaitingUntilAsync(discovery, "lobby", Start + TimeSpan.FromMinutes(1));
+        await WaitingUntilAsync(discovery, "lobby", Start + TimeSpan.FromSeconds(5));
         Assert.Equal((1, 1), (routing.Provides(key), routing.Lookups(key)));
 
-        // Alone in the room: every minute.
-        time.Advance(TimeSpan.FromMinutes(1));
-        await WaitingUntilAsync(discovery, "lobby", Start + TimeSpan.FromMinutes(2));
-        Assert.Equal((1, 2), (routing.Provides(key), routing.Lookups(key)));
+        // Alone in the room: after 5 s, then 10, 20, 40 s, then every minute.
+        DateTimeOffset at = Start + TimeSpan.FromSeconds(5);
+        int lookups = 1;
+        foreach (int seconds in (int[])[10, 20, 40, 60, 60])
+        {
+            time.Advance(at - time.GetUtcNow());
+            at += TimeSpan.FromSeconds(seconds);
+            await WaitingUntilAsync(discovery, "lobby", at);
+            Assert.Equal((1, ++lookups), (routing.Provides(key), routing.Lookups(key)));
+        }
 
         // Enough peers in the topic (D_low): the next lookup comes 15 minutes later.
         host.RoomPeerCount = 4;
-        time.Advance(TimeSpan.FromMinutes(1));
-        await WaitingUntilAsync(discovery, "lobby", Start + TimeSpan.FromMinutes(17));
-        Assert.Equal(3, routing.Lookups(key));
+        time.Advance(at - time.GetUtcNow());
+        await WaitingUntilAsync(discovery, "lobby", at + TimeSpan.FromMinutes(15));
+        Assert.Equal(++lookups, routing.Lookups(key));
         time.Advance(TimeSpan.FromMinutes(14));
-        Assert.Equal(3, routing.Lookups(key));
+        Assert.Equal(lookups, routing.Lookups(key));
         time.Advance(TimeSpan.FromMinutes(1));
-        await WaitingUntilAsync(discovery, "lobby", Start + TimeSpan.FromMinutes(32));
-        Assert.Equal((1, 4), (routing.Provides(key), routing.Lookups(key)));
+        await WaitingUntilAsync(discovery, "lobby", at + TimeSpan.FromMinutes(30));
+        Assert.Equal((1, ++lookups), (routing.Provides(key), routing.Lookups(key)));
 
         // Three hours after the first provide, it is provided again.
         time.Advance(Start + TimeSpan.FromHours(3) - time.GetUtcNow());
         await TestHosts.WaitUntilAsync(() => routing.Provides(key) == 2, "the room is provided again", TestNetworks.Wait);
         await WaitingUntilAsync(discovery, "lobby", Start + TimeSpan.FromHours(3) + TimeSpan.FromMinutes(15));
         Assert.Equal(2, routing.Provides(key));
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task TwoMembersJoiningAtOnce_MissEachOtherFirst_AndFindEachOtherFiveSecondsLater()
+    {
+        FakeTimeProvider time = new(Start);
+        (RoomDiscovery alice, FakeProviderRouting aliceRouting, FakeHost aliceHost, ProviderSpace space) = New(time);
+        await using RoomDiscovery ownedAlice = alice;
+        PeerId bobId = KeyPair.Generate().PeerId;
+        FakeHost bobHost = new();
+        await using RoomDiscovery bob = new(new FakeProviderRouting(space, bobId, () => [Somewhere], time), bobId, bobHost,
+            new RoomDiscoveryOptions(), time, NullLogger.Instance);
+        byte[] key = DiscoveryKeys.Room("lobby");
+
+        // Alice looks up before bob has provided: she finds nobody.
+        alice.Join("lobby");
+        await WaitingUntilAsync(alice, "lobby", Start + TimeSpan.FromSeconds(5));
+        Assert.Empty(aliceHost.Dialed);
+        bob.Join("lobby");
+        await WaitingUntilAsync(bob, "lobby", Start + TimeSpan.FromMinutes(15));
+        Assert.Equal([Self], bobHost.Dialed);
+
+        // Her next lookup, 5 s later (not a minute), finds bob.
+        time.Advance(TimeSpan.FromSeconds(5));
+        await TestHosts.WaitUntilAsync(() => aliceRouting.Lookups(key) == 2, "alice's second lookup", TestNetworks.Wait);
+        await TestHosts.WaitUntilAsync(() => aliceHost.Dialed.Contains(bobId), "alice dials bob", TestNetworks.Wait);
+        Assert.Equal(["lobby"], alice.RoomsFound);
     }
 
     [Fact(Timeout = 30_000)]
@@ -168,7 +201,7 @@ public sealed partial class RoomDiscoveryTests
     }
 
     [Fact(Timeout = 30_000)]
-    public async Task AddressesChanged_ProvidesEverythingAgainSoon()
+    public async Task AddressesChanged_ProvidesEverythingAgainSoon_AndLooksTheRoomsUpAgainRightAfter()
     {
         FakeTimeProvider time = new(Start);
         (RoomDiscovery discovery, FakeProviderRouting routing, FakeHost host, _) = New(time);
@@ -187,27 +220,41 @@ public sealed partial class RoomDiscoveryTests
         await WaitingUntilAsync(discovery, null, due);
         time.Advance(new RoomDiscoveryOptions().AddressChangeDelay);
 
-        await WaitingUntilAsync(discovery, "lobby", Start + TimeSpan.FromMinutes(15));
+        // The room is looked up again right after its provide (members that could not reach us may now).
+        await WaitingUntilAsync(discovery, "lobby", due + TimeSpan.FromMinutes(15));
         await WaitingUntilAsync(discovery, null, due + TimeSpan.FromHours(3));
         Assert.Equal(2, routing.Provides(DiscoveryKeys.Room("lobby")));
         Assert.Equal(2, routing.Provides(DiscoveryKeys.Peer(Self)));
+        Assert.Equal(2, routing.Lookups(DiscoveryKeys.Room("lobby")));
+        Assert.Equal(0, routing.Lookups(DiscoveryKeys.Peer(Self)));
     }
 
     [Fact(Timeout = 30_000)]
-    public async Task AProvideThatReachedNobody_IsRetriedAfterAMinute()
+    public async Task AProvideThatReachedNobody_IsRetriedAfterTwoSeconds_ThenLessOften_UpToAMinute()
     {
         FakeTimeProvider time = new(Start);
         (RoomDiscovery discovery, FakeProviderRouting routing, _, _) = New(time);
         await using RoomDiscovery owned = discovery;
+        byte[] key = DiscoveryKeys.Peer(Self);
         routing.Reached = 0;
 
+        // The routing table is empty for the first moments: 2 s, 4, 8, 16, 32 s, then every minute.
         discovery.Start();
-        await WaitingUntilAsync(discovery, null, Start + TimeSpan.FromMinutes(1));
-        routing.Reached = 3;
-        time.Advance(TimeSpan.FromMinutes(1));
+        DateTimeOffset at = Start;
+        int provides = 0;
+        foreach (int seconds in (int[])[2, 4, 8, 16, 32, 60, 60])
+        {
+            time.Advance(at - time.GetUtcNow());
+            at += TimeSpan.FromSeconds(seconds);
+            await WaitingUntilAsync(discovery, null, at);
+            Assert.Equal(++provides, routing.Provides(key));
+        }
 
-        await WaitingUntilAsync(discovery, null, Start + TimeSpan.FromMinutes(1) + TimeSpan.FromHours(3));
-        Assert.Equal(2, routing.Provides(DiscoveryKeys.Peer(Self)));
+        // Once a provide reaches peers, the next is three hours later.
+        routing.Reached = 3;
+        time.Advance(at - time.GetUtcNow());
+        await WaitingUntilAsync(discovery, null, at + TimeSpan.FromHours(3));
+        Assert.Equal(provides + 1, routing.Provides(key));
     }
 
     [Fact(Timeout = 30_000)]
@@ -218,7 +265,7 @@ public sealed partial class RoomDiscoveryTests
         await using RoomDiscovery owned = discovery;
         byte[] key = DiscoveryKeys.Room("lobby");
         discovery.Join("lobby");
-        await WaitingUntilAsync(discovery, "lobby", Start + TimeSpan.FromMinutes(1));
+        await WaitingUntilAsync(discovery, "lobby", Start + TimeSpan.FromSeconds(5));
 
         discovery.Leave("lobby");
         Assert.False(discovery.IsActive("lobby"));

@@ -210,6 +210,138 @@ public sealed class LimitedConnectionTests : IAsyncDisposable
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task AFileOfferedToTheRoom_SaysItWaitsForEachMemberReachedThroughARelay_AndTheirDownloadStartsOnADirectConnection()
+    {
+        Node alice = await StartAsync("alice");
+        Node bob = await StartAsync("bob");
+        Node carol = await StartAsync("carol");
+        await CircuitAsync(alice, bob);
+        await ConnectedAsync(alice, bob, relayed: true);
+        await carol.Chat.ConnectAsync(alice.Network.ListenAddresses[0], Ct);
+        await ConnectedAsync(alice, carol, relayed: false);
+        await TestNetworks.InTopicAsync(alice.Network, bob.Network);
+        await TestNetworks.InTopicAsync(alice.Network, carol.Network);
+        await TestHosts.WaitUntilAsync(() => alice.Chat.LabelOf(bob.Id.ToString()) == "bob" && bob.Chat.LabelOf(alice.Id.ToString()) == "alice"
+                                             && alice.Chat.LabelOf(carol.Id.ToString()) == "carol",
+            "the nicks are known", TestNetworks.Wait);
+        string path = Path.Combine(_directory.FullName, "room-notes.txt");
+        byte[] content = new byte[150_000];
+        Random.Shared.NextBytes(content);
+        await File.WriteAllBytesAsync(path, content, Ct);
+
+        // Offered to the whole room: the offer goes to both, and alice is told bob's copy waits (carol's does not).
+        await alice.Chat.OfferFileAsync(path, null, Ct);
+        FileOfferedEvent offeredToRoom = await alice.EventAsync<FileOfferedEvent>();
+        Assert.Equal("lobby", offeredToRoom.Room);
+        FileWaitingEvent offered = await alice.EventAsync<FileWaitingEvent>();
+        Assert.Equal(bob.Id.ToString(), offered.PeerId);
+        Assert.Equal("room-notes.txt: waiting for a direct connection to bob; relayed links carry text only", offered.Text);
+        Assert.Single(alice.Seen.OfType<FileWaitingEvent>());
+
+        // carol, reached directly, fetches it at once.
+        FileOfferEvent carolsOffer = await carol.EventAsync<FileOfferEvent>();
+        Assert.Equal("lobby", carolsOffer.Room);
+        carol.Chat.GetFile(carolsOffer.Offer.Id);
+        Assert.Equal(content, await File.ReadAllBytesAsync((await carol.EventAsync<FileDoneEvent>()).Path, Ct));
+
+        // bob's download waits with the notice ...
+        FileOfferEvent offer = await bob.EventAsync<FileOfferEvent>();
+        Assert.Equal("lobby", offer.Room);
+        bob.Chat.GetFile(offer.Offer.Id);
+        FileWaitingEvent waiting = await bob.EventAsync<FileWaitingEvent>();
+        Assert.Equal("room-notes.txt: waiting for a direct connection to alice; relayed links carry text only", waiting.Text);
+        Assert.Equal(alice.Id.ToString(), waiting.PeerId);
+        Assert.Empty(bob.Seen.OfType<FileProgressEvent>());
+        Assert.Empty(bob.Seen.OfType<FileErrorEvent>());
+
+        // ... and starts by itself when a direct connection replaces the circuit.
+        await bob.Chat.ConnectAsync(alice.Network.ListenAddresses[0], Ct);
+        FileDoneEvent done = await bob.EventAsync<FileDoneEvent>();
+        Assert.Equal(content, await File.ReadAllBytesAsync(done.Path, Ct));
+        Assert.Empty(bob.Seen.OfType<FileErrorEvent>());
+        Assert.Empty(alice.Seen.OfType<ErrorEvent>());
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task ACircuitNearItsDurationLimit_IsReplacedByANewCircuitBeforeTheRelayCutsIt_AndNothingIsLost()
+    {
+        Node alice = await StartAsync("alice");
+        Node bob = await StartAsync("bob", listens: false);   // behind a NAT: reached through the relay only
+        // A short duration limit, as a relay states it; the renewal comes a quarter of it before the end.
+        ConnectionLimit shortLived = new(TimeSpan.FromSeconds(8), 128 * 1024);
+        List<(Multiaddr Address, bool OldOpen)> renewals = [];
+        Connection? current = null;
+        alice.Network.CircuitDialer = async (address, cancellationToken) =>
+        {
+            lock (renewals)
+                renewals.Add((address, current is { IsClosed: false }));
+            Connection next = await CircuitAsync(alice, bob, shortLived);
+            lock (renewals)
+                current = next;
+        };
+        Connection first = await CircuitAsync(alice, bob, shortLived);
+        lock (renewals)
+            current = first;
+        Assert.True(first.TimeRemaining is { } left && left <= TimeSpan.FromSeconds(8) && left > TimeSpan.Zero);
+        await ConnectedAsync(alice, bob, relayed: true);
+        await TestNetworks.InTopicAsync(alice.Network, bob.Network);
+        await alice.Chat.SendAsync("on the first circuit", Ct);
+        await bob.MessageAsync("on the first circuit");
+
+        // Before its 8 s end a new circuit is dialed through the same address, while the first still runs.
+        await TestHosts.WaitUntilAsync(() => { lock (renewals) return renewals.Count > 0 && current != first; }, "a renewal",
+            TestNetworks.Wait);
+        (Multiaddr renewedAt, bool oldOpen) = renewals[0];
+        Assert.Equal(first.RemoteAddress, renewedAt);
+        Assert.True(oldOpen, "the old circuit was still open when the new one was dialed");
+        Assert.False(first.IsClosed);
+        // The relay cuts the first circuit at its limit: the chat is already on the new one.
+        await first.DisposeAsync();
+        Connection second = alice.Network.Host.GetConnection(bob.Id)!;
+        Assert.NotSame(first, second);
+        Assert.True(second.IsLimited);
+        await TestNetworks.InTopicAsync(alice.Network, bob.Network);
+        await alice.Chat.SendAsync("on the second circuit", Ct);
+        await bob.MessageAsync("on the second circuit");
+        await alice.Chat.SendDirectAsync(bob.Id.ToString(), "a dm on the second circuit", Ct);
+        await bob.EventAsync<DirectMessageEvent>(e => e.Message.Text == "a dm on the second circuit");
+        await bob.Chat.SendAsync("back from bob", Ct);
+        await alice.MessageAsync("back from bob");
+
+        // No gap: neither side ever saw the other leave, and every message arrived once.
+        Assert.Empty(alice.Seen.OfType<PeerDisconnectedEvent>());
+        Assert.Empty(bob.Seen.OfType<PeerDisconnectedEvent>());
+        Assert.Single(bob.Messages, m => m.Text == "on the first circuit");
+        Assert.Single(bob.Messages, m => m.Text == "on the second circuit");
+        Assert.Empty(alice.Seen.OfType<ErrorEvent>());
+        Assert.Empty(bob.Seen.OfType<ErrorEvent>());
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task HistorySync_AsksForNoPageInTheLastSecondsOfALimitedConnectionsDuration()
+    {
+        Node alice = await StartAsync("alice");
+        Node bob = await StartAsync("bob");
+        bob.Network.CircuitDialer = (_, _) => Task.CompletedTask;   // no renewal: the circuit is left to run out
+        ConnectionLimit shortLived = new(TimeSpan.FromSeconds(4), 128 * 1024);
+        Connection circuit = await CircuitAsync(bob, alice, shortLived);
+        await ConnectedAsync(alice, bob, relayed: true);
+        await bob.Network.History!.SyncAsync(alice.Id, "lobby", Ct).WaitAsync(TestNetworks.Wait, Ct);   // the first sync, with nothing to fetch
+        await HeardEarlierAsync(alice, 3, i => $"old {i}");
+
+        // In the circuit's last second (the reserve is a quarter of its 4 s) no page is asked for: the relay could cut it mid-page.
+        await TestHosts.WaitUntilAsync(() => circuit.TimeRemaining < HistorySync.LimitedTimeReserve(circuit), "the circuit's last second",
+            TestNetworks.Wait);
+        await bob.Network.History!.SyncAsync(alice.Id, "lobby", Ct).WaitAsync(TestNetworks.Wait, Ct);
+        Assert.DoesNotContain(bob.Messages, m => m.Text.StartsWith("old ", StringComparison.Ordinal));
+
+        // The next connection (here a direct one) fetches them.
+        await bob.Chat.ConnectAsync(alice.Network.ListenAddresses[0], Ct);
+        await TestHosts.WaitUntilAsync(() => bob.Messages.Count(m => m.FromHistory && m.Text.StartsWith("old ", StringComparison.Ordinal)) == 3,
+            "the old messages over the direct connection", TestNetworks.Wait);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task HistoryPages_OnALimitedConnection_KeepWithinWhatRemainsOfItsDataLimit()
     {
         Node alice = await StartAsync("alice");
