@@ -9,6 +9,7 @@ using Echo.Bench;
 // echo-bench dm [--quick] [--dir D]         acknowledged direct messages per second, stores on disk
 // echo-bench autonat [--quick]             AutoNAT server cost per check (CPU µs), same IP, other IP, rate-limited
 // echo-bench autonat-lab [--quick] [--runs N]  start to an AutoNAT verdict in the NAT lab (root), js client checks against our server
+// echo-bench nat-chat [--runs N]           two NATed users in one room (NAT lab, root): first message, then direct; N runs (20)
 // echo-bench peer                           a C# node driven over stdin/stdout (used by e2e)
 string mode = args.Length > 0 ? args[0] : "e2e";
 string[] rest = args.Length > 0 ? args[1..] : [];
@@ -23,6 +24,7 @@ return mode switch
     "dm" => await DirectBench.RunAsync(rest),
     "autonat" => await AutoNatBench.RunAsync(rest),
     "autonat-lab" => await AutoNatLabBench.RunAsync(rest),
+    "nat-chat" => await NatChatLabBench.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -34,6 +36,6 @@ static int RunMicro(string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|dm|autonat|autonat-lab|peer");
+    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|dm|autonat|autonat-lab|nat-chat|peer");
     return 2;
 }

@@ -109,17 +109,21 @@ public static class NatChatFlow
         && Text(e, "event") is "connected" or "updated"
         && Text(e, "address")?.StartsWith($"/ip4/{wanAddress}/tcp/", StringComparison.Ordinal) == true;
 
-    /// <summary>Runs the flow once in <paramref name="lab"/> (js nodes started, the first a relay); logs go to <paramref name="logDirectory"/>.</summary>
+    /// <summary>
+    /// Runs the flow once in <paramref name="lab"/> (js nodes started, the first a relay), both
+    /// listening on <paramref name="port"/> (a fresh one per run in one lab: the last run's
+    /// connections linger in TIME_WAIT); logs go to <paramref name="logDirectory"/>.
+    /// </summary>
     public static async Task<NatChatTimings> RunAsync(NatLab lab, string room, string logDirectory, CancellationToken cancellationToken,
-        Action<string>? report = null)
+        Action<string>? report = null, int port = 4001)
     {
         ArgumentNullException.ThrowIfNull(lab);
         string relayId = lab.JsNodes[0].PeerId;
         string[] common = ["--public-range", NatLab.InternetSubnet, "--room", room, "--log-level", "debug",
             .. lab.JsNodes.SelectMany(n => (string[])["--bootstrap", n.Address])];
         Stopwatch clock = Stopwatch.StartNew();
-        Task<EchoChatProcess> startAlice = lab.StartEchoAsync(lab.HomeA, "alice", [.. common, "--log-file", Path.Combine(logDirectory, "alice.log")], cancellationToken);
-        Task<EchoChatProcess> startBob = lab.StartEchoAsync(lab.HomeB, "bob", [.. common, "--log-file", Path.Combine(logDirectory, "bob.log")], cancellationToken);
+        Task<EchoChatProcess> startAlice = lab.StartEchoAsync(lab.HomeA, "alice", [.. common, "--log-file", Path.Combine(logDirectory, "alice.log")], cancellationToken, port);
+        Task<EchoChatProcess> startBob = lab.StartEchoAsync(lab.HomeB, "bob", [.. common, "--log-file", Path.Combine(logDirectory, "bob.log")], cancellationToken, port);
         EchoChatProcess aliceProcess = await startAlice, bobProcess = await startBob;
         using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await using Recorder alice = new(aliceProcess, stop.Token);
