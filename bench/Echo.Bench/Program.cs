@@ -12,6 +12,7 @@ using Echo.Bench;
 // echo-bench dht-lab [--quick] [--lookups N]  Kademlia on 127.0.0.1: 20 js servers, Echo's and js's lookups and provides side by side
 // echo-bench relay [--quick] [--circuits N] [--destinations D]  relay CPU and memory per circuit, ours beside js-libp2p's (loopback)
 // echo-bench relay-peer                     an Echo relay node driven over stdin/stdout (used by relay)
+// echo-bench nat-chat [--runs N]           two NATed users in one room (NAT lab, root): first message, then direct; N runs (20)
 // echo-bench peer                           a C# node driven over stdin/stdout (used by e2e)
 string mode = args.Length > 0 ? args[0] : "e2e";
 string[] rest = args.Length > 0 ? args[1..] : [];
@@ -29,6 +30,7 @@ return mode switch
     "dht-lab" => await DhtLabBench.RunAsync(rest),
     "relay" => await RelayBench.RunAsync(rest),
     "relay-peer" => await RelayPeerMode.RunAsync(),
+    "nat-chat" => await NatChatLabBench.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -40,6 +42,6 @@ static int RunMicro(string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|dm|autonat|autonat-lab|dht-lab|relay|relay-peer|peer");
+    Console.Error.WriteLine("usage: echo-bench micro|e2e|chat|history|files|dm|autonat|autonat-lab|dht-lab|relay|relay-peer|nat-chat|peer");
     return 2;
 }

@@ -44,7 +44,7 @@ public sealed partial class ChatManager
                 lock (_gate)
                 {
                     _relays = relays.Relays;
-                    PublishLocked(new RelaysEvent(relays.Relays));
+                    PublishLocked(new RelaysEvent(relays.Relays) { Reservations = relays.Reservations });
                 }
                 break;
         }

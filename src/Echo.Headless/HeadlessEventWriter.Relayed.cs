@@ -25,6 +25,20 @@ internal static partial class HeadlessEventWriter
             foreach (string relay in r.Relays)
                 w.WriteStringValue(relay);
             w.WriteEndArray();
+            w.WriteStartArray("reservations");
+            foreach (Core.Ports.RelayReservationInfo reservation in r.Reservations)
+            {
+                w.WriteStartObject();
+                w.WriteString("relay", reservation.Relay);
+                w.WriteString("status", "OK");
+                if (reservation.LimitDuration is { } duration)
+                    w.WriteNumber("limitSeconds", (long)duration.TotalSeconds);
+                if (reservation.LimitBytes is { } bytes)
+                    w.WriteNumber("limitBytes", bytes);
+                w.WriteString("expires", reservation.Expires.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
         }),
         _ => throw new ArgumentException($"not a relay event: {chatEvent.GetType().Name}", nameof(chatEvent)),
     };

@@ -41,12 +41,12 @@ public sealed partial class Libp2pChatNetwork : IRelayStatus
     /// on (each the relay's address with <c>/p2p/</c>, or its peer id). Reported to the chat as
     /// <see cref="RelaysChanged"/>.
     /// </summary>
-    internal void SetRelaysInUse(IReadOnlyList<string> relays)
+    internal void SetRelaysInUse(IReadOnlyList<string> relays, IReadOnlyList<RelayReservationInfo>? reservations = null)
     {
         IReadOnlyList<string> copy = [.. relays];
         IReadOnlyList<string> before = Interlocked.Exchange(ref _relaysInUse, copy);
         if (!before.SequenceEqual(copy, StringComparer.Ordinal))
-            Post(new RelaysChanged(copy));
+            Post(new RelaysChanged(copy) { Reservations = [.. reservations ?? []] });
     }
 
     /// <summary>

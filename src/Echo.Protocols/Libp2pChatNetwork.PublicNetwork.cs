@@ -100,8 +100,11 @@ public sealed partial class Libp2pChatNetwork
     }
 
     /// <summary>The relays we hold a reservation on, for the faces: each relay's first address with <c>/p2p/</c>.</summary>
-    private void OnReservationsChanged(IReadOnlyList<RelayReservation> reservations) =>
-        SetRelaysInUse([.. reservations.Select(r => r.RelayAddresses.Count > 0 ? r.RelayAddresses[0].WithPeerId(r.Relay).ToString() : r.Relay.ToString())]);
+    private void OnReservationsChanged(IReadOnlyList<RelayReservation> reservations)
+    {
+        string[] relays = [.. reservations.Select(r => r.RelayAddresses.Count > 0 ? r.RelayAddresses[0].WithPeerId(r.Relay).ToString() : r.Relay.ToString())];
+        SetRelaysInUse(relays, [.. reservations.Select((r, i) => new Core.Ports.RelayReservationInfo(relays[i], r.Limit.Duration, r.Limit.DataBytes, r.Expires))]);
+    }
 
     /// <summary>A hole punch gave up: the peer stays relayed, and the faces say why.</summary>
     private void OnHolePunchCompleted(DcutrResult result)

@@ -1,6 +1,7 @@
 using Echo.Core.Events;
 using Echo.Core.Files;
 using Echo.Core.Peers;
+using Echo.Core.Ports;
 
 namespace Echo.Headless.Tests;
 
@@ -39,9 +40,16 @@ public sealed class RelayedPeerFormatTests
     [Fact]
     public void TheRelaysInUse_AndAFileWaitingForADirectConnection_AreLinesOfTheirOwn()
     {
-        Assert.Equal("""{"type":"relays","relays":["/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWRelay000abcdefgh"]}""",
-            HeadlessEventWriter.Format(new RelaysEvent(["/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWRelay000abcdefgh"])));
-        Assert.Equal("""{"type":"relays","relays":[]}""", HeadlessEventWriter.Format(new RelaysEvent([])));
+        const string relay = "/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWRelay000abcdefgh";
+        Assert.Equal("""{"type":"relays","relays":["/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWRelay000abcdefgh"],"reservations":[]}""",
+            HeadlessEventWriter.Format(new RelaysEvent([relay])));
+        Assert.Equal("""{"type":"relays","relays":[],"reservations":[]}""", HeadlessEventWriter.Format(new RelaysEvent([])));
+        RelaysEvent granted = new([relay])
+        {
+            Reservations = [new RelayReservationInfo(relay, TimeSpan.FromSeconds(120), 131_072, new DateTimeOffset(2026, 12, 7, 1, 8, 39, TimeSpan.Zero))],
+        };
+        Assert.Equal("""{"type":"relays","relays":["/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWRelay000abcdefgh"],"reservations":[{"relay":"/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWRelay000abcdefgh","status":"OK","limitSeconds":120,"limitBytes":131072,"expires":"2026-12-07T01:08:39.000Z"}]}""",
+            HeadlessEventWriter.Format(granted));
 
         FileWaitingEvent waiting = new("1234567890", "notes.txt", Bob, "notes.txt: " + FileWaitingEvent.Waiting("bob"));
         Assert.Equal(

@@ -14,7 +14,11 @@ public sealed record PeerPathChanged(string PeerId, string Address, bool Relayed
 public sealed record PeerRelayReason(string PeerId, string Reason) : NetworkEvent;
 
 /// <summary>The relays this node holds a reservation on changed (each a relay's peer id or address); empty for none.</summary>
-public sealed record RelaysChanged(IReadOnlyList<string> Relays) : NetworkEvent;
+public sealed record RelaysChanged(IReadOnlyList<string> Relays) : NetworkEvent
+{
+    /// <summary>The reservations behind <see cref="Relays"/>, with their limits (empty when not known).</summary>
+    public IReadOnlyList<RelayReservationInfo> Reservations { get; init; } = [];
+}
 
 /// <summary>
 /// The relays in use, for a network that can be reached through relays. Implemented over libp2p by

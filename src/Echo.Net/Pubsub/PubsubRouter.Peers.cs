@@ -40,17 +40,30 @@ public sealed partial class PubsubRouter
     private PubsubPeer GetOrAddPeer(Connection connection)
     {
         PeerId id = connection.RemotePeer;
+        string[] carried = [];
         if (_peers.TryGetValue(id, out PubsubPeer? existing))
         {
             // A connection that replaced a limited one (a direct one, or a newer circuit) takes over: the limited one is closing.
             if (existing.Connection == connection || (!existing.Connection.IsClosed && !(existing.Connection.IsLimited
                     && (!connection.IsLimited || _host.GetConnection(id) == connection))))
                 return existing;
+            // The peer (still connected: its last connection's end removes it) keeps its
+            // subscriptions whatever connection carries them: kept, so that until it announces them
+            // again on the new one it still counts as in its topics (a chat would otherwise take it
+            // for a peer outside the room meanwhile).
+            carried = [.. existing.Topics];
             RemovePeer(existing, "connection replaced");
         }
         PubsubPeer peer = new(id, connection, new PubsubPeerStreams(id, _options.MaxOutboundQueueLength, _options.MaxOutboundQueueBytes, _logger));
         _peers[id] = peer;
         _score.AddPeer(id);
+        foreach (string topic in carried)
+        {
+            peer.Topics.Add(topic);
+            if (!_topics.TryGetValue(topic, out HashSet<PeerId>? peers))
+                _topics[topic] = peers = [];
+            peers.Add(id);
+        }
         if (_subscriptions.Count > 0)
         {
             Pb.RPC hello = new();

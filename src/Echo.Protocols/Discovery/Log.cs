@@ -23,4 +23,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4405, Level = LogLevel.Debug, Message = "Presence lookup of {Peer}: {Count} address(es)")]
     public static partial void PresenceFound(ILogger logger, PeerId peer, int count);
+
+    [LoggerMessage(EventId = 4406, Level = LogLevel.Debug, Message = "Lookup of {What} found provider {Peer} with {Count} address(es)")]
+    public static partial void ProviderFound(ILogger logger, string what, PeerId peer, int count);
 }

@@ -296,6 +296,7 @@ internal sealed class RoomDiscovery : IAsyncDisposable
                     continue;
                 if (others.Count > _options.MaxProvidersPerLookup)
                     break;
+                Log.ProviderFound(_logger, entry.Name, provider.Peer, provider.Addresses.Count);
                 if (!_host.IsConnected(provider.Peer) && StartDial(provider.Peer))
                     dials.Add(DialAsync(entry, provider, cancellationToken));
             }

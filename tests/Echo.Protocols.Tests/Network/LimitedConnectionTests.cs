@@ -342,6 +342,43 @@ public sealed class LimitedConnectionTests : IAsyncDisposable
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task ADirectConnectionReplacingTheCircuit_KeepsThePeerInItsRooms_SoNoMessageArrivesTwice()
+    {
+        // While the direct connection takes over and the peer has not announced its subscriptions on
+        // it yet, it must still count as in the room: taken for a peer outside the room, it would be
+        // sent the default room's messages as echo-go lines too, and show them twice.
+        Node alice = await StartAsync("alice");
+        Node bob = await StartAsync("bob");
+        await CircuitAsync(alice, bob);
+        await ConnectedAsync(alice, bob, relayed: true);
+        await TestNetworks.InTopicAsync(alice.Network, bob.Network);
+        string topic = Echo.Protocols.Rooms.RoomTopic.ForRoom("lobby");
+        bool missed = false;
+        using CancellationTokenSource watching = new();
+        Task watch = Task.Run(async () =>
+        {
+            while (!watching.IsCancellationRequested)
+            {
+                if (!alice.Network.Router.TopicPeers(topic).Contains(bob.Id))
+                    missed = true;
+                await Task.Yield();
+            }
+        }, Ct);
+
+        await bob.Chat.ConnectAsync(alice.Network.ListenAddresses[0], Ct);
+        await ConnectedAsync(alice, bob, relayed: false);
+        await alice.Chat.SendAsync("right after the upgrade", Ct);
+        await bob.MessageAsync("right after the upgrade");
+        await alice.Chat.SendAsync("the last one", Ct);
+        await bob.MessageAsync("the last one");
+        await watching.CancelAsync();
+        await watch;
+
+        Assert.False(missed, "alice took bob for a peer outside the room while the direct connection took over");
+        Assert.Single(bob.Seen.OfType<MessageEvent>(), e => e.Message.Text == "right after the upgrade");
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task HistoryPages_OnALimitedConnection_KeepWithinWhatRemainsOfItsDataLimit()
     {
         Node alice = await StartAsync("alice");
