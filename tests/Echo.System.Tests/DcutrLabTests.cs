@@ -19,17 +19,9 @@ public sealed class DcutrLabTests
     private static void Report(string what, TimeSpan elapsed) =>
         TestContext.Current.TestOutputHelper?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what}: {elapsed.TotalMilliseconds:0} ms"));
 
-    private static string ReadLog(string path)
-    {
-        if (!File.Exists(path))
-            return "";
-        using FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using StreamReader reader = new(stream);
-        return reader.ReadToEnd();
-    }
 
     private static async Task WaitForLogAsync(string log, string text, TimeSpan timeout) =>
-        await TestHosts.WaitUntilAsync(() => ReadLog(log).Contains(text, StringComparison.Ordinal), $"\"{text}\" in {Path.GetFileName(log)}", timeout);
+        await TestHosts.WaitUntilAsync(() => LabWait.ReadLog(log).Contains(text, StringComparison.Ordinal), $"\"{text}\" in {Path.GetFileName(log)}", timeout);
 
     private static string[] Args(string log, string bootstrap) =>
         ["--public-range", NatLab.InternetSubnet, "--log-file", log, "--bootstrap", bootstrap];
@@ -60,7 +52,7 @@ public sealed class DcutrLabTests
             await WaitForLogAsync(aliceLog, $"DCUtR: hole punched to {bob.PeerId} at /ip4/{lab.RouterB.WanAddress}/tcp/", TimeSpan.FromSeconds(30));
             await WaitForLogAsync(bobLog, $"DCUtR: hole punched to {alice.PeerId} at /ip4/{lab.RouterA.WanAddress}/tcp/", TimeSpan.FromSeconds(10));
             Report("bob's /connect to a hole-punched connection", clock.Elapsed);
-            Assert.DoesNotContain("no direct connection to", ReadLog(aliceLog), StringComparison.Ordinal);
+            Assert.DoesNotContain("no direct connection to", LabWait.ReadLog(aliceLog), StringComparison.Ordinal);
         }
         finally
         {

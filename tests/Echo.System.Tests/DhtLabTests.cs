@@ -30,7 +30,8 @@ public sealed class DhtLabTests
             // The server's bootstrap peer identifies it as a kad server and, once a libp2p ping answered
             // (js checks every new contact so, within an adaptive 2 s), takes it in; its refresh reaches the
             // other js nodes the same way, though a ping that is slow on a loaded machine may keep one out.
-            await UntilAsync(async () => (await TablesAsync(lab)).Any(t => t.Contains(server.PeerId)), "a js table holds the Echo server");
+            await LabWait.UntilAsync(async () => (await TablesAsync(lab)).Any(t => t.Contains(server.PeerId)), "a js table holds the Echo server",
+                TimeSpan.FromSeconds(45), Ct);
 
             // Alice's refresh reaches every js node too, and each identifies her: she never announces
             // kad (js notes in its peer store the protocols of streams she opens, but its routing table
@@ -55,21 +56,4 @@ public sealed class DhtLabTests
     private static async Task<IReadOnlyList<string>[]> TablesAsync(NatLab lab) =>
         await Task.WhenAll(lab.JsNodes.Select(n => n.RoutingTableAsync(Ct)));
 
-    /// <summary>Polls <paramref name="condition"/> every 200 ms for up to 45 s.</summary>
-    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
-    {
-        using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        limit.CancelAfter(TimeSpan.FromSeconds(45));
-        while (!await condition())
-        {
-            try
-            {
-                await Task.Delay(200, limit.Token);
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                Assert.Fail(string.Create(CultureInfo.InvariantCulture, $"timed out after 45 s waiting until {what}"));
-            }
-        }
-    }
 }

@@ -53,7 +53,8 @@ public sealed class DhtModeLabTests
             // server, told by identify push, takes it into its table.
             await node.NextAsync(e => IsVerdict(e, "public"), TimeSpan.FromSeconds(90), Ct);
             Assert.Equal("server", await ModeAsync(node));
-            await UntilAsync(async () => (await js.RoutingTableAsync(Ct)).Contains(node.PeerId), "the js table holds the public Echo node");
+            await LabWait.UntilAsync(async () => (await js.RoutingTableAsync(Ct)).Contains(node.PeerId), "the js table holds the public Echo node",
+                TimeSpan.FromSeconds(45), Ct);
 
             // Alice: judged private, still a client; js identified her without kad and its table never held her.
             await alice.NextAsync(e => IsVerdict(e, "private"), TimeSpan.FromSeconds(90), Ct);
@@ -72,21 +73,4 @@ public sealed class DhtModeLabTests
         }
     }
 
-    /// <summary>Polls <paramref name="condition"/> every 200 ms for up to 45 s.</summary>
-    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
-    {
-        using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        limit.CancelAfter(TimeSpan.FromSeconds(45));
-        while (!await condition())
-        {
-            try
-            {
-                await Task.Delay(200, limit.Token);
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                Assert.Fail(string.Create(CultureInfo.InvariantCulture, $"timed out after 45 s waiting until {what}"));
-            }
-        }
-    }
 }

@@ -17,6 +17,8 @@ public sealed class KadJsInteropTests : IAsyncDisposable
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
     private readonly List<IAsyncDisposable> _owned = [];
 
     public async ValueTask DisposeAsync()
@@ -120,8 +122,8 @@ public sealed class KadJsInteropTests : IAsyncDisposable
         await clientDht.BootstrapAsync(Ct);
 
         // The client asked every js node and was identified by each; none took it into its table.
-        await WaitUntilAsync(async () => (await RoutingTablesAsync(js)).All(t => t.Contains(server.PeerId.ToString())),
-            "every js table holds the Echo server");
+        await LabWait.UntilAsync(async () => (await RoutingTablesAsync(js)).All(t => t.Contains(server.PeerId.ToString())),
+            "every js table holds the Echo server", Wait, Ct);
         foreach (IReadOnlyList<string> table in await RoutingTablesAsync(js))
             Assert.DoesNotContain(client.PeerId.ToString(), table);
 
@@ -129,7 +131,8 @@ public sealed class KadJsInteropTests : IAsyncDisposable
         // only closer peers, so the target is that node's own id, closer than anyone).
         LabJsNode lone = (await StartJsAsync(1))[0];
         await lone.CommandAsync("dial", new JsonObject { ["addr"] = $"{server.ListenAddresses[0]}/p2p/{server.PeerId}" }, Ct);
-        await WaitUntilAsync(async () => (await lone.RoutingTableAsync(Ct)).Count == 1, "the lone js node took the Echo server into its table");
+        await LabWait.UntilAsync(async () => (await lone.RoutingTableAsync(Ct)).Count == 1, "the lone js node took the Echo server into its table",
+            Wait, Ct);
         long before = serverDht.RequestsServed;
         JsonElement closest = await lone.CommandAsync("getClosestPeers", new JsonObject { ["peer"] = js[1].PeerId }, Ct);
         string[] ids = [.. closest.GetProperty("peers").EnumerateArray().Select(p => p.GetProperty("peerId").GetString()!)];
@@ -146,23 +149,6 @@ public sealed class KadJsInteropTests : IAsyncDisposable
         Assert.True(serverDht.RequestsServed > before, "the Echo server answered GET_PROVIDERS");
     }
 
-    /// <summary>Polls <paramref name="condition"/> every 100 ms for up to 20 s.</summary>
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        limit.CancelAfter(TimeSpan.FromSeconds(20));
-        while (!await condition())
-        {
-            try
-            {
-                await Task.Delay(100, limit.Token);
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                Assert.Fail($"timed out waiting until {what}");
-            }
-        }
-    }
 
     private static async Task<IReadOnlyList<string>[]> RoutingTablesAsync(LabJsNode[] nodes) =>
         await Task.WhenAll(nodes.Select(n => n.RoutingTableAsync(Ct)));

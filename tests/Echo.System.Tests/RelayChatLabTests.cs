@@ -29,18 +29,10 @@ public sealed partial class RelayChatLabTests
     [GeneratedRegex(@"Relay reservation on (\S+) until \S+ \(status OK, limit (\d+) s, (\d+) bytes, voucher (\w+)\); reachable at (.+)$", RegexOptions.Multiline)]
     private static partial Regex ReservationLine();
 
-    private static string ReadLog(string path)
-    {
-        if (!File.Exists(path))
-            return "";
-        using FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using StreamReader reader = new(stream);
-        return reader.ReadToEnd();
-    }
 
     /// <summary>The relays alice's log shows a reservation on, in order, each with its relayed addresses.</summary>
     private static List<(string Relay, string[] Addresses)> Reservations(string log) =>
-        [.. ReservationLine().Matches(ReadLog(log)).Select(m => (m.Groups[1].Value, m.Groups[5].Value.Trim().Split(", ")))];
+        [.. ReservationLine().Matches(LabWait.ReadLog(log)).Select(m => (m.Groups[1].Value, m.Groups[5].Value.Trim().Split(", ")))];
 
     /// <summary>The options of a node in the room flow: the lab's internet is public, every js node a bootstrap peer.</summary>
     private static string[] Args(NatLab lab, string log, params string[] extra) =>
@@ -107,7 +99,7 @@ public sealed partial class RelayChatLabTests
 
     private static void AssertNoException(string log, EchoChatProcess chat)
     {
-        string all = ReadLog(log) + chat.StandardError;
+        string all = LabWait.ReadLog(log) + chat.StandardError;
         Assert.DoesNotContain("Unhandled", all, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", all, StringComparison.Ordinal);   // no stack trace anywhere
     }

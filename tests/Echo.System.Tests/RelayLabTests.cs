@@ -28,17 +28,9 @@ public sealed partial class RelayLabTests
 
     private sealed record Reservation(string Relay, int Seconds, long Bytes, string Voucher, string[] Addresses);
 
-    private static string ReadLog(string path)
-    {
-        if (!File.Exists(path))
-            return "";
-        using FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using StreamReader reader = new(stream);
-        return reader.ReadToEnd();
-    }
 
     private static List<Reservation> Reservations(string log) =>
-        [.. ReservationLine().Matches(ReadLog(log)).Select(m => new Reservation(m.Groups[1].Value,
+        [.. ReservationLine().Matches(LabWait.ReadLog(log)).Select(m => new Reservation(m.Groups[1].Value,
             int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), long.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture),
             m.Groups[4].Value, m.Groups[5].Value.Trim().Split(", ")))];
 
@@ -55,7 +47,7 @@ public sealed partial class RelayLabTests
     }
 
     private static async Task WaitForLogAsync(string log, string text, TimeSpan timeout) =>
-        await TestHosts.WaitUntilAsync(() => ReadLog(log).Contains(text, StringComparison.Ordinal), $"\"{text}\" in {Path.GetFileName(log)}", timeout);
+        await TestHosts.WaitUntilAsync(() => LabWait.ReadLog(log).Contains(text, StringComparison.Ordinal), $"\"{text}\" in {Path.GetFileName(log)}", timeout);
 
     private static string[] Args(string log, params string[] bootstrap) =>
         ["--public-range", NatLab.InternetSubnet, "--log-file", log, .. bootstrap.SelectMany(b => new[] { "--bootstrap", b })];
@@ -132,7 +124,7 @@ public sealed partial class RelayLabTests
             await other.CommandAsync("dial", new JsonObject { ["addr"] = address }, Ct);
             string disconnected = $"Disconnected from {other.PeerId}";
             int pings = 0;
-            while (!ReadLog(aliceLog).Contains(disconnected, StringComparison.Ordinal))
+            while (!LabWait.ReadLog(aliceLog).Contains(disconnected, StringComparison.Ordinal))
             {
                 Assert.True(++pings < 400, "the relay never cut the circuit");
                 try
@@ -150,9 +142,9 @@ public sealed partial class RelayLabTests
             await other.CommandAsync("dial", new JsonObject { ["addr"] = address }, Ct);
             JsonElement pinged = await other.CommandAsync("ping", new JsonObject { ["peer"] = alice.PeerId }, Ct);
             Assert.True(pinged.GetProperty("rttMs").GetDouble() >= 0);
-            Assert.True(Regex.Count(ReadLog(aliceLog), $"Relayed connection from {other.PeerId}") >= 2);
+            Assert.True(Regex.Count(LabWait.ReadLog(aliceLog), $"Relayed connection from {other.PeerId}") >= 2);
             Assert.All(Reservations(aliceLog), r => Assert.Equal(relay.PeerId, r.Relay));
-            Assert.DoesNotContain("Unhandled", ReadLog(aliceLog), StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled", LabWait.ReadLog(aliceLog), StringComparison.Ordinal);
         }
         finally
         {

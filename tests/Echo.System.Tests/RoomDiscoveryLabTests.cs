@@ -23,21 +23,13 @@ public sealed partial class RoomDiscoveryLabTests
     private static void Report(string what, TimeSpan elapsed) =>
         TestContext.Current.TestOutputHelper?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what}: {elapsed.TotalMilliseconds:0} ms"));
 
-    private static string ReadLog(string path)
-    {
-        if (!File.Exists(path))
-            return "";
-        using FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using StreamReader reader = new(stream);
-        return reader.ReadToEnd();
-    }
 
     [GeneratedRegex(@"Lookup of room natroom found provider (?<peer>\S+) with (?<count>\d+) address\(es\)")]
     private static partial Regex ProviderFound();
 
     /// <summary>Whether <paramref name="log"/> shows a lookup of the room that returned <paramref name="peerId"/> with at least one address.</summary>
     private static bool FoundWithAddress(string log, string peerId) =>
-        ProviderFound().Matches(ReadLog(log)).Any(m => m.Groups["peer"].Value == peerId
+        ProviderFound().Matches(LabWait.ReadLog(log)).Any(m => m.Groups["peer"].Value == peerId
                                                        && int.Parse(m.Groups["count"].Value, CultureInfo.InvariantCulture) >= 1);
 
     private static bool IsMessage(JsonElement e, string text, string from) =>

@@ -60,35 +60,18 @@ public static class NatChatFlow
         public async Task<JsonElement> WaitAsync(Func<JsonElement, bool> match, string what, TimeSpan timeout, CancellationToken cancellationToken)
         {
             JsonElement? found = null;
-            await WaitUntilAsync(() =>
+            await LabWait.UntilAsync(() =>
             {
                 List<JsonElement> all = Matching(match);
                 found = all.Count > 0 ? all[0] : null;
                 return Task.FromResult(found is not null);
-            }, what, timeout, cancellationToken);
+            }, what, timeout, cancellationToken, TimeSpan.FromMilliseconds(50));
             return found!.Value;
         }
 
         public async ValueTask DisposeAsync() => await _pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    /// <summary>Polls <paramref name="condition"/> every 50 ms (or <paramref name="every"/>) until it holds; <see cref="TimeoutException"/> naming <paramref name="what"/> after <paramref name="timeout"/>.</summary>
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan timeout, CancellationToken cancellationToken,
-        TimeSpan? every = null)
-    {
-        using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero);
-        using PeriodicTimer timer = new(every ?? TimeSpan.FromMilliseconds(50));
-        try
-        {
-            while (!await condition())
-                await timer.WaitForNextTickAsync(limit.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"timed out waiting until {what} ({timeout.TotalSeconds:0.#} s)");
-        }
-    }
 
     private static string Type(JsonElement e) => e.GetProperty("type").GetString()!;
 
@@ -161,7 +144,7 @@ public static class NatChatFlow
             // The relayed connection closes after its grace period: /whois lists only the direct one.
             foreach ((Recorder me, Recorder other, string name, _) in sides)
             {
-                await WaitUntilAsync(() => RelayedConnectionGoneAsync(me, other.Process.PeerId, cancellationToken),
+                await LabWait.UntilAsync(() => RelayedConnectionGoneAsync(me, other.Process.PeerId, cancellationToken),
                     $"{name}'s relayed connection to the other is gone", TimeSpan.FromSeconds(40), cancellationToken, TimeSpan.FromSeconds(1));
             }
             report?.Invoke($"relayed connections gone: {clock.ElapsedMilliseconds} ms");
@@ -202,7 +185,7 @@ public static class NatChatFlow
         int before = me.Matching(e => Type(e) == "whois" && Text(e, "peerId") == peerId).Count;
         await me.Process.SendLineAsync($"/whois {peerId}");
         JsonElement answer = default;
-        await WaitUntilAsync(() =>
+        await LabWait.UntilAsync(() =>
         {
             List<JsonElement> all = me.Matching(e => Type(e) == "whois" && Text(e, "peerId") == peerId);
             if (all.Count <= before)
