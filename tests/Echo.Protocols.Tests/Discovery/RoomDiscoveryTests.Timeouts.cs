@@ -57,16 +57,16 @@ public sealed partial class RoomDiscoveryTests
         time.Advance(TimeSpan.FromTicks(1));
         Assert.True(provide.IsCancellationRequested, "the provide still runs at 60 s");
 
-        // The failed provide is retried a minute later; meanwhile the lookup runs, and stalls too.
+        // The failed provide is retried soon; first the lookup runs, and stalls too.
         CancellationToken lookup = await routing.LookupStarted.Task.WaitAsync(TestNetworks.Wait, TestContext.Current.CancellationToken);
         time.Advance(almost);
         Assert.False(lookup.IsCancellationRequested, "the lookup was given up before 60 s");
         time.Advance(TimeSpan.FromTicks(1));
         Assert.True(lookup.IsCancellationRequested, "the lookup still runs at 60 s");
 
-        // Both ended as failures: the provide, retried a minute after it gave up (due by now), went
-        // through; the next lookup comes a minute after the last gave up.
-        await WaitingUntilAsync(discovery, "lobby", Start + TimeSpan.FromMinutes(3));
+        // Both ended as failures: the provide, retried 2 s after it gave up (due by now), went through
+        // and looked up again at once (no provider answers); the next lookup comes 5 s after that.
+        await WaitingUntilAsync(discovery, "lobby", Start + TimeSpan.FromMinutes(2) + new RoomDiscoveryOptions().FirstLookupInterval);
         Assert.Equal(2, routing.Provides);
     }
 }
