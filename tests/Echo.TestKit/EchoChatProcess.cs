@@ -101,8 +101,12 @@ public sealed class EchoChatProcess : IAsyncDisposable
             : ["netns", "exec", networkNamespace, .. wrapper ?? [], "dotnet"];
         if (openFiles is { } limit)
             prefix = [$"--nofile={limit}:{limit}", "--", .. networkNamespace is null ? (string[])["dotnet"] : ["ip", .. prefix]];
+        // Downloads go inside the data directory unless the test names a folder: a download left waiting
+        // (resumable, recorded in its folder) must not be taken up by another test's node.
+        string[] args = [.. extraArgs];
+        string[] downloads = args.Contains("--downloads") ? [] : ["--downloads", Path.Combine(dataDirectory, "downloads")];
         foreach (string arg in (string[])[.. prefix, ExecutablePath, "--headless", .. (mdns ? (string[])[] : ["--no-mdns"]), "--name", name,
-                     "--listen", listen, "--data-dir", dataDirectory, .. extraArgs])
+                     "--listen", listen, "--data-dir", dataDirectory, .. downloads, .. args])
             start.ArgumentList.Add(arg);
         Process process = Process.Start(start) ?? throw new InvalidOperationException("echo-chat did not start");
         EchoChatProcess chat = new(process, dataDirectory, owns);
