@@ -93,17 +93,31 @@ internal sealed class TmuxSession : IAsyncDisposable
         throw new TimeoutException($"screen of {Name} did not match within {timeout}; last screen:\n{screen}");
     }
 
+    /// <summary>
+    /// Runs tmux on a server of this test process's own (<c>-L</c>), not the user's. That server exits
+    /// when its last session ends; a command that reaches it in that instant gets "server exited
+    /// unexpectedly" and is run again (a new server starts).
+    /// </summary>
     private static async Task<string> RunAsync(params string[] args)
     {
-        ProcessStartInfo start = new("tmux") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string arg in args)
-            start.ArgumentList.Add(arg);
-        using Process process = Process.Start(start)!;
-        string output = await process.StandardOutput.ReadToEndAsync();
-        string error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"tmux {string.Join(' ', args)}: {error}");
+        for (int attempt = 1; ; attempt++)
+        {
+            ProcessStartInfo start = new("tmux") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (string arg in (string[])["-L", Socket, .. args])
+                start.ArgumentList.Add(arg);
+            using Process process = Process.Start(start)!;
+            string output = await process.StandardOutput.ReadToEndAsync();
+            string error = await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            if (process.ExitCode == 0)
+                return output;
+            if (attempt < 3 && error.Contains("server exited unexpectedly", StringComparison.Ordinal))
+                continue;
+            throw new InvalidOperationException($"tmux {string.Join(' ', args)}: {error}");
+        }
     }
+
+    private static readonly string Socket = $"echo-test-{Environment.ProcessId}";
 
     public async ValueTask DisposeAsync()
     {
