@@ -21,11 +21,11 @@ public sealed class KadInboundLimitTests : IAsyncDisposable
             await _owned[i].DisposeAsync();
     }
 
-    /// <summary>A DHT server with the default options, and a plain host connected to it with identify done both ways.</summary>
-    private async Task<(Libp2pHost Server, Libp2pHost Client)> StartAsync()
+    /// <summary>A DHT server with the default options (or <paramref name="options"/>), and a plain host connected to it with identify done both ways.</summary>
+    private async Task<(Libp2pHost Server, Libp2pHost Client)> StartAsync(KadOptions? options = null)
     {
         Libp2pHost server = await TestHosts.StartAsync();
-        KadDht dht = new(server, new KadOptions { ForcedMode = KadMode.Server }, NullLoggerFactory.Instance);
+        KadDht dht = new(server, options ?? new KadOptions { ForcedMode = KadMode.Server }, NullLoggerFactory.Instance);
         dht.Start();
         Libp2pHost client = await TestHosts.StartAsync();
         _owned.AddRange([server, dht, client]);
@@ -79,5 +79,21 @@ public sealed class KadInboundLimitTests : IAsyncDisposable
         Assert.NotNull(await KadCodec.ReadAsync(held[15].Input, KadLimits.MaxMessageBytes, Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(10), Ct));
         foreach (P2PStream stream in held)
             stream.Reset();
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task AStreamIdleForTheIdleWait_IsClosedByTheServer_AfterAnsweringWhatCameBefore()
+    {
+        Assert.Equal(TimeSpan.FromMinutes(1), new KadOptions().StreamIdleTimeout);
+        // The default minute, shortened here: the server closes its side of a stream that brings no
+        // request for that long, after serving the requests that came.
+        (Libp2pHost server, Libp2pHost client) = await StartAsync(
+            new KadOptions { ForcedMode = KadMode.Server, StreamIdleTimeout = TimeSpan.FromSeconds(2) });
+        P2PStream stream = await client.OpenStreamAsync(server.PeerId, KadDht.ProtocolId, Ct);
+        await KadCodec.WriteAsync(stream.Output, FindNode(client), Ct);
+        Assert.NotNull(await KadCodec.ReadAsync(stream.Input, KadLimits.MaxMessageBytes, Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(10), Ct));
+
+        Assert.Null(await KadCodec.ReadAsync(stream.Input, KadLimits.MaxMessageBytes, Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(20), Ct));
+        stream.Reset();
     }
 }
