@@ -50,6 +50,7 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
     private MdnsDiscovery? _mdns;
     private MdnsAutoDialer? _mdnsDialer;
     private long _echoGoLines;
+    private long _echoGoLinesFromRoomPeers;
     private int _started;
     private int _disposed;
 
@@ -92,6 +93,9 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
     internal PubsubRouter Router => _router;
 
     internal EchoGoStreams EchoGo => _echoGo;
+
+    /// <summary>echo-go lines not shown because their sender sends us the default room through gossipsub.</summary>
+    internal long EchoGoLinesFromRoomPeers => Interlocked.Read(ref _echoGoLinesFromRoomPeers);
 
     internal HistorySync? History => _history;
 
@@ -292,6 +296,16 @@ public sealed partial class Libp2pChatNetwork : IChatNetwork
         (string? username, string text) = EchoGoLine.Parse(line.Text);
         if (string.IsNullOrWhiteSpace(text))
             return;
+        // An Echo node in our pubsub session sends us the default room's messages through gossipsub
+        // when we are in the room: a line it wrote too (it took us for a peer outside the room, as
+        // while a hole-punched connection replaces a relayed one and our subscription is not yet
+        // known there) would show the message twice. Gossip or the history sync bring it.
+        if (_router.IsPeer(peer) && _router.IsSubscribed(RoomTopic.ForRoom(_options.DefaultRoom)))
+        {
+            Interlocked.Increment(ref _echoGoLinesFromRoomPeers);
+            Log.EchoGoLineFromRoomPeer(_logger, peer);
+            return;
+        }
         string shown = EchoGoLine.ForDisplay(text, line.Cut);
         if (!ReferenceEquals(shown, text))
         {

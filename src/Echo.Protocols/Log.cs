@@ -21,6 +21,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3106, Level = LogLevel.Debug, Message = "echo-go line from {Peer} shown truncated: it had {Bytes} bytes")]
     public static partial void EchoGoLineTruncated(ILogger logger, PeerId peer, long bytes);
 
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Debug, Message = "echo-go line from {Peer} not shown: it is in our pubsub session and we are in the default room, whose messages it sends us there")]
+    public static partial void EchoGoLineFromRoomPeer(ILogger logger, PeerId peer);
+
     [LoggerMessage(EventId = 3107, Level = LogLevel.Debug, Message = "echo-go stream with {Peer} ({Direction}) ended: {Reason}")]
     public static partial void EchoGoStreamEnded(ILogger logger, PeerId peer, string direction, string reason);
 

@@ -151,8 +151,8 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, bool
 
     /// <summary>
     /// Dials <paramref name="address"/> on a new connection and hands over the nonce: <c>OK</c> once the
-    /// nonce was written and our side closed (the spec's "successfully send a nonce"), whatever the
-    /// client does next; <c>E_DIAL_BACK_ERROR</c> when the stream cannot be opened or the nonce not written.
+    /// nonce was written (the spec's "successfully send a nonce"), whatever the client does next,
+    /// even when it resets the stream before our side could close it; <c>E_DIAL_BACK_ERROR</c> when the stream cannot be opened or the nonce not written.
     /// </summary>
     /// <remarks>
     /// The client's <c>DialBackResponse</c> only tells us the nonce arrived before we close the
@@ -191,7 +191,6 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, bool
             try
             {
                 await AutoNatCodec.WriteAsync(back.Output, new V2.DialBack { Nonce = nonce }, timeout.Token).ConfigureAwait(false);
-                await back.CompleteOutputAsync().ConfigureAwait(false);
             }
             catch (Exception e) when (AutoNatCodec.IsPeerFailure(e) || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
@@ -201,6 +200,9 @@ internal sealed class AutoNatServer(AutoNatOptions options, Func<Multiaddr, bool
             }
             try
             {
+                // The nonce is on its way: a client that read it may answer, close or reset before
+                // our side closes, so closing fails like the answer does, and neither is judged.
+                await back.CompleteOutputAsync().ConfigureAwait(false);
                 V2.DialBackResponse? answer = await AutoNatCodec.ReadDialBackAsync(back.Input, V2.DialBackResponse.Parser, timeout.Token)
                     .ConfigureAwait(false);
                 if (answer is null)

@@ -253,6 +253,20 @@ public sealed partial class PubsubRouter : IAsyncDisposable
             return _mesh.TryGetValue(topic, out HashSet<PeerId>? mesh) ? [.. mesh] : [];
     }
 
+    /// <summary>Whether we are subscribed to <paramref name="topic"/>.</summary>
+    public bool IsSubscribed(string topic)
+    {
+        lock (_gate)
+            return _subscriptions.ContainsKey(topic);
+    }
+
+    /// <summary>Whether <paramref name="peer"/> speaks pubsub with us on its current connection.</summary>
+    public bool IsPeer(PeerId peer)
+    {
+        lock (_gate)
+            return _peers.ContainsKey(peer);
+    }
+
     /// <summary>The connected pubsub peers subscribed to <paramref name="topic"/>.</summary>
     public IReadOnlyCollection<PeerId> TopicPeers(string topic)
     {

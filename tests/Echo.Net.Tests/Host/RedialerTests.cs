@@ -44,7 +44,8 @@ public class RedialerTests
         int attempts = 0;
         bool connected = false;
         BlockingCollection<DateTimeOffset> dials = [];
-        ConcurrentQueue<TimeSpan> waits = new();
+        ConcurrentQueue<DateTimeOffset> due = new();
+        DateTimeOffset start = time.GetUtcNow();
         await using Redialer redialer = new((_, _) =>
         {
             dials.Add(time.GetUtcNow(), CancellationToken.None);
@@ -53,7 +54,8 @@ public class RedialerTests
             connected = true;
             return Task.CompletedTask;
         }, _ => connected, new RedialOptions { Jitter = 0 }, NullLogger.Instance, time);
-        redialer.Scheduled += (_, due) => waits.Enqueue(due - time.GetUtcNow());
+        // The event may run after the test moved the clock on: keep the due time itself.
+        redialer.Scheduled += (_, at) => due.Enqueue(at);
 
         Assert.True(redialer.Start(peer));
         Assert.False(redialer.Start(peer));    // one loop per peer
@@ -69,7 +71,8 @@ public class RedialerTests
         }
         await WaitUntil(() => redialer.Count == 0);
         Assert.Equal(4, attempts);
-        Assert.Equal([1.0, 2, 4, 8], waits.Select(w => w.TotalSeconds));
+        // Each wait starts at the failed dial before it: 1 s, then 2, 4 and 8 s after the dials at 1, 3 and 7 s.
+        Assert.Equal([1.0, 3, 7, 15], due.Select(d => (d - start).TotalSeconds));
     }
 
     [Fact(Timeout = 30_000)]

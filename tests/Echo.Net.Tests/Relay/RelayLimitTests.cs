@@ -129,19 +129,19 @@ public sealed class RelayLimitTests : IAsyncDisposable
         foreach ((Libp2pHost host, _) in dialers)
             await Bounded(host.DialAsync(TestHosts.AddressOf(relay), Ct));
 
-        bool[] connected = await Bounded(Task.WhenAll(dialers.Select(async d =>
+        string?[] failures = await Bounded(Task.WhenAll(dialers.Select(async d =>
         {
             try
             {
                 await d.Host.DialAsync(circuit, Ct);
-                return true;
+                return null;
             }
-            catch (DialFailedException)
+            catch (DialFailedException e)
             {
-                return false;
+                return e.Reason;
             }
         })));
-        Assert.Equal(16, connected.Count(c => c));
+        Assert.True(failures.Count(f => f is null) == 16, "16 circuits expected; refusals: " + string.Join(" | ", failures.Where(f => f is not null)));
         Assert.Equal(16, a.Connections.Count(c => c.IsLimited));
     }
 

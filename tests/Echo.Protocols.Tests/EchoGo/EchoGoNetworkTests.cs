@@ -121,6 +121,35 @@ public sealed class EchoGoNetworkTests
     }
 
     /// <summary>
+    /// A line from an Echo node we share the default room with is not shown: that node sends the
+    /// room's messages through gossipsub, and a line it wrote while it took us for a peer outside the
+    /// room (around a connection that replaced another, before our subscription was heard there)
+    /// would show the message twice.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task ALineFromAnEchoNodeInTheDefaultRoomWithUs_IsNotShown_ItsRoomMessageIs()
+    {
+        await using Libp2pChatNetwork a = await TestNetworks.StartAsync();
+        await using Libp2pChatNetwork b = await TestNetworks.StartAsync();
+        await a.JoinRoomAsync("lobby", Ct);
+        await b.JoinRoomAsync("lobby", Ct);
+        await b.ConnectAsync(a.ListenAddresses[0], Ct);
+        await OneStreamOpenedByAsync(b, a);
+        string topic = Echo.Protocols.Rooms.RoomTopic.ForRoom("lobby");
+        await TestHosts.WaitUntilAsync(() => a.Router.TopicPeers(topic).Contains(b.Id()) && b.Router.IsPeer(a.Id()),
+            "a knows b is in the lobby", TestNetworks.Wait);
+
+        // What a would write while it took b for a peer outside the room, then the room message itself.
+        Assert.Equal(1, a.EchoGo.Broadcast(EchoGoLine.Format("alice", "said once"), _ => true));
+        await a.PublishAsync("lobby", "alice", "said once", Ct);
+        MessageArrived first = await b.Events.NextAsync<MessageArrived>();
+        Assert.Equal(("said once", MessageOrigin.Room), (first.Message.Text, first.Message.Origin));
+        await TestHosts.WaitUntilAsync(() => b.EchoGoLinesFromRoomPeers == 1, "b read the line and did not show it", TestNetworks.Wait);
+        await a.PublishAsync("lobby", "alice", "next", Ct);
+        Assert.Equal("next", (await b.Events.NextAsync<MessageArrived>()).Message.Text);
+    }
+
+    /// <summary>
     /// A raw peer plays echo-go when its open crosses ours: it opens its own stream and closes ours at
     /// once, unread. The line we queued while ours settled goes to its stream, once; ours is never
     /// reset, and the next line goes to its stream too.
