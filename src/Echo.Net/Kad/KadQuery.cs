@@ -54,6 +54,9 @@ internal sealed class KadQuery
     /// <summary>Requests sent so far.</summary>
     public int MessagesSent { get; private set; }
 
+    /// <summary>Peers the lookup keeps track of now (at most <see cref="MaxKnownPeers"/>).</summary>
+    public int KnownPeers => _candidates.Count;
+
     /// <summary>Peers that answered.</summary>
     public int PeersQueried { get; private set; }
 

@@ -142,4 +142,62 @@ public class KadQueryTests
 
         Assert.Equal((10, 1), (query.MessagesSent, read));
     }
+    [Fact]
+    public void Defaults_ALookupEndsAfter60Seconds_Or200PeersAsked_AndTracks1000()
+    {
+        KadOptions defaults = new();
+        Assert.Equal((TimeSpan.FromSeconds(60), 200, 1000), (defaults.LookupTimeout, defaults.MaxPeersPerLookup, KadQuery.MaxKnownPeers));
+    }
+
+    /// <summary>
+    /// A lying network: every answer brings 20 peers closer than any before, so the closest known are
+    /// never all answered. The lookup still ends once it asked 200 peers, and of the 4,020 it heard of
+    /// it keeps 1,000 (the farthest forgotten first).
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task ANetworkThatAlwaysHasCloserPeers_IsAsked200Times_AndTheLookupTracks1000Peers()
+    {
+        KadKey target = KadKey.Of(KeyPair.Generate().PeerId.Bytes);
+        List<KadPeer> pool = PeersByDistance(target, 20 + (200 * 20));
+        pool.Reverse();   // farthest first: the seeds, then ever closer
+        int next = 20;
+        int answers = 0;
+        KadQuery query = new(target, KeyPair.Generate().PeerId, pool.Take(20), new KadOptions(), (_, _) =>
+        {
+            lock (pool)
+            {
+                answers++;
+                KadPeer[] closer = [.. pool.Skip(next).Take(20)];
+                next += closer.Length;
+                return Task.FromResult(Answer(closer));
+            }
+        });
+
+        await query.RunAsync(Ct);
+
+        Assert.Equal(200, query.MessagesSent);
+        Assert.Equal(200, answers);
+        Assert.Equal(pool.Count, next);
+        Assert.Equal(KadQuery.MaxKnownPeers, query.KnownPeers);
+    }
+
+    /// <summary>Peers that take every request and never answer: the lookup ends at its own timeout, not theirs.</summary>
+    [Fact(Timeout = 60_000)]
+    public async Task PeersThatNeverAnswer_TheLookupEndsAtItsTimeout()
+    {
+        KadKey target = KadKey.Of(KeyPair.Generate().PeerId.Bytes);
+        List<KadPeer> peers = PeersByDistance(target, 20);
+        KadOptions options = new() { Alpha = 10, Resiliency = 3, BucketSize = 20, LookupTimeout = TimeSpan.FromMilliseconds(300) };
+        KadQuery query = new(target, KeyPair.Generate().PeerId, peers, options,
+            async (_, ct) =>
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+                return Answer();
+            });
+
+        List<KadPeer> answered = await query.RunAsync(Ct).WaitAsync(TimeSpan.FromSeconds(20), Ct);
+
+        Assert.Empty(answered);
+        Assert.Equal(options.Alpha, query.MessagesSent);
+    }
 }
