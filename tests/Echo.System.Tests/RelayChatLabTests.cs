@@ -145,9 +145,13 @@ public sealed partial class RelayChatLabTests
                     afterCut++;
             }
             Assert.True(cuts > 0, "the relay never cut the circuit");
-            // Every cut was followed by a new circuit (re-dialed), and every message arrived exactly once.
+            // Every cut was followed by a new circuit (re-dialed), the last one too, and every message arrived exactly once.
+            await bob.WaitAsync(_ => bob.PeerEvents(alice.Chat.PeerId, "connected").Count() > bob.PeerEvents(alice.Chat.PeerId, "disconnected").Count(),
+                TimeSpan.FromSeconds(30), "a new circuit after the last cut");
             bob.Catch();
-            Assert.True(bob.PeerEvents(alice.Chat.PeerId, "connected").Count() > cuts);
+            int circuits = bob.PeerEvents(alice.Chat.PeerId, "connected").Count();
+            Assert.True(circuits > cuts);
+            Report(string.Create(CultureInfo.InvariantCulture, $"{sent.Count} messages over {circuits} circuits, done"), clock.Elapsed);
             Assert.All(sent, t => Assert.Single(bob.Messages(t)));
             Assert.All(bob.PeerEvents(alice.Chat.PeerId, "connected"), e => Assert.Equal("relay", Text(e, "via")));
             Assert.DoesNotContain(bob.Seen, e => Type(e) == "error");
