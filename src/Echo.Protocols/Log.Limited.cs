@@ -30,4 +30,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 4466, Level = LogLevel.Debug,
         Message = "History sync of {Room} with {Peer} stops for now: {Remaining} left of the limited connection's time; the next connection goes on")]
     public static partial void HistorySyncDeferredTime(ILogger logger, PeerId peer, string room, TimeSpan remaining);
+
+    [LoggerMessage(EventId = 4467, Level = LogLevel.Debug,
+        Message = "Profile {Seq} not sent again to {Peer}: it has it, and the circuit's data limit is small")]
+    public static partial void ProfileKnown(ILogger logger, PeerId peer, ulong seq);
 }

@@ -107,8 +107,10 @@ public sealed partial class RelayLabTests
     [Fact(Timeout = 120_000)]
     public async Task The_js_relays_4_KiB_data_limit_cuts_a_circuit_and_a_new_dial_works()
     {
-        // The pings must cross the circuit: as above, no direct way from alice to the js peer.
-        NatLab lab = await NatLab.CreateAsync(new NatLabOptions { JsNodes = 2, RelayDataLimit = 4096, ConnectJsNodes = false }, Ct);
+        // The pings must cross the circuit: as above, no direct way from alice to the js peer; and the js
+        // peer a DHT client, so alice's DHT does not learn its address from the relay when it dials the
+        // circuit (a direct connection then carried the pings and the circuit was never cut).
+        NatLab lab = await NatLab.CreateAsync(new NatLabOptions { JsNodes = 2, RelayDataLimit = 4096, ConnectJsNodes = false, JsDhtServers = 1 }, Ct);
         DirectoryInfo logs = Directory.CreateTempSubdirectory("echo-relay-lab-");
         try
         {
@@ -119,7 +121,7 @@ public sealed partial class RelayLabTests
             Assert.Equal(4096, reservation.Bytes);
             string address = $"/ip4/{relay.Host.Address}/tcp/{LabJsNode.Port}/p2p/{relay.PeerId}/p2p-circuit/p2p/{alice.PeerId}";
 
-            // Pings over the circuit until the relay cuts it at 4 KiB in one direction (a ping that
+            // Pings over the circuit until the relay cuts it at 4 KiB, both directions together (a ping that
             // meets the cut fails; the next one dials a new circuit).
             await other.CommandAsync("dial", new JsonObject { ["addr"] = address }, Ct);
             string disconnected = $"Disconnected from {other.PeerId}";

@@ -71,13 +71,23 @@ public sealed class Connection : IAsyncDisposable
     public bool IsLimited => Limit is not null;
 
     /// <summary>
-    /// What remains of a limited connection's data limit in the direction used most (bytes as the
-    /// relay counts them, framing included; at least 0), or null when the connection is not limited
-    /// or its data limit is unknown.
+    /// What remains of a limited connection's data limit (bytes as the relay counts them, framing
+    /// included; at least 0), or null when the connection is not limited or its data limit is unknown.
+    /// Both directions are counted against the one limit: go's relay counts each direction on its own,
+    /// js's relay counts both together, and we cannot tell which relay carries the circuit.
     /// </summary>
     public long? DataRemaining => Limit?.DataBytes is { } data && _tcp is CountingRawConnection counted
-        ? Math.Max(0, data - Math.Max(counted.BytesSent, counted.BytesReceived))
+        ? Math.Max(0, data - counted.BytesSent - counted.BytesReceived)
         : null;
+
+    /// <summary>
+    /// True for a limited connection whose data limit is at most <see cref="ConnectionLimit.SmallDataBytes"/>:
+    /// what runs on every new connection is cut down on it (identify lists only the protocols usable
+    /// here, is not pushed, and is not asked again on the next such circuit; ping is a yamux ping; a
+    /// profile the peer has is not sent again; history pages leave out the asker's own messages), so
+    /// the chat still fits in a circuit of a few KiB.
+    /// </summary>
+    public bool HasSmallDataLimit => Limit?.DataBytes is { } data && data <= ConnectionLimit.SmallDataBytes;
 
     /// <summary>
     /// What remains of a limited connection's duration limit (at least zero), or null when the
@@ -174,6 +184,8 @@ public sealed class Connection : IAsyncDisposable
         }
         finally
         {
+            if (_tcp is CountingRawConnection counted)
+                Log.LimitedConnectionEnded(_logger, RemotePeer, Limit!, _host.Time.GetUtcNow() - OpenedAt, counted.BytesSent, counted.BytesReceived);
             _host.OnConnectionEnded(this);
         }
     }

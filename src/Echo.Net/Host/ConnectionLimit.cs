@@ -10,6 +10,12 @@ public sealed record ConnectionLimit(TimeSpan? Duration = null, long? DataBytes 
     /// <summary>Limited, with nothing known of the limit.</summary>
     public static ConnectionLimit Unknown { get; } = new();
 
+    /// <summary>
+    /// A data limit at or below this is small: a circuit carrying it spends as little as it can before
+    /// the chat (<see cref="Connection.HasSmallDataLimit"/>). The relays' default of 128 KiB is not small.
+    /// </summary>
+    public const long SmallDataBytes = 32 * 1024;
+
     public override string ToString() =>
         Duration is null && DataBytes is null ? "limited"
             : string.Join(", ", new[]

@@ -695,9 +695,15 @@ public sealed class Libp2pHost : IAsyncDisposable
     public Task<P2PStream> OpenStreamAsync(PeerId peer, string protocol, CancellationToken cancellationToken) =>
         OpenStreamAsync(peer, [protocol], cancellationToken);
 
-    /// <summary>Measures the round trip to a connected peer with /ipfs/ping/1.0.0.</summary>
+    /// <summary>
+    /// Measures the round trip to a connected peer with /ipfs/ping/1.0.0; on a connection with a small
+    /// data limit (<see cref="Connection.HasSmallDataLimit"/>) with a yamux ping, which costs a tenth
+    /// of a ping stream.
+    /// </summary>
     public async Task<TimeSpan> PingAsync(PeerId peer, CancellationToken cancellationToken)
     {
+        if (GetConnection(peer) is { HasSmallDataLimit: true } small)
+            return await small.MuxerPingAsync(cancellationToken).ConfigureAwait(false);
         P2PStream stream = await OpenStreamAsync(peer, PingProtocol.ProtocolId, cancellationToken).ConfigureAwait(false);
         try
         {

@@ -68,4 +68,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1521, Level = LogLevel.Information, Message = "Advertised addresses now: {Addresses}")]
     public static partial void AddressesChanged(ILogger logger, string addresses);
+
+    [LoggerMessage(EventId = 4251, Level = LogLevel.Debug,
+        Message = "Limited connection with {Peer} ({Limit}) ended after {Duration}: {Sent} bytes sent, {Received} received")]
+    public static partial void LimitedConnectionEnded(ILogger logger, PeerId peer, ConnectionLimit limit, TimeSpan duration, long sent, long received);
 }

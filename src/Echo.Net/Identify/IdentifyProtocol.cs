@@ -51,7 +51,7 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
     /// <summary>Serves <c>/ipfs/id/1.0.0</c>: write our identify message, then half-close.</summary>
     public async Task HandleIdentifyAsync(P2PStream stream, CancellationToken cancellationToken)
     {
-        byte[] message = BuildMessage(stream.Connection.RemoteAddress.WithoutPeerId());
+        byte[] message = BuildMessage(stream.Connection.RemoteAddress.WithoutPeerId(), stream.Connection.HasSmallDataLimit);
         await stream.Output.WriteLengthPrefixedAsync(message, cancellationToken).ConfigureAwait(false);
         await stream.CompleteOutputAsync().ConfigureAwait(false);
     }
@@ -138,9 +138,58 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
         }
     }
 
-    /// <summary>Asks the peer of <paramref name="connection"/> to identify itself; failures are logged, never thrown.</summary>
+    /// <summary>
+    /// How long what a peer said on a circuit with a small data limit is used for its next such circuit
+    /// instead of asking again (a relay that cuts circuits every few KiB is dialed again and again; each
+    /// identify would cost a tenth of the limit each way).
+    /// </summary>
+    public static readonly TimeSpan SmallCircuitReuse = TimeSpan.FromMinutes(10);
+
+    /// <summary>Peers whose answer on a small circuit is kept for <see cref="SmallCircuitReuse"/>; past it, the memory starts anew.</summary>
+    private const int MaxReusedPeers = 256;
+
+    private readonly Lock _reuseGate = new();
+    private readonly Dictionary<PeerId, (IdentifyInfo Info, long At)> _smallCircuitAnswers = [];
+
+    /// <summary>What <paramref name="peer"/> said on a circuit with a small data limit within <see cref="SmallCircuitReuse"/>, with its age.</summary>
+    private (IdentifyInfo Info, TimeSpan Age)? RecentSmallCircuitAnswer(PeerId peer)
+    {
+        lock (_reuseGate)
+        {
+            if (!_smallCircuitAnswers.TryGetValue(peer, out (IdentifyInfo Info, long At) answer))
+                return null;
+            TimeSpan age = host.Time.GetElapsedTime(answer.At);
+            if (age < SmallCircuitReuse)
+                return (answer.Info, age);
+            _smallCircuitAnswers.Remove(peer);
+            return null;
+        }
+    }
+
+    private void KeepSmallCircuitAnswer(IdentifyInfo info)
+    {
+        lock (_reuseGate)
+        {
+            if (_smallCircuitAnswers.Count >= MaxReusedPeers && !_smallCircuitAnswers.ContainsKey(info.Peer))
+                _smallCircuitAnswers.Clear();
+            _smallCircuitAnswers[info.Peer] = (info with { ObservedAddress = null }, host.Time.GetTimestamp());
+        }
+    }
+
+    /// <summary>
+    /// Asks the peer of <paramref name="connection"/> to identify itself; failures are logged, never thrown.
+    /// On a circuit with a small data limit (<see cref="Connection.HasSmallDataLimit"/>), what the peer
+    /// said on such a circuit within <see cref="SmallCircuitReuse"/> is used instead.
+    /// </summary>
     public async Task IdentifyPeerAsync(Connection connection, CancellationToken cancellationToken)
     {
+        if (connection.HasSmallDataLimit && RecentSmallCircuitAnswer(connection.RemotePeer) is { } recent)
+        {
+            Log.IdentifyReused(logger, connection.RemotePeer, recent.Age.TotalSeconds);
+            Store(connection, recent.Info);
+            host.OnIdentified(connection, recent.Info);
+            return;
+        }
         try
         {
             using CancellationTokenSource timer = new(IdentifyLimits.Timeout, host.Time);
@@ -158,6 +207,8 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
                 throw;
             }
             Store(connection, info);
+            if (connection.HasSmallDataLimit)
+                KeepSmallCircuitAnswer(info);
             if (info.ObservedAddress is { } observed)
                 host.OnObservedAddress(connection, observed);
             Log.Identified(logger, connection.RemotePeer, info.AgentVersion ?? "", info.Protocols.Count);
@@ -221,6 +272,10 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
 
     private async Task PushAsync(Connection connection, CancellationToken cancellationToken)
     {
+        // A circuit with a small data limit is not told: its bytes are for the chat. The peer learns the
+        // change on a direct connection, or on a small circuit once its last answer is too old to reuse.
+        if (connection.HasSmallDataLimit)
+            return;
         try
         {
             using CancellationTokenSource timer = new(IdentifyLimits.Timeout, host.Time);
@@ -245,7 +300,13 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
             host.PeerStore.OnDisconnected(connection.RemotePeer);
     }
 
-    internal byte[] BuildMessage(Multiaddr observed)
+    /// <param name="observed">The peer's address as we see it.</param>
+    /// <param name="usableOnly">
+    /// For a connection with a small data limit: only the protocols a limited connection may carry
+    /// (the peer could open no other stream on it, and each name costs bytes of the limit); a direct
+    /// connection's identify lists them all again.
+    /// </param>
+    internal byte[] BuildMessage(Multiaddr observed, bool usableOnly = false)
     {
         Pb.Identify message = new()
         {
@@ -254,7 +315,7 @@ internal sealed class IdentifyProtocol(Libp2pHost host, ILogger<IdentifyProtocol
             PublicKey = ByteString.CopyFrom(host.IdentityKey.PublicKey.ToProtobuf()),
             ObservedAddr = ByteString.CopyFrom(observed.ToBytes()),
         };
-        message.Protocols.AddRange(host.Protocols);
+        message.Protocols.AddRange(usableOnly ? host.Protocols.Where(host.IsAllowedOnLimited) : host.Protocols);
         foreach (Multiaddr address in host.AdvertisedAddresses)
         {
             ByteString bytes = ByteString.CopyFrom(address.WithoutPeerId().ToBytes());

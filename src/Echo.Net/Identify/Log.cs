@@ -19,4 +19,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1703, Level = LogLevel.Debug, Message = "Identify push to {Peer} failed: {Reason}")]
     public static partial void PushFailed(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 4250, Level = LogLevel.Debug,
+        Message = "Identify of {Peer} not asked again on a circuit with a small data limit: what it said {AgeSeconds:0} s ago is used")]
+    public static partial void IdentifyReused(ILogger logger, PeerId peer, double ageSeconds);
 }

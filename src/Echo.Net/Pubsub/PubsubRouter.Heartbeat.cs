@@ -196,17 +196,24 @@ public sealed partial class PubsubRouter
     {
         if (peer.IsFloodsub || !_mesh.ContainsKey(topic) || _score.Score(peer.Id) < _scoreOptions.GossipThreshold)
             return;
-        if (GossipIHave(topic) is { } ihave)
+        // Over a circuit with a small data limit, the peer is not offered what it wrote or sent us: it has those.
+        PeerId? has = _host.GetConnection(peer.Id) is { HasSmallDataLimit: true } ? peer.Id : null;
+        if (GossipIHave(topic, has) is { } ihave)
         {
             Send(peer, new ControlMessage { IHaves = [ihave] }.ToRpc(), messages: 0);
             Counters.RecentOffered++;
         }
     }
 
-    /// <summary>An IHAVE with the topic's ids in the gossip window (shuffled, within the size limits), or null when there are none.</summary>
-    private IHave? GossipIHave(string topic)
+    /// <summary>
+    /// An IHAVE with the topic's ids in the gossip window (shuffled, within the size limits), or null when
+    /// there are none; without the messages <paramref name="has"/> wrote or sent us, when given.
+    /// </summary>
+    private IHave? GossipIHave(string topic, PeerId? has = null)
     {
         List<MessageId> ids = _mcache.GossipIds(topic);
+        if (has is not null)
+            ids.RemoveAll(id => _mcache.Get(id) is { } m && (m.From == has || m.ReceivedFrom == has));
         if (ids.Count == 0)
             return null;
         Shuffle(ids);

@@ -337,7 +337,7 @@ internal sealed class HistorySync
                 // Served on a limited (relayed) connection, a page keeps within what remains of its data limit.
                 if (LimitedPageBytes(stream.Connection) is { } budget && (request.MaxBytes == 0 || request.MaxBytes > budget))
                     request.MaxBytes = (uint)Math.Max(1, budget);
-                HistoryResponse response = await AnswerAsync(peer, address, request, cancellationToken)
+                HistoryResponse response = await AnswerAsync(peer, address, request, stream.Connection.HasSmallDataLimit, cancellationToken)
                     .ConfigureAwait(false);
                 byte[] bytes = response.ToByteArray();
                 Interlocked.Add(ref _bytesSent, Varint.GetByteCount((ulong)bytes.Length) + bytes.Length);
@@ -361,7 +361,12 @@ internal sealed class HistorySync
         }
     }
 
-    private async Task<HistoryResponse> AnswerAsync(PeerId peer, string address, HistoryRequest request, CancellationToken cancellationToken)
+    /// <param name="smallLimit">
+    /// Served on a connection with a small data limit: the page leaves out the asker's own messages
+    /// (it signed them, so it has them; each would cost the circuit a message's bytes again).
+    /// </param>
+    private async Task<HistoryResponse> AnswerAsync(PeerId peer, string address, HistoryRequest request, bool smallLimit,
+        CancellationToken cancellationToken)
     {
         if (ChatLimits.CheckRoom(request.Room) is { } roomError)
             return new HistoryResponse { Error = roomError };
@@ -372,7 +377,7 @@ internal sealed class HistorySync
             return new HistoryResponse { RetryAfterMs = (uint)Math.Clamp(wait.TotalMilliseconds, 1, 60_000) };
         try
         {
-            HistoryResponse answer = await PageAsync(request, cancellationToken).ConfigureAwait(false);
+            HistoryResponse answer = await PageAsync(request, smallLimit ? peer : null, cancellationToken).ConfigureAwait(false);
             _limits.Served(peer, address, answer.CalculateSize());
             return answer;
         }
@@ -383,7 +388,7 @@ internal sealed class HistorySync
         }
     }
 
-    private async Task<HistoryResponse> PageAsync(HistoryRequest request, CancellationToken cancellationToken)
+    private async Task<HistoryResponse> PageAsync(HistoryRequest request, PeerId? leaveOutAuthor, CancellationToken cancellationToken)
     {
         int limit = (int)Math.Clamp(request.Limit, 1, MaxPageMessages);
         HashSet<string> have = new(request.Have, StringComparer.Ordinal);
@@ -412,8 +417,9 @@ internal sealed class HistorySync
         foreach ((ChatMessage row, long seq) in rows)
         {
             // A page asked within a byte bound (a limited connection's) keeps strictly within it.
+            bool leftOut = have.Contains(row.Id) || (leaveOutAuthor is not null && row.Envelope is { } own && leaveOutAuthor.Bytes.SequenceEqual(own.From));
             if (bytes >= PageBytes
-                || (request.MaxBytes > 0 && row.Envelope is { } next && !have.Contains(row.Id) && bytes + next.Size + FramingBytes > maxBytes))
+                || (request.MaxBytes > 0 && row.Envelope is { } next && !leftOut && bytes + next.Size + FramingBytes > maxBytes))
             {
                 response.More = true;
                 break;
@@ -423,7 +429,7 @@ internal sealed class HistorySync
             else
                 (response.NextTs, response.NextId) = (row.Timestamp.ToUnixTimeMilliseconds(), row.Id);
             // Only signed messages travel: an echo-go line has no author's signature to check.
-            if (row.Envelope is not { } e || have.Contains(row.Id))
+            if (row.Envelope is not { } e || leftOut)
                 continue;
             response.Messages.Add(new SignedMessage
             {

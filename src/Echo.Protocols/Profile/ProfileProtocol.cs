@@ -26,6 +26,7 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
     private readonly Lock _gate = new();
     private readonly Dictionary<PeerId, ulong> _latest = [];
     private readonly Dictionary<PeerId, (DateTimeOffset Start, int Count)> _rate = [];
+    private readonly Dictionary<PeerId, ulong> _delivered = [];   // our last record each peer closed its stream on
     private byte[]? _own;
     private string? _ownNick;
     private string? _ownAway;
@@ -147,6 +148,12 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
         }
     }
 
+    private ulong? Delivered(PeerId peer)
+    {
+        lock (_gate)
+            return _delivered.TryGetValue(peer, out ulong seq) ? seq : null;
+    }
+
     /// <summary>Forgets a peer's last sequence number when its last connection closes (its clock may go back across restarts).</summary>
     public void OnDisconnected(PeerId peer)
     {
@@ -157,12 +164,29 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
         }
     }
 
-    /// <summary>Pushes our record to <paramref name="peer"/>; failures are logged (the peer left, or it does not read).</summary>
+    /// <summary>Peers whose delivered record is remembered; past it, the memory starts anew.</summary>
+    private const int MaxDeliveredPeers = 4096;
+
+    /// <summary>
+    /// Pushes our record to <paramref name="peer"/>; failures are logged (the peer left, or it does not read).
+    /// On a connection with a small data limit (<see cref="Connection.HasSmallDataLimit"/>) a record the
+    /// peer already took (on an earlier circuit) is not sent again, unless it carries an away message
+    /// (the peer forgets that when the connection goes): its nick book still has the nick.
+    /// </summary>
     public async Task SendAsync(PeerId peer, CancellationToken cancellationToken)
     {
-        byte[]? own = Own;
+        byte[]? own;
+        ulong seq;
+        bool away;
+        lock (_gate)
+            (own, seq, away) = (_own, _ownSeq, _ownAway is not null);
         if (own is null)
             return;
+        if (!away && host.GetConnection(peer) is { HasSmallDataLimit: true } && Delivered(peer) == seq)
+        {
+            Log.ProfileKnown(logger, peer, seq);
+            return;
+        }
         using CancellationTokenSource limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(Timeout);
         P2PStream? stream = null;
@@ -174,6 +198,12 @@ internal sealed class ProfileProtocol(Libp2pHost host, TimeProvider time, Action
             await stream.CompleteOutputAsync().ConfigureAwait(false);
             // The other side closes once it has the record; nothing else may come back.
             await stream.Input.ReadLengthPrefixedAsync(0, ProtocolId, limit.Token).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (_delivered.Count >= MaxDeliveredPeers && !_delivered.ContainsKey(peer))
+                    _delivered.Clear();
+                _delivered[peer] = seq;
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

@@ -403,6 +403,53 @@ public sealed class LimitedConnectionTests : IAsyncDisposable
         await TestHosts.WaitUntilAsync(() => bob.Messages.Count(m => m.FromHistory) == 120, "every message once", TestNetworks.Wait);
     }
 
+    /// <summary>Waits until only the two pubsub streams stay open at each end of the circuit, then gives what it has carried.</summary>
+    private static async Task<long> SettledAsync(Node a, Node b)
+    {
+        Connection atA = a.Network.Host.GetConnection(b.Id)!;
+        Connection atB = b.Network.Host.GetConnection(a.Id)!;
+        await TestHosts.WaitUntilAsync(() => atA.StreamCount <= 2 && atB.StreamCount <= 2, "only pubsub's streams open", TestNetworks.Wait);
+        return atA.Limit!.DataBytes!.Value - atA.DataRemaining!.Value;
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task ACircuitWithA4KiBDataLimit_CarriesTheChat_AndTheNextCircuitSpendsLessBeforeIt()
+    {
+        Node alice = await StartAsync("alice");
+        Node bob = await StartAsync("bob");
+        await HeardEarlierAsync(bob, 3, i => $"carol's {i}");
+        ConnectionLimit small = new(TimeSpan.FromMinutes(2), 4096);   // both directions together, as a js relay counts
+
+        Connection first = await CircuitAsync(alice, bob, small);
+        await ConnectedAsync(alice, bob, relayed: true);
+        await TestHosts.WaitUntilAsync(() => bob.Chat.LabelOf(alice.Id.ToString()) == "alice" && alice.Chat.LabelOf(bob.Id.ToString()) == "bob",
+            "both know the other's nick", TestNetworks.Wait);
+        await TestNetworks.InTopicAsync(alice.Network, bob.Network);
+        await alice.Chat.SendAsync("hello within 4 KiB", Ct);
+        await bob.MessageAsync("hello within 4 KiB");
+        long firstUsed = await SettledAsync(alice, bob);
+        Assert.True(firstUsed < 4096, $"the first circuit carried {firstUsed} bytes");
+
+        // The relay cuts it; the next circuit asks no identify and sends no profile again, so a history
+        // page of what alice missed fits beside the chat.
+        await first.DisposeAsync();
+        await bob.EventAsync<PeerDisconnectedEvent>(e => e.Peer.PeerId == alice.Id.ToString());
+        await alice.EventAsync<PeerDisconnectedEvent>(e => e.Peer.PeerId == bob.Id.ToString());
+        await CircuitAsync(alice, bob, small);
+        await ConnectedAsync(alice, bob, relayed: true);
+        await TestNetworks.InTopicAsync(alice.Network, bob.Network);
+        await alice.Chat.SendAsync("hello on the next circuit", Ct);
+        await bob.MessageAsync("hello on the next circuit");
+        await alice.MessageAsync("carol's 0");
+        long nextUsed = await SettledAsync(alice, bob);
+        TestContext.Current.TestOutputHelper?.WriteLine($"first circuit {firstUsed} bytes, next {nextUsed}");
+        Assert.True(nextUsed < firstUsed && nextUsed < 4096, $"first circuit {firstUsed} bytes, next {nextUsed}");
+        Assert.Single(bob.Messages, m => m.Text == "hello within 4 KiB");
+        Assert.Single(alice.Messages, m => m.Text == "carol's 0");
+        Assert.Empty(alice.Seen.OfType<ErrorEvent>());
+        Assert.Empty(bob.Seen.OfType<ErrorEvent>());
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task APubsubPeerThatIsNotEcho_GetsNoPubsubOverALimitedConnection_AsGoAndJsDo()
     {

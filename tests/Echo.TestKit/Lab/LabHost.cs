@@ -35,8 +35,17 @@ public sealed record NatLabOptions
     /// <summary>How many js nodes, from the first, serve circuit relay v2; null: the first one when <see cref="FirstJsNodeIsRelay"/>.</summary>
     public int? JsRelays { get; init; }
 
-    /// <summary>The js relays' data limit per direction per circuit (<c>RELAY_DATA_LIMIT</c>); null: js's default, 131072.</summary>
+    /// <summary>
+    /// The js relays' data limit per circuit (<c>RELAY_DATA_LIMIT</c>; js counts both directions against
+    /// it together); null: js's default, 131072.
+    /// </summary>
     public long? RelayDataLimit { get; init; }
+
+    /// <summary>
+    /// How many js nodes, from the first, run their DHT as servers; the others are DHT clients (in no
+    /// routing table, so a node under test does not learn their addresses from the DHT). Null: all.
+    /// </summary>
+    public int? JsDhtServers { get; init; }
 
     /// <summary>
     /// Whether the js nodes dial each other at start, so that each one's Kademlia routing table holds

@@ -66,9 +66,10 @@ public sealed class LabJsNode : IAsyncDisposable
     public static bool Installed => System.IO.Directory.Exists(Path.Combine(Directory, "node_modules", "@libp2p", "kad-dht"));
 
     internal static Task<LabJsNode> StartAsync(LabHost host, bool relay, CancellationToken cancellationToken,
-        IReadOnlyList<string>? extraAddresses = null, long? relayDataLimit = null) =>
+        IReadOnlyList<string>? extraAddresses = null, long? relayDataLimit = null, bool dhtClient = false) =>
         StartAsync(host, relay, ["ip", "netns", "exec", host.Namespace],
-            string.Join(',', new[] { host.Address }.Concat(extraAddresses ?? []).Select(a => $"/ip4/{a}/tcp/{Port}")), cancellationToken, relayDataLimit);
+            string.Join(',', new[] { host.Address }.Concat(extraAddresses ?? []).Select(a => $"/ip4/{a}/tcp/{Port}")), cancellationToken, relayDataLimit,
+            dhtClient);
 
     /// <summary>
     /// Starts a node outside any namespace on 127.0.0.1 and a free port (<see cref="LoopbackAddress"/>),

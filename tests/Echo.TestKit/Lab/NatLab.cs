@@ -277,7 +277,8 @@ public sealed partial class NatLab : IAsyncDisposable
             hosts.Add(await AddPublicHostCoreAsync(i + 1, cancellationToken));
         // Started together: node's start-up is mostly CPU-bound module loading.
         int relays = options.JsRelays ?? (options.FirstJsNodeIsRelay ? 1 : 0);
-        Task<LabJsNode>[] starts = [.. hosts.Select((h, i) => LabJsNode.StartAsync(h, i < relays, cancellationToken, relayDataLimit: options.RelayDataLimit))];
+        Task<LabJsNode>[] starts = [.. hosts.Select((h, i) => LabJsNode.StartAsync(h, i < relays, cancellationToken, relayDataLimit: options.RelayDataLimit,
+            dhtClient: i >= (options.JsDhtServers ?? options.JsNodes)))];
         try
         {
             await Task.WhenAll(starts);
