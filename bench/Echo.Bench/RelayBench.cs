@@ -33,6 +33,9 @@ internal static class RelayBench
     private const int MessageBytes = 96;
     private static readonly TimeSpan s_circuitDuration = TimeSpan.FromMinutes(10);
 
+    /// <summary>Warm-up circuits per relay before the baseline: past the runtime's 30 calls before it optimizes a method.</summary>
+    private const int WarmUpCircuits = 40;
+
     // RELAY_LOG=clients: the clients' Debug logs on stderr.
     private static readonly ILoggerFactory s_clientLoggers = Environment.GetEnvironmentVariable("RELAY_LOG") == "clients"
         ? LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Debug))
@@ -132,6 +135,7 @@ internal static class RelayBench
             // costs each process its relay code (JIT, caches) once, which is no cost per circuit.
             await Task.WhenAll(sets.Select(s => s.WarmUpAsync(ct)));
             await Task.Delay(TimeSpan.FromSeconds(3), ct);
+            Console.WriteLine($"  warm-up circuits open; our relay's compiled methods settled at {await JitSettledAsync(ours, ct)}");
             long[] baseRss = [.. relays.Select(r => Rss(r.Pid))];
             JsonObject oursBefore = await ours.CommandAsync("stats");
             double[] baseRate = await CpuRatesAsync(relays, window / 2, ct);
@@ -147,7 +151,7 @@ internal static class RelayBench
             long[] activeRss = [.. relays.Select(r => Rss(r.Pid))];
             JsonObject oursActive = await ours.CommandAsync("stats");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  Echo relay, before the circuits → active: threads {oursBefore["threads"]} → {oursActive["threads"]}, GC heap {Mib(oursBefore["gcHeapBytes"])} → {Mib(oursActive["gcHeapBytes"])} MiB, GC committed {Mib(oursBefore["gcCommittedBytes"])} → {Mib(oursActive["gcCommittedBytes"])} MiB, circuits {oursActive["circuits"]}"));
+                $"  Echo relay, before the circuits → active: threads {oursBefore["threads"]} → {oursActive["threads"]}, GC heap {Mib(oursBefore["gcHeapBytes"])} → {Mib(oursActive["gcHeapBytes"])} MiB, GC committed {Mib(oursBefore["gcCommittedBytes"])} → {Mib(oursActive["gcCommittedBytes"])} MiB, compiled methods {oursBefore["jitMethods"]} → {oursActive["jitMethods"]}, circuits {oursActive["circuits"]}"));
             await stopLoad.CancelAsync();
             await Task.WhenAll(loads);
             long[] messages = [.. sets.Select(s => s.RoundTrips)];
@@ -168,6 +172,25 @@ internal static class RelayBench
         {
             await Task.WhenAll(sets.Select(s => s.DisposeAsync().AsTask()));
         }
+    }
+
+    /// <summary>
+    /// Waits (at most 30 s) until our relay has compiled no new method for 3 s: the runtime optimizes hot
+    /// methods on a background thread some time after they got hot, and that compilation is no cost per circuit.
+    /// </summary>
+    private static async Task<long> JitSettledAsync(PeerProcess ours, CancellationToken ct)
+    {
+        long last = -1;
+        int quiet = 0;
+        Stopwatch clock = Stopwatch.StartNew();
+        while (quiet < 3 && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            long now = (await ours.CommandAsync("stats"))["jitMethods"]?.GetValue<long>() ?? 0;
+            quiet = now == last ? quiet + 1 : 0;
+            last = now;
+            await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        }
+        return last;
     }
 
     /// <summary>Each process's CPU time per second of wall time over <paramref name="window"/>, µs/s.</summary>
@@ -266,17 +289,31 @@ internal static class RelayBench
             }
         }
 
-        /// <summary>A circuit from one more source to the first destination, 50 round trips, left open and not counted.</summary>
+        /// <summary>
+        /// Circuits from more sources, left open and not counted: at least <see cref="WarmUpCircuits"/> (one
+        /// per source and destination), each with a round trip, the first with 50. The runtime compiles a
+        /// method again, optimized, once it has run 30 times; the code that opens a circuit runs once per
+        /// circuit, so a single warm-up circuit left that compilation (and the compiler's scratch memory,
+        /// which the C library keeps) to the measured window.
+        /// </summary>
         public async Task WarmUpAsync(CancellationToken ct)
         {
             Multiaddr relay = Multiaddr.Parse(relayAddress);
-            (Libp2pHost host, RelayClient client) = await StartHostAsync(new RelayClientOptions(), ct);
-            _warmUp.Add((host, client));
-            await host.DialAsync(relay, ct);
-            Connection connection = await host.DialAsync(Multiaddr.Parse($"{relayAddress}/p2p-circuit/p2p/{_destinations[0].Host.PeerId}"), ct);
-            P2PStream stream = await connection.OpenStreamAsync(ChatProtocol, ct);
-            for (int i = 0; i < 50; i++)
-                await RoundTripAsync(stream, i, ct);
+            int hosts = (WarmUpCircuits + _destinations.Count - 1) / _destinations.Count;
+            for (int h = 0; h < hosts; h++)
+            {
+                (Libp2pHost host, RelayClient client) = await StartHostAsync(new RelayClientOptions(), ct);
+                _warmUp.Add((host, client));
+                await host.DialAsync(relay, ct);
+                foreach ((Libp2pHost destination, RelayClient _) in _destinations)
+                {
+                    Connection connection = await host.DialAsync(Multiaddr.Parse($"{relayAddress}/p2p-circuit/p2p/{destination.PeerId}"), ct);
+                    P2PStream stream = await connection.OpenStreamAsync(ChatProtocol, ct);
+                    int roundTrips = h == 0 && destination == _destinations[0].Host ? 50 : 1;
+                    for (int i = 0; i < roundTrips; i++)
+                        await RoundTripAsync(stream, i, ct);
+                }
+            }
         }
 
         public async Task OpenCircuitsAsync(CancellationToken ct)

@@ -76,6 +76,7 @@ internal static class RelayPeerMode
                     ["threads"] = System.Diagnostics.Process.GetCurrentProcess().Threads.Count,
                     ["gcHeapBytes"] = GC.GetGCMemoryInfo().HeapSizeBytes,
                     ["gcCommittedBytes"] = GC.GetGCMemoryInfo().TotalCommittedBytes,
+                    ["jitMethods"] = System.Runtime.JitInfo.GetCompiledMethodCount(),
                 },
                 "stop" => new JsonObject { ["ok"] = true },
                 _ => new JsonObject { ["ok"] = false, ["error"] = $"unknown command {cmd}" },
