@@ -279,6 +279,7 @@ internal static class RelayBench
         private readonly List<(Libp2pHost Host, RelayClient Client)> _warmUp = [];
         private readonly List<P2PStream> _circuits = [];
         private readonly List<P2PStream> _warmUpCircuits = [];
+        private int _warmUpLost;
         private long _roundTrips;
 
         public long RoundTrips => Interlocked.Read(ref _roundTrips);
@@ -368,6 +369,9 @@ internal static class RelayBench
             }
         }
 
+        /// <summary>Warm-up circuits that ended during the warm-up load (they are only warm-up: the run goes on).</summary>
+        public int WarmUpLost => Volatile.Read(ref _warmUpLost);
+
         /// <summary>Round trips on every open warm-up circuit, each every 100 ms, until <paramref name="stop"/>.</summary>
         public Task RunWarmUpLoadAsync(CancellationToken stop, CancellationToken ct) => Task.WhenAll(_warmUpCircuits.Select(async stream =>
         {
@@ -381,6 +385,11 @@ internal static class RelayBench
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+            {
+                Interlocked.Increment(ref _warmUpLost);
+                Console.WriteLine($"  {name}: a warm-up circuit ended: {e.Message}");
             }
         }));
 
