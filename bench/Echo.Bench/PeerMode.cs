@@ -19,6 +19,7 @@ internal static class PeerMode
 {
     public static async Task<int> RunAsync()
     {
+        NativeHeap.ReturnFreedBlocksToTheSystem();   // as echo-chat does at start
         string listen = Environment.GetEnvironmentVariable("LISTEN") ?? "/ip4/127.0.0.1/tcp/0";
         using KeyPair key = KeyPair.Generate();
         HostOptions options = new() { ListenAddresses = [Multiaddr.Parse(listen)], EnablePerf = true, MaxInboundConnections = 1024 };

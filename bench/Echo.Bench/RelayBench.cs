@@ -33,13 +33,16 @@ internal static class RelayBench
     private const int MessageBytes = 96;
     private static readonly TimeSpan s_circuitDuration = TimeSpan.FromMinutes(10);
 
+    /// <summary>Warm-up circuits per relay before the baseline: past the runtime's 30 calls before it optimizes a method.</summary>
+    private const int WarmUpCircuits = 40;
+
     // RELAY_LOG=clients: the clients' Debug logs on stderr.
     private static readonly ILoggerFactory s_clientLoggers = Environment.GetEnvironmentVariable("RELAY_LOG") == "clients"
         ? LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Debug))
         : NullLoggerFactory.Instance;
 
     private sealed record Figures(string Relay, int Circuits, double BaseRssMiB, double CpuActiveUs, double CpuIdleUs,
-        double RssActiveKiB, double RssIdleKiB, int AliveAtEnd, long Messages);
+        double RssActiveKiB, double RssIdleKiB, double GcRssActiveKiB, double GcRssIdleKiB, int AliveAtEnd, long Messages);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -74,19 +77,19 @@ internal static class RelayBench
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"## Per circuit: {window.TotalSeconds:0} s active (one {MessageBytes}-byte message a second each way), then {window.TotalSeconds:0} s idle"));
         Console.WriteLine();
-        Console.WriteLine("| relay | circuits | base RSS MiB | CPU active µs/s | CPU idle µs/s | RSS active KiB | RSS idle KiB | alive at end | round trips |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| relay | circuits | base RSS MiB | CPU active µs/s | CPU idle µs/s | RSS active KiB | RSS idle KiB | RSS after GC, active KiB | RSS after GC, idle KiB | alive at end | round trips |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (Figures f in figures)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {f.Relay} | {f.Circuits} | {f.BaseRssMiB:0.0} | {f.CpuActiveUs:0.0} | {f.CpuIdleUs:0.00} | {f.RssActiveKiB:0.0} | {f.RssIdleKiB:0.0} | {f.AliveAtEnd}/{f.Circuits} | {f.Messages} |"));
+                $"| {f.Relay} | {f.Circuits} | {f.BaseRssMiB:0.0} | {f.CpuActiveUs:0.0} | {f.CpuIdleUs:0.00} | {f.RssActiveKiB:0.0} | {f.RssIdleKiB:0.0} | {f.GcRssActiveKiB:0.0} | {f.GcRssIdleKiB:0.0} | {f.AliveAtEnd}/{f.Circuits} | {f.Messages} |"));
         }
         Console.WriteLine();
         foreach (IGrouping<int, Figures> group in figures.GroupBy(f => f.Circuits))
         {
             Figures ours = group.Single(f => f.Relay == "Echo"), js = group.Single(f => f.Relay == "js");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{group.Key} circuits, Echo / js per circuit: CPU active {Ratio(ours.CpuActiveUs, js.CpuActiveUs)}, CPU idle {Ratio(ours.CpuIdleUs, js.CpuIdleUs)}, RSS active {Ratio(ours.RssActiveKiB, js.RssActiveKiB)}, RSS idle {Ratio(ours.RssIdleKiB, js.RssIdleKiB)}"));
+                $"{group.Key} circuits, Echo / js per circuit: CPU active {Ratio(ours.CpuActiveUs, js.CpuActiveUs)}, CPU idle {Ratio(ours.CpuIdleUs, js.CpuIdleUs)}, RSS active {Ratio(ours.RssActiveKiB, js.RssActiveKiB)}, RSS idle {Ratio(ours.RssIdleKiB, js.RssIdleKiB)}, after GC: active {Ratio(ours.GcRssActiveKiB, js.GcRssActiveKiB)}, idle {Ratio(ours.GcRssIdleKiB, js.GcRssIdleKiB)}"));
         }
         Console.WriteLine();
         Console.WriteLine($"load average at the end {LoadAverage()}");
@@ -107,6 +110,7 @@ internal static class RelayBench
         await using PeerProcess ours = await PeerProcess.StartCSharpAsync(new Dictionary<string, string>
         {
             ["RELAY_DURATION_S"] = ((int)s_circuitDuration.TotalSeconds).ToString(CultureInfo.InvariantCulture),
+            ["RELAY_KEEP_MALLOC"] = Environment.GetEnvironmentVariable("RELAY_KEEP_MALLOC") ?? "",
         }, "relay-peer");
         await using PeerProcess js = await PeerProcess.StartJsLabNodeAsync(labJs, new Dictionary<string, string>
         {
@@ -130,11 +134,20 @@ internal static class RelayBench
             Console.WriteLine("  reservations held on both relays");
             // One circuit more per relay before the baseline, with traffic, kept open: the first circuit
             // costs each process its relay code (JIT, caches) once, which is no cost per circuit.
+            // Warm-up load until our relay compiles no more (js's engine optimizes the same way meanwhile).
             await Task.WhenAll(sets.Select(s => s.WarmUpAsync(ct)));
+            using (CancellationTokenSource stopWarmUp = new())
+            {
+                Task[] warmLoads = [.. sets.Select(s => s.RunWarmUpLoadAsync(stopWarmUp.Token, ct))];
+                long compiled = await JitSettledAsync(ours, ct);
+                await stopWarmUp.CancelAsync();
+                await Task.WhenAll(warmLoads);
+                Console.WriteLine($"  warm-up circuits open and idle; our relay's compiled methods settled at {compiled}");
+            }
             await Task.Delay(TimeSpan.FromSeconds(3), ct);
-            long[] baseRss = [.. relays.Select(r => Rss(r.Pid))];
             JsonObject oursBefore = await ours.CommandAsync("stats");
-            double[] baseRate = await CpuRatesAsync(relays, window / 2, ct);
+            (double[] baseRate, double[] baseRss) = await CpuRatesAsync(relays, window / 2, ct);
+            long[] baseGcRss = await RssAfterCollectionAsync(relays);
 
             await Task.WhenAll(sets.Select(s => s.OpenCircuitsAsync(ct)));
             Console.WriteLine("  circuits open through both relays");
@@ -143,11 +156,11 @@ internal static class RelayBench
             using CancellationTokenSource stopLoad = new();
             Task[] loads = [.. sets.Select(s => s.RunLoadAsync(stopLoad.Token, ct))];
             await Task.Delay(TimeSpan.FromSeconds(2), ct);
-            double[] activeRate = await CpuRatesAsync(relays, window, ct);
-            long[] activeRss = [.. relays.Select(r => Rss(r.Pid))];
+            (double[] activeRate, double[] activeRss) = await CpuRatesAsync(relays, window, ct);
+            long[] activeGcRss = await RssAfterCollectionAsync(relays);
             JsonObject oursActive = await ours.CommandAsync("stats");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  Echo relay, before the circuits → active: threads {oursBefore["threads"]} → {oursActive["threads"]}, GC heap {Mib(oursBefore["gcHeapBytes"])} → {Mib(oursActive["gcHeapBytes"])} MiB, GC committed {Mib(oursBefore["gcCommittedBytes"])} → {Mib(oursActive["gcCommittedBytes"])} MiB, circuits {oursActive["circuits"]}"));
+                $"  Echo relay, before the circuits → active: threads {oursBefore["threads"]} → {oursActive["threads"]}, GC heap {Mib(oursBefore["gcHeapBytes"])} → {Mib(oursActive["gcHeapBytes"])} MiB, GC committed {Mib(oursBefore["gcCommittedBytes"])} → {Mib(oursActive["gcCommittedBytes"])} MiB, compiled methods {oursBefore["jitMethods"]} → {oursActive["jitMethods"]}, circuits {oursActive["circuits"]}"));
             await stopLoad.CancelAsync();
             await Task.WhenAll(loads);
             long[] messages = [.. sets.Select(s => s.RoundTrips)];
@@ -155,14 +168,15 @@ internal static class RelayBench
 
             // Idle: the circuits stay open, nothing crosses them.
             await Task.Delay(TimeSpan.FromSeconds(2), ct);
-            double[] idleRate = await CpuRatesAsync(relays, window, ct);
-            long[] idleRss = [.. relays.Select(r => Rss(r.Pid))];
+            (double[] idleRate, double[] idleRss) = await CpuRatesAsync(relays, window, ct);
+            long[] idleGcRss = await RssAfterCollectionAsync(relays);
             int[] alive = await Task.WhenAll(sets.Select(s => s.CountAliveAsync(ct)));
             Console.WriteLine("  idle window done");
 
             return [.. Enumerable.Range(0, 2).Select(i => new Figures(names[i], n, baseRss[i] / 1048576.0,
                 (activeRate[i] - baseRate[i]) / n, (idleRate[i] - baseRate[i]) / n,
-                (activeRss[i] - baseRss[i]) / 1024.0 / n, (idleRss[i] - baseRss[i]) / 1024.0 / n, alive[i], messages[i]))];
+                (activeRss[i] - baseRss[i]) / 1024.0 / n, (idleRss[i] - baseRss[i]) / 1024.0 / n,
+                (activeGcRss[i] - baseGcRss[i]) / 1024.0 / n, (idleGcRss[i] - baseGcRss[i]) / 1024.0 / n, alive[i], messages[i]))];
         }
         finally
         {
@@ -170,15 +184,60 @@ internal static class RelayBench
         }
     }
 
-    /// <summary>Each process's CPU time per second of wall time over <paramref name="window"/>, µs/s.</summary>
-    private static async Task<double[]> CpuRatesAsync(PeerProcess[] processes, TimeSpan window, CancellationToken ct)
+    /// <summary>
+    /// Waits (at least 10 s, at most 60 s) until our relay has compiled no new method for 5 s: the runtime optimizes hot
+    /// methods on a background thread some time after they got hot, and that compilation is no cost per circuit.
+    /// </summary>
+    private static async Task<long> JitSettledAsync(PeerProcess ours, CancellationToken ct)
+    {
+        long last = -1;
+        int quiet = 0;
+        Stopwatch clock = Stopwatch.StartNew();
+        while ((quiet < 5 || clock.Elapsed < TimeSpan.FromSeconds(10)) && clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            long now = (await ours.CommandAsync("stats"))["jitMethods"]?.GetValue<long>() ?? 0;
+            quiet = now == last ? quiet + 1 : 0;
+            last = now;
+            await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        }
+        return last;
+    }
+
+    /// <summary>
+    /// Each process's resident size right after a full collection (both relays answer the <c>heap</c>
+    /// command after one, compacting in ours): what they hold, whenever their collector last ran.
+    /// </summary>
+    private static async Task<long[]> RssAfterCollectionAsync(PeerProcess[] processes)
+    {
+        await Task.WhenAll(processes.Select(p => p.CommandAsync("heap", timeout: TimeSpan.FromSeconds(30))));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        return [.. processes.Select(p => Rss(p.Pid))];
+    }
+
+    /// <summary>
+    /// Each process's CPU time per second of wall time over <paramref name="window"/>, µs/s, and its mean
+    /// resident size over the window (sampled every second, bytes): a garbage-collected heap rises and
+    /// falls between collections, so a single reading says more about when the last collection ran than
+    /// about what the process holds.
+    /// </summary>
+    private static async Task<(double[] Rates, double[] Rss)> CpuRatesAsync(PeerProcess[] processes, TimeSpan window, CancellationToken ct)
     {
         TimeSpan[] before = [.. processes.Select(p => Cpu(p.Pid))];
         Stopwatch wall = Stopwatch.StartNew();
-        await Task.Delay(window, ct);
+        double[] rss = new double[processes.Length];
+        int samples = 0;
+        while (wall.Elapsed < window)
+        {
+            for (int i = 0; i < processes.Length; i++)
+                rss[i] += Rss(processes[i].Pid);
+            samples++;
+            TimeSpan left = window - wall.Elapsed;
+            await Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), ct);
+        }
         TimeSpan[] after = [.. processes.Select(p => Cpu(p.Pid))];
         double seconds = wall.Elapsed.TotalSeconds;
-        return [.. Enumerable.Range(0, processes.Length).Select(i => (after[i] - before[i]).TotalMicroseconds / seconds)];
+        return ([.. Enumerable.Range(0, processes.Length).Select(i => (after[i] - before[i]).TotalMicroseconds / seconds)],
+            [.. rss.Select(r => r / samples)]);
     }
 
     private static TimeSpan Cpu(int pid)
@@ -219,6 +278,8 @@ internal static class RelayBench
         private readonly List<(Libp2pHost Host, RelayClient Client)> _sources = [];
         private readonly List<(Libp2pHost Host, RelayClient Client)> _warmUp = [];
         private readonly List<P2PStream> _circuits = [];
+        private readonly List<P2PStream> _warmUpCircuits = [];
+        private int _warmUpLost;
         private long _roundTrips;
 
         public long RoundTrips => Interlocked.Read(ref _roundTrips);
@@ -266,18 +327,71 @@ internal static class RelayBench
             }
         }
 
-        /// <summary>A circuit from one more source to the first destination, 50 round trips, left open and not counted.</summary>
+        /// <summary>
+        /// Circuits from more sources, not counted: <see cref="WarmUpCircuits"/> or a few more (one per source
+        /// and destination) opened with a round trip each and closed, then as many again left open. The
+        /// runtime compiles a method again, optimized, after it ran 30 times (twice with profile-guided
+        /// optimization: instrumented, then final), on a background thread; the code that opens a circuit
+        /// runs once per circuit, so a single warm-up circuit left that compilation, and the compiler's
+        /// scratch memory that the C library keeps afterwards, to the measured window.
+        /// </summary>
         public async Task WarmUpAsync(CancellationToken ct)
         {
             Multiaddr relay = Multiaddr.Parse(relayAddress);
-            (Libp2pHost host, RelayClient client) = await StartHostAsync(new RelayClientOptions(), ct);
-            _warmUp.Add((host, client));
-            await host.DialAsync(relay, ct);
-            Connection connection = await host.DialAsync(Multiaddr.Parse($"{relayAddress}/p2p-circuit/p2p/{_destinations[0].Host.PeerId}"), ct);
-            P2PStream stream = await connection.OpenStreamAsync(ChatProtocol, ct);
-            for (int i = 0; i < 50; i++)
-                await RoundTripAsync(stream, i, ct);
+            int hosts = (WarmUpCircuits + _destinations.Count - 1) / _destinations.Count;
+            for (int round = 0; round < 2; round++)
+            {
+                List<(Libp2pHost Host, RelayClient Client)> opened = [];
+                for (int h = 0; h < hosts; h++)
+                {
+                    (Libp2pHost host, RelayClient client) = await StartHostAsync(new RelayClientOptions(), ct);
+                    opened.Add((host, client));
+                    await host.DialAsync(relay, ct);
+                    foreach ((Libp2pHost destination, RelayClient _) in _destinations)
+                    {
+                        Connection connection = await host.DialAsync(Multiaddr.Parse($"{relayAddress}/p2p-circuit/p2p/{destination.PeerId}"), ct);
+                        P2PStream stream = await connection.OpenStreamAsync(ChatProtocol, ct);
+                        await RoundTripAsync(stream, 0, ct);
+                        if (round == 1)
+                            _warmUpCircuits.Add(stream);
+                    }
+                }
+                if (round == 1)
+                    _warmUp.AddRange(opened);
+                else
+                {
+                    foreach ((Libp2pHost host, RelayClient client) in opened)
+                    {
+                        await client.DisposeAsync();
+                        await host.DisposeAsync();
+                    }
+                }
+            }
         }
+
+        /// <summary>Warm-up circuits that ended during the warm-up load (they are only warm-up: the run goes on).</summary>
+        public int WarmUpLost => Volatile.Read(ref _warmUpLost);
+
+        /// <summary>Round trips on every open warm-up circuit, each every 100 ms, until <paramref name="stop"/>.</summary>
+        public Task RunWarmUpLoadAsync(CancellationToken stop, CancellationToken ct) => Task.WhenAll(_warmUpCircuits.Select(async stream =>
+        {
+            try
+            {
+                for (long sequence = 1; !stop.IsCancellationRequested; sequence++)
+                {
+                    await RoundTripAsync(stream, sequence, ct);
+                    await Task.Delay(100, stop);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+            {
+                Interlocked.Increment(ref _warmUpLost);
+                Console.WriteLine($"  {name}: a warm-up circuit ended: {e.Message}");
+            }
+        }));
 
         public async Task OpenCircuitsAsync(CancellationToken ct)
         {

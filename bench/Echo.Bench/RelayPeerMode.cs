@@ -32,6 +32,8 @@ internal static class RelayPeerMode
 
     public static async Task<int> RunAsync()
     {
+        if (Environment.GetEnvironmentVariable("RELAY_KEEP_MALLOC") != "1")
+            NativeHeap.ReturnFreedBlocksToTheSystem();   // as echo-chat does at start
         string listen = Environment.GetEnvironmentVariable("LISTEN") ?? "/ip4/127.0.0.1/tcp/0";
         int seconds = int.TryParse(Environment.GetEnvironmentVariable("RELAY_DURATION_S"), System.Globalization.CultureInfo.InvariantCulture,
             out int s) ? s : 120;
@@ -76,7 +78,10 @@ internal static class RelayPeerMode
                     ["threads"] = System.Diagnostics.Process.GetCurrentProcess().Threads.Count,
                     ["gcHeapBytes"] = GC.GetGCMemoryInfo().HeapSizeBytes,
                     ["gcCommittedBytes"] = GC.GetGCMemoryInfo().TotalCommittedBytes,
+                    ["jitMethods"] = System.Runtime.JitInfo.GetCompiledMethodCount(),
                 },
+                // as the js node's "heap": a full, compacting collection first (the bench reads the RSS after it)
+                "heap" => Collect(),
                 "stop" => new JsonObject { ["ok"] = true },
                 _ => new JsonObject { ["ok"] = false, ["error"] = $"unknown command {cmd}" },
             };
@@ -86,5 +91,13 @@ internal static class RelayPeerMode
                 break;
         }
         return 0;
+    }
+
+    private static JsonObject Collect()
+    {
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return new JsonObject { ["ok"] = true, ["heapUsed"] = GC.GetTotalMemory(forceFullCollection: false) };
     }
 }

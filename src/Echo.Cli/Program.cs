@@ -2,6 +2,7 @@ using System.CommandLine;
 using Echo.Cli;
 
 // echo-chat: the Echo executable. This file only reads the command line and environment.
+Echo.Net.Host.NativeHeap.ReturnFreedBlocksToTheSystem();
 Option<int> port = new("--port")
 {
     Description = "TCP port to listen on, all IPv4 interfaces (0 = any free port) [env: PORT]",

@@ -31,6 +31,14 @@ internal sealed class YamuxStream : IYamuxInboundSink
     // Writes at least this large skip the outbound pipe and are framed from the caller's memory.
     private const int DirectWriteThreshold = 16 * 1024;
 
+    // Flow control bounds the inbound pipe, so it never pauses the read loop. Pipe options are immutable
+    // and shared by every stream: a relay holds two streams per circuit, each with two pipes.
+    private static readonly PipeOptions s_inboundOptions = new(pauseWriterThreshold: 0, minimumSegmentSize: SegmentSize,
+        useSynchronizationContext: false);
+
+    // The outbound options for the last send-buffer size used (every session of a host uses the same one).
+    private static PipeOptions? s_outboundOptions;
+
     private readonly YamuxSession _session;
     private readonly Lock _sync = new();
     private readonly Pipe _inbound;
@@ -65,13 +73,22 @@ internal sealed class YamuxStream : IYamuxInboundSink
         _receiveWindow = new YamuxReceiveWindow(timestamp);
         _pendingFlags = outbound ? YamuxFlags.Syn : YamuxFlags.None;
         _peerKnowsStream = !outbound;
-        // Flow control bounds the inbound pipe, so it never pauses the read loop.
-        _inbound = new Pipe(new PipeOptions(pauseWriterThreshold: 0, minimumSegmentSize: SegmentSize,
-            useSynchronizationContext: false));
-        _outbound = new Pipe(new PipeOptions(pauseWriterThreshold: sendBuffer, resumeWriterThreshold: sendBuffer / 2,
-            minimumSegmentSize: SegmentSize, useSynchronizationContext: false));
+        _inbound = new Pipe(s_inboundOptions);
+        _outbound = new Pipe(OutboundOptions(sendBuffer));
         _input = new YamuxStreamInput(this, _inbound.Reader);
         _output = new YamuxStreamOutput(this, _outbound.Writer);
+    }
+
+    private static PipeOptions OutboundOptions(int sendBuffer)
+    {
+        PipeOptions? options = Volatile.Read(ref s_outboundOptions);
+        if (options is null || options.PauseWriterThreshold != sendBuffer)
+        {
+            options = new PipeOptions(pauseWriterThreshold: sendBuffer, resumeWriterThreshold: sendBuffer / 2,
+                minimumSegmentSize: SegmentSize, useSynchronizationContext: false);
+            Volatile.Write(ref s_outboundOptions, options);
+        }
+        return options;
     }
 
     public uint Id { get; }
