@@ -174,12 +174,14 @@ public class IdempotentDialTests
 
         private async Task PumpAsync(TcpClient from, TcpClient to)
         {
+            // The socket itself: disposing the client (as DisposeAsync may meanwhile) clears TcpClient.Client.
+            Socket target = to.Client;
             try
             {
                 await from.GetStream().CopyToAsync(to.GetStream(), _stop.Token);
-                to.Client.Shutdown(SocketShutdown.Send);
+                target.Shutdown(SocketShutdown.Send);
             }
-            catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+            catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException or InvalidOperationException)
             {
             }
         }
