@@ -155,9 +155,12 @@ public sealed partial class NatLab : IAsyncDisposable
 
     private async Task AddNamespaceAsync(string name, CancellationToken cancellationToken)
     {
-        await StepAsync(["ip", "netns", "add", name], cancellationToken);
+        // Recorded before it exists, and made even if the build is being cancelled: a namespace made
+        // after a cancelled wait would otherwise outlive the lab.
         _namespaces.Add(name);
         _interfaces[name] = ["lo"];
+        await StepAsync(["ip", "netns", "add", name], CancellationToken.None);
+        cancellationToken.ThrowIfCancellationRequested();
         await StepAsync(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
             "net.ipv6.conf.default.disable_ipv6=1"], cancellationToken);
         await StepAsync(["ip", "-n", name, "link", "set", "lo", "up"], cancellationToken);
