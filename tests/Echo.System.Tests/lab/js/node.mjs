@@ -156,6 +156,34 @@ function target (command) {
   throw new Error('give addr or peer')
 }
 
+// The addresses autonatCheck is checking, per client. When a peer that speaks AutoNAT is identified,
+// the client drops every result it has for an address that is not one of its own unverified ones
+// (the lab's are private, so it has none), the check's too. That runs a few milliseconds after the
+// identify event the tests wait for, so a check started at once could get its server's answer and
+// find nothing to count it on (success 0, failure 0, the nonce returned). Results of addresses being
+// checked are kept.
+const checking = new WeakMap()
+function keepWhileChecking (client) {
+  let keys = checking.get(client)
+  if (keys == null) {
+    keys = new Set()
+    checking.set(client, keys)
+    const removeOutdated = client.removeOutdatedMultiaddrResults.bind(client)
+    client.removeOutdatedMultiaddrResults = () => {
+      const kept = [...keys].filter(key => client.dialResults.has(key)).map(key => [key, client.dialResults.get(key)])
+      removeOutdated()
+      for (const [key, results] of kept) {
+        if (!client.dialResults.has(key)) log(`autonatCheck: the client dropped the result of ${key} while it was checked; kept`)
+        client.dialResults.set(key, results)
+      }
+    }
+  }
+  return keys
+}
+
+keepWhileChecking(node.services.autonatV2.client)
+keepWhileChecking(node.services.autonat)
+
 const commands = {
   async dial (command, signal) {
     const connection = await node.dial(target(command), { signal })
@@ -221,6 +249,8 @@ const commands = {
       type: command.type ?? 'transport'
     }
     client.dialResults.set(key, results)
+    const keys = keepWhileChecking(client)
+    keys.add(key)
     const segment = client.getNetworkSegment(connection.remoteAddr)
     const started = performance.now()
     let nonceReturned = null
@@ -239,6 +269,7 @@ const commands = {
         await client.askPeerToVerify(connection, segment, { signal, multiaddr: address })
       }
     } finally {
+      keys.delete(key)
       client.dialResults.delete(key)
     }
     return {
