@@ -329,6 +329,20 @@ internal sealed class YamuxSession : IAsyncDisposable, IYamuxFrameHandler
         new($"{YamuxOptions.ProtocolId}: the session is closed", Error);
 
     /// <summary>
+    /// An ordinary end (the connection reset or closed under us, a relay cutting its circuit) is one line;
+    /// anything else keeps its stack trace.
+    /// </summary>
+    private void LogEnd(Exception? error)
+    {
+        if (error is null)
+            Log.SessionEnded(_logger, "normal", null);
+        else if (error is IOException or ObjectDisposedException or OperationCanceledException)
+            Log.SessionEnded(_logger, $"{error.GetType().Name}: {error.Message}", null);
+        else
+            Log.SessionEnded(_logger, error.GetType().Name, error);
+    }
+
+    /// <summary>
     /// Ends the session once: records why, stops the loops and fails what waits on it. A graceful end
     /// lets the send loop write what is already queued before GoAway; otherwise streams fail at once.
     /// </summary>
@@ -352,7 +366,7 @@ internal sealed class YamuxSession : IAsyncDisposable, IYamuxFrameHandler
             _slotWaiter = null;
             _state = graceful ? YamuxSessionState.Draining : YamuxSessionState.Closed;
         }
-        Log.SessionEnded(_logger, error is null ? "normal" : error.GetType().Name, error);
+        LogEnd(error);
         if (!graceful)
         {
             foreach (YamuxStream stream in streams)

@@ -25,6 +25,24 @@ public class YamuxSessionTests
         Assert.Equal("world!"u8.ToArray(), await client.Input.ReadToEndAsync(Ct).WaitAsync(Ct));
     }
 
+    [Fact(Timeout = 10_000)]
+    public async Task ConnectionResetUnderTheSession_IsLoggedAsOneLine_WithoutAStackTrace()
+    {
+        RecordingLoggerFactory logs = new();
+        (IDuplexPipe remote, IDuplexPipe local) = TestPipes.CreatePipePair();
+        await using YamuxSession session = new(local, isClient: true, new YamuxOptions(), TimeProvider.System,
+            logs.CreateLogger("yamux"));
+        session.Start();
+
+        // What a relay cutting its circuit looks like from here: the transport fails with an I/O error.
+        await remote.Output.CompleteAsync(new IOException("the relay reset the circuit"));
+
+        RecordingLoggerFactory.Entry ended = await logs.WaitForAsync(e => e.EventId == 1401, TimeSpan.FromSeconds(5));
+        Assert.Null(ended.Exception);
+        Assert.Contains("the relay reset the circuit", ended.Message, StringComparison.Ordinal);
+        await remote.Input.CompleteAsync();
+    }
+
     [Fact]
     public async Task OpenStream_ServerSide_UsesEvenIds()
     {
