@@ -42,6 +42,8 @@ public sealed class DcutrService
     private readonly Dictionary<IPEndPoint, Expectation> _expected = [];
     private readonly Dictionary<Connection, int> _connectsReceived = [];
     private readonly HashSet<Connection> _upgrading = [];
+    private readonly Dictionary<PeerId, CancellationTokenSource> _leading = [];   // our latest upgrade as B, per peer
+    private readonly Dictionary<PeerId, int> _following = [];                      // the peer's upgrades we answer as A
     private readonly Dictionary<PeerId, DcutrResult> _results = [];
     private CancellationToken _stopping = CancellationToken.None;
 
@@ -106,14 +108,16 @@ public sealed class DcutrService
     {
         PeerId peer = relayed.RemotePeer;
         long started = _time.GetTimestamp();
+        using CancellationTokenSource lifetime = CancellationTokenSource.CreateLinkedTokenSource(_stopping, relayed.Closed);
+        lock (_gate)
+            _leading[peer] = lifetime;
         try
         {
-            using CancellationTokenSource lifetime = CancellationTokenSource.CreateLinkedTokenSource(_stopping, relayed.Closed);
             CancellationToken cancellationToken = lifetime.Token;
             Log.UpgradeStarted(_logger, peer);
             IdentifyInfo? info = await IdentifiedAsync(relayed, cancellationToken).ConfigureAwait(false);
-            if (DirectConnection(peer) is not null)
-                return;                                   // something else connected us meanwhile
+            if (DirectConnection(peer) is not null || Yielded(relayed))
+                return;                                   // something else connected us meanwhile, or another upgrade leads
             if (_options.UnilateralUpgrade && info is not null)
             {
                 Multiaddr[] reachable = [.. info.ListenAddresses
@@ -139,6 +143,8 @@ public sealed class DcutrService
             {
                 if (attempt > 1)
                     await Task.Delay(_options.RetryDelay, _time, cancellationToken).ConfigureAwait(false);
+                if (Yielded(relayed))
+                    return;                               // the upgrade that goes on reports
                 if (DirectConnection(peer) is { } late)
                 {
                     Report(new DcutrResult(peer, DcutrOutcome.HolePunched, attempt - 1, late.RemoteAddress, late.Role, null, false,
@@ -157,6 +163,10 @@ public sealed class DcutrService
             }
             ReportFailure(peer, DcutrLimits.MaxAttempts, reasonOfLast, theirs, started);
         }
+        catch (OperationCanceledException) when (Yielded(relayed))
+        {
+            // the upgrade that goes on reports the outcome
+        }
         catch (OperationCanceledException)
         {
             Log.RelayedEnded(_logger, peer);
@@ -168,8 +178,27 @@ public sealed class DcutrService
         finally
         {
             lock (_gate)
+            {
                 _upgrading.Remove(relayed);
+                if (_leading.GetValueOrDefault(peer) == lifetime)
+                    _leading.Remove(peer);
+            }
         }
+    }
+
+    /// <summary>
+    /// Whether our upgrade over <paramref name="relayed"/> gives way: the peer dialed us through a relay
+    /// as we dialed it, and both hosts keep the other relayed connection (so the peer leads its upgrade,
+    /// or a newer one of ours does), or we answer the peer's upgrade. Two upgrades at once would take the
+    /// same punched socket in opposite roles (both Noise initiators) and fail every attempt.
+    /// </summary>
+    private bool Yielded(Connection relayed)
+    {
+        PeerId peer = relayed.RemotePeer;
+        if (_host.GetConnection(peer) is { IsLimited: true } kept && kept != relayed)
+            return true;
+        lock (_gate)
+            return _following.GetValueOrDefault(peer) > 0;
     }
 
     /// <summary>B's attempt: CONNECT, CONNECT back (the round trip), SYNC, half the round trip, punch.</summary>
@@ -256,6 +285,7 @@ public sealed class DcutrService
         PeerId peer = relayed.RemotePeer;
         long started = _time.GetTimestamp();
         Registration? expecting = null;
+        bool following = false;
         try
         {
             IReadOnlyList<Multiaddr> theirs;
@@ -269,6 +299,33 @@ public sealed class DcutrService
                     return;
                 if (connect.Type != Pb.HolePunch.Types.Type.Connect)
                     throw new ProtocolViolationException(DcutrCodec.ProtocolId, $"{connect.Type} before CONNECT");
+                CancellationTokenSource? ours;
+                lock (_gate)
+                {
+                    // Both lead, each over its inbound relayed connection: the upgrade over the connection both
+                    // hosts keep goes on (the same answer on both sides), the other gives way.
+                    ours = _leading.GetValueOrDefault(peer);
+                    following = ours is null || _host.GetConnection(peer) == relayed;
+                    if (following)
+                        _following[peer] = _following.GetValueOrDefault(peer) + 1;
+                }
+                if (ours is not null)
+                {
+                    Log.BothLead(_logger, peer, following ? peer.ToString() : "us");
+                    if (!following)
+                    {
+                        stream.Reset();
+                        return;
+                    }
+                    try
+                    {
+                        await ours.CancelAsync().ConfigureAwait(false);
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // our upgrade ended meanwhile
+                    }
+                }
                 lock (_gate)
                     _connectsReceived[relayed] = attempt = _connectsReceived.GetValueOrDefault(relayed) + 1;
                 if (attempt == 1)
@@ -311,6 +368,16 @@ public sealed class DcutrService
         finally
         {
             expecting?.Dispose();
+            if (following)
+            {
+                lock (_gate)
+                {
+                    if (_following[peer] <= 1)
+                        _following.Remove(peer);
+                    else
+                        _following[peer]--;
+                }
+            }
         }
     }
 

@@ -35,4 +35,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4309, Level = LogLevel.Warning, Message = "DCUtR upgrade of the connection to {Peer} failed unexpectedly")]
     public static partial void UpgradeCrashed(ILogger logger, PeerId peer, Exception exception);
+
+    [LoggerMessage(EventId = 4310, Level = LogLevel.Debug,
+        Message = "DCUtR: {Peer} and we both lead an upgrade (a relayed connection each way); the one on the connection both keep goes on, led by {Leader}")]
+    public static partial void BothLead(ILogger logger, PeerId peer, string leader);
 }

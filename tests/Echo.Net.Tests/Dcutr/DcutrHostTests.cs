@@ -126,6 +126,48 @@ public class DcutrHostTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task BothDialedThroughRelaysAtOnce_OneUpgradeGoesOn_AndTheDirectConnectionWorks()
+    {
+        // Two NATed peers that found each other at once each dial the other through a relay. Both hosts
+        // keep the circuit the peer with the smaller id dialed; here that peer takes the other circuit
+        // first, so each host has an inbound circuit it leads an upgrade over. Two upgrades at once took
+        // the same punched socket in opposite roles (both Noise initiators) and failed every attempt.
+        RecordingLoggerFactory logsLow = new(), logsHigh = new();
+        await using Libp2pHost first = await StartAsync(logsLow);
+        await using Libp2pHost second = await StartAsync(logsHigh);
+        bool firstIsLow = first.PeerId.Bytes.SequenceCompareTo(second.PeerId.Bytes) < 0;
+        (Libp2pHost low, Libp2pHost high) = firstIsLow ? (first, second) : (second, first);
+        (logsLow, logsHigh) = firstIsLow ? (logsLow, logsHigh) : (logsHigh, logsLow);
+        Task<DcutrResult> atLow = NextResult(low);
+        Task<DcutrResult> atHigh = NextResult(high);
+
+        await RelayAsync(high, low);      // low's inbound circuit: low starts leading an upgrade over it
+        await RelayAsync(low, high);      // the circuit both keep: high leads over it
+        DcutrResult resultLow = await Bounded(atLow);
+        DcutrResult resultHigh = await Bounded(atHigh);
+
+        Assert.Equal((DcutrOutcome.HolePunched, 1), (resultLow.Outcome, resultLow.Attempts));
+        Assert.Equal((DcutrOutcome.HolePunched, 1), (resultHigh.Outcome, resultHigh.Attempts));
+        Connection directLow = low.GetConnection(high.PeerId)!;
+        Connection directHigh = high.GetConnection(low.PeerId)!;
+        Assert.False(directLow.IsLimited || directHigh.IsLimited);
+        Assert.NotEqual(directLow.Role, directHigh.Role);
+        await EchoAsync(low, high.PeerId, directLow);
+        await EchoAsync(high, low.PeerId, directHigh);
+        Assert.Equal(2, logsLow.Count(e => e.EventId == 4300) + logsHigh.Count(e => e.EventId == 4300));   // both began to lead
+        Assert.Equal(0, logsLow.Count(e => e.EventId == 4302) + logsHigh.Count(e => e.EventId == 4302));   // no attempt failed
+    }
+
+    private static async Task<Libp2pHost> StartAsync(RecordingLoggerFactory logs)
+    {
+        HostOptions options = Options() with { ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")] };
+        Libp2pHost host = new(KeyPair.Generate(), options, logs);
+        await host.StartAsync(Ct);
+        host.SetStreamHandler(TestHosts.EchoProtocol, TestHosts.EchoAsync, maxInboundStreamsPerPeer: 256);
+        return host;
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task UnilateralUpgrade_DialsThePeersPublicAddress()
     {
         await using Libp2pHost a = await TestHosts.StartAsync(Options());
