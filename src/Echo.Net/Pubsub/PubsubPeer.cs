@@ -48,6 +48,9 @@ internal sealed class PubsubPeer
 
     public bool Removed { get; set; }
 
+    /// <summary>Removed because a newer connection to the same peer took over (its last RPCs still count).</summary>
+    public bool Replaced { get; set; }
+
     // Per-heartbeat spam counters (gossipsub v1.1 "Spam Protection Measures").
     public int IHaveMessages { get; set; }
 

@@ -52,7 +52,7 @@ public sealed partial class PubsubRouter
             // again on the new one it still counts as in its topics (a chat would otherwise take it
             // for a peer outside the room meanwhile).
             carried = [.. existing.Topics];
-            RemovePeer(existing, "connection replaced");
+            RemovePeer(existing, "connection replaced", replaced: true);
         }
         PubsubPeer peer = new(id, connection, new PubsubPeerStreams(id, _options.MaxOutboundQueueLength, _options.MaxOutboundQueueBytes, _logger));
         _peers[id] = peer;
@@ -75,11 +75,12 @@ public sealed partial class PubsubRouter
         return peer;
     }
 
-    private void RemovePeer(PubsubPeer peer, string reason)
+    private void RemovePeer(PubsubPeer peer, string reason, bool replaced = false)
     {
         if (peer.Removed)
             return;
         peer.Removed = true;
+        peer.Replaced = replaced;
         if (_peers.TryGetValue(peer.Id, out PubsubPeer? current) && current == peer)
             _peers.Remove(peer.Id);
         foreach (string topic in peer.Topics)
@@ -91,7 +92,11 @@ public sealed partial class PubsubRouter
         _score.RemovePeer(peer.Id);
         peer.Streams.CompleteQueue();
         peer.Streams.SignalRoom();
-        peer.Streams.Inbound?.Reset();
+        // A replaced peer's stream to us is read to its end: what it wrote before it saw the new connection
+        // (a room message sent during a hole punch) is still on its way over the old one, which stays
+        // open for a grace period. Its RPCs count for the peer on the new connection (HandleRpc).
+        if (!replaced)
+            peer.Streams.Inbound?.Reset();
         Log.PeerRemoved(_logger, peer.Id, reason);
     }
 

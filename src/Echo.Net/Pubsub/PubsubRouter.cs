@@ -287,13 +287,25 @@ public sealed partial class PubsubRouter : IAsyncDisposable
     // ------------------------------------------------------------------------------------------
     // Inbound RPCs
 
+    /// <summary>
+    /// For an RPC read from a peer's old stream after a newer connection replaced it: the peer's state on
+    /// the new connection, which the RPC then counts for (caller holds the lock). False when the peer is gone.
+    /// </summary>
+    private bool TakeOver(ref PubsubPeer peer)
+    {
+        if (!peer.Replaced || !_peers.TryGetValue(peer.Id, out PubsubPeer? current) || current.Removed)
+            return false;
+        peer = current;
+        return true;
+    }
+
     /// <summary>Applies one RPC from <paramref name="peer"/>; false when the peer is gone and reading should stop.</summary>
     internal bool HandleRpc(PubsubPeer peer, DecodedRpc rpc)
     {
         List<(Pb.Message Pb, MessageId Author)>? candidates = null;
         lock (_gate)
         {
-            if (peer.Removed)
+            if (peer.Removed && !TakeOver(ref peer))
                 return false;
             if (_score.Score(peer.Id) < _scoreOptions.GraylistThreshold)
             {
@@ -357,7 +369,7 @@ public sealed partial class PubsubRouter : IAsyncDisposable
         ControlMessage? control = rpc.Control is { } section ? ControlMessage.FromPb(section) : null;
         lock (_gate)
         {
-            if (peer.Removed)
+            if (peer.Removed && !TakeOver(ref peer))
                 return false;
             if (checkedMessages is not null)
             {
