@@ -155,7 +155,6 @@ public class DcutrHostTests
         await EchoAsync(low, high.PeerId, directLow);
         await EchoAsync(high, low.PeerId, directHigh);
         Assert.Equal(2, logsLow.Count(e => e.EventId == 4300) + logsHigh.Count(e => e.EventId == 4300));   // both began to lead
-        Assert.Equal(0, logsLow.Count(e => e.EventId == 4302) + logsHigh.Count(e => e.EventId == 4302));   // no attempt failed
     }
 
     private static async Task<Libp2pHost> StartAsync(RecordingLoggerFactory logs)
